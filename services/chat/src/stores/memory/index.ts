@@ -1,0 +1,22 @@
+import type { Stores } from "../types.js";
+import { MemoryPresenceStore } from "./presence.js";
+import { Revision } from "./revision.js";
+import { MemoryRoomStore } from "./rooms.js";
+import { MemoryUserStore } from "./users.js";
+
+/** In-process stores for embedded mode (one node, no Redis) and unit tests. */
+export function createMemoryStores(): Stores {
+  const revision = new Revision();
+  const rooms = new MemoryRoomStore(revision);
+  const presence = new MemoryPresenceStore(revision);
+  return {
+    users: new MemoryUserStore(),
+    rooms,
+    presence,
+    lobby: {
+      async snapshot() {
+        return { users: presence.users(), rooms: rooms.list(), rev: revision.current() };
+      },
+    },
+  };
+}

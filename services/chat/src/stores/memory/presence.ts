@@ -1,0 +1,75 @@
+import { nameKey, type PresenceStore, type PresenceTransition } from "../types.js";
+import type { Revision } from "./revision.js";
+
+export class MemoryPresenceStore implements PresenceStore {
+  /** nodeId → (nameKey → socket count) */
+  private readonly byNode = new Map<string, Map<string, number>>();
+  /** nameKey → { display name, socket count across nodes } */
+  private readonly online = new Map<string, { username: string; count: number }>();
+  private readonly heartbeats = new Map<string, number>();
+
+  constructor(private readonly revision: Revision) {}
+
+  async connect(nodeId: string, username: string): Promise<PresenceTransition | null> {
+    const key = nameKey(username);
+    let node = this.byNode.get(nodeId);
+    if (!node) this.byNode.set(nodeId, (node = new Map()));
+    node.set(key, (node.get(key) ?? 0) + 1);
+    const entry = this.online.get(key);
+    if (entry) {
+      entry.count += 1;
+      return null;
+    }
+    this.online.set(key, { username, count: 1 });
+    return { username, rev: this.revision.next() };
+  }
+
+  async disconnect(nodeId: string, username: string): Promise<PresenceTransition | null> {
+    const key = nameKey(username);
+    const node = this.byNode.get(nodeId);
+    const onNode = node?.get(key) ?? 0;
+    if (!node || onNode <= 0) return null; // already swept: nothing of ours to take back
+    if (onNode === 1) node.delete(key);
+    else node.set(key, onNode - 1);
+    return this.release(key, 1);
+  }
+
+  async isOnline(username: string): Promise<boolean> {
+    return this.online.has(nameKey(username));
+  }
+
+  users(): string[] {
+    return [...this.online.values()].map((entry) => entry.username);
+  }
+
+  async heartbeat(nodeId: string, now: number): Promise<boolean> {
+    const known = this.heartbeats.has(nodeId);
+    this.heartbeats.set(nodeId, now);
+    return known;
+  }
+
+  async deadNodes(now: number, ttlMs: number): Promise<string[]> {
+    return [...this.heartbeats].filter(([, beat]) => beat < now - ttlMs).map(([nodeId]) => nodeId);
+  }
+
+  async sweepNode(nodeId: string): Promise<PresenceTransition[]> {
+    this.heartbeats.delete(nodeId);
+    const node = this.byNode.get(nodeId);
+    this.byNode.delete(nodeId);
+    const offline: PresenceTransition[] = [];
+    for (const [key, count] of node ?? []) {
+      const transition = this.release(key, count);
+      if (transition) offline.push(transition);
+    }
+    return offline;
+  }
+
+  private release(key: string, count: number): PresenceTransition | null {
+    const entry = this.online.get(key);
+    if (!entry) return null;
+    entry.count -= count;
+    if (entry.count > 0) return null;
+    this.online.delete(key);
+    return { username: entry.username, rev: this.revision.next() };
+  }
+}

@@ -1,0 +1,117 @@
+import type { RoomKey, RoomSummary } from "@sala/protocol";
+import { nameKey, type MembershipChange, type RoomRecord, type RoomStore } from "../types.js";
+import type { Revision } from "./revision.js";
+
+interface RoomState {
+  record: RoomRecord;
+  members: Map<string, string>; // nameKey → display name
+  keys: Map<number, string>;
+  currentKeyId: number;
+  seq: number;
+}
+
+export class MemoryRoomStore implements RoomStore {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly idsByName = new Map<string, string>();
+  private readonly roomsByUser = new Map<string, Set<string>>();
+
+  constructor(private readonly revision: Revision) {}
+
+  async create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }> {
+    const key = nameKey(room.name);
+    if (this.idsByName.has(key) || this.rooms.has(room.id)) return { created: false, rev: 0 };
+    this.idsByName.set(key, room.id);
+    this.rooms.set(room.id, {
+      record: { ...room },
+      members: new Map(),
+      keys: new Map([[firstKey.id, firstKey.key]]),
+      currentKeyId: firstKey.id,
+      seq: 0,
+    });
+    return { created: true, rev: this.revision.next() };
+  }
+
+  async get(roomId: string): Promise<RoomRecord | null> {
+    const state = this.rooms.get(roomId);
+    return state ? { ...state.record } : null;
+  }
+
+  async summary(roomId: string): Promise<RoomSummary | null> {
+    const state = this.rooms.get(roomId);
+    return state ? summarize(state) : null;
+  }
+
+  list(): RoomSummary[] {
+    return [...this.rooms.values()].map(summarize).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async delete(roomId: string): Promise<{ members: string[]; rev: number } | null> {
+    const state = this.rooms.get(roomId);
+    if (!state) return null;
+    this.rooms.delete(roomId);
+    this.idsByName.delete(nameKey(state.record.name));
+    for (const member of state.members.keys()) this.roomsByUser.get(member)?.delete(roomId);
+    return { members: [...state.members.values()], rev: this.revision.next() };
+  }
+
+  async addMember(roomId: string, username: string): Promise<MembershipChange> {
+    const state = this.rooms.get(roomId);
+    if (!state) return { changed: false, memberCount: 0, rev: 0 };
+    const key = nameKey(username);
+    if (state.members.has(key)) return { changed: false, memberCount: state.members.size, rev: 0 };
+    state.members.set(key, username);
+    let rooms = this.roomsByUser.get(key);
+    if (!rooms) this.roomsByUser.set(key, (rooms = new Set()));
+    rooms.add(roomId);
+    return { changed: true, memberCount: state.members.size, rev: this.revision.next() };
+  }
+
+  async removeMember(roomId: string, username: string): Promise<MembershipChange> {
+    const key = nameKey(username);
+    this.roomsByUser.get(key)?.delete(roomId);
+    const state = this.rooms.get(roomId);
+    if (!state || !state.members.delete(key)) {
+      return { changed: false, memberCount: state?.members.size ?? 0, rev: 0 };
+    }
+    return { changed: true, memberCount: state.members.size, rev: this.revision.next() };
+  }
+
+  async members(roomId: string): Promise<string[]> {
+    return [...(this.rooms.get(roomId)?.members.values() ?? [])];
+  }
+
+  async isMember(roomId: string, username: string): Promise<boolean> {
+    return this.rooms.get(roomId)?.members.has(nameKey(username)) ?? false;
+  }
+
+  async roomsOf(username: string): Promise<string[]> {
+    return [...(this.roomsByUser.get(nameKey(username)) ?? [])];
+  }
+
+  async currentKey(roomId: string): Promise<RoomKey | null> {
+    const state = this.rooms.get(roomId);
+    const key = state?.keys.get(state.currentKeyId);
+    return state && key ? { id: state.currentKeyId, key } : null;
+  }
+
+  async rotateKey(roomId: string, key: string): Promise<RoomKey> {
+    const state = this.rooms.get(roomId);
+    if (!state) throw new Error(`rotateKey: no room ${roomId}`);
+    state.currentKeyId += 1;
+    state.keys.set(state.currentKeyId, key);
+    return { id: state.currentKeyId, key };
+  }
+
+  async acceptMessage(roomId: string, keyId: number): Promise<{ seq: number } | { staleKey: number } | null> {
+    const state = this.rooms.get(roomId);
+    if (!state) return null;
+    if (keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
+    state.seq += 1;
+    return { seq: state.seq };
+  }
+}
+
+function summarize(state: RoomState): RoomSummary {
+  const { id, name, owner, passwordHash, createdAt } = state.record;
+  return { id, name, owner, isPrivate: passwordHash !== null, memberCount: state.members.size, createdAt };
+}

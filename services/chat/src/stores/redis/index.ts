@@ -1,0 +1,33 @@
+import type { Redis } from "ioredis";
+import type { Stores } from "../types.js";
+import type { RedisKeys } from "./keys.js";
+import { RedisPresenceStore } from "./presence.js";
+import { RedisRoomStore } from "./rooms.js";
+import { RedisUserStore } from "./users.js";
+
+/** Stores shared by every node of a cluster, on one Redis connection (auto-pipelined). */
+export function createRedisStores(redis: Redis, keys: RedisKeys): Stores {
+  const rooms = new RedisRoomStore(redis, keys);
+  const presence = new RedisPresenceStore(redis, keys);
+  return {
+    users: new RedisUserStore(redis, keys),
+    rooms,
+    presence,
+    lobby: {
+      async snapshot() {
+        // The revision is read first: a change racing with the snapshot is then both in the lists
+        // and re-sent with a higher rev, which clients apply idempotently; never lost.
+        const results =
+          (await redis.multi().get(keys.lobbyRev).hvals(keys.presenceNames).zrange(keys.roomIndex, "0", "-1").exec()) ?? [];
+        const failed = results.find(([error]) => error);
+        if (failed) throw failed[0];
+        const [[, rev] = [], [, users] = [], [, roomIds] = []] = results;
+        return {
+          users: users as string[],
+          rooms: await rooms.summaries(roomIds as string[]),
+          rev: Number(rev ?? 0),
+        };
+      },
+    },
+  };
+}

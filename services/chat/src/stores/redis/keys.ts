@@ -1,0 +1,67 @@
+/**
+ * Every Redis key Sala uses, built in one place under one prefix (REDIS_PREFIX; tests use a unique
+ * prefix per run). A room's own keys share the hash tag `{room:<id>}` so a move to Redis Cluster
+ * keeps each room on one shard. `<name>` is always the case-folded name (stores/types nameKey).
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  user(name: string): string {
+    return `${this.prefix}:user:${name}`;
+  }
+  /** Set of room ids the user is a member of. */
+  userRooms(name: string): string {
+    return `${this.prefix}:user:${name}:rooms`;
+  }
+  /** Used inside Lua, which builds userRooms keys for each member of a deleted room. */
+  get userPrefix(): string {
+    return `${this.prefix}:user:`;
+  }
+  /** Hash: case-folded room name → room id (uniqueness). */
+  get roomNames(): string {
+    return `${this.prefix}:roomnames`;
+  }
+  /** Sorted set: room id by creation time (the lobby's room index; never SCAN). */
+  get roomIndex(): string {
+    return `${this.prefix}:rooms`;
+  }
+  roomMeta(id: string): string {
+    return `${this.prefix}:{room:${id}}:meta`;
+  }
+  /** Hash: case-folded member name → display name. */
+  roomMembers(id: string): string {
+    return `${this.prefix}:{room:${id}}:members`;
+  }
+  /** Hash: key id → base64 key. */
+  roomKeys(id: string): string {
+    return `${this.prefix}:{room:${id}}:keys`;
+  }
+  /** Counter bumped by every lobby change (presence, room list, member counts). */
+  get lobbyRev(): string {
+    return `${this.prefix}:lobby:rev`;
+  }
+  /** Hash: case-folded name → number of sockets across the cluster. */
+  get presence(): string {
+    return `${this.prefix}:presence`;
+  }
+  /** Hash: case-folded name → display name, for users online. */
+  get presenceNames(): string {
+    return `${this.prefix}:presence:names`;
+  }
+  /** Hash: case-folded name → number of sockets on that node (swept when the node dies). */
+  nodeSockets(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}:sockets`;
+  }
+  /** Sorted set: node id by last heartbeat (ms). */
+  get nodes(): string {
+    return `${this.prefix}:nodes`;
+  }
+  /** Prefix for connect-redis session keys. */
+  get sessionPrefix(): string {
+    return `${this.prefix}:sess:`;
+  }
+  /** Prefix for rate-limiter-flexible keys. */
+  rateLimit(name: string): string {
+    return `${this.prefix}:rl:${name}`;
+  }
+}

@@ -1,0 +1,99 @@
+import type { Redis } from "ioredis";
+import { nameKey, type PresenceStore, type PresenceTransition } from "../types.js";
+import type { RedisKeys } from "./keys.js";
+import { defineScript, type Script } from "./script.js";
+
+// KEYS: nodeSockets, presence, presenceNames, lobbyRev. ARGV: nameKey, display name.
+const CONNECT = `
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if redis.call('HINCRBY', KEYS[2], ARGV[1], 1) ~= 1 then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return redis.call('INCR', KEYS[4])`;
+
+// Same keys. A node that was swept holds nothing any more, so it takes nothing back.
+const DISCONNECT = `
+local onNode = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if onNode <= 0 then return {0, ''} end
+if onNode == 1 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end
+if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) > 0 then return {0, ''} end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local display = redis.call('HGET', KEYS[3], ARGV[1]) or ARGV[1]
+redis.call('HDEL', KEYS[3], ARGV[1])
+return {redis.call('INCR', KEYS[4]), display}`;
+
+// KEYS: nodeSockets, presence, presenceNames, lobbyRev, nodes. ARGV: nodeId.
+// Returns a flat list: display name, rev, display name, rev, ...
+const SWEEP = `
+redis.call('ZREM', KEYS[5], ARGV[1])
+local entries = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+local offline = {}
+for i = 1, #entries, 2 do
+  local key = entries[i]
+  if redis.call('HINCRBY', KEYS[2], key, -tonumber(entries[i + 1])) <= 0 then
+    redis.call('HDEL', KEYS[2], key)
+    offline[#offline + 1] = redis.call('HGET', KEYS[3], key) or key
+    redis.call('HDEL', KEYS[3], key)
+    offline[#offline + 1] = redis.call('INCR', KEYS[4])
+  end
+end
+return offline`;
+
+export class RedisPresenceStore implements PresenceStore {
+  private readonly connectScript: Script;
+  private readonly disconnectScript: Script;
+  private readonly sweepScript: Script;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    this.connectScript = defineScript(redis, "salaPresenceConnect", 4, CONNECT);
+    this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 4, DISCONNECT);
+    this.sweepScript = defineScript(redis, "salaPresenceSweep", 5, SWEEP);
+  }
+
+  private presenceKeys(nodeId: string): string[] {
+    return [this.keys.nodeSockets(nodeId), this.keys.presence, this.keys.presenceNames, this.keys.lobbyRev];
+  }
+
+  async connect(nodeId: string, username: string): Promise<PresenceTransition | null> {
+    const rev = Number(await this.connectScript(this.presenceKeys(nodeId), [nameKey(username), username]));
+    return rev > 0 ? { username, rev } : null;
+  }
+
+  async disconnect(nodeId: string, username: string): Promise<PresenceTransition | null> {
+    const [rev, display] = (await this.disconnectScript(this.presenceKeys(nodeId), [nameKey(username), username])) as [
+      number,
+      string,
+    ];
+    return rev > 0 ? { username: display, rev } : null;
+  }
+
+  async isOnline(username: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.presence, nameKey(username))) === 1;
+  }
+
+  async heartbeat(nodeId: string, now: number): Promise<boolean> {
+    const added = await this.redis.zadd(this.keys.nodes, now, nodeId);
+    return Number(added) === 0;
+  }
+
+  async deadNodes(now: number, ttlMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.nodes, "-inf", `(${now - ttlMs}`);
+  }
+
+  async sweepNode(nodeId: string): Promise<PresenceTransition[]> {
+    const flat = (await this.sweepScript([...this.presenceKeys(nodeId), this.keys.nodes], [nodeId])) as Array<
+      string | number
+    >;
+    const offline: PresenceTransition[] = [];
+    for (let i = 0; i < flat.length; i += 2) offline.push({ username: String(flat[i]), rev: Number(flat[i + 1]) });
+    return offline;
+  }
+
+  /** Display names of everyone online. */
+  users(): Promise<string[]> {
+    return this.redis.hvals(this.keys.presenceNames);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Sala's shared state behind narrow interfaces, each with a memory implementation (embedded mode,
+ * unit tests) and a Redis implementation (cluster mode). test/store-contract.test.ts runs the same
+ * suite against both, so they cannot drift apart.
+ *
+ * Names are passed as users typed them; stores compare them case-insensitively (`nameKey`).
+ */
+import type { RoomKey, RoomSummary } from "@sala/protocol";
+
+export interface UserRecord {
+  /** Display form, as registered. */
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface UserStore {
+  /** Creates the user; false when the name is taken (case-insensitively). */
+  create(user: UserRecord): Promise<boolean>;
+  get(username: string): Promise<UserRecord | null>;
+  setPasswordHash(username: string, passwordHash: string): Promise<void>;
+}
+
+export interface RoomRecord {
+  id: string;
+  name: string;
+  owner: string;
+  /** argon2id hash of the room password; null for public rooms. */
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export interface MembershipChange {
+  /** False when nothing changed (already a member / not a member). */
+  changed: boolean;
+  memberCount: number;
+  /** Lobby revision of this change (0 when nothing changed). */
+  rev: number;
+}
+
+export interface RoomStore {
+  /** Creates the room with its first key; false when the name is taken (case-insensitively). */
+  create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }>;
+  get(roomId: string): Promise<RoomRecord | null>;
+  summary(roomId: string): Promise<RoomSummary | null>;
+  /** Deletes the room, its keys and memberships; returns the members it had (null: no such room). */
+  delete(roomId: string): Promise<{ members: string[]; rev: number } | null>;
+  addMember(roomId: string, username: string): Promise<MembershipChange>;
+  removeMember(roomId: string, username: string): Promise<MembershipChange>;
+  members(roomId: string): Promise<string[]>;
+  isMember(roomId: string, username: string): Promise<boolean>;
+  /** Ids of the rooms the user is a member of. */
+  roomsOf(username: string): Promise<string[]>;
+  currentKey(roomId: string): Promise<RoomKey | null>;
+  /** Stores `key` as the room's next key (id = previous id + 1) and returns it. */
+  rotateKey(roomId: string, key: string): Promise<RoomKey>;
+  /**
+   * Accepts a message: if `keyId` is the room's current key id, returns the next sequence number,
+   * otherwise the current key id as `{ staleKey }` — atomically, so no message under a retired key
+   * gets a number after a rotation. null: no such room.
+   */
+  acceptMessage(roomId: string, keyId: number): Promise<{ seq: number } | { staleKey: number } | null>;
+}
+
+export interface LobbyStore {
+  /** Everything the lobby shows, with the revision it reflects. */
+  snapshot(): Promise<{ users: string[]; rooms: RoomSummary[]; rev: number }>;
+}
+
+/** Transition of a user's cluster-wide presence, with its lobby revision. */
+export interface PresenceTransition {
+  username: string;
+  rev: number;
+}
+
+export interface PresenceStore {
+  /** One more socket of `username` on `nodeId`; returns a transition when the user just came online. */
+  connect(nodeId: string, username: string): Promise<PresenceTransition | null>;
+  /** One socket fewer; returns a transition when the user's last socket anywhere just closed. */
+  disconnect(nodeId: string, username: string): Promise<PresenceTransition | null>;
+  isOnline(username: string): Promise<boolean>;
+  /** Records that `nodeId` is alive; returns false when the node was not registered (new or swept). */
+  heartbeat(nodeId: string, now: number): Promise<boolean>;
+  /** Nodes whose last heartbeat is older than `now - ttlMs`. */
+  deadNodes(now: number, ttlMs: number): Promise<string[]>;
+  /**
+   * Forgets a node and every socket it held; returns the users who thereby went offline. Atomic:
+   * when several survivors sweep the same node, only one of them gets the users.
+   */
+  sweepNode(nodeId: string): Promise<PresenceTransition[]>;
+}
+
+export interface Stores {
+  users: UserStore;
+  rooms: RoomStore;
+  presence: PresenceStore;
+  lobby: LobbyStore;
+}
+
+/** The case-insensitive identity of a username or room name. */
+export function nameKey(name: string): string {
+  return name.normalize("NFC").toLowerCase();
+}

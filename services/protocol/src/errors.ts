@@ -1,0 +1,57 @@
+/**
+ * Every error code that may leave a Sala node, over HTTP (`{ error: { code, message } }`) or in a
+ * socket ack (`{ ok: false, error: { code, message } }`). Nothing else leaves: internal failures
+ * are logged and reported as INTERNAL or UNAVAILABLE.
+ */
+export const ErrorCode = {
+  /** The payload failed schema validation (wrong type, unknown field, too long, missing ack). */
+  BAD_REQUEST: "BAD_REQUEST",
+  /** The event name is not part of the protocol. */
+  UNKNOWN_EVENT: "UNKNOWN_EVENT",
+  /** No valid session: log in first. */
+  UNAUTHORIZED: "UNAUTHORIZED",
+  /** The request came from an origin that is not in ALLOWED_ORIGINS. */
+  BAD_ORIGIN: "BAD_ORIGIN",
+  /** Too many events or attempts; `retryAfterMs` says when to try again. */
+  RATE_LIMITED: "RATE_LIMITED",
+  /** Registration: the username is taken (case-insensitively). */
+  USERNAME_TAKEN: "USERNAME_TAKEN",
+  /** Registration: the username breaks the naming rules. */
+  INVALID_USERNAME: "INVALID_USERNAME",
+  /** Registration: the password is too short or too long. */
+  WEAK_PASSWORD: "WEAK_PASSWORD",
+  /** Login: unknown user or wrong password (deliberately the same answer). */
+  INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
+  /** Room creation: a room with that name exists (case-insensitively). */
+  ROOM_EXISTS: "ROOM_EXISTS",
+  /** Room creation: the name breaks the naming rules. */
+  INVALID_ROOM_NAME: "INVALID_ROOM_NAME",
+  ROOM_NOT_FOUND: "ROOM_NOT_FOUND",
+  /** Private room: the password is missing or wrong. */
+  WRONG_PASSWORD: "WRONG_PASSWORD",
+  /** The action needs membership of the room (join it first). */
+  NOT_MEMBER: "NOT_MEMBER",
+  /** Only the room's owner may do this. */
+  NOT_OWNER: "NOT_OWNER",
+  /** A room message was encrypted with a key that is no longer the room's current key. */
+  STALE_KEY: "STALE_KEY",
+  /** Whisper target: no such user. */
+  USER_NOT_FOUND: "USER_NOT_FOUND",
+  /** Whisper target: the user exists but is not online. */
+  USER_OFFLINE: "USER_OFFLINE",
+  /** Whisper target: yourself. */
+  SELF_WHISPER: "SELF_WHISPER",
+  /** Shared state (Redis) cannot be reached right now; nothing was changed. Retry later. */
+  UNAVAILABLE: "UNAVAILABLE",
+  /** An unexpected failure; details are in the node's log, never in the answer. */
+  INTERNAL: "INTERNAL",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** Present with RATE_LIMITED: milliseconds until the next attempt may succeed. */
+  retryAfterMs?: number;
+}

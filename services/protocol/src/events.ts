@@ -1,0 +1,134 @@
+/**
+ * Every Socket.IO event of Sala, typed for Socket.IO's generics on both ends.
+ * Client→server events all take an ack answering `Ack<T>`; docs/PROTOCOL.md shows examples.
+ */
+import type { ErrorBody } from "./errors.js";
+import type {
+  CreateRoomPayload,
+  EmptyPayload,
+  JoinRoomPayload,
+  KickPayload,
+  PrivateMessagePayload,
+  RoomRefPayload,
+  TextPayload,
+} from "./schemas.js";
+import type { RoomKey } from "./envelope.js";
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+export type AckCallback<T extends object = object> = (answer: Ack<T>) => void;
+
+/** A room as the lobby shows it. */
+export interface RoomSummary {
+  id: string;
+  name: string;
+  owner: string;
+  isPrivate: boolean;
+  memberCount: number;
+  createdAt: number;
+}
+
+/** The lobby on connect (and on request): everything a client needs to draw it. */
+export interface LobbySnapshot {
+  users: string[];
+  rooms: RoomSummary[];
+  /**
+   * Lobby revision this snapshot reflects. Every later lobby change carries a larger `rev`;
+   * a client ignores changes with `rev <= snapshot.rev` (already in the snapshot), and for each
+   * user or room keeps only the change with the highest rev (updates from different nodes may
+   * arrive out of order).
+   */
+  rev: number;
+}
+
+export interface PresenceChange {
+  username: string;
+  online: boolean;
+  rev: number;
+}
+
+export type RoomChange = { rev: number; room: RoomSummary } | { rev: number; removed: string };
+
+/** A batch of lobby changes; nodes coalesce them for a few hundred ms. */
+export interface LobbyUpdate {
+  presence: PresenceChange[];
+  rooms: RoomChange[];
+}
+
+export interface JoinedRoom {
+  room: RoomSummary;
+  members: string[];
+  key: RoomKey;
+}
+
+export interface RoomMessage {
+  roomId: string;
+  /** Per-room sequence number: strictly increasing in the order the room accepted messages. */
+  seq: number;
+  from: string;
+  /** Server time (ms since epoch) when the message was accepted. */
+  ts: number;
+  /** The ciphertext envelope, exactly as the sender produced it. */
+  msg: string;
+}
+
+export interface Whisper {
+  from: string;
+  to: string;
+  ts: number;
+  msg: string;
+}
+
+export type LeaveReason = "left" | "kicked" | "offline";
+
+export const ClientEvent = {
+  lobby: "lobby",
+  createRoom: "create_room",
+  joinRoom: "join_room",
+  leaveRoom: "leave_room",
+  deleteRoom: "delete_room",
+  kick: "kick",
+  text: "text",
+  privateMessage: "private_message",
+  typing: "typing",
+} as const;
+
+export const ServerEvent = {
+  lobby: "lobby",
+  lobbyUpdate: "lobby_update",
+  memberJoined: "member_joined",
+  memberLeft: "member_left",
+  roomKey: "room_key",
+  roomDeleted: "room_deleted",
+  kicked: "kicked",
+  text: "text",
+  privateMessage: "private_message",
+  typing: "typing",
+} as const;
+
+export interface ClientToServerEvents {
+  lobby: (payload: EmptyPayload, ack: AckCallback<LobbySnapshot>) => void;
+  create_room: (payload: CreateRoomPayload, ack: AckCallback<{ room: RoomSummary }>) => void;
+  join_room: (payload: JoinRoomPayload, ack: AckCallback<JoinedRoom>) => void;
+  leave_room: (payload: RoomRefPayload, ack: AckCallback) => void;
+  delete_room: (payload: RoomRefPayload, ack: AckCallback) => void;
+  kick: (payload: KickPayload, ack: AckCallback) => void;
+  text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
+  private_message: (payload: PrivateMessagePayload, ack: AckCallback<{ ts: number; to: string }>) => void;
+  typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
+}
+
+export interface ServerToClientEvents {
+  lobby: (snapshot: LobbySnapshot) => void;
+  lobby_update: (update: LobbyUpdate) => void;
+  member_joined: (event: { roomId: string; username: string }) => void;
+  member_left: (event: { roomId: string; username: string; reason: LeaveReason }) => void;
+  room_key: (event: { roomId: string; key: RoomKey }) => void;
+  room_deleted: (event: { roomId: string; name: string }) => void;
+  kicked: (event: { roomId: string; name: string; by: string }) => void;
+  text: (message: RoomMessage) => void;
+  private_message: (whisper: Whisper) => void;
+  typing: (event: { roomId: string; username: string }) => void;
+}
+
+/** Messages between nodes (Socket.IO serverSideEmit); none yet. */
+export type InterServerEvents = Record<string, never>;

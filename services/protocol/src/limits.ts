@@ -1,0 +1,28 @@
+/** Size and naming limits shared by the server (validation) and clients (form hints). */
+export const Limits = {
+  usernameMin: 3,
+  usernameMax: 24,
+  passwordMin: 8,
+  /** Bounded so an attacker cannot make argon2 hash megabytes. */
+  passwordMax: 128,
+  roomNameMin: 1,
+  roomNameMax: 40,
+  roomPasswordMin: 4,
+  roomPasswordMax: 128,
+  /** Plaintext characters in one room message or whisper. */
+  messageMax: 2000,
+  /** Length of a `text` envelope string: 2000 UTF-8 characters of plaintext encrypt to at most ~10.7k. */
+  envelopeMax: 12_000,
+} as const;
+
+/** Usernames: ASCII letters, digits, `_ . -`, starting with a letter or digit. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * Room names: letters and digits of any script, spaces, `_ . -`; no leading or trailing space.
+ * Checked after NFC normalisation.
+ */
+export const ROOM_NAME_PATTERN = /^[\p{L}\p{N}](?:[\p{L}\p{N} _.-]*[\p{L}\p{N}_.-])?$/u;
+
+/** Room ids are 16 base64url characters (96 random bits) minted by the server. */
+export const ROOM_ID_PATTERN = "^[A-Za-z0-9_-]{16}$";

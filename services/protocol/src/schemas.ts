@@ -1,0 +1,57 @@
+/**
+ * JSON schemas (TypeBox) for every HTTP body and every client→server socket payload. The server
+ * compiles them once; `additionalProperties: false` everywhere, so unknown fields are rejected.
+ * Semantic rules that deserve their own error code (username charset, room-name rules) are
+ * checked after the shape, in the server's domain code.
+ */
+import { Type, type Static, type TSchema, type TObject, type TProperties } from "@sinclair/typebox";
+import { Limits, ROOM_ID_PATTERN } from "./limits.js";
+import { ENVELOPE_PATTERN } from "./envelope-format.js";
+
+const strict = <T extends TProperties>(properties: T): TObject<T> =>
+  Type.Object(properties, { additionalProperties: false });
+
+const RoomId = Type.String({ pattern: ROOM_ID_PATTERN });
+const Username = Type.String({ minLength: 1, maxLength: Limits.usernameMax });
+
+export const CredentialsBody = strict({
+  username: Type.String({ minLength: 1, maxLength: 64 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+
+export const CreateRoomPayload = strict({
+  name: Type.String({ minLength: 1, maxLength: Limits.roomNameMax * 2 }),
+  password: Type.Optional(Type.String({ maxLength: Limits.roomPasswordMax })),
+});
+
+export const JoinRoomPayload = strict({
+  roomId: RoomId,
+  password: Type.Optional(Type.String({ maxLength: Limits.roomPasswordMax })),
+});
+
+export const RoomRefPayload = strict({ roomId: RoomId });
+
+export const KickPayload = strict({ roomId: RoomId, username: Username });
+
+export const TextPayload = strict({
+  roomId: RoomId,
+  msg: Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_PATTERN }),
+});
+
+export const PrivateMessagePayload = strict({
+  to: Username,
+  msg: Type.String({ minLength: 1, maxLength: Limits.messageMax }),
+});
+
+export const EmptyPayload = strict({});
+
+export type CredentialsBody = Static<typeof CredentialsBody>;
+export type CreateRoomPayload = Static<typeof CreateRoomPayload>;
+export type JoinRoomPayload = Static<typeof JoinRoomPayload>;
+export type RoomRefPayload = Static<typeof RoomRefPayload>;
+export type KickPayload = Static<typeof KickPayload>;
+export type TextPayload = Static<typeof TextPayload>;
+export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;
+export type EmptyPayload = Static<typeof EmptyPayload>;
+
+export type { TSchema };
