@@ -35,6 +35,8 @@ const EnvSchema = Type.Object({
   LOGIN_MAX_FAILS_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
   LOGIN_MAX_FAILS_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
   LOGIN_THROTTLE_WINDOW_SEC: Type.Integer({ minimum: 1, default: 900 }),
+  REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+  REGISTRATION_WINDOW_SEC: Type.Integer({ minimum: 1, default: 3600 }),
   ROOM_PASSWORD_MAX_FAILS: Type.Integer({ minimum: 1, default: 5 }),
   ROOM_PASSWORD_WINDOW_SEC: Type.Integer({ minimum: 1, default: 300 }),
   SOCKET_EVENTS_PER_SEC: Type.Integer({ minimum: 1, default: 30 }),
@@ -66,6 +68,8 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   loginThrottle: { maxFailsPerIp: number; maxFailsPerUser: number; windowSec: number };
   roomPasswordThrottle: { maxFails: number; windowSec: number };
+  registrationsPerIp: number;
+  registrationWindowSec: number;
   socketEventsPerSec: number;
   typingThrottleMs: number;
   maxHttpBufferBytes: number;
@@ -136,6 +140,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       windowSec: env.LOGIN_THROTTLE_WINDOW_SEC,
     },
     roomPasswordThrottle: { maxFails: env.ROOM_PASSWORD_MAX_FAILS, windowSec: env.ROOM_PASSWORD_WINDOW_SEC },
+    registrationsPerIp: env.REGISTRATIONS_PER_IP,
+    registrationWindowSec: env.REGISTRATION_WINDOW_SEC,
     socketEventsPerSec: env.SOCKET_EVENTS_PER_SEC,
     typingThrottleMs: env.TYPING_THROTTLE_MS,
     maxHttpBufferBytes: env.MAX_HTTP_BUFFER_BYTES,

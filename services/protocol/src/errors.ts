@@ -6,6 +6,8 @@
 export const ErrorCode = {
   /** The payload failed schema validation (wrong type, unknown field, too long, missing ack). */
   BAD_REQUEST: "BAD_REQUEST",
+  /** No such HTTP route. */
+  NOT_FOUND: "NOT_FOUND",
   /** The event name is not part of the protocol. */
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
   /** No valid session: log in first. */

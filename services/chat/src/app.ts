@@ -1,0 +1,171 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import middie from "@fastify/middie";
+import { ErrorCode } from "@sala/protocol";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
+import { connectRedis, type RedisConnections } from "./redis.js";
+import { PasswordHasher } from "./auth/passwords.js";
+import { throttleFactory } from "./auth/throttle.js";
+import { AccountService } from "./domain/accounts.js";
+import { createMemoryStores } from "./stores/memory/index.js";
+import { createRedisStores } from "./stores/redis/index.js";
+import { RedisKeys } from "./stores/redis/keys.js";
+import type { Stores } from "./stores/types.js";
+import { authRoutes } from "./http/auth-routes.js";
+import { installErrorHandling } from "./http/error-handler.js";
+import { healthRoutes } from "./http/health-routes.js";
+import { originAllowed } from "./http/origin-guard.js";
+import { placeholderPage } from "./http/placeholder.js";
+import { sendError } from "./http/replies.js";
+import { createSessions, sessionRoom } from "./http/session.js";
+import { handleConnections } from "./realtime/connections.js";
+import { EventGate } from "./realtime/event-gate.js";
+import { lobbyHandlers } from "./realtime/handlers/lobby.js";
+import { messageHandlers } from "./realtime/handlers/messages.js";
+import { roomHandlers } from "./realtime/handlers/rooms.js";
+import { LobbyFeed } from "./realtime/lobby-feed.js";
+import { PresenceTracker } from "./realtime/presence-tracker.js";
+import { RoomService } from "./realtime/room-service.js";
+import { SessionKeeper } from "./realtime/session-keeper.js";
+import { createSocketServer } from "./realtime/socket-server.js";
+import type { SalaServer } from "./realtime/types.js";
+
+export interface SalaNode {
+  config: Config;
+  app: FastifyInstance;
+  io: SalaServer;
+  stores: Stores;
+  /** Listens on config.host:config.port; returns the bound port. */
+  listen(): Promise<number>;
+  /** Stops taking work, takes this node's users offline, closes sockets, HTTP and Redis. */
+  close(): Promise<void>;
+}
+
+/** Trust the first `hops` proxies in front of the node (TRUST_PROXY=<number>). */
+const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops;
+
+const SESSION_PATHS = ["/register", "/login", "/logout", "/session"];
+
+/** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
+export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
+  const redis: RedisConnections | null = config.redis ? await connectRedis(config.redis.url, logger) : null;
+  const keys = new RedisKeys(config.redis?.prefix ?? "sala");
+  const stores = redis ? createRedisStores(redis.command, keys) : createMemoryStores();
+  const hasher = new PasswordHasher(config.argon2);
+  const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
+  const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;
+  const accounts = new AccountService({
+    users: stores.users,
+    hasher,
+    loginsByIp: throttle("login-ip", login.maxFailsPerIp, login.windowSec),
+    loginsByUser: throttle("login-user", login.maxFailsPerUser, login.windowSec),
+    registrationsByIp: throttle("register-ip", config.registrationsPerIp, config.registrationWindowSec),
+    logger,
+  });
+  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: typeof config.trustProxy === "number" ? hopsTrusted(config.trustProxy) : config.trustProxy,
+    bodyLimit: 16 * 1024,
+    // One log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  });
+  let draining = false;
+  installErrorHandling(app);
+  app.addHook("onRequest", async (request, reply) => {
+    const safe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
+    if (!safe && !originAllowed(request.raw, config.allowedOrigins)) {
+      return sendError(reply, { code: ErrorCode.BAD_ORIGIN, message: "Requests from this origin are not accepted" });
+    }
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const health = request.url === "/healthz" || request.url === "/readyz";
+    request.log[health ? "debug" : "info"](
+      { event: "http", method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "http request",
+    );
+  });
+  await app.register(middie);
+  app.use(SESSION_PATHS, sessions.middleware);
+
+  const io = createSocketServer(app.server, config, sessions, redis, logger);
+  await app.register(authRoutes, {
+    accounts,
+    sessionAbsoluteMs: config.sessionAbsoluteMs,
+    cookieSecure: config.cookieSecure,
+    endSessionSockets: (sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true),
+  });
+  await app.register(healthRoutes, {
+    nodeId: config.nodeId,
+    isDraining: () => draining,
+    pingSharedState: async () => {
+      if (redis) await redis.command.ping();
+    },
+  });
+  await app.register(placeholderPage);
+
+  const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
+  const roomService = new RoomService({
+    rooms: stores.rooms,
+    io,
+    lobbyFeed,
+    hasher,
+    roomPasswords: throttle("room-password", roomPw.maxFails, roomPw.windowSec),
+    logger,
+  });
+  const presence = new PresenceTracker({
+    presence: stores.presence,
+    nodeId: config.nodeId,
+    lobbyFeed,
+    onUserOffline: (username) => roomService.userWentOffline(username),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    nodeTtlMs: config.nodeTtlMs,
+    logger,
+  });
+  const gate = new EventGate(
+    {
+      ...lobbyHandlers({ lobby: stores.lobby }),
+      ...roomHandlers({ roomService }),
+      ...messageHandlers({ rooms: stores.rooms, users: stores.users, presence: stores.presence, typingThrottleMs: config.typingThrottleMs }),
+    },
+    config.socketEventsPerSec,
+    logger,
+  );
+  handleConnections({ io, gate, presence, lobby: stores.lobby, logger });
+  const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
+
+  return {
+    config,
+    app,
+    io,
+    stores,
+    async listen() {
+      await presence.start();
+      sessionKeeper.start();
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = typeof address === "object" && address ? address.port : config.port;
+      logger.info(
+        { event: "node_started", mode: redis ? "cluster" : "embedded", port, host: config.host },
+        redis ? "Sala node started (cluster member, shared state in Redis)" : "Sala node started (embedded: in-process stores, single node)",
+      );
+      return port;
+    },
+    async close() {
+      draining = true;
+      sessionKeeper.stop();
+      try {
+        await presence.stop();
+      } catch (error) {
+        logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not take users offline at shutdown");
+      }
+      lobbyFeed.flush();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await app.close();
+      await redis?.close();
+      logger.info({ event: "node_stopped" }, "Sala node stopped");
+    },
+  };
+}

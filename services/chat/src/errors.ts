@@ -1,0 +1,73 @@
+import { ErrorCode, type ErrorBody } from "@sala/protocol";
+
+/** An expected failure with a protocol error code; its message is safe to show to the client. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+
+  toBody(): ErrorBody {
+    return this.retryAfterMs === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs };
+  }
+}
+
+const UNAVAILABLE_PATTERN =
+  /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Command timed out|Stream isn't writeable|max retries per request|LOADING|READONLY|CLUSTERDOWN/i;
+
+/** True for errors that mean "shared state cannot be reached", as opposed to a bug. */
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === "MaxRetriesPerRequestError" || UNAVAILABLE_PATTERN.test(error.message);
+}
+
+/** Maps any thrown value to what the client may see. Unexpected errors become INTERNAL. */
+export function toErrorBody(error: unknown): ErrorBody {
+  if (error instanceof AppError) return error.toBody();
+  if (isUnavailable(error)) {
+    return { code: ErrorCode.UNAVAILABLE, message: "Sala cannot reach its shared state right now; try again shortly" };
+  }
+  return { code: ErrorCode.INTERNAL, message: "Something went wrong on our side" };
+}
+
+/** HTTP status for each error code. */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.BAD_REQUEST:
+    case ErrorCode.INVALID_USERNAME:
+    case ErrorCode.WEAK_PASSWORD:
+      return 400;
+    case ErrorCode.UNAUTHORIZED:
+    case ErrorCode.INVALID_CREDENTIALS:
+      return 401;
+    case ErrorCode.BAD_ORIGIN:
+    case ErrorCode.NOT_OWNER:
+    case ErrorCode.NOT_MEMBER:
+    case ErrorCode.WRONG_PASSWORD:
+      return 403;
+    case ErrorCode.NOT_FOUND:
+    case ErrorCode.ROOM_NOT_FOUND:
+    case ErrorCode.USER_NOT_FOUND:
+    case ErrorCode.UNKNOWN_EVENT:
+      return 404;
+    case ErrorCode.USERNAME_TAKEN:
+    case ErrorCode.ROOM_EXISTS:
+    case ErrorCode.STALE_KEY:
+    case ErrorCode.USER_OFFLINE:
+    case ErrorCode.SELF_WHISPER:
+    case ErrorCode.INVALID_ROOM_NAME:
+      return 409;
+    case ErrorCode.RATE_LIMITED:
+      return 429;
+    case ErrorCode.UNAVAILABLE:
+      return 503;
+    case ErrorCode.INTERNAL:
+      return 500;
+  }
+}

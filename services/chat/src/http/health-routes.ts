@@ -1,0 +1,23 @@
+import type { FastifyInstance } from "fastify";
+
+export interface HealthDeps {
+  nodeId: string;
+  /** Resolves when shared state answers (always, in embedded mode). */
+  pingSharedState(): Promise<void>;
+  isDraining(): boolean;
+}
+
+/** /healthz: the process is up. /readyz: it can serve (Redis answers and it is not draining). */
+export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Promise<void> {
+  app.get("/healthz", async () => ({ ok: true, node: deps.nodeId }));
+
+  app.get("/readyz", async (_request, reply) => {
+    if (deps.isDraining()) return reply.code(503).send({ ok: false, node: deps.nodeId, reason: "draining" });
+    try {
+      await deps.pingSharedState();
+    } catch {
+      return reply.code(503).send({ ok: false, node: deps.nodeId, reason: "redis unreachable" });
+    }
+    return { ok: true, node: deps.nodeId };
+  });
+}

@@ -1,0 +1,78 @@
+import { createHash } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import session, { type Store } from "express-session";
+// connect-redis 8.x is the last line that accepts an ioredis client (9+ speaks only node-redis).
+import { RedisStore } from "connect-redis";
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+
+declare module "express-session" {
+  interface SessionData {
+    /** Display name of the logged-in user. */
+    user: string;
+    /** When the user logged in (ms): the absolute timeout counts from here. */
+    loginAt: number;
+  }
+}
+
+declare module "node:http" {
+  interface IncomingMessage {
+    session?: session.Session & Partial<session.SessionData>;
+    sessionID?: string;
+  }
+}
+
+export const SESSION_COOKIE = "sala.sid";
+
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+export interface Sessions {
+  /** express-session, mounted in Fastify (middie) and on the Socket.IO handshake. */
+  middleware: Middleware;
+  store: Store;
+}
+
+/**
+ * One express-session instance for HTTP and sockets. The cookie is httpOnly and SameSite=Lax,
+ * Secure behind TLS; `rolling` renews it on every request so it expires after the idle timeout;
+ * the absolute timeout is enforced from `loginAt` (see currentUser).
+ */
+export function createSessions(config: Config, redis: Redis | null, prefix: string): Sessions {
+  const idleSec = Math.floor(config.sessionIdleMs / 1000);
+  const store: Store = redis ? new RedisStore({ client: redis, prefix, ttl: idleSec }) : new session.MemoryStore();
+  const middleware = session({
+    name: SESSION_COOKIE,
+    secret: config.sessionSecret,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    unset: "destroy",
+    proxy: config.trustProxy !== false,
+    cookie: {
+      httpOnly: true,
+      sameSite: "lax",
+      secure: config.cookieSecure,
+      maxAge: config.sessionIdleMs,
+      path: "/",
+    },
+  }) as unknown as Middleware;
+  return { middleware, store };
+}
+
+/** The logged-in user of a request's session, or null (absent, or past the absolute timeout). */
+export function currentUser(req: IncomingMessage, absoluteMs: number, now = Date.now()): string | null {
+  const data = req.session;
+  if (!data?.user || typeof data.loginAt !== "number") return null;
+  if (now - data.loginAt > absoluteMs) return null;
+  return data.user;
+}
+
+/** A Socket.IO room naming every socket of one session, without putting the session id in it. */
+export function sessionRoom(sessionId: string): string {
+  return `session:${createHash("sha256").update(sessionId).digest("base64url").slice(0, 22)}`;
+}
+
+export function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
+}

@@ -1,0 +1,99 @@
+import type { Static, TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ErrorCode, type Ack, type ErrorBody } from "@sala/protocol";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { toErrorBody } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { SalaSocket } from "./types.js";
+
+/** One client→server event: its payload schema and what it does with a valid payload. */
+export interface EventSpec {
+  check(payload: unknown): boolean;
+  /** Signals like `typing` may come without an ack; requests may not. */
+  ackOptional: boolean;
+  run(socket: SalaSocket, payload: unknown): Promise<object>;
+}
+
+export function defineEvent<S extends TSchema>(
+  schema: S,
+  run: (socket: SalaSocket, payload: Static<S>) => Promise<object>,
+  options: { ackOptional?: boolean } = {},
+): EventSpec {
+  const compiled = TypeCompiler.Compile(schema);
+  return {
+    check: (payload) => compiled.Check(payload),
+    ackOptional: options.ackOptional ?? false,
+    run: (socket, payload) => run(socket, payload as Static<S>),
+  };
+}
+
+export type EventTable = Record<string, EventSpec>;
+
+type AckFn = (answer: Ack) => void;
+
+/**
+ * The edge of the socket protocol. Every incoming event passes here before any handler runs:
+ * unknown events, missing acks, extra arguments and payloads that fail their schema are answered
+ * with an error ack (or dropped when there is no ack to answer) and change nothing; each socket
+ * has an event budget per second. Handlers see only valid payloads, and whatever they throw
+ * becomes an error ack with a known code, never a crash.
+ */
+export class EventGate {
+  private readonly limiter: RateLimiterMemory;
+
+  constructor(
+    private readonly table: EventTable,
+    eventsPerSecond: number,
+    private readonly logger: Logger,
+  ) {
+    this.limiter = new RateLimiterMemory({ points: eventsPerSecond, duration: 1 });
+  }
+
+  attach(socket: SalaSocket): void {
+    for (const [event, spec] of Object.entries(this.table)) {
+      socket.on(event as never, ((...args: unknown[]) => void this.dispatch(socket, event, spec, args)) as never);
+    }
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === "string" && Object.hasOwn(this.table, event)) return;
+      const ack = args.at(-1);
+      if (typeof ack === "function") {
+        reply(ack as AckFn, { code: ErrorCode.UNKNOWN_EVENT, message: "Unknown event" });
+      }
+    });
+  }
+
+  private async dispatch(socket: SalaSocket, event: string, spec: EventSpec, args: unknown[]): Promise<void> {
+    const last = args.at(-1);
+    const ack = typeof last === "function" ? (last as AckFn) : null;
+    const params = ack ? args.slice(0, -1) : args;
+    if (!ack && !spec.ackOptional) return; // nobody to answer: a request without an ack is dropped
+    const refuse = (error: ErrorBody) => ack && reply(ack, error);
+    try {
+      await this.limiter.consume(socket.id);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        refuse({ code: ErrorCode.RATE_LIMITED, message: "Too many events; slow down", retryAfterMs: rejection.msBeforeNext });
+        return;
+      }
+      throw rejection;
+    }
+    if (params.length !== 1 || !spec.check(params[0])) {
+      refuse({ code: ErrorCode.BAD_REQUEST, message: `Invalid payload for "${event}"` });
+      return;
+    }
+    try {
+      const data = await spec.run(socket, params[0]);
+      if (ack) ack({ ok: true, ...data });
+    } catch (error) {
+      const body = toErrorBody(error);
+      if (body.code === ErrorCode.INTERNAL || body.code === ErrorCode.UNAVAILABLE) {
+        this.logger.error({ event: "handler_failed", socketEvent: event, user: socket.data.username, err: error }, "event handler failed");
+      }
+      refuse(body);
+    }
+  }
+}
+
+function reply(ack: AckFn, error: ErrorBody): void {
+  ack({ ok: false, error });
+}

@@ -1,0 +1,69 @@
+import { ErrorCode, parseEnvelope } from "@sala/protocol";
+import { PrivateMessagePayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
+import { AppError } from "../../errors.js";
+import { nameKey, type PresenceStore, type RoomStore, type UserStore } from "../../stores/types.js";
+import { defineEvent, type EventTable } from "../event-gate.js";
+import { SocketRooms, type SalaSocket } from "../types.js";
+
+export interface MessageDeps {
+  rooms: RoomStore;
+  users: UserStore;
+  presence: PresenceStore;
+  typingThrottleMs: number;
+}
+
+function requireJoined(socket: SalaSocket, roomId: string): void {
+  if (!socket.rooms.has(SocketRooms.room(roomId))) {
+    throw new AppError(ErrorCode.NOT_MEMBER, "Join the room first");
+  }
+}
+
+/** Room messages (`text`), whispers (`private_message`) and typing signals. */
+export function messageHandlers(deps: MessageDeps): EventTable {
+  return {
+    /**
+     * Relays a ciphertext envelope to the room on every node. The server never decrypts: it checks
+     * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
+     * acks once the message is accepted; the sender measures its round trip from that ack.
+     */
+    text: defineEvent(TextPayload, async (socket, { roomId, msg }) => {
+      requireJoined(socket, roomId);
+      const keyId = parseEnvelope(msg)?.keyId ?? 0;
+      const accepted = await deps.rooms.acceptMessage(roomId, keyId);
+      if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
+      if ("staleKey" in accepted) {
+        throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
+      }
+      const ts = Date.now();
+      socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from: socket.data.username, ts, msg });
+      return { seq: accepted.seq, ts };
+    }),
+
+    private_message: defineEvent(PrivateMessagePayload, async (socket, { to, msg }) => {
+      const from = socket.data.username;
+      if (nameKey(to) === nameKey(from)) throw new AppError(ErrorCode.SELF_WHISPER, "You cannot whisper to yourself");
+      const [target, online] = await Promise.all([deps.users.get(to), deps.presence.isOnline(to)]);
+      if (!target) throw new AppError(ErrorCode.USER_NOT_FOUND, `No user named ${to}`);
+      if (!online) throw new AppError(ErrorCode.USER_OFFLINE, `${target.username} is offline`);
+      const whisper = { from, to: target.username, ts: Date.now(), msg };
+      socket.nsp.to(SocketRooms.user(target.username)).emit("private_message", whisper);
+      // The sender's other tabs see what this one sent.
+      socket.to(SocketRooms.user(from)).emit("private_message", whisper);
+      return { ts: whisper.ts, to: target.username };
+    }),
+
+    typing: defineEvent(
+      RoomRefPayload,
+      async (socket, { roomId }) => {
+        requireJoined(socket, roomId);
+        const now = Date.now();
+        if (now - (socket.data.typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
+          socket.data.typingAt.set(roomId, now);
+          socket.to(SocketRooms.room(roomId)).emit("typing", { roomId, username: socket.data.username });
+        }
+        return {};
+      },
+      { ackOptional: true },
+    ),
+  };
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+import { ErrorCode, type JoinedRoom, type LeaveReason, type RoomKey, type RoomSummary } from "@sala/protocol";
+import type { PasswordHasher } from "../auth/passwords.js";
+import type { AttemptThrottle } from "../auth/throttle.js";
+import { checkRoomName, checkRoomPassword } from "../domain/names.js";
+import { AppError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { nameKey, type RoomRecord, type RoomStore } from "../stores/types.js";
+import type { LobbyFeed } from "./lobby-feed.js";
+import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
+
+export interface RoomServiceDeps {
+  rooms: RoomStore;
+  io: SalaServer;
+  lobbyFeed: LobbyFeed;
+  hasher: PasswordHasher;
+  /** Wrong room passwords per user and room. */
+  roomPasswords: AttemptThrottle;
+  logger: Logger;
+}
+
+/** A fresh room key: 256 random bits from the OS CSPRNG. */
+function mintKey(): string {
+  return randomBytes(32).toString("base64");
+}
+
+const notFound = () => new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
+
+/**
+ * Rooms: creation, membership, keys and their notices. Membership is per user (all of a user's
+ * tabs share it) and lasts while the user is online; a socket receives a room's traffic once it
+ * has joined the room's Socket.IO room. Keys leave the server only towards sockets that joined.
+ */
+export class RoomService {
+  constructor(private readonly deps: RoomServiceDeps) {}
+
+  async create(owner: string, rawName: string, password: string | undefined): Promise<RoomSummary> {
+    const name = checkRoomName(rawName);
+    const isPrivate = password !== undefined && password !== "";
+    if (isPrivate) checkRoomPassword(password);
+    const record: RoomRecord = {
+      id: randomBytes(12).toString("base64url"),
+      name,
+      owner,
+      passwordHash: isPrivate ? await this.deps.hasher.hash(password) : null,
+      createdAt: Date.now(),
+    };
+    const { created, rev } = await this.deps.rooms.create(record, { id: 1, key: mintKey() });
+    if (!created) throw new AppError(ErrorCode.ROOM_EXISTS, "A room with that name exists");
+    const summary: RoomSummary = { id: record.id, name, owner, isPrivate, memberCount: 0, createdAt: record.createdAt };
+    this.deps.lobbyFeed.roomChanged(summary, rev);
+    this.deps.logger.info({ event: "room_created", room: record.id, user: owner, isPrivate }, "room created");
+    return summary;
+  }
+
+  /**
+   * Joins `socket` to a room. A private room asks for its password unless the user is already a
+   * member (another tab got in); wrong passwords are throttled per user and room.
+   */
+  async join(socket: SalaSocket, roomId: string, password: string | undefined): Promise<JoinedRoom> {
+    const { rooms, hasher, roomPasswords, io, lobbyFeed } = this.deps;
+    const username = socket.data.username;
+    const room = await rooms.get(roomId);
+    if (!room) throw notFound();
+    if (room.passwordHash && !(await rooms.isMember(roomId, username))) {
+      const throttleKey = `${nameKey(username)}:${roomId}`;
+      const wait = await roomPasswords.retryAfterMs(throttleKey);
+      if (wait > 0) {
+        throw new AppError(ErrorCode.RATE_LIMITED, "Too many wrong passwords for this room; wait a little", wait);
+      }
+      const verified = password ? await hasher.verify(room.passwordHash, password) : { ok: false };
+      if (!verified.ok) {
+        await roomPasswords.record(throttleKey);
+        throw new AppError(ErrorCode.WRONG_PASSWORD, "Wrong room password");
+      }
+      await roomPasswords.reset(throttleKey);
+    }
+    const change = await rooms.addMember(roomId, username);
+    const [key, members, summary] = await Promise.all([rooms.currentKey(roomId), rooms.members(roomId), rooms.summary(roomId)]);
+    if (!key || !summary) throw notFound(); // deleted meanwhile
+    socket.join(SocketRooms.room(roomId));
+    if (change.changed) {
+      io.to(SocketRooms.room(roomId)).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
+      lobbyFeed.roomChanged(summary, change.rev);
+    }
+    return { room: summary, members, key };
+  }
+
+  /** The user leaves (every tab of theirs); private rooms get a new key the leaver never sees. */
+  async leave(username: string, roomId: string, reason: LeaveReason = "left"): Promise<void> {
+    const { rooms, io, lobbyFeed } = this.deps;
+    const change = await rooms.removeMember(roomId, username);
+    io.in(SocketRooms.user(username)).socketsLeave(SocketRooms.room(roomId));
+    if (!change.changed) return;
+    io.to(SocketRooms.room(roomId)).except(SocketRooms.user(username)).emit("member_left", { roomId, username, reason });
+    const room = await rooms.get(roomId);
+    if (!room) return;
+    lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev);
+    if (room.passwordHash) await this.rotateKey(roomId, username);
+  }
+
+  async kick(owner: string, roomId: string, target: string): Promise<void> {
+    const room = await this.ownedRoom(owner, roomId);
+    if (nameKey(target) === nameKey(owner)) throw new AppError(ErrorCode.BAD_REQUEST, "You cannot kick yourself");
+    if (!(await this.deps.rooms.isMember(roomId, target))) throw new AppError(ErrorCode.NOT_MEMBER, `${target} is not in this room`);
+    this.deps.io.to(SocketRooms.user(target)).emit("kicked", { roomId, name: room.name, by: owner });
+    await this.leave(target, roomId, "kicked");
+    this.deps.logger.info({ event: "member_kicked", room: roomId, user: owner, target }, "member kicked");
+  }
+
+  async delete(owner: string, roomId: string): Promise<void> {
+    const room = await this.ownedRoom(owner, roomId);
+    const deleted = await this.deps.rooms.delete(roomId);
+    if (!deleted) throw notFound();
+    const socketRoom = SocketRooms.room(roomId);
+    this.deps.io.to(socketRoom).emit("room_deleted", { roomId, name: room.name });
+    this.deps.io.in(socketRoom).socketsLeave(socketRoom);
+    this.deps.lobbyFeed.roomRemoved(roomId, deleted.rev);
+    this.deps.logger.info({ event: "room_deleted", room: roomId, user: owner }, "room deleted");
+  }
+
+  /** A user's last socket closed (or their node died): they leave every room they were in. */
+  async userWentOffline(username: string): Promise<void> {
+    const roomIds = await this.deps.rooms.roomsOf(username);
+    await Promise.all(roomIds.map((roomId) => this.leave(username, roomId, "offline")));
+  }
+
+  private async ownedRoom(actor: string, roomId: string): Promise<RoomRecord> {
+    const room = await this.deps.rooms.get(roomId);
+    if (!room) throw notFound();
+    if (nameKey(room.owner) !== nameKey(actor)) throw new AppError(ErrorCode.NOT_OWNER, "Only the room's owner can do that");
+    return room;
+  }
+
+  private async rotateKey(roomId: string, departed: string): Promise<RoomKey> {
+    const key = await this.deps.rooms.rotateKey(roomId, mintKey());
+    // `except` as well as socketsLeave above: the departed user's sockets never get the new key,
+    // even on a node that has not yet applied the leave.
+    this.deps.io.to(SocketRooms.room(roomId)).except(SocketRooms.user(departed)).emit("room_key", { roomId, key });
+    this.deps.logger.info({ event: "room_key_rotated", room: roomId, keyId: key.id }, "room key rotated");
+    return key;
+  }
+}
+
+function summarize(room: RoomRecord, memberCount: number): RoomSummary {
+  return {
+    id: room.id,
+    name: room.name,
+    owner: room.owner,
+    isPrivate: room.passwordHash !== null,
+    memberCount,
+    createdAt: room.createdAt,
+  };
+}

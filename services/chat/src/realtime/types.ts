@@ -1,0 +1,25 @@
+import type { Server, Socket } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from "@sala/protocol";
+import { nameKey } from "../stores/types.js";
+
+export interface SocketData {
+  /** Display name of the authenticated user. */
+  username: string;
+  /** Socket.IO room of every socket of this session (see http/session sessionRoom). */
+  sessionRoom: string;
+  /** Per room: when this socket last relayed a typing signal (ms). */
+  typingAt: Map<string, number>;
+}
+
+export type SalaServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type SalaSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** Socket.IO room names (cluster-wide through the adapter). */
+export const SocketRooms = {
+  /** Sockets that follow lobby changes: every authenticated socket. */
+  lobby: "lobby",
+  /** Every socket of one user, on any node: whispers, kicks. */
+  user: (username: string) => `user:${nameKey(username)}`,
+  /** Sockets that joined a chat room: its messages, keys and notices. */
+  room: (roomId: string) => `room:${roomId}`,
+} as const;
