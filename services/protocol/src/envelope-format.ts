@@ -12,7 +12,7 @@
 export const ENVELOPE_VERSION = "v1";
 
 export const ENVELOPE_PATTERN =
-  "^v1\\.[1-9][0-9]{0,8}\\.[A-Za-z0-9+/]{22}==\\.(?:[A-Za-z0-9+/]{4})+\\.[A-Za-z0-9+/]{43}=$";
+  "^v1\\.[1-9][0-9]{0,8}\\.[A-Za-z0-9+/]{22}==\\.[A-Za-z0-9+/]{22,}={0,2}\\.[A-Za-z0-9+/]{43}=$";
 
 export interface EnvelopeParts {
   keyId: number;

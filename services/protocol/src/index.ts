@@ -9,3 +9,4 @@ export * from "./events.js";
 export * from "./envelope-format.js";
 export type { RoomKey, DecryptResult } from "./envelope.js";
 export type * from "./schemas.js";
+export * from "./lobby-state.js";

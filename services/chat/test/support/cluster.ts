@@ -1,0 +1,151 @@
+/**
+ * In-process Sala nodes for integration tests: N nodes on one real redis-server (or one embedded
+ * node), each on its own free loopback port, with real HTTP and real socket.io-client sockets.
+ */
+import { io as connectSocket, type Socket } from "socket.io-client";
+import { pino } from "pino";
+import type { ClientToServerEvents, ServerToClientEvents } from "@sala/protocol";
+import { buildNode, type SalaNode } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { uniquePrefix } from "./redis-client.js";
+
+export const TEST_ORIGIN = "http://localhost:3000";
+export const TEST_SECRET = "test-session-secret-at-least-32-characters-long";
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface TestNode {
+  node: SalaNode;
+  url: string;
+  id: string;
+}
+
+export interface TestCluster {
+  nodes: TestNode[];
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export async function startCluster(
+  count: number,
+  redisUrl: string | null,
+  env: Record<string, string> = {},
+): Promise<TestCluster> {
+  const prefix = uniquePrefix("cluster");
+  const nodes: TestNode[] = [];
+  for (let i = 1; i <= count; i++) nodes.push(await startNode(`${prefix}-n${i}`, redisUrl, prefix, env));
+  return {
+    nodes,
+    prefix,
+    close: async () => {
+      await Promise.allSettled(nodes.map(({ node }) => node.close()));
+    },
+  };
+}
+
+export async function startNode(id: string, redisUrl: string | null, prefix: string, env: Record<string, string> = {}): Promise<TestNode> {
+  const config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    NODE_ID: id,
+    REDIS_PREFIX: prefix,
+    SESSION_SECRET: TEST_SECRET,
+    ALLOWED_ORIGINS: TEST_ORIGIN,
+    LOBBY_FLUSH_MS: "20",
+    HEARTBEAT_INTERVAL_MS: "200",
+    NODE_TTL_MS: "1000",
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...env,
+  });
+  const node = await buildNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  const port = await node.listen();
+  return { node, url: `http://127.0.0.1:${port}`, id };
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; cookie: string | null }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const setCookie = response.headers.get("set-cookie");
+  return { status: response.status, json: await response.json(), cookie: setCookie ? setCookie.split(";")[0]! : null };
+}
+
+let userCounter = 0;
+/** A fresh, valid, unique username. */
+export function newUsername(label = "user"): string {
+  return `${label}${process.pid % 1000}x${++userCounter}`;
+}
+
+export const PASSWORD = "correct horse battery";
+
+/** Registers through `node` and logs in through `loginNode` (default: the same); returns the cookie. */
+export async function registerAndLogin(node: TestNode, username: string, loginNode: TestNode = node): Promise<string> {
+  const registered = await post(`${node.url}/register`, { username, password: PASSWORD });
+  if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.json)}`);
+  const login = await post(`${loginNode.url}/login`, { username, password: PASSWORD });
+  if (login.status !== 200 || !login.cookie) throw new Error(`login failed: ${JSON.stringify(login.json)}`);
+  return login.cookie;
+}
+
+/** A connected socket.io-client socket with the session cookie (rejects on connect_error). */
+export async function connect(node: TestNode, cookie: string | null, origin: string | null = TEST_ORIGIN): Promise<ClientSocket> {
+  const headers: Record<string, string> = {};
+  if (cookie) headers.cookie = cookie;
+  if (origin) headers.origin = origin;
+  const socket: ClientSocket = connectSocket(node.url, {
+    transports: ["websocket"],
+    extraHeaders: headers,
+    reconnection: false,
+    forceNew: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+  return socket;
+}
+
+/** Resolves with the first `event` payload matching `predicate`, or rejects after `timeoutMs`. */
+export function waitFor<T = any>(socket: ClientSocket, event: string, predicate: (payload: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const listener = (payload: T) => {
+      if (!predicate(payload)) return;
+      clearTimeout(timer);
+      socket.off(event as never, listener as never);
+      resolve(payload);
+    };
+    const timer = setTimeout(() => {
+      socket.off(event as never, listener as never);
+      reject(new Error(`timed out waiting for "${event}"`));
+    }, timeoutMs);
+    socket.on(event as never, listener as never);
+  });
+}
+
+/** Records every payload of `event` on `socket`. */
+export function record<T = any>(socket: ClientSocket, event: string): T[] {
+  const seen: T[] = [];
+  socket.on(event as never, ((payload: T) => seen.push(payload)) as never);
+  return seen;
+}
+
+/** Emits with an ack and resolves with the answer. */
+export function request(socket: ClientSocket, event: string, payload: unknown, timeoutMs = 5000): Promise<any> {
+  return (socket.timeout(timeoutMs) as any).emitWithAck(event, payload);
+}
+
+/** Polls `check` until it returns true or the time runs out (for eventually-consistent state). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
