@@ -54,6 +54,7 @@ export async function startNode(id: string, redisUrl: string | null, prefix: str
     LOBBY_FLUSH_MS: "20",
     HEARTBEAT_INTERVAL_MS: "200",
     NODE_TTL_MS: "1000",
+    REGISTRATIONS_PER_IP: "100000", // every test user registers from 127.0.0.1
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
   });
@@ -90,7 +91,7 @@ export async function registerAndLogin(node: TestNode, username: string, loginNo
 }
 
 /** A connected socket.io-client socket with the session cookie (rejects on connect_error). */
-export async function connect(node: TestNode, cookie: string | null, origin: string | null = TEST_ORIGIN): Promise<ClientSocket> {
+export async function connect(node: Pick<TestNode, "url">, cookie: string | null, origin: string | null = TEST_ORIGIN): Promise<ClientSocket> {
   const headers: Record<string, string> = {};
   if (cookie) headers.cookie = cookie;
   if (origin) headers.origin = origin;

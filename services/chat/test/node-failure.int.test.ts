@@ -1,0 +1,65 @@
+/**
+ * A node killed with SIGKILL (no cleanup at all) must not leave ghosts: the survivors sweep its
+ * users offline and out of their rooms. Run with the production defaults (heartbeat 2 s, node TTL
+ * 10 s), since the promise is "offline within 15 s" with those defaults.
+ */
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { LobbyState, type LobbySnapshot } from "@sala/protocol";
+import { startChildNode, type ChildNode } from "./support/child-node.js";
+import { connect, newUsername, registerAndLogin, request, startNode, waitFor, type ClientSocket, type TestNode } from "./support/cluster.js";
+import { uniquePrefix } from "./support/redis-client.js";
+
+const DEFAULT_TIMING = { HEARTBEAT_INTERVAL_MS: "2000", NODE_TTL_MS: "10000", LOBBY_FLUSH_MS: "200" };
+
+let survivor: TestNode;
+let victim: ChildNode;
+const sockets: ClientSocket[] = [];
+
+beforeAll(async () => {
+  const prefix = uniquePrefix("failure");
+  survivor = await startNode(`${prefix}-survivor`, inject("redisUrl"), prefix, DEFAULT_TIMING);
+  victim = await startChildNode(`${prefix}-victim`, inject("redisUrl"), prefix, DEFAULT_TIMING);
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await victim.kill();
+  await survivor.node.close();
+});
+
+describe("a node killed with SIGKILL", () => {
+  it("has its users shown offline and removed from their rooms within 15 s", async () => {
+    const watcher = newUsername("watcher");
+    const doomed = newUsername("doomed");
+    const watcherCookie = await registerAndLogin(survivor, watcher);
+    const doomedCookie = await registerAndLogin(survivor, doomed);
+    const watcherSocket = await connect(survivor, watcherCookie);
+    sockets.push(watcherSocket);
+    const lobby = new LobbyState();
+    watcherSocket.on("lobby_update", (update) => lobby.applyUpdate(update));
+    lobby.applySnapshot(await waitFor<LobbySnapshot>(watcherSocket, "lobby"));
+
+    // The doomed user is connected only through the victim node, inside a room.
+    const doomedSocket = await connect(victim, doomedCookie);
+    sockets.push(doomedSocket);
+    const room = (await request(watcherSocket, "create_room", { name: newUsername("room") })).room;
+    expect((await request(watcherSocket, "join_room", { roomId: room.id })).ok).toBe(true);
+    expect((await request(doomedSocket, "join_room", { roomId: room.id })).ok).toBe(true);
+    await waitFor(watcherSocket, "lobby_update", () => lobby.onlineUsers().includes(doomed) && lobby.room(room.id)?.memberCount === 2);
+
+    const left = waitFor(watcherSocket, "member_left", (event) => event.username === doomed, 20_000);
+    const killedAt = Date.now();
+    await victim.kill("SIGKILL");
+    await waitFor(watcherSocket, "lobby_update", () => !lobby.onlineUsers().includes(doomed), 20_000);
+    const offlineAfterMs = Date.now() - killedAt;
+    expect(offlineAfterMs).toBeLessThanOrEqual(15_000);
+    expect(await left).toEqual({ roomId: room.id, username: doomed, reason: "offline" });
+    if (lobby.room(room.id)?.memberCount !== 1) {
+      await waitFor(watcherSocket, "lobby_update", () => lobby.room(room.id)?.memberCount === 1, 5000);
+    }
+    // A fresh snapshot agrees: no ghost in shared state.
+    const snapshot = await request(watcherSocket, "lobby", {});
+    expect(snapshot.users).not.toContain(doomed);
+    expect(snapshot.users).toContain(watcher);
+    console.info(`[measure] ghost cleared ${offlineAfterMs} ms after SIGKILL (heartbeat 2 s, TTL 10 s)`);
+  }, 40_000);
+});
