@@ -13,10 +13,11 @@ const DEFAULT_TIMING = { HEARTBEAT_INTERVAL_MS: "2000", NODE_TTL_MS: "10000", LO
 
 let survivor: TestNode;
 let victim: ChildNode;
+let prefix: string;
 const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  const prefix = uniquePrefix("failure");
+  prefix = uniquePrefix("failure");
   survivor = await startNode(`${prefix}-survivor`, inject("redisUrl"), prefix, DEFAULT_TIMING);
   victim = await startChildNode(`${prefix}-victim`, inject("redisUrl"), prefix, DEFAULT_TIMING);
 });
@@ -62,4 +63,29 @@ describe("a node killed with SIGKILL", () => {
     expect(snapshot.users).toContain(watcher);
     console.info(`[measure] ghost cleared ${offlineAfterMs} ms after SIGKILL (heartbeat 2 s, TTL 10 s)`);
   }, 40_000);
+});
+
+describe("a node stopped with SIGTERM", () => {
+  it("takes its users offline at once, closes their sockets and exits 0", async () => {
+    const stopping = await startChildNode(`${prefix}-stopping`, inject("redisUrl"), prefix, DEFAULT_TIMING);
+    const watcher = newUsername("watcher");
+    const leaving = newUsername("leaving");
+    const watcherSocket = await connect(survivor, await registerAndLogin(survivor, watcher));
+    sockets.push(watcherSocket);
+    const lobby = new LobbyState();
+    watcherSocket.on("lobby_update", (update) => lobby.applyUpdate(update));
+    lobby.applySnapshot(await waitFor<LobbySnapshot>(watcherSocket, "lobby"));
+    const leavingSocket = await connect(stopping, await registerAndLogin(survivor, leaving));
+    sockets.push(leavingSocket);
+    await waitFor(watcherSocket, "lobby_update", () => lobby.onlineUsers().includes(leaving));
+
+    const disconnected = new Promise((resolve) => leavingSocket.once("disconnect", resolve));
+    const exitCode = new Promise((resolve) => stopping.process.once("exit", (code) => resolve(code)));
+    const stoppedAt = Date.now();
+    stopping.process.kill("SIGTERM");
+    await waitFor(watcherSocket, "lobby_update", () => !lobby.onlineUsers().includes(leaving), 5000);
+    expect(Date.now() - stoppedAt).toBeLessThan(5000); // no waiting for the heartbeat TTL
+    await disconnected;
+    expect(await exitCode).toBe(0);
+  }, 20_000);
 });

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every Sala test on a fresh machine of this kind: installs what is missing (Debian's
+# redis-server; npm dependencies), builds, type-checks and lints, then runs the unit and
+# integration tests (integration starts its own redis-server on a free port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_debian_packages() {
+  echo "test: installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then install_debian_packages "${missing[@]}"; fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+echo "test: build"
+npm run build --silent
+echo "test: type-check and lint"
+npm run check --silent
+
+mkdir -p test-results
+echo "test: unit and integration tests"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
+
+# A plain closing line that any CI reader understands.
+node -e '
+  const r = require("./test-results/vitest.json");
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' || true
+exit "$status"
