@@ -1,0 +1,42 @@
+/**
+ * Session lifetimes, with short timeouts: an unused session expires after the idle timeout; an
+ * open socket keeps its session alive; nothing outlives the absolute timeout, not even a live
+ * socket.
+ */
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { connect, newUsername, registerAndLogin, sleep, startCluster, type TestCluster, type TestNode } from "./support/cluster.js";
+
+let cluster: TestCluster;
+let n1: TestNode, n2: TestNode;
+beforeAll(async () => {
+  cluster = await startCluster(2, inject("redisUrl"), { SESSION_IDLE_TIMEOUT_SEC: "2", SESSION_ABSOLUTE_TIMEOUT_SEC: "5" });
+  [n1, n2] = cluster.nodes as [TestNode, TestNode];
+});
+afterAll(() => cluster.close());
+
+const sessionStatus = async (node: TestNode, cookie: string) => (await fetch(`${node.url}/session`, { headers: { cookie } })).status;
+
+describe("session timeouts", () => {
+  it("expire an unused session after the idle timeout, on every node", async () => {
+    const cookie = await registerAndLogin(n1, newUsername("idle"));
+    expect(await sessionStatus(n2, cookie)).toBe(200);
+    await sleep(2600);
+    expect(await sessionStatus(n1, cookie)).toBe(401);
+    expect(await sessionStatus(n2, cookie)).toBe(401);
+  });
+
+  it("keep a session alive while its socket is open, and end it at the absolute timeout", async () => {
+    const cookie = await registerAndLogin(n1, newUsername("live"));
+    const loggedInAt = Date.now();
+    const socket = await connect(n2, cookie);
+    const disconnected = new Promise<number>((resolve) => socket.once("disconnect", () => resolve(Date.now())));
+    await sleep(3200); // past the idle timeout, with no HTTP request in between
+    expect(socket.connected).toBe(true);
+    expect(await sessionStatus(n1, cookie)).toBe(200);
+    const disconnectedAt = await disconnected;
+    expect(disconnectedAt - loggedInAt).toBeGreaterThanOrEqual(5000);
+    expect(disconnectedAt - loggedInAt).toBeLessThan(7500);
+    expect(await sessionStatus(n1, cookie)).toBe(401);
+    await expect(connect(n2, cookie)).rejects.toThrow("UNAUTHORIZED");
+  }, 15_000);
+});
