@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { TEST_ORIGIN, TEST_SECRET, type TestNode } from "./cluster.js";
+import { testNodeEnv, type TestNode } from "./cluster.js";
 
 const SERVER = fileURLToPath(new URL("../../dist/server.js", import.meta.url));
 
@@ -16,21 +16,7 @@ export interface ChildNode extends Omit<TestNode, "node"> {
 
 export async function startChildNode(id: string, redisUrl: string, prefix: string, env: Record<string, string> = {}): Promise<ChildNode> {
   const child = spawn(process.execPath, [SERVER], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NODE_ID: id,
-      REDIS_URL: redisUrl,
-      REDIS_PREFIX: prefix,
-      SESSION_SECRET: TEST_SECRET,
-      ALLOWED_ORIGINS: TEST_ORIGIN,
-      LOBBY_FLUSH_MS: "20",
-      HEARTBEAT_INTERVAL_MS: "200",
-      NODE_TTL_MS: "1000",
-      LOG_LEVEL: "info",
-      ...env,
-    },
+    env: { PATH: process.env.PATH, ...testNodeEnv(id, redisUrl, prefix, { LOG_LEVEL: "info", ...env }) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {
