@@ -41,6 +41,7 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.BAD_REQUEST:
     case ErrorCode.INVALID_USERNAME:
+    case ErrorCode.INVALID_ROOM_NAME:
     case ErrorCode.WEAK_PASSWORD:
       return 400;
     case ErrorCode.UNAUTHORIZED:
@@ -61,7 +62,6 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.STALE_KEY:
     case ErrorCode.USER_OFFLINE:
     case ErrorCode.SELF_WHISPER:
-    case ErrorCode.INVALID_ROOM_NAME:
       return 409;
     case ErrorCode.RATE_LIMITED:
       return 429;

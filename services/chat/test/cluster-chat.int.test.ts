@@ -172,8 +172,10 @@ describe("private rooms and keys", () => {
     const kicked = waitFor(bia.socket, "kicked");
     const thirdKey = waitFor(ana.socket, "room_key");
     const biaTexts = record<RoomMessage>(bia.socket, "text");
-    expect((await request(ana.socket, "kick", { roomId: room.id, username: bia.username })).ok).toBe(true);
+    const kickNotice = waitFor(ana.socket, "member_left", (event) => event.reason === "kicked");
+    expect((await request(ana.socket, "kick", { roomId: room.id, username: bia.username.toUpperCase() })).ok).toBe(true);
     expect(await kicked).toMatchObject({ roomId: room.id, by: ana.username });
+    expect(await kickNotice).toEqual({ roomId: room.id, username: bia.username, reason: "kicked" });
     const third = (await thirdKey).key;
     expect(third.id).toBe(second.id + 1);
     await request(ana.socket, "text", { roomId: room.id, msg: encryptText("after the kick", room.id, third) });

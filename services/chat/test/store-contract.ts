@@ -54,17 +54,17 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         await stores.rooms.create(r, { id: 1, key: key() });
         const a = await stores.rooms.addMember(r.id, "Ana");
         expect(a).toMatchObject({ changed: true, memberCount: 1 });
-        expect(await stores.rooms.addMember(r.id, "ana")).toEqual({ changed: false, memberCount: 1, rev: 0 });
+        expect(await stores.rooms.addMember(r.id, "ana")).toEqual({ changed: false, memberCount: 1, rev: 0, username: "Ana" });
         const b = await stores.rooms.addMember(r.id, "Bruno");
         expect(b.rev).toBeGreaterThan(a.rev);
         expect((await stores.rooms.members(r.id)).sort()).toEqual(["Ana", "Bruno"]);
         expect(await stores.rooms.isMember(r.id, "ANA")).toBe(true);
         expect(await stores.rooms.roomsOf("ana")).toEqual([r.id]);
-        expect(await stores.rooms.removeMember(r.id, "ANA")).toMatchObject({ changed: true, memberCount: 1 });
+        expect(await stores.rooms.removeMember(r.id, "ANA")).toMatchObject({ changed: true, memberCount: 1, username: "Ana" });
         expect(await stores.rooms.removeMember(r.id, "ana")).toMatchObject({ changed: false, memberCount: 1 });
         expect(await stores.rooms.roomsOf("ana")).toEqual([]);
         expect((await stores.rooms.summary(r.id))?.memberCount).toBe(1);
-        expect(await stores.rooms.addMember(roomId(), "ana")).toEqual({ changed: false, memberCount: 0, rev: 0 });
+        expect(await stores.rooms.addMember(roomId(), "ana")).toEqual({ changed: false, memberCount: 0, rev: 0, username: "ana" });
       });
 
       it("rotates keys and accepts messages only under the current key, numbering them in order", async () => {

@@ -1,10 +1,10 @@
 /**
- * Every error code that may leave a Sala node, over HTTP (`{ error: { code, message } }`) or in a
+ * Every error code that may leave a Sala node, over HTTP (`{ ok: false, error: { code, message } }`) or in a
  * socket ack (`{ ok: false, error: { code, message } }`). Nothing else leaves: internal failures
  * are logged and reported as INTERNAL or UNAVAILABLE.
  */
 export const ErrorCode = {
-  /** The payload failed schema validation (wrong type, unknown field, too long, missing ack). */
+  /** The payload failed schema validation (wrong type, unknown field, too long, extra arguments). */
   BAD_REQUEST: "BAD_REQUEST",
   /** No such HTTP route. */
   NOT_FOUND: "NOT_FOUND",
@@ -20,7 +20,7 @@ export const ErrorCode = {
   USERNAME_TAKEN: "USERNAME_TAKEN",
   /** Registration: the username breaks the naming rules. */
   INVALID_USERNAME: "INVALID_USERNAME",
-  /** Registration: the password is too short or too long. */
+  /** An account or room password is too short or too long. */
   WEAK_PASSWORD: "WEAK_PASSWORD",
   /** Login: unknown user or wrong password (deliberately the same answer). */
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",

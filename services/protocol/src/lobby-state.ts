@@ -13,10 +13,14 @@ export class LobbyState {
 
   applySnapshot(snapshot: LobbySnapshot): void {
     this.snapshotRev = snapshot.rev;
-    this.users.clear();
-    this.rooms.clear();
-    for (const username of snapshot.users) this.users.set(username.toLowerCase(), { username, online: true, rev: snapshot.rev });
-    for (const room of snapshot.rooms) this.rooms.set(room.id, { room, rev: snapshot.rev });
+    // Changes newer than the snapshot (an update can overtake it) stay; the rest is replaced.
+    for (const [key, entry] of this.users) if (entry.rev <= snapshot.rev) this.users.delete(key);
+    for (const [id, entry] of this.rooms) if (entry.rev <= snapshot.rev) this.rooms.delete(id);
+    for (const username of snapshot.users) {
+      const key = username.toLowerCase();
+      if (!this.users.has(key)) this.users.set(key, { username, online: true, rev: snapshot.rev });
+    }
+    for (const room of snapshot.rooms) if (!this.rooms.has(room.id)) this.rooms.set(room.id, { room, rev: snapshot.rev });
   }
 
   applyUpdate(update: LobbyUpdate): void {

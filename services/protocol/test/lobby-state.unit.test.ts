@@ -24,4 +24,13 @@ describe("LobbyState", () => {
     expect(lobby.onlineUsers()).toEqual(["Bia"]);
     expect(lobby.roomList()).toEqual([]);
   });
+
+  it("keeps changes newer than a snapshot that arrived after them", () => {
+    const lobby = new LobbyState();
+    lobby.applySnapshot({ users: ["Old"], rooms: [room("gone")], rev: 3 });
+    lobby.applyUpdate({ presence: [{ username: "Caio", online: true, rev: 12 }, { username: "Dan", online: false, rev: 13 }], rooms: [{ removed: "r3", rev: 14 }] });
+    lobby.applySnapshot({ users: ["Dan", "Eva"], rooms: [room("r3")], rev: 11 });
+    expect(lobby.onlineUsers()).toEqual(["Caio", "Eva"]);
+    expect(lobby.roomList()).toEqual([]);
+  });
 });

@@ -31,9 +31,8 @@ export class AccountService {
   async register(rawUsername: string, password: string, ip: string): Promise<string> {
     const username = checkUsername(rawUsername);
     checkAccountPassword(password);
-    const wait = await this.deps.registrationsByIp.retryAfterMs(ip);
+    const wait = await this.deps.registrationsByIp.take(ip);
     if (wait > 0) throw tooMany(wait, "registrations from your address");
-    await this.deps.registrationsByIp.record(ip);
     const passwordHash = await this.deps.hasher.hash(password);
     const created = await this.deps.users.create({ username, passwordHash, createdAt: Date.now() });
     if (!created) throw new AppError(ErrorCode.USERNAME_TAKEN, "That username is taken");
@@ -43,22 +42,25 @@ export class AccountService {
 
   /**
    * Checks credentials; returns the stored username. Unknown users and wrong passwords get the
-   * same error after the same work. Failures count per IP and per account; over either limit the
-   * answer is RATE_LIMITED without checking the password at all.
+   * same error after the same work. Each attempt is counted per IP and per account before the
+   * password is checked, and given back when it succeeds, so only failures accumulate; over
+   * either limit the answer is RATE_LIMITED without checking the password at all.
    */
   async login(rawUsername: string, password: string, ip: string): Promise<string> {
     const userKey = nameKey(rawUsername.trim());
     const { loginsByIp, loginsByUser, users, hasher, logger } = this.deps;
-    const wait = Math.max(await loginsByIp.retryAfterMs(ip), await loginsByUser.retryAfterMs(userKey));
-    if (wait > 0) throw tooMany(wait, "failed logins");
+    const [ipWait, userWait] = await Promise.all([loginsByIp.take(ip), loginsByUser.take(userKey)]);
+    if (ipWait > 0 || userWait > 0) {
+      logger.info({ event: "login_throttled", ip }, "login refused: too many failures");
+      throw tooMany(Math.max(ipWait, userWait), "failed logins");
+    }
     const user = await users.get(userKey);
     const result = user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyNothing(password);
     if (!user || !result.ok) {
-      await Promise.all([loginsByIp.record(ip), loginsByUser.record(userKey)]);
       logger.info({ event: "login_failed", ip }, "login failed");
       throw INVALID_CREDENTIALS();
     }
-    await loginsByUser.reset(userKey);
+    await Promise.all([loginsByIp.refund(ip), loginsByUser.reset(userKey)]);
     if (result.needsRehash) {
       await users.setPasswordHash(user.username, await hasher.hash(password));
       logger.info({ event: "password_rehashed", user: user.username }, "password hash upgraded");

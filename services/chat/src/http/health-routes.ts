@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { ErrorCode } from "@sala/protocol";
 
 export interface HealthDeps {
   nodeId: string;
@@ -12,11 +13,13 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
   app.get("/healthz", async () => ({ ok: true, node: deps.nodeId }));
 
   app.get("/readyz", async (_request, reply) => {
-    if (deps.isDraining()) return reply.code(503).send({ ok: false, node: deps.nodeId, reason: "draining" });
+    const notReady = (message: string) =>
+      reply.code(503).send({ ok: false, node: deps.nodeId, error: { code: ErrorCode.UNAVAILABLE, message } });
+    if (deps.isDraining()) return notReady("draining");
     try {
       await deps.pingSharedState();
     } catch {
-      return reply.code(503).send({ ok: false, node: deps.nodeId, reason: "redis unreachable" });
+      return notReady("Redis unreachable");
     }
     return { ok: true, node: deps.nodeId };
   });

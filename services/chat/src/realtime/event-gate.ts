@@ -55,11 +55,27 @@ export class EventGate {
     }
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === "string" && Object.hasOwn(this.table, event)) return;
-      const ack = args.at(-1);
-      if (typeof ack === "function") {
-        reply(ack as AckFn, { code: ErrorCode.UNKNOWN_EVENT, message: "Unknown event" });
-      }
+      const last = args.at(-1);
+      void this.unknownEvent(socket, typeof last === "function" ? (last as AckFn) : null);
     });
+  }
+
+  /** Unknown events spend the socket's budget too, so they cannot be used to flood. */
+  private async unknownEvent(socket: SalaSocket, ack: AckFn | null): Promise<void> {
+    if (!(await this.withinBudget(socket, ack))) return;
+    if (ack) reply(ack, { code: ErrorCode.UNKNOWN_EVENT, message: "Unknown event" });
+  }
+
+  /** Spends one event of the socket's budget; answers RATE_LIMITED and returns false when spent. */
+  private async withinBudget(socket: SalaSocket, ack: AckFn | null): Promise<boolean> {
+    try {
+      await this.limiter.consume(socket.id);
+      return true;
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      if (ack) reply(ack, { code: ErrorCode.RATE_LIMITED, message: "Too many events; slow down", retryAfterMs: rejection.msBeforeNext });
+      return false;
+    }
   }
 
   private async dispatch(socket: SalaSocket, event: string, spec: EventSpec, args: unknown[]): Promise<void> {
@@ -68,15 +84,7 @@ export class EventGate {
     const params = ack ? args.slice(0, -1) : args;
     if (!ack && !spec.ackOptional) return; // nobody to answer: a request without an ack is dropped
     const refuse = (error: ErrorBody) => ack && reply(ack, error);
-    try {
-      await this.limiter.consume(socket.id);
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        refuse({ code: ErrorCode.RATE_LIMITED, message: "Too many events; slow down", retryAfterMs: rejection.msBeforeNext });
-        return;
-      }
-      throw rejection;
-    }
+    if (!(await this.withinBudget(socket, ack))) return;
     if (params.length !== 1 || !spec.check(params[0])) {
       refuse({ code: ErrorCode.BAD_REQUEST, message: `Invalid payload for "${event}"` });
       return;

@@ -64,15 +64,12 @@ export class RoomService {
     if (!room) throw notFound();
     if (room.passwordHash && !(await rooms.isMember(roomId, username))) {
       const throttleKey = `${nameKey(username)}:${roomId}`;
-      const wait = await roomPasswords.retryAfterMs(throttleKey);
+      const wait = await roomPasswords.take(throttleKey);
       if (wait > 0) {
         throw new AppError(ErrorCode.RATE_LIMITED, "Too many wrong passwords for this room; wait a little", wait);
       }
       const verified = password ? await hasher.verify(room.passwordHash, password) : { ok: false };
-      if (!verified.ok) {
-        await roomPasswords.record(throttleKey);
-        throw new AppError(ErrorCode.WRONG_PASSWORD, "Wrong room password");
-      }
+      if (!verified.ok) throw new AppError(ErrorCode.WRONG_PASSWORD, "Wrong room password");
       await roomPasswords.reset(throttleKey);
     }
     const change = await rooms.addMember(roomId, username);
@@ -92,17 +89,18 @@ export class RoomService {
     const change = await rooms.removeMember(roomId, username);
     io.in(SocketRooms.user(username)).socketsLeave(SocketRooms.room(roomId));
     if (!change.changed) return;
-    io.to(SocketRooms.room(roomId)).except(SocketRooms.user(username)).emit("member_left", { roomId, username, reason });
+    const member = change.username;
+    io.to(SocketRooms.room(roomId)).except(SocketRooms.user(member)).emit("member_left", { roomId, username: member, reason });
     const room = await rooms.get(roomId);
     if (!room) return;
     lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev);
-    if (room.passwordHash) await this.rotateKey(roomId, username);
+    if (room.passwordHash) await this.rotateKey(roomId, member);
   }
 
   async kick(owner: string, roomId: string, target: string): Promise<void> {
     const room = await this.ownedRoom(owner, roomId);
     if (nameKey(target) === nameKey(owner)) throw new AppError(ErrorCode.BAD_REQUEST, "You cannot kick yourself");
-    if (!(await this.deps.rooms.isMember(roomId, target))) throw new AppError(ErrorCode.NOT_MEMBER, `${target} is not in this room`);
+    if (!(await this.deps.rooms.isMember(roomId, target))) throw new AppError(ErrorCode.NOT_MEMBER, "That user is not in this room");
     this.deps.io.to(SocketRooms.user(target)).emit("kicked", { roomId, name: room.name, by: owner });
     await this.leave(target, roomId, "kicked");
     this.deps.logger.info({ event: "member_kicked", room: roomId, user: owner, target }, "member kicked");

@@ -27,7 +27,7 @@ export function createSocketServer(
     serveClient: false,
     maxHttpBufferSize: config.maxHttpBufferBytes,
     cors: { origin: config.allowedOrigins, credentials: true },
-    // CORS does not apply to websockets: the Origin check is ours, before any session lookup.
+    // CORS does not apply to websockets: the Origin check is ours.
     allowRequest: (req, callback) => {
       const allowed = originAllowed(req, config.allowedOrigins);
       if (!allowed) logger.warn({ event: "handshake_bad_origin", origin: req.headers.origin }, "handshake from a foreign origin refused");
@@ -40,9 +40,11 @@ export function createSocketServer(
     );
   }
 
-  // The session is read once, at the handshake request; later polling requests reuse the socket.
+  // The session is read once, at the handshake request (later polling requests reuse the socket),
+  // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
+  // foreign page must not even get its session looked up (or its cookie renewed).
   io.engine.use((req: EngineRequest, res: ServerResponse, next: (error?: unknown) => void) => {
-    if (req._query?.sid === undefined) sessions.middleware(req, res, next);
+    if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) sessions.middleware(req, res, next);
     else next();
   });
 

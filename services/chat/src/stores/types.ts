@@ -36,6 +36,8 @@ export interface MembershipChange {
   memberCount: number;
   /** Lobby revision of this change (0 when nothing changed). */
   rev: number;
+  /** The member's name as stored (display form), whatever case the caller used. */
+  username: string;
 }
 
 export interface RoomStore {

@@ -56,24 +56,25 @@ export class MemoryRoomStore implements RoomStore {
 
   async addMember(roomId: string, username: string): Promise<MembershipChange> {
     const state = this.rooms.get(roomId);
-    if (!state) return { changed: false, memberCount: 0, rev: 0 };
+    if (!state) return { changed: false, memberCount: 0, rev: 0, username };
     const key = nameKey(username);
-    if (state.members.has(key)) return { changed: false, memberCount: state.members.size, rev: 0 };
+    const existing = state.members.get(key);
+    if (existing) return { changed: false, memberCount: state.members.size, rev: 0, username: existing };
     state.members.set(key, username);
     let rooms = this.roomsByUser.get(key);
     if (!rooms) this.roomsByUser.set(key, (rooms = new Set()));
     rooms.add(roomId);
-    return { changed: true, memberCount: state.members.size, rev: this.revision.next() };
+    return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username };
   }
 
   async removeMember(roomId: string, username: string): Promise<MembershipChange> {
     const key = nameKey(username);
     this.roomsByUser.get(key)?.delete(roomId);
     const state = this.rooms.get(roomId);
-    if (!state || !state.members.delete(key)) {
-      return { changed: false, memberCount: state?.members.size ?? 0, rev: 0 };
-    }
-    return { changed: true, memberCount: state.members.size, rev: this.revision.next() };
+    const stored = state?.members.get(key);
+    if (!state || stored === undefined) return { changed: false, memberCount: state?.members.size ?? 0, rev: 0, username };
+    state.members.delete(key);
+    return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username: stored };
   }
 
   async members(roomId: string): Promise<string[]> {

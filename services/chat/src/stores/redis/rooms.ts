@@ -32,22 +32,23 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 out[1] = redis.call('INCR', KEYS[6])
 return out`;
 
-// KEYS: meta, members, userRooms, lobbyRev. ARGV: id, nameKey, display name. → {changed, count, rev}
+// KEYS: meta, members, userRooms, lobbyRev. ARGV: id, nameKey, display name.
+// → {changed, count, rev, stored display name}
 const ADD_MEMBER = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, ARGV[3]} end
 local added = redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
 local count = redis.call('HLEN', KEYS[2])
-if added == 0 then return {0, count, 0} end
+if added == 0 then return {0, count, 0, redis.call('HGET', KEYS[2], ARGV[2])} end
 redis.call('SADD', KEYS[3], ARGV[1])
-return {1, count, redis.call('INCR', KEYS[4])}`;
+return {1, count, redis.call('INCR', KEYS[4]), ARGV[3]}`;
 
 // Same keys and ARGV.
 const REMOVE_MEMBER = `
 redis.call('SREM', KEYS[3], ARGV[1])
-local removed = redis.call('HDEL', KEYS[2], ARGV[2])
-local count = redis.call('HLEN', KEYS[2])
-if removed == 0 then return {0, count, 0} end
-return {1, count, redis.call('INCR', KEYS[4])}`;
+local stored = redis.call('HGET', KEYS[2], ARGV[2])
+if not stored then return {0, redis.call('HLEN', KEYS[2]), 0, ARGV[3]} end
+redis.call('HDEL', KEYS[2], ARGV[2])
+return {1, redis.call('HLEN', KEYS[2]), redis.call('INCR', KEYS[4]), stored}`;
 
 // KEYS: meta, keys. → {keyId, key} or nil
 const CURRENT_KEY = `
@@ -149,11 +150,11 @@ export class RedisRoomStore implements RoomStore {
   private async membership(script: Script, roomId: string, username: string): Promise<MembershipChange> {
     const key = nameKey(username);
     const k = this.keys;
-    const [changed, memberCount, rev] = (await script(
+    const [changed, memberCount, rev, stored] = (await script(
       [k.roomMeta(roomId), k.roomMembers(roomId), k.userRooms(key), k.lobbyRev],
       [roomId, key, username],
-    )) as [number, number, number];
-    return { changed: changed === 1, memberCount, rev };
+    )) as [number, number, number, string];
+    return { changed: changed === 1, memberCount, rev, username: stored };
   }
 
   addMember(roomId: string, username: string): Promise<MembershipChange> {
