@@ -122,6 +122,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     onUserOffline: (username) => roomService.userWentOffline(username),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     nodeTtlMs: config.nodeTtlMs,
+    graceMs: config.presenceGraceMs,
     logger,
   });
   const gate = new EventGate(

@@ -45,6 +45,7 @@ const EnvSchema = Type.Object({
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 100, default: 2000 }),
   /** A node whose heartbeat is older than this is dead and its users are swept offline. */
   NODE_TTL_MS: Type.Integer({ minimum: 300, default: 10_000 }),
+  PRESENCE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 5000 }),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
 });
 
@@ -76,6 +77,7 @@ export interface Config {
   heartbeatIntervalMs: number;
   nodeTtlMs: number;
   lobbyFlushMs: number;
+  presenceGraceMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -148,5 +150,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
+    presenceGraceMs: env.PRESENCE_GRACE_MS,
   };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { LobbyState } from "@sala/protocol";
-import { connect, newUsername, post, registerAndLogin, startCluster, waitFor, type TestCluster } from "./support/cluster.js";
+import { connect, firstLobby, newUsername, post, registerAndLogin, startCluster, type TestCluster } from "./support/cluster.js";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ describe("a session made on one node", () => {
     expect(await session.json()).toEqual({ ok: true, username });
     const socket = await connect(n3, cookie);
     const lobby = new LobbyState();
-    lobby.applySnapshot(await waitFor(socket, "lobby"));
+    lobby.applySnapshot(await firstLobby(socket));
     expect(lobby.onlineUsers()).toContain(username);
     socket.close();
     expect((await post(`${n2.url}/login`, { username, password: "wrong password" })).status).toBe(401);

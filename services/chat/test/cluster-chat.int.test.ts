@@ -3,7 +3,7 @@
  * logout and the handshake's origin check. Users sit on different nodes on purpose.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from "vitest";
-import { ErrorCode, LobbyState, type LobbySnapshot, type RoomMessage, type RoomSummary } from "@sala/protocol";
+import { ErrorCode, LobbyState, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import {
   connect,
@@ -17,6 +17,7 @@ import {
   type ClientSocket,
   type TestCluster,
   type TestNode,
+  firstLobby,
 } from "./support/cluster.js";
 
 let cluster: TestCluster;
@@ -45,7 +46,7 @@ async function connectWithLobby(node: TestNode, cookie: string, lobby: LobbyStat
   const socket = await connect(node, cookie);
   sockets.push(socket);
   socket.on("lobby_update", (update) => lobby.applyUpdate(update));
-  lobby.applySnapshot(await waitFor<LobbySnapshot>(socket, "lobby"));
+  lobby.applySnapshot(await firstLobby(socket));
   return socket;
 }
 

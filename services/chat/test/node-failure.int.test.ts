@@ -4,9 +4,9 @@
  * 10 s), since the promise is "offline within 15 s" with those defaults.
  */
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
-import { LobbyState, type LobbySnapshot } from "@sala/protocol";
+import { LobbyState } from "@sala/protocol";
 import { startChildNode, type ChildNode } from "./support/child-node.js";
-import { connect, newUsername, registerAndLogin, request, startNode, waitFor, type ClientSocket, type TestNode } from "./support/cluster.js";
+import { connect, newUsername, registerAndLogin, request, startNode, waitFor, type ClientSocket, type TestNode, firstLobby } from "./support/cluster.js";
 import { uniquePrefix } from "./support/redis-client.js";
 
 const DEFAULT_TIMING = { HEARTBEAT_INTERVAL_MS: "2000", NODE_TTL_MS: "10000", LOBBY_FLUSH_MS: "200" };
@@ -37,7 +37,7 @@ describe("a node killed with SIGKILL", () => {
     sockets.push(watcherSocket);
     const lobby = new LobbyState();
     watcherSocket.on("lobby_update", (update) => lobby.applyUpdate(update));
-    lobby.applySnapshot(await waitFor<LobbySnapshot>(watcherSocket, "lobby"));
+    lobby.applySnapshot(await firstLobby(watcherSocket));
 
     // The doomed user is connected only through the victim node, inside a room.
     const doomedSocket = await connect(victim, doomedCookie);
@@ -74,7 +74,7 @@ describe("a node stopped with SIGTERM", () => {
     sockets.push(watcherSocket);
     const lobby = new LobbyState();
     watcherSocket.on("lobby_update", (update) => lobby.applyUpdate(update));
-    lobby.applySnapshot(await waitFor<LobbySnapshot>(watcherSocket, "lobby"));
+    lobby.applySnapshot(await firstLobby(watcherSocket));
     const leavingSocket = await connect(stopping, await registerAndLogin(survivor, leaving));
     sockets.push(leavingSocket);
     await waitFor(watcherSocket, "lobby_update", () => lobby.onlineUsers().includes(leaving));

@@ -134,6 +134,15 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.presence.isOnline("bruno")).toBe(true);
         expect(await stores.presence.heartbeat("n1", 7000)).toBe(false);
       });
+
+      it("queues offline confirmations and hands each due one to exactly one taker", async () => {
+        await stores.presence.deferOffline({ username: "Ana", rev: 7 }, 1000);
+        await stores.presence.deferOffline({ username: "Bia:x", rev: 8 }, 2000);
+        expect(await stores.presence.takeDueOffline(500)).toEqual([]);
+        expect(await stores.presence.takeDueOffline(1500)).toEqual([{ username: "Ana", rev: 7 }]);
+        expect(await stores.presence.takeDueOffline(1500)).toEqual([]);
+        expect(await stores.presence.takeDueOffline(9000)).toEqual([{ username: "Bia:x", rev: 8 }]);
+      });
     });
   });
 }

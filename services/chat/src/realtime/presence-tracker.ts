@@ -10,6 +10,8 @@ export interface PresenceTrackerDeps {
   onUserOffline(username: string): Promise<void>;
   heartbeatIntervalMs: number;
   nodeTtlMs: number;
+  /** A user whose last socket closed is announced offline (and leaves their rooms) only after this. */
+  graceMs: number;
   logger: Logger;
 }
 
@@ -18,6 +20,11 @@ export interface PresenceTrackerDeps {
  * heartbeats, and every node sweeps the nodes whose heartbeat expired, so a crashed node's users
  * go offline within NODE_TTL_MS + one heartbeat interval. This node also remembers its own sockets
  * so it can re-register them if it was swept while alive (a long pause or a Redis outage).
+ *
+ * Closing the last socket starts a grace period (PRESENCE_GRACE_MS): a reload, a network blip or a
+ * move to another node during a drain does not show the user leaving, nor rotate room keys. The
+ * pending confirmation is queued in shared state, so whichever node ticks first confirms it, even
+ * if the node that queued it is gone.
  */
 export class PresenceTracker {
   private readonly local = new Map<string, { username: string; sockets: number }>();
@@ -35,13 +42,16 @@ export class PresenceTracker {
     this.timer.unref();
   }
 
-  /** Stops heartbeats and takes every socket of this node offline at once (shutdown). */
+  /**
+   * Stops heartbeats and releases every socket of this node at once (shutdown). Its users get the
+   * grace period: during a drain they reconnect to other nodes and never appear to leave.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.local.clear();
-    await this.publishOffline(await this.deps.presence.sweepNode(this.deps.nodeId));
+    await this.wentOffline(await this.deps.presence.sweepNode(this.deps.nodeId));
   }
 
   async socketConnected(username: string): Promise<void> {
@@ -59,7 +69,7 @@ export class PresenceTracker {
     const entry = this.local.get(key);
     if (entry && --entry.sockets <= 0) this.local.delete(key);
     const offline = await this.deps.presence.disconnect(this.deps.nodeId, username);
-    if (offline) await this.publishOffline([offline]);
+    if (offline) await this.wentOffline([offline]);
   }
 
   /** One heartbeat, then a sweep of dead nodes. Never overlaps itself; errors are logged. */
@@ -76,6 +86,7 @@ export class PresenceTracker {
         this.deps.logger.warn({ event: "node_swept", deadNode, usersOffline: offline.length }, "swept a dead node");
         await this.publishOffline(offline);
       }
+      await this.confirmDueOffline(now);
     } catch (error) {
       this.deps.logger.warn({ event: "presence_tick_failed", err: (error as Error).message }, "presence heartbeat failed");
     } finally {
@@ -92,6 +103,22 @@ export class PresenceTracker {
         if (online) this.deps.lobbyFeed.userOnline(online.username, online.rev);
       }
     }
+  }
+
+  /** Announces now, or after the grace period when there is one. */
+  private async wentOffline(transitions: PresenceTransition[]): Promise<void> {
+    const { graceMs, presence } = this.deps;
+    if (graceMs <= 0) return this.publishOffline(transitions);
+    const dueAt = Date.now() + graceMs;
+    await Promise.all(transitions.map((transition) => presence.deferOffline(transition, dueAt)));
+  }
+
+  /** Announces the queued transitions whose grace ran out, unless the user came back meanwhile. */
+  private async confirmDueOffline(now: number): Promise<void> {
+    const due = await this.deps.presence.takeDueOffline(now);
+    if (due.length === 0) return;
+    const online = await Promise.all(due.map(({ username }) => this.deps.presence.isOnline(username)));
+    await this.publishOffline(due.filter((_, i) => !online[i]));
   }
 
   private async publishOffline(transitions: PresenceTransition[]): Promise<void> {

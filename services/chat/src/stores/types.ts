@@ -90,6 +90,13 @@ export interface PresenceStore {
    * when several survivors sweep the same node, only one of them gets the users.
    */
   sweepNode(nodeId: string): Promise<PresenceTransition[]>;
+  /**
+   * Queues an offline transition to be confirmed at `dueAt` (ms): a user who reconnects within the
+   * grace period never appears to leave. Queued in shared state so any node can confirm it.
+   */
+  deferOffline(transition: PresenceTransition, dueAt: number): Promise<void>;
+  /** Takes the queued transitions due by `now`; atomic, so each is taken by exactly one node. */
+  takeDueOffline(now: number): Promise<PresenceTransition[]>;
 }
 
 export interface Stores {

@@ -4,7 +4,7 @@
  */
 import { io as connectSocket, type Socket } from "socket.io-client";
 import { pino } from "pino";
-import type { ClientToServerEvents, ServerToClientEvents } from "@sala/protocol";
+import type { ClientToServerEvents, LobbySnapshot, ServerToClientEvents } from "@sala/protocol";
 import { buildNode, type SalaNode } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { uniquePrefix } from "./redis-client.js";
@@ -55,6 +55,7 @@ export function testNodeEnv(id: string, redisUrl: string | null, prefix: string,
     LOBBY_FLUSH_MS: "20",
     HEARTBEAT_INTERVAL_MS: "200",
     NODE_TTL_MS: "1000",
+    PRESENCE_GRACE_MS: "0", // announce offline at once; the grace period has its own test
     REGISTRATIONS_PER_IP: "100000", // every test user registers from 127.0.0.1
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
@@ -95,6 +96,15 @@ export async function registerAndLogin(node: TestNode, username: string, loginNo
   return login.cookie;
 }
 
+const firstSnapshots = new WeakMap<ClientSocket, Promise<LobbySnapshot>>();
+
+/** The lobby snapshot the server sends a socket on connect (a socket made by `connect`). */
+export function firstLobby(socket: ClientSocket): Promise<LobbySnapshot> {
+  const snapshot = firstSnapshots.get(socket);
+  if (!snapshot) throw new Error("firstLobby: socket was not made by connect()");
+  return snapshot;
+}
+
 /** A connected socket.io-client socket with the session cookie (rejects on connect_error). */
 export async function connect(node: Pick<TestNode, "url">, cookie: string | null, origin: string | null = TEST_ORIGIN): Promise<ClientSocket> {
   const headers: Record<string, string> = {};
@@ -106,6 +116,8 @@ export async function connect(node: Pick<TestNode, "url">, cookie: string | null
     reconnection: false,
     forceNew: true,
   });
+  // Listening from the start: the snapshot may arrive in the same read as the connect packet.
+  firstSnapshots.set(socket, new Promise((resolve) => socket.once("lobby", resolve)));
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", (error) => {

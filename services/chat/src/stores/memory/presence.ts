@@ -7,6 +7,7 @@ export class MemoryPresenceStore implements PresenceStore {
   /** nameKey → { display name, socket count across nodes } */
   private readonly online = new Map<string, { username: string; count: number }>();
   private readonly heartbeats = new Map<string, number>();
+  private pendingOffline: Array<{ transition: PresenceTransition; dueAt: number }> = [];
 
   constructor(private readonly revision: Revision) {}
 
@@ -62,6 +63,16 @@ export class MemoryPresenceStore implements PresenceStore {
       if (transition) offline.push(transition);
     }
     return offline;
+  }
+
+  async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {
+    this.pendingOffline.push({ transition, dueAt });
+  }
+
+  async takeDueOffline(now: number): Promise<PresenceTransition[]> {
+    const due = this.pendingOffline.filter((entry) => entry.dueAt <= now);
+    this.pendingOffline = this.pendingOffline.filter((entry) => entry.dueAt > now);
+    return due.sort((a, b) => a.dueAt - b.dueAt).map((entry) => entry.transition);
   }
 
   private release(key: string, count: number): PresenceTransition | null {

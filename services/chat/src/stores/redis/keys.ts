@@ -52,6 +52,10 @@ export class RedisKeys {
   nodeSockets(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}:sockets`;
   }
+  /** Sorted set: `<rev>:<display name>` of offline transitions, by the time they are confirmed. */
+  get pendingOffline(): string {
+    return `${this.prefix}:presence:pending-offline`;
+  }
   /** Sorted set: node id by last heartbeat (ms). */
   get nodes(): string {
     return `${this.prefix}:nodes`;

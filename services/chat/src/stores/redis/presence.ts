@@ -39,10 +39,17 @@ for i = 1, #entries, 2 do
 end
 return offline`;
 
+// KEYS: pendingOffline. ARGV: now, batch size. Takes (removes and returns) the due entries.
+const TAKE_DUE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due`;
+
 export class RedisPresenceStore implements PresenceStore {
   private readonly connectScript: Script;
   private readonly disconnectScript: Script;
   private readonly sweepScript: Script;
+  private readonly takeDueScript: Script;
 
   constructor(
     private readonly redis: Redis,
@@ -51,6 +58,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.connectScript = defineScript(redis, "salaPresenceConnect", 4, CONNECT);
     this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 4, DISCONNECT);
     this.sweepScript = defineScript(redis, "salaPresenceSweep", 5, SWEEP);
+    this.takeDueScript = defineScript(redis, "salaPresenceTakeDue", 1, TAKE_DUE);
   }
 
   private presenceKeys(nodeId: string): string[] {
@@ -90,6 +98,18 @@ export class RedisPresenceStore implements PresenceStore {
     const offline: PresenceTransition[] = [];
     for (let i = 0; i < flat.length; i += 2) offline.push({ username: String(flat[i]), rev: Number(flat[i + 1]) });
     return offline;
+  }
+
+  async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.pendingOffline, dueAt, `${transition.rev}:${transition.username}`);
+  }
+
+  async takeDueOffline(now: number): Promise<PresenceTransition[]> {
+    const due = (await this.takeDueScript([this.keys.pendingOffline], [now, 500])) as string[];
+    return due.map((entry) => {
+      const separator = entry.indexOf(":");
+      return { rev: Number(entry.slice(0, separator)), username: entry.slice(separator + 1) };
+    });
   }
 
   /** Display names of everyone online. */
