@@ -15,7 +15,8 @@ import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
 import { healthRoutes } from "./http/health-routes.js";
 import { originAllowed } from "./http/origin-guard.js";
-import { placeholderPage } from "./http/placeholder.js";
+import { securityHeaders } from "./http/security-headers.js";
+import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
 import { handleConnections } from "./realtime/connections.js";
@@ -87,6 +88,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       "http request",
     );
   });
+  await app.register(securityHeaders, { tls: config.cookieSecure });
   await app.register(middie);
   app.use(SESSION_PATHS, sessions.middleware);
 
@@ -104,7 +106,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       if (redis) await redis.command.ping();
     },
   });
-  await app.register(placeholderPage);
+  await app.register(webClient, { webDir: config.webDir });
 
   const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
   const roomService = new RoomService({

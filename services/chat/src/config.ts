@@ -3,6 +3,8 @@
  * a message naming the variable; nothing reads process.env anywhere else.
  */
 import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import envSchema from "env-schema";
 import { Type, type Static } from "@sinclair/typebox";
@@ -46,6 +48,8 @@ const EnvSchema = Type.Object({
   /** A node whose heartbeat is older than this is dead and its users are swept offline. */
   NODE_TTL_MS: Type.Integer({ minimum: 300, default: 10_000 }),
   PRESENCE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 5000 }),
+  /** Directory of the built web client (index.html + assets). */
+  WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
 });
 
@@ -78,6 +82,7 @@ export interface Config {
   nodeTtlMs: number;
   lobbyFlushMs: number;
   presenceGraceMs: number;
+  webDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -151,5 +156,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
+    webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),
   };
 }

@@ -1,0 +1,46 @@
+/**
+ * The client's languages: English and Brazilian Portuguese (the seed's). The language is picked
+ * from the browser, can be switched, and the choice is remembered on this device.
+ */
+import { en, type MessageKey, type Messages } from "./en.js";
+import { ptBR } from "./pt-BR.js";
+
+export const LOCALES = { en: "English", "pt-BR": "Português (Brasil)" } as const;
+export type Locale = keyof typeof LOCALES;
+
+const catalogs: Record<Locale, Messages> = { en, "pt-BR": ptBR };
+const STORAGE_KEY = "sala.locale";
+
+function detect(): Locale {
+  const saved = localStorage.getItem(STORAGE_KEY);
+  if (saved === "en" || saved === "pt-BR") return saved;
+  for (const language of navigator.languages ?? [navigator.language]) {
+    if (language.toLowerCase().startsWith("pt")) return "pt-BR";
+    if (language.toLowerCase().startsWith("en")) return "en";
+  }
+  return "en";
+}
+
+class I18n {
+  locale = $state<Locale>(detect());
+
+  constructor() {
+    document.documentElement.lang = this.locale;
+  }
+
+  set(locale: Locale): void {
+    this.locale = locale;
+    localStorage.setItem(STORAGE_KEY, locale);
+    document.documentElement.lang = locale;
+  }
+
+  /** The text for `key` in the current language, with `{name}` placeholders filled in. */
+  t = (key: MessageKey, params: Record<string, string | number> = {}): string =>
+    catalogs[this.locale][key].replace(/\{(\w+)\}/g, (match, name: string) => (name in params ? String(params[name]) : match));
+
+  /** A time of day in the current language. */
+  time = (ms: number): string => new Date(ms).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
+}
+
+export const i18n = new I18n();
+export type { MessageKey };

@@ -1,0 +1,229 @@
+/**
+ * The live chat: one Socket.IO connection (same origin, session cookie), the lobby, the room the
+ * user is in, and their conversations. Components read its state and call its actions; every
+ * action answers with an error message to show, or null.
+ */
+import { io, type Socket } from "socket.io-client";
+import {
+  ErrorCode,
+  LobbyState,
+  type Ack,
+  type ClientToServerEvents,
+  type ErrorBody,
+  type RoomSummary,
+  type ServerToClientEvents,
+} from "@sala/protocol";
+import { describeError } from "./errors.js";
+import { Conversations } from "./conversations.svelte.js";
+import { RoomSession } from "./room.svelte.js";
+import type { MessageKey } from "../i18n/i18n.svelte.js";
+
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
+type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+const TYPING_SIGNAL_EVERY_MS = 2000;
+const ACK_TIMEOUT_MS = 10_000;
+
+export class Chat {
+  connection = $state<ConnectionState>("connecting");
+  users = $state<string[]>([]);
+  rooms = $state<RoomSummary[]>([]);
+  room = $state<RoomSession | null>(null);
+  /** A notice for the lobby (kicked, room deleted…), as a message key and its parameters. */
+  lobbyNotice = $state<{ key: MessageKey; params: Record<string, string> } | null>(null);
+  /** Ticks every second so typing indicators expire on screen. */
+  now = $state(Date.now());
+  readonly conversations = new Conversations();
+
+  private readonly lobby = new LobbyState();
+  private readonly socket: SalaSocket;
+  private lastTypingSignal = 0;
+  private everConnected = false;
+  private readonly clock: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly me: string,
+    /** Called when the session is gone (logged out elsewhere, expired): back to the login page. */
+    private readonly onSessionEnded: () => void,
+  ) {
+    this.socket = io({ transports: ["websocket"], withCredentials: true });
+    this.listen();
+    this.clock = setInterval(() => (this.now = Date.now()), 1000);
+    window.addEventListener("offline", this.wentOffline);
+    window.addEventListener("online", this.cameOnline);
+  }
+
+  close(): void {
+    clearInterval(this.clock);
+    window.removeEventListener("offline", this.wentOffline);
+    window.removeEventListener("online", this.cameOnline);
+    this.socket.close();
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+
+  async createRoom(name: string, password: string): Promise<string | null> {
+    const answer = await this.request("create_room", { name, ...(password ? { password } : {}) });
+    if (!answer.ok) return describeError(answer.error);
+    return this.joinRoom(answer.room.id, password || undefined);
+  }
+
+  async joinRoom(roomId: string, password?: string): Promise<string | null> {
+    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) });
+    if (!answer.ok) return describeError(answer.error);
+    this.room = new RoomSession(answer.room, answer.members, answer.key);
+    this.lobbyNotice = null;
+    return null;
+  }
+
+  /** Back to the lobby at once; the server is told in the background. */
+  leaveRoom(): void {
+    const room = this.room;
+    if (!room) return;
+    this.room = null;
+    void this.request("leave_room", { roomId: room.id });
+  }
+
+  async deleteRoom(): Promise<string | null> {
+    if (!this.room) return null;
+    const answer = await this.request("delete_room", { roomId: this.room.id });
+    return answer.ok ? null : describeError(answer.error);
+  }
+
+  async kick(username: string): Promise<string | null> {
+    if (!this.room) return null;
+    const answer = await this.request("kick", { roomId: this.room.id, username });
+    return answer.ok ? null : describeError(answer.error);
+  }
+
+  /** Encrypts and sends; the round trip is measured from here to the server's ack. */
+  async send(text: string): Promise<string | null> {
+    const room = this.room;
+    if (!room) return null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const started = performance.now();
+      const answer = await this.request("text", { roomId: room.id, msg: room.encrypt(text) });
+      if (answer.ok) {
+        room.acknowledged(answer.seq, answer.ts, text, this.me, Math.round(performance.now() - started));
+        this.lastTypingSignal = 0;
+        return null;
+      }
+      // The key rotated under us: the new key is on its way (or here); encrypt again once.
+      if (answer.error.code !== ErrorCode.STALE_KEY) return describeError(answer.error);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return describeError({ code: ErrorCode.STALE_KEY, message: "" });
+  }
+
+  async whisper(to: string, text: string): Promise<string | null> {
+    const answer = await this.request("private_message", { to, msg: text });
+    if (!answer.ok) return describeError(answer.error);
+    const whisper = { from: this.me, to: answer.to, ts: answer.ts, msg: text };
+    this.conversations.add(whisper, this.me);
+    this.room?.whisper(this.me, answer.to, answer.ts, text, false);
+    return null;
+  }
+
+  /** Tells the room we are typing, at most every few seconds. */
+  typing(): void {
+    const now = Date.now();
+    if (!this.room || now - this.lastTypingSignal < TYPING_SIGNAL_EVERY_MS) return;
+    this.lastTypingSignal = now;
+    this.socket.emit("typing", { roomId: this.room.id });
+  }
+
+  // ---- incoming --------------------------------------------------------------------------
+
+  private listen(): void {
+    const socket = this.socket;
+    socket.on("connect", () => {
+      this.connection = "connected";
+      if (this.everConnected && this.room) void this.rejoin(this.room);
+      this.everConnected = true;
+    });
+    socket.on("disconnect", (reason) => {
+      this.connection = navigator.onLine ? "reconnecting" : "offline";
+      // The server closed us on purpose (logout, session end): Socket.IO will not retry by itself.
+      if (reason === "io server disconnect") socket.connect();
+    });
+    socket.on("connect_error", (error) => {
+      if (error.message === ErrorCode.UNAUTHORIZED) {
+        this.close();
+        this.onSessionEnded();
+        return;
+      }
+      this.connection = navigator.onLine ? "reconnecting" : "offline";
+    });
+    socket.on("lobby", (snapshot) => {
+      this.lobby.applySnapshot(snapshot);
+      this.refreshLobby();
+    });
+    socket.on("lobby_update", (update) => {
+      this.lobby.applyUpdate(update);
+      this.refreshLobby();
+    });
+    socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
+    socket.on("member_left", ({ roomId, username, reason }) => this.inRoom(roomId)?.memberLeft(username, reason));
+    socket.on("room_key", ({ roomId, key }) => this.inRoom(roomId)?.addKey(key));
+    socket.on("text", (message) => this.inRoom(message.roomId)?.receive(message, this.me));
+    socket.on("typing", ({ roomId, username }) => {
+      if (username.toLowerCase() !== this.me.toLowerCase()) this.inRoom(roomId)?.startTyping(username);
+    });
+    socket.on("kicked", ({ roomId, name, by }) => this.sentToLobby(roomId, "room.youWereKicked", { room: name, by }));
+    socket.on("room_deleted", ({ roomId, name }) => this.sentToLobby(roomId, "room.deleted", { room: name }));
+    socket.on("private_message", (whisper) => {
+      this.conversations.add(whisper, this.me);
+      const incoming = whisper.from.toLowerCase() !== this.me.toLowerCase();
+      this.room?.whisper(whisper.from, whisper.to, whisper.ts, whisper.msg, incoming);
+    });
+  }
+
+  private refreshLobby(): void {
+    this.users = this.lobby.onlineUsers();
+    this.rooms = this.lobby.roomList();
+  }
+
+  private inRoom(roomId: string): RoomSession | null {
+    return this.room?.id === roomId ? this.room : null;
+  }
+
+  private sentToLobby(roomId: string, key: MessageKey, params: Record<string, string>): void {
+    if (this.room?.id !== roomId) return;
+    this.room = null;
+    this.lobbyNotice = { key, params };
+  }
+
+  /** After a reconnect: back into the room we were in (membership survives a short outage). */
+  private async rejoin(room: RoomSession): Promise<void> {
+    const answer = await this.request("join_room", { roomId: room.id });
+    if (this.room !== room) return;
+    if (answer.ok) {
+      room.addKey(answer.key);
+      room.members = answer.members;
+    } else {
+      this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
+    }
+  }
+
+  private wentOffline = () => (this.connection = "offline");
+  private cameOnline = () => {
+    if (!this.socket.connected) this.connection = "reconnecting";
+  };
+
+  private async request<E extends keyof ClientToServerEvents>(
+    event: E,
+    payload: Parameters<ClientToServerEvents[E]>[0],
+  ): Promise<AckOf<E>> {
+    try {
+      // Socket.IO's typed emitWithAck does not follow our per-event ack types; the protocol does.
+      const timed = this.socket.timeout(ACK_TIMEOUT_MS) as unknown as { emitWithAck(event: E, payload: unknown): Promise<AckOf<E>> };
+      return await timed.emitWithAck(event, payload);
+    } catch {
+      const error: ErrorBody = { code: ErrorCode.UNAVAILABLE, message: "no answer" };
+      return { ok: false, error } as AckOf<E>;
+    }
+  }
+}
+
+type AckOf<E extends keyof ClientToServerEvents> =
+  Parameters<ClientToServerEvents[E]>[1] extends ((answer: infer A) => void) | undefined ? (A extends Ack<infer _T> ? A : never) : never;

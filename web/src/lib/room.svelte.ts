@@ -1,0 +1,132 @@
+/**
+ * One joined room as the client holds it: its keys, its members, its feed of decrypted messages
+ * and notices, and who is typing. Messages are kept in sequence order (two nodes may deliver
+ * them slightly out of order) and deduplicated by sequence number (the sender gets both its ack
+ * and the room's echo).
+ */
+import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import { decryptText, encryptText } from "@sala/protocol/envelope";
+import type { MessageKey } from "../i18n/i18n.svelte.js";
+
+export type FeedItem =
+  | { kind: "message"; id: string; seq: number; from: string; ts: number; text: string | null; mine: boolean; rttMs?: number }
+  | { kind: "notice"; id: string; ts: number; key: MessageKey; params: Record<string, string> }
+  | { kind: "whisper"; id: string; ts: number; from: string; to: string; text: string; incoming: boolean };
+
+const TYPING_SHOWN_MS = 4000;
+let nextId = 0;
+const itemId = () => `i${++nextId}`;
+
+export class RoomSession {
+  summary = $state<RoomSummary>() as RoomSummary;
+  members = $state<string[]>([]);
+  feed = $state<FeedItem[]>([]);
+  /** username → when their typing indicator expires (ms). */
+  typing = $state<Record<string, number>>({});
+  private readonly keys = new Map<number, string>();
+  private currentKey: RoomKey;
+  private readonly seen = new Set<number>();
+
+  constructor(summary: RoomSummary, members: string[], key: RoomKey) {
+    this.summary = summary;
+    this.members = [...members].sort(byName);
+    this.currentKey = key;
+    this.keys.set(key.id, key.key);
+  }
+
+  get id(): string {
+    return this.summary.id;
+  }
+
+  encrypt(text: string): string {
+    return encryptText(text, this.summary.id, this.currentKey);
+  }
+
+  addKey(key: RoomKey): void {
+    this.keys.set(key.id, key.key);
+    if (key.id > this.currentKey.id) {
+      this.currentKey = key;
+      this.notice("room.keyRotated", {});
+    }
+  }
+
+  /** A message from the room (anyone's, including our own echo). */
+  receive(message: RoomMessage, me: string): void {
+    if (this.seen.has(message.seq)) return;
+    const result = decryptText(message.msg, this.summary.id, (id) => this.keys.get(id));
+    this.insert({
+      kind: "message",
+      id: itemId(),
+      seq: message.seq,
+      from: message.from,
+      ts: message.ts,
+      text: result.ok ? result.text : null,
+      mine: message.from.toLowerCase() === me.toLowerCase(),
+    });
+    this.stopTyping(message.from);
+  }
+
+  /** Our own message, acknowledged by the server after `rttMs`. */
+  acknowledged(seq: number, ts: number, text: string, me: string, rttMs: number): void {
+    const existing = this.feed.find((item) => item.kind === "message" && item.seq === seq);
+    if (existing && existing.kind === "message") {
+      existing.rttMs = rttMs;
+      return;
+    }
+    this.insert({ kind: "message", id: itemId(), seq, from: me, ts, text, mine: true, rttMs });
+  }
+
+  notice(key: MessageKey, params: Record<string, string>): void {
+    this.feed.push({ kind: "notice", id: itemId(), ts: Date.now(), key, params });
+  }
+
+  whisper(from: string, to: string, ts: number, text: string, incoming: boolean): void {
+    this.feed.push({ kind: "whisper", id: itemId(), ts, from, to, text, incoming });
+  }
+
+  memberJoined(username: string): void {
+    if (!this.members.some((member) => member.toLowerCase() === username.toLowerCase())) {
+      this.members = [...this.members, username].sort(byName);
+    }
+    this.notice("room.joined", { user: username });
+  }
+
+  memberLeft(username: string, reason: "left" | "kicked" | "offline"): void {
+    this.members = this.members.filter((member) => member.toLowerCase() !== username.toLowerCase());
+    this.stopTyping(username);
+    const key = reason === "kicked" ? "room.kicked" : reason === "offline" ? "room.wentOffline" : "room.left";
+    this.notice(key, { user: username });
+  }
+
+  startTyping(username: string, now = Date.now()): void {
+    this.typing = { ...this.typing, [username]: now + TYPING_SHOWN_MS };
+  }
+
+  stopTyping(username: string): void {
+    if (!(username in this.typing)) return;
+    const { [username]: _gone, ...rest } = this.typing;
+    this.typing = rest;
+  }
+
+  /** Names typing right now (expired indicators are dropped). */
+  typers(now = Date.now()): string[] {
+    return Object.entries(this.typing)
+      .filter(([, until]) => until > now)
+      .map(([name]) => name);
+  }
+
+  private insert(item: Extract<FeedItem, { kind: "message" }>): void {
+    this.seen.add(item.seq);
+    let index = this.feed.length;
+    while (index > 0) {
+      const previous = this.feed[index - 1]!;
+      if (previous.kind === "message" && previous.seq > item.seq) index--;
+      else break;
+    }
+    this.feed.splice(index, 0, item);
+  }
+}
+
+function byName(a: string, b: string): number {
+  return a.localeCompare(b, undefined, { sensitivity: "base" });
+}
