@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Sala test on a fresh machine of this kind: installs what is missing (Debian's
-# redis-server; npm dependencies), builds, type-checks and lints, then runs the unit and
-# integration tests (integration starts its own redis-server on a free port).
+# redis-server and chromium; npm dependencies), builds, type-checks and lints, then runs the unit,
+# integration and browser tests (each starts its own redis-server on a free port; browser tests
+# also start two Sala nodes and drive Chromium against them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ install_debian_packages() {
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Browser tests drive Debian's Chromium; the emoji font makes 🔒 render in screenshots.
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ ${#missing[@]} -gt 0 ]; then install_debian_packages "${missing[@]}"; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -28,7 +32,7 @@ echo "test: type-check and lint"
 npm run check --silent
 
 mkdir -p test-results
-echo "test: unit and integration tests"
+echo "test: unit, integration and browser tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
 

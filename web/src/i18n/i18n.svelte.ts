@@ -11,8 +11,17 @@ export type Locale = keyof typeof LOCALES;
 const catalogs: Record<Locale, Messages> = { en, "pt-BR": ptBR };
 const STORAGE_KEY = "sala.locale";
 
+/** Storage can be blocked (privacy settings): then the choice just is not remembered. */
+function readSaved(): string | null {
+  try {
+    return localStorage.getItem(STORAGE_KEY);
+  } catch {
+    return null;
+  }
+}
+
 function detect(): Locale {
-  const saved = localStorage.getItem(STORAGE_KEY);
+  const saved = readSaved();
   if (saved === "en" || saved === "pt-BR") return saved;
   for (const language of navigator.languages ?? [navigator.language]) {
     if (language.toLowerCase().startsWith("pt")) return "pt-BR";
@@ -30,7 +39,11 @@ class I18n {
 
   set(locale: Locale): void {
     this.locale = locale;
-    localStorage.setItem(STORAGE_KEY, locale);
+    try {
+      localStorage.setItem(STORAGE_KEY, locale);
+    } catch {
+      // blocked storage: the choice lasts for this page only
+    }
     document.documentElement.lang = locale;
   }
 

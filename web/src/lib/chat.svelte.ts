@@ -13,6 +13,7 @@ import {
   type RoomSummary,
   type ServerToClientEvents,
 } from "@sala/protocol";
+import { api } from "./api.js";
 import { describeError } from "./errors.js";
 import { Conversations } from "./conversations.svelte.js";
 import { RoomSession } from "./room.svelte.js";
@@ -22,6 +23,11 @@ export type ConnectionState = "connecting" | "connected" | "reconnecting" | "off
 type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const TYPING_SIGNAL_EVERY_MS = 2000;
+/**
+ * The server keeps an open socket's session alive, but only an HTTP response renews the cookie in
+ * the browser: a tab left open for days asks for its session now and then.
+ */
+const SESSION_REFRESH_MS = 10 * 60_000;
 const ACK_TIMEOUT_MS = 10_000;
 
 export class Chat {
@@ -40,6 +46,7 @@ export class Chat {
   private lastTypingSignal = 0;
   private everConnected = false;
   private readonly clock: ReturnType<typeof setInterval>;
+  private readonly sessionRefresh: ReturnType<typeof setInterval>;
 
   constructor(
     readonly me: string,
@@ -49,12 +56,14 @@ export class Chat {
     this.socket = io({ transports: ["websocket"], withCredentials: true });
     this.listen();
     this.clock = setInterval(() => (this.now = Date.now()), 1000);
+    this.sessionRefresh = setInterval(() => void this.refreshSession(), SESSION_REFRESH_MS);
     window.addEventListener("offline", this.wentOffline);
     window.addEventListener("online", this.cameOnline);
   }
 
   close(): void {
     clearInterval(this.clock);
+    clearInterval(this.sessionRefresh);
     window.removeEventListener("offline", this.wentOffline);
     window.removeEventListener("online", this.cameOnline);
     this.socket.close();
@@ -199,9 +208,17 @@ export class Chat {
     if (this.room !== room) return;
     if (answer.ok) {
       room.addKey(answer.key);
-      room.members = answer.members;
+      room.setMembers(answer.members);
     } else {
       this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
+    }
+  }
+
+  private async refreshSession(): Promise<void> {
+    const session = await api.session();
+    if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) {
+      this.close();
+      this.onSessionEnded();
     }
   }
 

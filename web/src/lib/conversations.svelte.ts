@@ -35,7 +35,7 @@ export class Conversations {
   }
 
   current(): Conversation | null {
-    return this.open ? (this.threads[this.open.toLowerCase()] ?? null) : null;
+    return this.open ? (this.threads[threadKey(this.open)] ?? null) : null;
   }
 
   openWith(user: string): void {
@@ -58,8 +58,13 @@ export class Conversations {
   }
 
   private thread(user: string): Conversation {
-    const key = user.toLowerCase();
+    const key = threadKey(user);
     this.threads[key] ??= { user, lines: [], unread: 0, lastTs: 0 };
     return this.threads[key]!;
   }
+}
+
+/** Case-folded and prefixed, so a user named "constructor" is not an inherited property. */
+function threadKey(user: string): string {
+  return `@${user.toLowerCase()}`;
 }

@@ -9,7 +9,19 @@ import { decryptText, encryptText } from "@sala/protocol/envelope";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 
 export type FeedItem =
-  | { kind: "message"; id: string; seq: number; from: string; ts: number; text: string | null; mine: boolean; rttMs?: number }
+  | {
+      kind: "message";
+      id: string;
+      seq: number;
+      from: string;
+      ts: number;
+      /** null: could not decrypt. */
+      text: string | null;
+      mine: boolean;
+      rttMs?: number;
+      /** Kept while the key it names is unknown, to decrypt once that key arrives. */
+      awaitingKey?: string;
+    }
   | { kind: "notice"; id: string; ts: number; key: MessageKey; params: Record<string, string> }
   | { kind: "whisper"; id: string; ts: number; from: string; to: string; text: string; incoming: boolean };
 
@@ -21,15 +33,15 @@ export class RoomSession {
   summary = $state<RoomSummary>() as RoomSummary;
   members = $state<string[]>([]);
   feed = $state<FeedItem[]>([]);
-  /** username → when their typing indicator expires (ms). */
-  typing = $state<Record<string, number>>({});
+  /** case-folded username → who is typing and until when (ms). */
+  typing = $state<Record<string, { name: string; until: number }>>({});
   private readonly keys = new Map<number, string>();
   private currentKey: RoomKey;
   private readonly seen = new Set<number>();
 
   constructor(summary: RoomSummary, members: string[], key: RoomKey) {
     this.summary = summary;
-    this.members = [...members].sort(byName);
+    this.setMembers(members);
     this.currentKey = key;
     this.keys.set(key.id, key.key);
   }
@@ -48,6 +60,17 @@ export class RoomSession {
       this.currentKey = key;
       this.notice("room.keyRotated", {});
     }
+    // A message can overtake the key it was encrypted with (e.g. around a reconnect).
+    for (const item of this.feed) {
+      if (item.kind !== "message" || item.awaitingKey === undefined) continue;
+      const result = decryptText(item.awaitingKey, this.summary.id, (id) => this.keys.get(id));
+      if (result.ok) item.text = result.text;
+      if (result.ok || result.reason !== "unknown-key") item.awaitingKey = undefined;
+    }
+  }
+
+  setMembers(members: string[]): void {
+    this.members = [...members].sort(byName);
   }
 
   /** A message from the room (anyone's, including our own echo). */
@@ -62,6 +85,7 @@ export class RoomSession {
       ts: message.ts,
       text: result.ok ? result.text : null,
       mine: message.from.toLowerCase() === me.toLowerCase(),
+      ...(!result.ok && result.reason === "unknown-key" ? { awaitingKey: message.msg } : {}),
     });
     this.stopTyping(message.from);
   }
@@ -99,32 +123,35 @@ export class RoomSession {
   }
 
   startTyping(username: string, now = Date.now()): void {
-    this.typing = { ...this.typing, [username]: now + TYPING_SHOWN_MS };
+    this.typing = { ...this.typing, [typingKey(username)]: { name: username, until: now + TYPING_SHOWN_MS } };
   }
 
   stopTyping(username: string): void {
-    if (!(username in this.typing)) return;
-    const { [username]: _gone, ...rest } = this.typing;
+    const key = typingKey(username);
+    if (!Object.hasOwn(this.typing, key)) return;
+    const { [key]: _gone, ...rest } = this.typing;
     this.typing = rest;
   }
 
   /** Names typing right now (expired indicators are dropped). */
   typers(now = Date.now()): string[] {
-    return Object.entries(this.typing)
-      .filter(([, until]) => until > now)
-      .map(([name]) => name);
+    return Object.values(this.typing)
+      .filter((entry) => entry.until > now)
+      .map((entry) => entry.name);
   }
 
+  /** Messages go before the first later message; notices and whispers stay where they arrived. */
   private insert(item: Extract<FeedItem, { kind: "message" }>): void {
     this.seen.add(item.seq);
-    let index = this.feed.length;
-    while (index > 0) {
-      const previous = this.feed[index - 1]!;
-      if (previous.kind === "message" && previous.seq > item.seq) index--;
-      else break;
-    }
-    this.feed.splice(index, 0, item);
+    const later = this.feed.findIndex((other) => other.kind === "message" && other.seq > item.seq);
+    if (later === -1) this.feed.push(item);
+    else this.feed.splice(later, 0, item);
   }
+}
+
+/** Keys of `typing`: case-folded, and prefixed so no name can be an inherited property. */
+function typingKey(username: string): string {
+  return `@${username.toLowerCase()}`;
 }
 
 function byName(a: string, b: string): number {

@@ -1,0 +1,93 @@
+/**
+ * What the browser tests run against: a real redis-server, two Sala nodes as separate processes
+ * (the built server, serving the built web client), and Debian's Chromium driven by
+ * playwright-core. Each browser context talks to the node it was pointed at, so users sit on
+ * different nodes.
+ */
+import { mkdirSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page, type WebSocket } from "playwright-core";
+import { startChildNode, type ChildNode } from "../../../services/chat/test/support/child-node.js";
+import { freePort, startRedisServer, type RedisServer } from "../../../services/chat/test/support/redis-server.js";
+import { uniquePrefix } from "../../../services/chat/test/support/redis-client.js";
+
+export const ARTIFACTS = new URL("../../../test-results/browser/", import.meta.url).pathname;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export interface BrowserCluster {
+  nodes: ChildNode[];
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function startBrowserCluster(nodeCount = 2): Promise<BrowserCluster> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const redis: RedisServer = await startRedisServer();
+  const ports = await Promise.all(Array.from({ length: nodeCount }, () => freePort()));
+  const origins = ports.flatMap((port) => [`http://127.0.0.1:${port}`, `http://localhost:${port}`]).join(",");
+  const prefix = uniquePrefix("browser");
+  const nodes: ChildNode[] = [];
+  for (const [i, port] of ports.entries()) {
+    nodes.push(
+      await startChildNode(`${prefix}-n${i + 1}`, redis.url, prefix, { PORT: String(port), ALLOWED_ORIGINS: origins }),
+    );
+  }
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  return {
+    nodes,
+    browser,
+    async close() {
+      await browser.close();
+      await Promise.all(nodes.map((node) => node.kill("SIGTERM")));
+      await redis.stop();
+    },
+  };
+}
+
+/** Every websocket frame a page sent or received, as text. */
+export interface FrameLog {
+  sent: string[];
+  received: string[];
+}
+
+export interface UserPage {
+  context: BrowserContext;
+  page: Page;
+  frames: FrameLog;
+  /** Console errors and page errors (CSP violations land here). */
+  problems: string[];
+}
+
+export async function openUser(cluster: BrowserCluster, node: ChildNode, viewport = { width: 1280, height: 820 }): Promise<UserPage> {
+  const context = await cluster.browser.newContext({ viewport, locale: "en-US" });
+  const page = await context.newPage();
+  const frames: FrameLog = { sent: [], received: [] };
+  const problems: string[] = [];
+  page.on("websocket", (socket: WebSocket) => {
+    socket.on("framesent", ({ payload }) => frames.sent.push(String(payload)));
+    socket.on("framereceived", ({ payload }) => frames.received.push(String(payload)));
+  });
+  page.on("console", (message) => {
+    // The app asks GET /session once to learn it is logged out: that 401 is expected.
+    if (message.type() === "error" && !/status of 401/.test(message.text())) problems.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  await page.goto(`${node.url}/`);
+  return { context, page, frames, problems };
+}
+
+export async function register(user: UserPage, username: string, password: string): Promise<void> {
+  const { page } = user;
+  await page.waitForURL("**/login");
+  await page.getByTestId("tab-register").click();
+  await page.getByTestId("username").fill(username);
+  await page.getByTestId("password").fill(password);
+  await page.getByTestId("submit").click();
+  await page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}${name}.png` });
+}
