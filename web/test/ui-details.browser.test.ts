@@ -50,6 +50,14 @@ describe("the web client", () => {
     }
   });
 
+  it("shows who is typing, and clears it when their message arrives", async () => {
+    await G.page.getByTestId("composer").pressSequentially("digitando", { delay: 20 });
+    await expect.poll(() => O.page.getByTestId("typing").innerText()).toBe(`${guest} is typing…`);
+    await G.page.getByTestId("composer").press("Enter");
+    await expect.poll(() => O.page.getByTestId("typing").innerText()).toBe("");
+    expect(await G.page.getByTestId("typing").innerText()).toBe(""); // never about yourself
+  });
+
   it("shows 'could not decrypt' for a message whose MAC fails, never garbage", async () => {
     // A member with a modified client sends an envelope made with a key the room does not use.
     const login = await fetch(`${cluster.nodes[1]!.url}/login`, {
