@@ -33,6 +33,17 @@ export default defineConfig({
         },
       },
       {
+        // The process cluster (redis-server, nodes, nginx) under faults: crashes, drains, Redis
+        // outages. One file at a time: each starts a whole cluster.
+        test: {
+          name: "cluster",
+          include: ["infra/cluster/test/**/*.fault.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // Real Chromium against real nodes (each file starts its own redis-server, two nodes and
         // a browser): one file at a time, so two clusters never compete for the two cores.
         test: {

@@ -19,6 +19,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # Browser tests drive Debian's Chromium; the emoji font makes 🔒 render in screenshots.
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+# The process cluster puts nginx in front of the nodes; docker-compose validates the compose file.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then install_debian_packages "${missing[@]}"; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -32,7 +35,7 @@ echo "test: type-check and lint"
 npm run check --silent
 
 mkdir -p test-results
-echo "test: unit, integration and browser tests"
+echo "test: unit, integration, cluster-fault and browser tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
 

@@ -26,6 +26,7 @@ import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
+import { resumeRooms } from "./realtime/resume-rooms.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
 import { createSocketServer } from "./realtime/socket-server.js";
@@ -136,6 +137,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     config.socketEventsPerSec,
     logger,
   );
+  io.use(resumeRooms(stores.rooms));
   handleConnections({ io, gate, presence, lobby: stores.lobby, logger });
   const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
 
@@ -156,19 +158,30 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       );
       return port;
     },
+    /**
+     * A graceful drain: /readyz fails and no new connection is accepted; events being handled get
+     * their acks; then every socket is closed at the transport level, so clients reconnect by
+     * themselves (through the load balancer, to another node) and resume their rooms; their
+     * presence gets the grace period, so nobody appears to leave.
+     */
     async close() {
       draining = true;
+      const sockets = io.of("/").sockets.size;
+      logger.info({ event: "drain_started", sockets }, "draining: no new connections, finishing in-flight events");
+      app.server.close(); // stop accepting; open connections go on until closed below
       sessionKeeper.stop();
+      await gate.idle(5000);
+      for (const socket of io.of("/").sockets.values()) socket.conn.close();
       try {
         await presence.stop();
       } catch (error) {
-        logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not take users offline at shutdown");
+        logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not release presence at shutdown");
       }
       lobbyFeed.flush();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();
-      logger.info({ event: "node_stopped" }, "Sala node stopped");
+      logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },
   };
 }

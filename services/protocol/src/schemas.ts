@@ -45,6 +45,15 @@ export const PrivateMessagePayload = strict({
 
 export const EmptyPayload = strict({});
 
+/**
+ * The Socket.IO handshake's `auth`: the rooms this client was in, so that after a reconnect (a
+ * drain, a node crash, a network blip) its socket is back in them before any buffered event is
+ * processed. Rooms the user is no longer a member of are ignored.
+ */
+export const HandshakeAuth = strict({
+  rooms: Type.Optional(Type.Array(RoomId, { maxItems: 16 })),
+});
+
 export type CredentialsBody = Static<typeof CredentialsBody>;
 export type CreateRoomPayload = Static<typeof CreateRoomPayload>;
 export type JoinRoomPayload = Static<typeof JoinRoomPayload>;
@@ -53,5 +62,6 @@ export type KickPayload = Static<typeof KickPayload>;
 export type TextPayload = Static<typeof TextPayload>;
 export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;
 export type EmptyPayload = Static<typeof EmptyPayload>;
+export type HandshakeAuth = Static<typeof HandshakeAuth>;
 
 export type { TSchema };

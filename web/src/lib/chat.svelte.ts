@@ -53,7 +53,13 @@ export class Chat {
     /** Called when the session is gone (logged out elsewhere, expired): back to the login page. */
     private readonly onSessionEnded: () => void,
   ) {
-    this.socket = io({ transports: ["websocket"], withCredentials: true });
+    this.socket = io({
+      transports: ["websocket"],
+      withCredentials: true,
+      // Sent at every (re)connection: the server puts the new socket back in our room before it
+      // handles anything we typed while disconnected.
+      auth: (send) => send(this.room ? { rooms: [this.room.id] } : {}),
+    });
     this.listen();
     this.clock = setInterval(() => (this.now = Date.now()), 1000);
     this.sessionRefresh = setInterval(() => void this.refreshSession(), SESSION_REFRESH_MS);

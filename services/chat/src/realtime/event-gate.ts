@@ -40,6 +40,9 @@ type AckFn = (answer: Ack) => void;
  */
 export class EventGate {
   private readonly limiter: RateLimiterMemory;
+  /** Events being handled right now: a draining node waits for them before closing sockets. */
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly table: EventTable,
@@ -79,6 +82,18 @@ export class EventGate {
   }
 
   private async dispatch(socket: SalaSocket, event: string, spec: EventSpec, args: unknown[]): Promise<void> {
+    // Counted from the moment the event arrives: a draining node waits for every event it has
+    // received, not only those already past the budget check.
+    this.inFlight += 1;
+    try {
+      await this.handle(socket, event, spec, args);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async handle(socket: SalaSocket, event: string, spec: EventSpec, args: unknown[]): Promise<void> {
     const last = args.at(-1);
     const ack = typeof last === "function" ? (last as AckFn) : null;
     const params = ack ? args.slice(0, -1) : args;
@@ -94,11 +109,25 @@ export class EventGate {
       if (ack) ack({ ok: true, ...data });
     } catch (error) {
       const body = toErrorBody(error);
-      if (body.code === ErrorCode.INTERNAL || body.code === ErrorCode.UNAVAILABLE) {
+      if (body.code === ErrorCode.INTERNAL) {
         this.logger.error({ event: "handler_failed", socketEvent: event, user: socket.data.username, err: error }, "event handler failed");
+      } else if (body.code === ErrorCode.UNAVAILABLE) {
+        this.logger.warn({ event: "handler_unavailable", socketEvent: event, err: (error as Error).message }, "shared state unavailable");
       }
       refuse(body);
     }
+  }
+
+  /** Resolves once no event is being handled (or after `timeoutMs`, whichever comes first). */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
 

@@ -1,0 +1,65 @@
+import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
+import { Redis } from "ioredis";
+import { isRunning, spawnLogged, stopProcess, waitUntil } from "./processes.js";
+
+/** infra/redis.conf: the same settings docker compose gives its Redis (AOF on). */
+export const REDIS_CONF = fileURLToPath(new URL("../../redis.conf", import.meta.url));
+
+export interface RedisOptions {
+  port: number;
+  /** Where AOF and RDB files go (persistence survives stop/start in the same dir). */
+  dir: string;
+  /** false: no persistence at all (the tests' default); true: infra/redis.conf (AOF everysec). */
+  persistent: boolean;
+}
+
+/** A redis-server that can be stopped and started again on the same port and data dir. */
+export class RedisProcess {
+  private child: ChildProcess | null = null;
+
+  constructor(readonly options: RedisOptions) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.options.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const { port, dir, persistent } = this.options;
+    const args = [
+      ...(persistent ? [REDIS_CONF] : ["--save", "", "--appendonly", "no"]),
+      "--port", String(port),
+      "--bind", "127.0.0.1",
+      "--dir", dir,
+      "--daemonize", "no",
+      "--loglevel", "warning",
+    ];
+    const child = spawnLogged("redis-server", args, process.env, "ignore");
+    this.child = child;
+    child.once("error", () => undefined);
+    await waitUntil(() => this.ping(), 10_000, `redis-server on port ${port}`).catch((error: Error) => {
+      throw isRunning(child) ? error : new Error(`redis-server exited at start (is it installed?): ${error.message}`);
+    });
+  }
+
+  /** SIGTERM: Redis writes its AOF and exits. */
+  async stop(): Promise<void> {
+    if (this.child) await stopProcess(this.child, "SIGTERM");
+    this.child = null;
+  }
+
+  async ping(): Promise<boolean> {
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on("error", () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === "PONG";
+    } finally {
+      probe.disconnect();
+    }
+  }
+}

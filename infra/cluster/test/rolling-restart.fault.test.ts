@@ -1,0 +1,101 @@
+/**
+ * A rolling restart (SIGTERM, then start again, one node after another) while 30 users chat in 3
+ * rooms through nginx: each draining node finishes its in-flight events and closes its sockets;
+ * clients reconnect to other nodes with their room (handshake auth) and the messages they typed
+ * meanwhile (Socket.IO's send buffer); nobody appears to leave (presence grace).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encryptText } from "@sala/protocol/envelope";
+import { ProcessCluster } from "../src/cluster.js";
+import { ask, connectClient, inBatches, registerAndLogin, type TestClient } from "./clients.js";
+
+const USERS = 30;
+const ROOMS = 3;
+let cluster: ProcessCluster;
+let clients: TestClient[] = [];
+const keys = new Map<string, { id: number; key: string }>();
+const leaves: string[] = [];
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.start({ nodes: 3, persistent: false, env: { REGISTRATIONS_PER_IP: "100000" } });
+  const run = Date.now().toString(36).slice(-5);
+  const names = Array.from({ length: USERS }, (_, i) => `roll${run}u${i}`);
+  const cookies = await inBatches(names, 8, (name) => registerAndLogin(cluster.url, name));
+  clients = await inBatches(names, 10, (name) => connectClient(cluster.url, name, cookies[names.indexOf(name)]!));
+  for (let r = 0; r < ROOMS; r++) {
+    const members = clients.slice(r * (USERS / ROOMS), (r + 1) * (USERS / ROOMS));
+    const created = await ask(members[0]!.socket, "create_room", { name: `roll ${run} ${r}` });
+    for (const client of members) {
+      const joined = await ask(client.socket, "join_room", { roomId: created.room.id });
+      client.roomId = created.room.id;
+      keys.set(created.room.id, joined.key);
+      client.socket.on("member_left", (event) => leaves.push(`${event.username} ${event.reason}`));
+    }
+  }
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) client.socket.close();
+  await cluster?.stop();
+});
+
+describe("a rolling restart of every node", () => {
+  it("keeps everyone chatting: no message refused, nobody leaves, everyone back in their room", async () => {
+    const acks: Array<{ client: TestClient; seq: number }> = [];
+    const failures: unknown[] = [];
+    let sending = true;
+    const senders = clients.map(async (client, i) => {
+      let n = 0;
+      await new Promise((resolve) => setTimeout(resolve, i * 20));
+      while (sending) {
+        const roomId = client.roomId!;
+        const answer = await ask(client.socket, "text", { roomId, msg: encryptText(`${client.username} #${n++}`, roomId, keys.get(roomId)!) }, 15_000).catch(
+          (error: Error) => ({ ok: false, error: error.message }),
+        );
+        if (answer.ok) acks.push({ client, seq: answer.seq });
+        else failures.push(answer);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+    });
+
+    const restartMs: number[] = [];
+    for (const node of cluster.nodes) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const started = Date.now();
+      await node.stop();
+      await node.start();
+      restartMs.push(Date.now() - started);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    sending = false;
+    await Promise.all(senders);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    // Acked messages that some member of the room did not receive (no history yet: a client that
+    // was reconnecting while a message went out misses it; backfill comes with persisted history).
+    let missed = 0;
+    for (const { client, seq } of acks) {
+      for (const mate of clients.filter((other) => other.roomId === client.roomId)) {
+        if (!mate.received.some((message) => message.seq === seq)) missed++;
+      }
+    }
+    const deliveries = acks.length * (USERS / ROOMS);
+    const reconnects = clients.reduce((sum, client) => sum + client.connectedAt.length - 1, 0);
+    console.info(
+      `[measure] rolling restart of 3 nodes (stop+start ${restartMs.join("/")} ms): ${acks.length} messages acked, ${failures.length} timed out, ` +
+        `${reconnects} reconnects, ${missed} of ${deliveries} deliveries missed by a reconnecting member`,
+    );
+    // A message written to a socket in the very instant its node closes it is lost with its ack:
+    // the sender sees a timeout (never a wrong answer) and may send again. Exactly-once resending
+    // needs message ids, which come with persisted history.
+    const refused = failures.filter((failure) => (failure as { error?: unknown }).error !== "operation has timed out");
+    expect(refused).toEqual([]);
+    expect(failures.length).toBeLessThanOrEqual(3);
+    expect(acks.length).toBeGreaterThan(USERS * 5);
+    expect(reconnects).toBeGreaterThanOrEqual(USERS); // every client moved at least once
+    expect(clients.every((client) => client.socket.connected)).toBe(true);
+    expect(leaves).toEqual([]);
+    const lobby = await ask(clients[0]!.socket, "lobby", {});
+    expect(clients.filter((client) => !lobby.users.includes(client.username))).toEqual([]);
+  }, 120_000);
+});

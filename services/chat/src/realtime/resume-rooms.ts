@@ -1,0 +1,31 @@
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ErrorCode } from "@sala/protocol";
+import { HandshakeAuth } from "@sala/protocol/schemas";
+import type { RoomStore } from "../stores/types.js";
+import { SocketRooms, type SalaSocket } from "./types.js";
+
+const validAuth = TypeCompiler.Compile(HandshakeAuth);
+
+/**
+ * A handshake middleware: puts a reconnecting socket back into the rooms its client says it was
+ * in (`auth.rooms`), where the user is still a member. It runs before the connection is
+ * acknowledged, so events the client buffered while disconnected (a message typed during a drain)
+ * find the socket already in its room.
+ */
+export function resumeRooms(rooms: RoomStore) {
+  return async (socket: SalaSocket, next: (error?: Error) => void): Promise<void> => {
+    const auth: unknown = socket.handshake.auth ?? {};
+    if (!validAuth.Check(auth)) {
+      next(new Error(ErrorCode.BAD_REQUEST));
+      return;
+    }
+    try {
+      const wanted = [...new Set(auth.rooms ?? [])];
+      const member = await Promise.all(wanted.map((roomId) => rooms.isMember(roomId, socket.data.username)));
+      socket.join(wanted.filter((_, i) => member[i]).map(SocketRooms.room));
+      next();
+    } catch {
+      next(new Error(ErrorCode.UNAVAILABLE));
+    }
+  };
+}
