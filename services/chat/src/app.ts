@@ -137,6 +137,9 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     config.socketEventsPerSec,
     logger,
   );
+  // A draining node takes no new sockets, even over a proxy's kept-alive connection: the client
+  // retries and lands on another node.
+  io.use((_socket, next) => next(draining ? new Error(ErrorCode.UNAVAILABLE) : undefined));
   io.use(resumeRooms(stores.rooms));
   handleConnections({ io, gate, presence, lobby: stores.lobby, logger });
   const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
