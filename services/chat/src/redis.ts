@@ -58,8 +58,14 @@ export async function connectRedis(url: string, logger: Logger, timeoutMs = 10_0
     });
     client.on("error", (error: Error) => logger.warn({ connection: name, err: error.message }, "redis connection error"));
   }
+  // QUIT when connected (pending replies arrive first), bounded in time; a connection that is down
+  // would queue QUIT until Redis returns, so it is just dropped.
   const close = async () => {
-    await Promise.allSettled(Object.values(clients).map((client) => client.quit()));
+    await Promise.allSettled(
+      Object.values(clients).map((client) =>
+        client.status === "ready" ? Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000))]) : undefined,
+      ),
+    );
     for (const client of Object.values(clients)) client.disconnect();
   };
   try {

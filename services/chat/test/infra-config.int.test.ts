@@ -1,0 +1,584 @@
+/**
+ * The deployment files, checked on a machine without a Docker engine or a Kubernetes cluster:
+ * docker-compose.yml by Debian's docker-compose (v1 syntax), both nginx templates rendered the way
+ * the nginx image renders them and then `nginx -t` and a live proxy check, the Kubernetes manifests
+ * by a YAML parser and their cross-references, infra/redis.conf by a real redis-server, and the
+ * Dockerfile's shape. Needs docker-compose (which brings python3-yaml), nginx, openssl and
+ * redis-server: scripts/test.sh installs them.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest, createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/redis-server.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const at = (...parts: string[]) => join(ROOT, ...parts);
+const read = (...parts: string[]) => readFileSync(at(...parts), "utf8");
+
+const PLAIN_TEMPLATE = "infra/nginx/sala.conf.template";
+const TLS_TEMPLATE = "infra/nginx/sala-tls.conf.template";
+
+/** A binary on PATH (or in the sbin dirs Debian puts nginx in), or null. */
+function findBinary(name: string): string | null {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin", "/usr/local/sbin"];
+  for (const dir of dirs) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+function requireBinary(name: string, debianPackage: string): string {
+  const found = findBinary(name);
+  if (!found) {
+    throw new Error(`${name} is not installed. The test command (npm test → scripts/test.sh) installs Debian's ${debianPackage} package; by hand: apt-get install ${debianPackage}`);
+  }
+  return found;
+}
+
+function run(binary: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const result = spawnSync(binary, args, { encoding: "utf8", timeout: 60_000, ...options });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Debian's python3, which Debian's docker-compose depends on together with python3-yaml. */
+function python(): string {
+  return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : requireBinary("python3", "python3-yaml");
+}
+
+/** Every YAML document of a text, as JSON values (PyYAML safe_load: anchors and merge keys work). */
+function parseYaml(text: string, what: string): any[] {
+  const script = "import json, sys, yaml\nprint(json.dumps(list(yaml.safe_load_all(sys.stdin))))";
+  const result = run(python(), ["-c", script], { input: text });
+  if (result.status !== 0) throw new Error(`${what} does not parse as YAML (python3 + PyYAML, from Debian's docker-compose): ${result.stderr}`);
+  return (JSON.parse(result.stdout) as unknown[]).filter((doc) => doc !== null);
+}
+
+/** The `${NAME}` placeholders of a template. */
+function templateVariables(template: string): string[] {
+  return [...new Set([...template.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((match) => match[1]!))].sort();
+}
+
+/**
+ * What the nginx image does to /etc/nginx/templates/*.template: envsubst with a SHELL-FORMAT that
+ * lists the defined variables (here: SALA_* only), so `${NAME}` and `$NAME` of those names are
+ * replaced and every nginx variable ($host, $remote_addr…) is left alone.
+ */
+function envsubst(template: string, values: Record<string, string>): string {
+  const names = Object.keys(values).filter((name) => name.startsWith("SALA_"));
+  return template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (match, braced?: string, bare?: string) => {
+    const name = braced ?? bare!;
+    return names.includes(name) ? values[name]! : match;
+  });
+}
+
+/** A main nginx.conf around a rendered template, with every path inside `dir`. */
+function writeNginxConfig(dir: string, site: string): string {
+  writeFileSync(join(dir, "sala.conf"), site);
+  const main = [
+    "worker_processes 1;",
+    `pid ${join(dir, "nginx.pid")};`,
+    `error_log ${join(dir, "error.log")} warn;`,
+    "events { worker_connections 256; }",
+    "http {",
+    "  access_log off;",
+    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`),
+    `  include ${join(dir, "sala.conf")};`,
+    "}",
+  ].join("\n");
+  writeFileSync(join(dir, "nginx.conf"), main);
+  return join(dir, "nginx.conf");
+}
+
+function makeCertificate(dir: string): { cert: string; key: string } {
+  const openssl = requireBinary("openssl", "openssl");
+  const cert = join(dir, "test.crt");
+  const key = join(dir, "test.key");
+  const result = run(openssl, [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key, "-out", cert,
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ]);
+  expect(result.status, result.stderr).toBe(0);
+  return { cert, key };
+}
+
+const tempDirs: string[] = [];
+function tempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `sala-infra-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("docker-compose.yml", () => {
+  // Interpolation defaults are what is tested: no .env file, no SESSION_SECRET/SALA_* from the shell.
+  const env: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name !== "SESSION_SECRET" && !name.startsWith("SALA_") && !name.startsWith("COMPOSE_")),
+  );
+  let setup: { compose: string; composeArgs: string[]; config: any } | null = null;
+  /** Each test calls this, so a missing docker-compose fails every test with the reason (never a skip). */
+  function composeSetup() {
+    if (setup) return setup;
+    const compose = requireBinary("docker-compose", "docker-compose");
+    // An empty env file instead of a developer's .env beside docker-compose.yml.
+    const envFile = join(tempDir("compose"), "empty.env");
+    writeFileSync(envFile, "");
+    const composeArgs = ["--env-file", envFile, "-f", at("docker-compose.yml")];
+    const result = run(compose, [...composeArgs, "config"], { cwd: ROOT, env });
+    expect(result.status, result.stderr).toBe(0);
+    setup = { compose, composeArgs, config: parseYaml(result.stdout, "docker-compose config output")[0] };
+    return setup;
+  }
+
+  it("validates with Debian's docker-compose (`docker-compose config -q`)", () => {
+    const { compose, composeArgs } = composeSetup();
+    const result = run(compose, [...composeArgs, "config", "-q"], { cwd: ROOT, env });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toBe("");
+  });
+
+  it("runs three nodes from one image built from infra/Dockerfile, with distinct NODE_IDs", () => {
+    const { config } = composeSetup();
+    const nodes = ["node-1", "node-2", "node-3"].map((name) => config.services[name]);
+    for (const node of nodes) {
+      expect(node).toBeDefined();
+      expect(node.image).toBe(nodes[0].image);
+      if (node.build) expect(node.build.dockerfile).toBe("infra/Dockerfile");
+      expect(node.environment.REDIS_URL).toBe("redis://redis:6379");
+      expect(node.environment.SESSION_SECRET.length).toBeGreaterThanOrEqual(32);
+      expect(node.environment.ALLOWED_ORIGINS.split(",")).toContain("http://localhost:8080");
+      expect(node.depends_on.redis.condition).toBe("service_healthy");
+      expect(node.healthcheck.test.join(" ")).toContain("/healthz");
+      expect(node.ports).toBeUndefined(); // only nginx is published
+    }
+    expect(nodes.some((node) => node.build?.dockerfile === "infra/Dockerfile")).toBe(true);
+    expect(new Set(nodes.map((node) => node.environment.NODE_ID))).toEqual(new Set(["node-1", "node-2", "node-3"]));
+    expect(Object.keys(config.services).filter((name) => /^node-/.test(name))).toHaveLength(3);
+  });
+
+  it("gives the nodes only settings that config.ts reads", () => {
+    const { config } = composeSetup();
+    const schema = read("services/chat/src/config.ts");
+    for (const name of ["node-1", "node-2", "node-3"]) {
+      for (const variable of Object.keys(config.services[name].environment)) {
+        expect(schema, `${name}: ${variable} is not read by config.ts`).toMatch(new RegExp(`\\b${variable}:`));
+      }
+    }
+  });
+
+  it("trusts X-Forwarded-For exactly from the nginx containers", () => {
+    const { config } = composeSetup();
+    const proxies = ["nginx", "nginx-tls"].map((name) => config.services[name].networks.sala.ipv4_address);
+    for (const name of ["node-1", "node-2", "node-3"]) {
+      expect(config.services[name].environment.TRUST_PROXY.split(",").sort()).toEqual([...proxies].sort());
+    }
+  });
+
+  it("persists Redis (AOF) in a named volume and checks its health", () => {
+    const { config } = composeSetup();
+    const redis = config.services.redis;
+    expect(redis.image).toMatch(/^redis:7/);
+    expect(redis.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
+    expect(redis.volumes).toEqual(expect.arrayContaining([
+      expect.stringMatching(/\/infra\/redis\.conf:\/usr\/local\/etc\/redis\/redis\.conf(:ro)?$/),
+      expect.stringMatching(/^redis-data:\/data/),
+    ]));
+    expect(Object.keys(config.volumes)).toContain("redis-data");
+    expect(redis.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
+    expect(read("infra/redis.conf")).toMatch(/^appendonly yes$/m);
+  });
+
+  it("publishes nginx on 8080 with infra/nginx/sala.conf.template and every variable it uses", () => {
+    const { config } = composeSetup();
+    const nginx = config.services.nginx;
+    expect(nginx.profiles).toBeUndefined();
+    expect(nginx.ports).toEqual([expect.objectContaining({ published: 8080, target: 8080 })]);
+    expect(nginx.volumes).toContain(`${at(PLAIN_TEMPLATE)}:/etc/nginx/templates/default.conf.template:ro`);
+    for (const variable of templateVariables(read(PLAIN_TEMPLATE))) expect(nginx.environment).toHaveProperty(variable);
+    const upstreams = (service: any) => [...String(service.environment.SALA_UPSTREAMS).matchAll(/server ([\w.-]+:\d+)[^;]*;/g)].map((match) => match[1]);
+    expect(upstreams(nginx)).toEqual(["node-1:3000", "node-2:3000", "node-3:3000"]);
+    expect(config.services["nginx-tls"].environment.SALA_UPSTREAMS).toBe(nginx.environment.SALA_UPSTREAMS);
+  });
+
+  it("has the TLS nginx under the tls profile, with its template, certificates and variables", () => {
+    const { config } = composeSetup();
+    const tls = config.services["nginx-tls"];
+    expect(tls.profiles).toEqual(["tls"]);
+    expect(tls.volumes).toContain(`${at(TLS_TEMPLATE)}:/etc/nginx/templates/default.conf.template:ro`);
+    expect(tls.volumes).toContain(`${at("infra/tls")}:/etc/nginx/tls:ro`);
+    for (const variable of templateVariables(read(TLS_TEMPLATE))) expect(tls.environment).toHaveProperty(variable);
+    expect(config.services["node-1"].environment.ALLOWED_ORIGINS.split(",")).toContain(`https://localhost:${tls.environment.SALA_TLS_PUBLIC_PORT}`);
+  });
+
+  it("has k6 only under the load profile, against nginx", () => {
+    const { compose, composeArgs, config } = composeSetup();
+    const k6 = config.services.k6;
+    expect(k6.profiles).toEqual(["load"]);
+    expect(k6.image).toMatch(/^grafana\/k6/);
+    expect(k6.command).toEqual(["run", "/scripts/room-chat.js"]);
+    expect(k6.environment.BASE_URL).toBe("http://nginx:8080");
+    expect(k6.volumes).toEqual([`${at("loadtest")}:/scripts:ro`]);
+    const profiled = Object.entries(config.services).filter(([, service]: [string, any]) => service.profiles).map(([name]) => name);
+    expect(profiled.sort()).toEqual(["k6", "nginx-tls"]);
+    expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "tls"]);
+  });
+});
+
+describe("nginx templates", () => {
+  let certificate: { cert: string; key: string } | null = null;
+  const values = (extra: Record<string, string> = {}): Record<string, string> => {
+    certificate ??= makeCertificate(tempDir("cert"));
+    return {
+      SALA_LISTEN: "127.0.0.1:18080",
+      SALA_UPSTREAMS: "server 127.0.0.1:13001 max_fails=0; server 127.0.0.1:13002 max_fails=0;",
+      SALA_TLS_LISTEN: "127.0.0.1:18443",
+      SALA_TLS_PUBLIC_PORT: "18443",
+      SALA_TLS_CERT: certificate.cert,
+      SALA_TLS_KEY: certificate.key,
+      SALA_HSTS_MAX_AGE: "31536000",
+      ...extra,
+    };
+  };
+
+  function renderAndTest(template: string): { status: number | null; output: string; site: string } {
+    const nginx = requireBinary("nginx", "nginx");
+    const dir = tempDir("nginx-t");
+    const site = envsubst(read(template), values());
+    const config = writeNginxConfig(dir, site);
+    const result = run(nginx, ["-t", "-p", dir, "-e", join(dir, "error.log"), "-c", config]);
+    return { status: result.status, output: result.stderr + result.stdout, site };
+  }
+
+  for (const template of [PLAIN_TEMPLATE, TLS_TEMPLATE]) {
+    it(`${template}: renders with SALA_* only and passes nginx -t`, () => {
+      const { status, output, site } = renderAndTest(template);
+      expect(site).not.toMatch(/\$\{?SALA_/); // every placeholder had a value
+      expect(site).toContain("$remote_addr"); // nginx's own variables survive rendering
+      expect(status, output).toBe(0);
+      expect(output).toContain("test is successful");
+    });
+  }
+
+  it("keeps the upstream and map blocks of the two templates identical", () => {
+    const blocks = (text: string) => text.match(/^(upstream|map) [\s\S]*?^\}/gm);
+    expect(blocks(read(TLS_TEMPLATE))).toEqual(blocks(read(PLAIN_TEMPLATE)));
+  });
+});
+
+/** A stand-in node: answers every request, and every websocket upgrade, with the headers it got. */
+async function startEchoUpstream(): Promise<{ server: Server; port: number }> {
+  const server = createServer((request, response) => {
+    response.setHeader("content-type", "application/json");
+    // What a node with COOKIE_SECURE=true sends: the TLS proxy must not let two of these through.
+    response.setHeader("strict-transport-security", "max-age=1");
+    response.end(JSON.stringify(request.headers));
+  });
+  server.on("upgrade", (request, socket) => {
+    const seen = Buffer.from(JSON.stringify(request.headers)).toString("base64");
+    socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen: ${seen}\r\n\r\n`);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { server, port };
+}
+
+interface ProxyAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The headers the upstream received. */
+  seen: Record<string, string>;
+}
+
+/** One request through nginx; `upgrade` makes it a websocket handshake. */
+function throughProxy(url: string, options: { upgrade?: boolean; headers?: Record<string, string> } = {}): Promise<ProxyAnswer> {
+  const headers: Record<string, string> = { host: "sala.test", "x-forwarded-for": "203.0.113.9", ...options.headers };
+  if (options.upgrade) {
+    Object.assign(headers, { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" });
+  }
+  const parsed = new URL(url);
+  const send = parsed.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(
+      { hostname: parsed.hostname, port: parsed.port, path: parsed.pathname + parsed.search, headers, rejectUnauthorized: false, agent: false },
+      (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        response.on("end", () => {
+          let seen: Record<string, string> = {};
+          try {
+            seen = JSON.parse(body) as Record<string, string>;
+          } catch {
+            // a redirect or an nginx error page
+          }
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, seen });
+        });
+      },
+    );
+    request.on("upgrade", (response, socket) => {
+      socket.destroy();
+      const seen = JSON.parse(Buffer.from(String(response.headers["x-seen"]), "base64").toString()) as Record<string, string>;
+      resolve({ status: response.statusCode ?? 0, headers: response.headers, seen });
+    });
+    request.on("error", reject);
+    request.setTimeout(5000, () => request.destroy(new Error(`no answer from ${url}`)));
+    request.end();
+  });
+}
+
+async function startNginx(template: string, extra: (ports: { http: number; https: number }) => Record<string, string>, upstreamPort: number) {
+  const nginx = requireBinary("nginx", "nginx");
+  const dir = tempDir("nginx-run");
+  const ports = { http: await freePort(), https: await freePort() };
+  const site = envsubst(read(template), {
+    SALA_LISTEN: `127.0.0.1:${ports.http}`,
+    SALA_UPSTREAMS: `server 127.0.0.1:${upstreamPort} max_fails=0;`,
+    ...extra(ports),
+  });
+  const config = writeNginxConfig(dir, site);
+  // As root, nginx would hand its workers to "nobody", who cannot use the private temp dir.
+  const global = process.getuid?.() === 0 ? "daemon off; user root;" : "daemon off;";
+  const child: ChildProcess = spawn(nginx, ["-p", dir, "-e", join(dir, "error.log"), "-c", config, "-g", global], { stdio: "ignore" });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await throughProxy(`http://127.0.0.1:${ports.http}/healthz`);
+      break;
+    } catch (error) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        const log = existsSync(join(dir, "error.log")) ? readFileSync(join(dir, "error.log"), "utf8") : "";
+        throw new Error(`nginx did not start: ${(error as Error).message}\n${log}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    ports,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await gone;
+    },
+  };
+}
+
+/**
+ * What a node needs from the proxy, on both locations (pages/API and /socket.io/): the client's
+ * Host, the real client address appended to X-Forwarded-For (TRUST_PROXY makes the node take the
+ * last untrusted hop: a client-supplied X-Forwarded-For must not become "the client address"),
+ * X-Forwarded-Proto, and the websocket upgrade.
+ */
+function expectForwarded(answer: ProxyAnswer, proto: "http" | "https") {
+  expect(answer.seen.host, "Host reaches the node").toBe("sala.test");
+  expect(answer.seen["x-forwarded-for"], "nginx appends the real client address").toBe("203.0.113.9, 127.0.0.1");
+  expect(answer.seen["x-real-ip"]).toBe("127.0.0.1");
+  expect(answer.seen["x-forwarded-proto"]).toBe(proto);
+}
+
+describe("nginx templates as a running proxy", () => {
+  let upstream: { server: Server; port: number };
+  beforeAll(async () => {
+    upstream = await startEchoUpstream();
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => upstream.server.close(resolve));
+  });
+
+  it(`${PLAIN_TEMPLATE}: forwards client address, host and scheme on every location, and upgrades websockets`, async () => {
+    const proxy = await startNginx(PLAIN_TEMPLATE, () => ({}), upstream.port);
+    try {
+      const base = `http://127.0.0.1:${proxy.ports.http}`;
+      const page = await throughProxy(`${base}/session`);
+      expect(page.status).toBe(200);
+      expectForwarded(page, "http");
+      const socket = await throughProxy(`${base}/socket.io/?EIO=4&transport=websocket`, { upgrade: true });
+      expect(socket.status).toBe(101);
+      expect(socket.seen.upgrade).toBe("websocket");
+      expectForwarded(socket, "http");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it(`${TLS_TEMPLATE}: redirects HTTP, serves HTTPS/WSS with one HSTS header, and forwards like the plain one`, async () => {
+    const dir = tempDir("tls-run");
+    const { cert, key } = makeCertificate(dir);
+    const proxy = await startNginx(
+      TLS_TEMPLATE,
+      (ports) => ({
+        SALA_TLS_LISTEN: `127.0.0.1:${ports.https}`,
+        SALA_TLS_PUBLIC_PORT: String(ports.https),
+        SALA_TLS_CERT: cert,
+        SALA_TLS_KEY: key,
+        SALA_HSTS_MAX_AGE: "31536000",
+      }),
+      upstream.port,
+    );
+    try {
+      const redirect = await throughProxy(`http://127.0.0.1:${proxy.ports.http}/login?next=1`);
+      expect(redirect.status).toBe(301);
+      expect(redirect.headers.location).toBe(`https://sala.test:${proxy.ports.https}/login?next=1`);
+
+      const base = `https://127.0.0.1:${proxy.ports.https}`;
+      const page = await throughProxy(`${base}/session`);
+      expect(page.status).toBe(200);
+      expect(page.headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
+      expectForwarded(page, "https");
+      const socket = await throughProxy(`${base}/socket.io/?EIO=4&transport=websocket`, { upgrade: true });
+      expect(socket.status).toBe(101);
+      expectForwarded(socket, "https");
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe("infra/redis.conf", () => {
+  it("starts a real redis-server with AOF every second and no eviction", async () => {
+    const dir = tempDir("redis");
+    const port = await freePort();
+    const child = spawn(requireBinary("redis-server", "redis-server"), [at("infra/redis.conf"), "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no"], { stdio: "ignore" });
+    const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await client.connect();
+          break;
+        } catch (error) {
+          if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start with infra/redis.conf: ${(error as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      const setting = async (name: string) => ((await client.call("CONFIG", "GET", name)) as string[])[1];
+      expect(await setting("appendonly")).toBe("yes");
+      expect(await setting("appendfsync")).toBe("everysec");
+      expect(await setting("maxmemory-policy")).toBe("noeviction");
+    } finally {
+      client.disconnect();
+      if (child.exitCode === null) {
+        const gone = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await gone;
+      }
+    }
+  });
+});
+
+describe("infra/k8s", () => {
+  const files = readdirSync(at("infra/k8s")).filter((name) => name.endsWith(".yaml")).sort();
+  const docs = new Map<string, any[]>();
+  const parsed = () => {
+    if (docs.size === 0) for (const file of files) docs.set(file, parseYaml(read("infra/k8s", file), `infra/k8s/${file}`));
+    return docs;
+  };
+  const all = () => [...parsed().values()].flat();
+  const find = (kind: string) => all().find((doc) => doc.kind === kind);
+
+  it("parses, and every object has a kind and a name but no namespace", () => {
+    expect(files).toEqual(expect.arrayContaining(["configmap.yaml", "deployment.yaml", "ingress.yaml", "secret.example.yaml", "service.yaml"]));
+    for (const [file, list] of parsed()) {
+      expect(list.length, file).toBeGreaterThan(0);
+      for (const doc of list) {
+        expect(doc.apiVersion, file).toBeTruthy();
+        expect(doc.kind, file).toBeTruthy();
+        if (doc.kind !== "Kustomization") expect(doc.metadata?.name, file).toBeTruthy();
+        expect(doc.metadata?.namespace, `${file} must stay namespace-free`).toBeUndefined();
+      }
+    }
+  });
+
+  it("runs 3 nodes with readiness on /readyz, liveness on /healthz, a preStop pause and a locked-down container", () => {
+    const deployment = find("Deployment");
+    expect(deployment.spec.replicas).toBe(3);
+    const pod = deployment.spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    const container = pod.containers[0];
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(container.lifecycle.preStop.exec.command.join(" ")).toMatch(/sleep \d+/);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(container.resources.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
+    expect(container.resources.limits).toMatchObject({ memory: expect.anything() });
+    expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+    // The probes name a port the container declares.
+    expect(container.ports.map((port: any) => port.name)).toContain(container.readinessProbe.httpGet.port);
+  });
+
+  it("wires ConfigMap, Secret, Service and Ingress to the Deployment", () => {
+    const deployment = find("Deployment");
+    const container = deployment.spec.template.spec.containers[0];
+    const configMap = find("ConfigMap");
+    const secret = find("Secret");
+    expect(container.envFrom).toEqual(expect.arrayContaining([
+      { configMapRef: { name: configMap.metadata.name } },
+      { secretRef: { name: secret.metadata.name } },
+    ]));
+    const schema = read("services/chat/src/config.ts");
+    for (const variable of [...Object.keys(configMap.data), ...Object.keys(secret.stringData)]) {
+      expect(schema, `${variable} is not read by config.ts`).toMatch(new RegExp(`\\b${variable}:`));
+    }
+    // The example secret's placeholder must not be usable: a node refuses a SESSION_SECRET under 32 characters.
+    expect(secret.stringData.SESSION_SECRET.length).toBeLessThan(32);
+    expect(secret.stringData.REDIS_URL).toMatch(/^rediss?:\/\//);
+
+    const service = find("Service");
+    expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
+    expect(container.ports.map((port: any) => port.name)).toContain(service.spec.ports[0].targetPort);
+
+    const ingress = find("Ingress");
+    expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]).toBe("75");
+    expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]).toBe("75");
+    const backend = ingress.spec.rules[0].http.paths[0].backend.service;
+    expect(backend.name).toBe(service.metadata.name);
+    expect(service.spec.ports.map((port: any) => port.name)).toContain(backend.port.name);
+  });
+
+  it("lists every manifest but the example Secret in kustomization.yaml", () => {
+    const kustomization = find("Kustomization");
+    expect([...kustomization.resources].sort()).toEqual(files.filter((file) => file !== "kustomization.yaml" && file !== "secret.example.yaml"));
+  });
+});
+
+describe("infra/Dockerfile", () => {
+  const dockerfile = read("infra/Dockerfile");
+  const ignore = read(".dockerignore");
+
+  it("builds on node:20-bookworm-slim and runs the node as `node`, in production, with a health check", () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile.match(/^FROM \$\{NODE_IMAGE\} AS (\S+)$/gm)).toHaveLength(3);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("FROM "));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/NODE_ENV=production/);
+    expect(runtime).toMatch(/HOST=0\.0\.0\.0/);
+    expect(runtime).toMatch(/^EXPOSE 3000$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m);
+    expect(runtime).toMatch(/^CMD \["node", "services\/chat\/dist\/server\.js"\]$/m);
+    expect(runtime).toMatch(/npm ci|--from=prod-deps/);
+    expect(runtime).not.toMatch(/--from=build \/app\/node_modules/); // no dev dependencies at runtime
+  });
+
+  it("copies only files that exist and that .dockerignore lets in", () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((match) => match[1]!.split(/\s+/));
+    expect(sources.length).toBeGreaterThan(5);
+    const ignored = ignore.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+    for (const source of sources) {
+      expect(existsSync(at(source)), `${source} is copied but does not exist`).toBe(true);
+      const top = source.split("/")[0]!;
+      expect(ignored, `${source} is excluded by .dockerignore`).not.toContain(top);
+      expect(ignored, `${source} is excluded by .dockerignore`).not.toContain(source);
+    }
+    for (const pattern of ["**/node_modules", "**/dist", "**/*.tsbuildinfo", ".git"]) expect(ignored).toContain(pattern);
+  });
+});
