@@ -48,6 +48,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.INVALID_CREDENTIALS:
       return 401;
     case ErrorCode.BAD_ORIGIN:
+    case ErrorCode.FORBIDDEN:
     case ErrorCode.NOT_OWNER:
     case ErrorCode.NOT_MEMBER:
     case ErrorCode.WRONG_PASSWORD:

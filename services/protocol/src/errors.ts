@@ -12,6 +12,8 @@ export const ErrorCode = {
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
   /** No valid session: log in first. */
   UNAUTHORIZED: "UNAUTHORIZED",
+  /** Logged in, but not allowed (e.g. operator pages need the admin role: ADMIN_USERS). */
+  FORBIDDEN: "FORBIDDEN",
   /** The request came from an origin that is not in ALLOWED_ORIGINS. */
   BAD_ORIGIN: "BAD_ORIGIN",
   /** Too many events or attempts; `retryAfterMs` says when to try again. */

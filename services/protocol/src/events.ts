@@ -80,6 +80,38 @@ export interface Whisper {
 
 export type LeaveReason = "left" | "kicked" | "offline";
 
+/** One node's health, sampled every second (the /memory page charts these). */
+export interface NodeSample {
+  node: string;
+  /** Sample time (ms since epoch). */
+  ts: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** CPU use of the node process over the last interval, percent of one core. */
+  cpuPercent: number;
+  /** Event-loop delay over the last interval (ms). */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Sockets connected to this node. */
+  sockets: number;
+  /** Chat rooms with at least one socket on this node. */
+  rooms: number;
+  /** Room messages accepted by this node per second. */
+  messagesInPerSec: number;
+  /** Room messages delivered to this node's sockets per second. */
+  deliveriesOutPerSec: number;
+}
+
+export interface MetricsSubscription {
+  /** Recent samples of every live node (oldest first), to fill the charts at once. */
+  recent: NodeSample[];
+  /** How long a node may stay silent before viewers drop it (its heartbeat TTL). */
+  nodeTtlMs: number;
+  /** How many seconds of history the charts keep. */
+  windowSec: number;
+}
+
 export const ClientEvent = {
   lobby: "lobby",
   createRoom: "create_room",
@@ -90,6 +122,7 @@ export const ClientEvent = {
   text: "text",
   privateMessage: "private_message",
   typing: "typing",
+  metricsSubscribe: "metrics_subscribe",
 } as const;
 
 export const ServerEvent = {
@@ -103,6 +136,7 @@ export const ServerEvent = {
   text: "text",
   privateMessage: "private_message",
   typing: "typing",
+  metricsSample: "metrics_sample",
 } as const;
 
 export interface ClientToServerEvents {
@@ -115,6 +149,8 @@ export interface ClientToServerEvents {
   text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
   private_message: (payload: PrivateMessagePayload, ack: AckCallback<{ ts: number; to: string }>) => void;
   typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
+  /** Admins only: start receiving `metrics_sample` from every node. */
+  metrics_subscribe: (payload: EmptyPayload, ack: AckCallback<MetricsSubscription>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -128,6 +164,8 @@ export interface ServerToClientEvents {
   text: (message: RoomMessage) => void;
   private_message: (whisper: Whisper) => void;
   typing: (event: { roomId: string; username: string }) => void;
+  /** To subscribed admins: one node's sample, every second, from every node. */
+  metrics_sample: (sample: NodeSample) => void;
 }
 
 /** Messages between nodes (Socket.IO serverSideEmit); none yet. */

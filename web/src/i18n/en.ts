@@ -81,6 +81,7 @@ export const en = {
   "error.NOT_FOUND": "Not found.",
   "error.UNKNOWN_EVENT": "The server did not understand that.",
   "error.UNAUTHORIZED": "Your session ended. Please log in again.",
+  "error.FORBIDDEN": "You are not allowed to see this.",
   "error.BAD_ORIGIN": "This page's address is not allowed by the server.",
   "error.RATE_LIMITED": "Too many attempts. Try again in {s} s.",
   "error.USERNAME_TAKEN": "That username is taken.",

@@ -83,6 +83,7 @@ export const ptBR: Messages = {
   "error.NOT_FOUND": "Não encontrado.",
   "error.UNKNOWN_EVENT": "O servidor não entendeu isso.",
   "error.UNAUTHORIZED": "Sua sessão terminou. Entre novamente.",
+  "error.FORBIDDEN": "Você não tem permissão para ver isto.",
   "error.BAD_ORIGIN": "O endereço desta página não é permitido pelo servidor.",
   "error.RATE_LIMITED": "Tentativas demais. Tente de novo em {s} s.",
   "error.USERNAME_TAKEN": "Esse nome de usuário já existe.",
