@@ -1,4 +1,5 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Server } from "node:http";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import middie from "@fastify/middie";
 import { ErrorCode } from "@sala/protocol";
 import type { Config } from "./config.js";
@@ -30,6 +31,11 @@ import { resumeRooms } from "./realtime/resume-rooms.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
 import { createSocketServer } from "./realtime/socket-server.js";
+import { metricsHandlers } from "./realtime/handlers/metrics.js";
+import { SocketRooms } from "./realtime/types.js";
+import { NodeMetrics } from "./observability/metrics.js";
+import { adminAccess, metricsRoute, startMetricsListener } from "./observability/routes.js";
+import { Sampler } from "./observability/sampler.js";
 import type { SalaServer } from "./realtime/types.js";
 
 export interface SalaNode {
@@ -46,11 +52,16 @@ export interface SalaNode {
 /** Trust the first `hops` proxies in front of the node (TRUST_PROXY=<number>). */
 const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops;
 
-const SESSION_PATHS = ["/register", "/login", "/logout", "/session"];
+const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
 export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
-  const redis: RedisConnections | null = config.redis ? await connectRedis(config.redis.url, logger) : null;
+  // Filled in once the socket server exists; the counters need them only when scraped.
+  const live = { sockets: () => 0, rooms: () => 0 };
+  const metrics = new NodeMetrics(config.nodeId, { sockets: () => live.sockets(), rooms: () => live.rooms() });
+  const redis: RedisConnections | null = config.redis
+    ? await connectRedis(config.redis.url, logger, () => metrics.redisErrors.inc())
+    : null;
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
   const stores = redis ? createRedisStores(redis.command, keys) : createMemoryStores();
   const hasher = new PasswordHasher(config.argon2);
@@ -63,6 +74,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     loginsByUser: throttle("login-user", login.maxFailsPerUser, login.windowSec),
     registrationsByIp: throttle("register-ip", config.registrationsPerIp, config.registrationWindowSec),
     logger,
+    onLogin: (result) => metrics.logins.inc({ result }),
   });
   const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix);
 
@@ -107,7 +119,15 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       if (redis) await redis.command.ping();
     },
   });
-  await app.register(webClient, { webDir: config.webDir });
+  const access = (request: FastifyRequest) => adminAccess(request, config.adminUsers, config.sessionAbsoluteMs);
+  await app.register(metricsRoute, { metrics, access });
+  await app.register(webClient, { webDir: config.webDir, guarded: { "/memory": access } });
+  live.sockets = () => io.of("/").sockets.size;
+  live.rooms = () => {
+    let count = 0;
+    for (const room of io.of("/").adapter.rooms.keys()) if (room.startsWith("room:")) count++;
+    return count;
+  };
 
   const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
   const roomService = new RoomService({
@@ -132,16 +152,38 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     {
       ...lobbyHandlers({ lobby: stores.lobby }),
       ...roomHandlers({ roomService }),
-      ...messageHandlers({ rooms: stores.rooms, users: stores.users, presence: stores.presence, typingThrottleMs: config.typingThrottleMs }),
+      ...messageHandlers({
+        rooms: stores.rooms,
+        users: stores.users,
+        presence: stores.presence,
+        typingThrottleMs: config.typingThrottleMs,
+        onAccepted: () => metrics.messagesAccepted.inc(),
+      }),
+      ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),
     },
     config.socketEventsPerSec,
     logger,
+    {
+      answered: (event, seconds) => metrics.ackLatency.observe({ event }, seconds),
+      unavailable: () => metrics.redisErrors.inc(),
+    },
   );
   // A draining node takes no new sockets, even over a proxy's kept-alive connection: the client
   // retries and lands on another node.
   io.use((_socket, next) => next(draining ? new Error(ErrorCode.UNAVAILABLE) : undefined));
   io.use(resumeRooms(stores.rooms));
-  handleConnections({ io, gate, presence, lobby: stores.lobby, logger });
+  handleConnections({ io, gate, presence, lobby: stores.lobby, logger, onDelivery: () => metrics.deliveries.inc() });
+  const sampler = new Sampler({
+    nodeId: config.nodeId,
+    metrics,
+    samples: stores.samples,
+    live,
+    publish: (sample) => io.to(SocketRooms.metricsViewers).emit("metrics_sample", sample),
+    windowSec: config.metrics.windowSec,
+    nodeTtlMs: config.nodeTtlMs,
+    logger,
+  });
+  let metricsListener: Server | null = null;
   const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
 
   return {
@@ -152,6 +194,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     async listen() {
       await presence.start();
       sessionKeeper.start();
+      sampler.start();
+      if (config.metrics.port) metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port);
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
@@ -169,6 +213,9 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
      */
     async close() {
       draining = true;
+      metrics.draining.set(1);
+      sampler.stop();
+      metricsListener?.close();
       const sockets = io.of("/").sockets.size;
       logger.info({ event: "drain_started", sockets }, "draining: no new connections, finishing in-flight events");
       app.server.close(); // stop accepting; open connections go on until closed below

@@ -50,6 +50,13 @@ const EnvSchema = Type.Object({
   PRESENCE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 5000 }),
   /** Directory of the built web client (index.html + assets). */
   WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated usernames with the admin role (/memory, /metrics). */
+  ADMIN_USERS: Type.String({ default: "" }),
+  /** When set, /metrics is also served without a session on METRICS_HOST:METRICS_PORT (for Prometheus). */
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  METRICS_HOST: Type.String({ default: "127.0.0.1" }),
+  /** Seconds of per-second samples kept for /memory viewers. */
+  METRICS_WINDOW_SEC: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
 });
 
@@ -83,6 +90,9 @@ export interface Config {
   lobbyFlushMs: number;
   presenceGraceMs: number;
   webDir: string;
+  /** Case-folded usernames with the admin role. */
+  adminUsers: Set<string>;
+  metrics: { port: number | null; host: string; windowSec: number };
 }
 
 export class ConfigError extends Error {}
@@ -156,6 +166,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
+    adminUsers: new Set(env.ADMIN_USERS.split(",").map((name) => name.trim().normalize("NFC").toLowerCase()).filter(Boolean)),
+    metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),
   };
 }

@@ -35,7 +35,7 @@ function waitReady(client: Redis, name: string, timeoutMs: number): Promise<void
   });
 }
 
-export async function connectRedis(url: string, logger: Logger, timeoutMs = 10_000): Promise<RedisConnections> {
+export async function connectRedis(url: string, logger: Logger, onError: () => void = () => {}, timeoutMs = 10_000): Promise<RedisConnections> {
   const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2000);
   const command = new Redis(url, {
     enableOfflineQueue: false,
@@ -56,7 +56,10 @@ export async function connectRedis(url: string, logger: Logger, timeoutMs = 10_0
       if (wasReady) logger.info({ connection: name }, "redis reconnected");
       wasReady = true;
     });
-    client.on("error", (error: Error) => logger.warn({ connection: name, err: error.message }, "redis connection error"));
+    client.on("error", (error: Error) => {
+      onError();
+      logger.warn({ connection: name, err: error.message }, "redis connection error");
+    });
   }
   // QUIT when connected (pending replies arrive first), bounded in time; a connection that is down
   // would queue QUIT until Redis returns, so it is just dropped.

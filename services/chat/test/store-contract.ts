@@ -99,6 +99,21 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
       });
     });
 
+    describe("health samples", () => {
+      const sample = (node: string, ts: number) => ({
+        node, ts, rssBytes: 1, heapUsedBytes: 1, cpuPercent: 0, loopDelayP50Ms: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0,
+        sockets: 0, rooms: 0, messagesInPerSec: 0, deliveriesOutPerSec: 0,
+      });
+
+      it("keeps a window per node, oldest first, and only for nodes that reported recently", async () => {
+        for (let t = 1; t <= 5; t++) await stores.samples.record(sample("a", t * 1000), 3, 2000);
+        await stores.samples.record(sample("b", 1000), 3, 2000);
+        const recent = await stores.samples.recent(5500, 2000);
+        expect(recent.map((s) => `${s.node}@${s.ts}`)).toEqual(["a@3000", "a@4000", "a@5000"]);
+        expect(await stores.samples.recent(20_000, 2000)).toEqual([]);
+      });
+    });
+
     describe("presence", () => {
       it("counts sockets per user across nodes: online at the first, offline after the last", async () => {
         const on = await stores.presence.connect("n1", "Ana");

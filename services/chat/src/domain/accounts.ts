@@ -16,6 +16,8 @@ export interface AccountDeps {
   /** Registrations per client IP. */
   registrationsByIp: AttemptThrottle;
   logger: Logger;
+  /** Counts login outcomes (metrics). */
+  onLogin?: (result: "success" | "failure" | "throttled") => void;
 }
 
 const INVALID_CREDENTIALS = () => new AppError(ErrorCode.INVALID_CREDENTIALS, "Unknown user or wrong password");
@@ -51,16 +53,19 @@ export class AccountService {
     const { loginsByIp, loginsByUser, users, hasher, logger } = this.deps;
     const [ipWait, userWait] = await Promise.all([loginsByIp.take(ip), loginsByUser.take(userKey)]);
     if (ipWait > 0 || userWait > 0) {
+      this.deps.onLogin?.("throttled");
       logger.info({ event: "login_throttled", ip }, "login refused: too many failures");
       throw tooMany(Math.max(ipWait, userWait), "failed logins");
     }
     const user = await users.get(userKey);
     const result = user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyNothing(password);
     if (!user || !result.ok) {
+      this.deps.onLogin?.("failure");
       logger.info({ event: "login_failed", ip }, "login failed");
       throw INVALID_CREDENTIALS();
     }
     await Promise.all([loginsByIp.refund(ip), loginsByUser.reset(userKey)]);
+    this.deps.onLogin?.("success");
     if (result.needsRehash) {
       await users.setPasswordHash(user.username, await hasher.hash(password));
       logger.info({ event: "password_rehashed", user: user.username }, "password hash upgraded");

@@ -1,6 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { ErrorCode } from "@sala/protocol";
+import type { Access } from "../observability/routes.js";
+import { sendError } from "./replies.js";
 import fastifyStatic from "@fastify/static";
 import { placeholderPage } from "./placeholder.js";
 
@@ -12,7 +15,13 @@ export const APP_ROUTES = ["/", "/login"];
  * socket share one origin and the session cookie just works. Hashed assets are cached for good;
  * the HTML is always revalidated. Without a build, a placeholder page says how to make one.
  */
-export async function webClient(app: FastifyInstance, options: { webDir: string }): Promise<void> {
+export interface WebClientOptions {
+  webDir: string;
+  /** SPA routes only some users may open: anonymous → the login page, others → 403. */
+  guarded: Record<string, (request: FastifyRequest) => Access>;
+}
+
+export async function webClient(app: FastifyInstance, options: WebClientOptions): Promise<void> {
   const indexFile = join(options.webDir, "index.html");
   if (!existsSync(indexFile)) {
     app.log.warn({ event: "web_client_missing", webDir: options.webDir }, "web client not built; serving a placeholder at /");
@@ -30,5 +39,13 @@ export async function webClient(app: FastifyInstance, options: { webDir: string 
   });
   for (const route of APP_ROUTES) {
     app.get(route, (_request, reply) => reply.sendFile("index.html"));
+  }
+  for (const [route, access] of Object.entries(options.guarded)) {
+    app.get(route, (request, reply) => {
+      const allowed = access(request);
+      if (allowed === "anonymous") return reply.redirect("/login");
+      if (allowed === "forbidden") return sendError(reply, { code: ErrorCode.FORBIDDEN, message: "Admins only" });
+      return reply.sendFile("index.html");
+    });
   }
 }

@@ -10,6 +10,8 @@ export interface ConnectionDeps {
   presence: PresenceTracker;
   lobby: LobbyStore;
   logger: Logger;
+  /** Called for each room message delivered to a socket of this node. */
+  onDelivery?: () => void;
 }
 
 /**
@@ -22,6 +24,8 @@ export function handleConnections(deps: ConnectionDeps): void {
   io.on("connection", (socket: SalaSocket) => {
     const { username, sessionRoom } = socket.data;
     gate.attach(socket);
+    const onDelivery = deps.onDelivery;
+    if (onDelivery) socket.onAnyOutgoing((event: string) => event === "text" && onDelivery());
     socket.join([SocketRooms.lobby, SocketRooms.user(username), sessionRoom]);
     const registered = presence.socketConnected(username).then(
       () => true,

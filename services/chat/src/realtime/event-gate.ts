@@ -48,6 +48,7 @@ export class EventGate {
     private readonly table: EventTable,
     eventsPerSecond: number,
     private readonly logger: Logger,
+    private readonly observe: { answered(event: string, seconds: number): void; unavailable(): void } = { answered() {}, unavailable() {} },
   ) {
     this.limiter = new RateLimiterMemory({ points: eventsPerSecond, duration: 1 });
   }
@@ -85,8 +86,10 @@ export class EventGate {
     // Counted from the moment the event arrives: a draining node waits for every event it has
     // received, not only those already past the budget check.
     this.inFlight += 1;
+    const started = process.hrtime.bigint();
     try {
       await this.handle(socket, event, spec, args);
+      this.observe.answered(event, Number(process.hrtime.bigint() - started) / 1e9);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -112,6 +115,7 @@ export class EventGate {
       if (body.code === ErrorCode.INTERNAL) {
         this.logger.error({ event: "handler_failed", socketEvent: event, user: socket.data.username, err: error }, "event handler failed");
       } else if (body.code === ErrorCode.UNAVAILABLE) {
+        this.observe.unavailable();
         this.logger.warn({ event: "handler_unavailable", socketEvent: event, err: (error as Error).message }, "shared state unavailable");
       }
       refuse(body);

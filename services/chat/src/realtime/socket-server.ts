@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
 import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
+import { nameKey } from "../stores/types.js";
 import type { SalaServer } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
@@ -55,7 +56,12 @@ export function createSocketServer(
       next(new Error(ErrorCode.UNAUTHORIZED));
       return;
     }
-    socket.data = { username, sessionRoom: sessionRoom(req.sessionID), typingAt: new Map() };
+    socket.data = {
+      username,
+      sessionRoom: sessionRoom(req.sessionID),
+      isAdmin: config.adminUsers.has(nameKey(username)),
+      typingAt: new Map(),
+    };
     next();
   });
   return io;

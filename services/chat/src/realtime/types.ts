@@ -7,6 +7,8 @@ export interface SocketData {
   username: string;
   /** Socket.IO room of every socket of this session (see http/session sessionRoom). */
   sessionRoom: string;
+  /** Listed in ADMIN_USERS: may watch the cluster's health. */
+  isAdmin: boolean;
   /** Per room: when this socket last relayed a typing signal (ms). */
   typingAt: Map<string, number>;
 }
@@ -20,6 +22,8 @@ export const SocketRooms = {
   lobby: "lobby",
   /** Every socket of one user, on any node: whispers, kicks. */
   user: (username: string) => `user:${nameKey(username)}`,
+  /** Admin sockets watching every node's health samples. */
+  metricsViewers: "admin:metrics",
   /** Sockets that joined a chat room: its messages, keys and notices. */
   room: (roomId: string) => `room:${roomId}`,
 } as const;

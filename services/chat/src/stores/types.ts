@@ -5,7 +5,7 @@
  *
  * Names are passed as users typed them; stores compare them case-insensitively (`nameKey`).
  */
-import type { RoomKey, RoomSummary } from "@sala/protocol";
+import type { NodeSample, RoomKey, RoomSummary } from "@sala/protocol";
 
 export interface UserRecord {
   /** Display form, as registered. */
@@ -99,11 +99,20 @@ export interface PresenceStore {
   takeDueOffline(now: number): Promise<PresenceTransition[]>;
 }
 
+/** The last few minutes of every node's health samples, for /memory viewers who arrive later. */
+export interface SampleStore {
+  /** Keeps `sample` (at most `windowSec` per node); its node counts as live for `ttlMs`. */
+  record(sample: NodeSample, windowSec: number, ttlMs: number): Promise<void>;
+  /** Samples of the nodes that reported within `ttlMs` of `now`, oldest first per node. */
+  recent(now: number, ttlMs: number): Promise<NodeSample[]>;
+}
+
 export interface Stores {
   users: UserStore;
   rooms: RoomStore;
   presence: PresenceStore;
   lobby: LobbyStore;
+  samples: SampleStore;
 }
 
 /** The case-insensitive identity of a username or room name. */

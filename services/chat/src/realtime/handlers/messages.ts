@@ -10,6 +10,7 @@ export interface MessageDeps {
   users: UserStore;
   presence: PresenceStore;
   typingThrottleMs: number;
+  onAccepted?: () => void;
 }
 
 function requireJoined(socket: SalaSocket, roomId: string): void {
@@ -35,6 +36,7 @@ export function messageHandlers(deps: MessageDeps): EventTable {
         throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
       }
       const ts = Date.now();
+      deps.onAccepted?.();
       socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from: socket.data.username, ts, msg });
       return { seq: accepted.seq, ts };
     }),

@@ -2,6 +2,7 @@ import type { Stores } from "../types.js";
 import { MemoryPresenceStore } from "./presence.js";
 import { Revision } from "./revision.js";
 import { MemoryRoomStore } from "./rooms.js";
+import { MemorySampleStore } from "./samples.js";
 import { MemoryUserStore } from "./users.js";
 
 /** In-process stores for embedded mode (one node, no Redis) and unit tests. */
@@ -11,6 +12,7 @@ export function createMemoryStores(): Stores {
   const presence = new MemoryPresenceStore(revision);
   return {
     users: new MemoryUserStore(),
+    samples: new MemorySampleStore(),
     rooms,
     presence,
     lobby: {

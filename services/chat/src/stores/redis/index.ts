@@ -3,6 +3,7 @@ import type { Stores } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPresenceStore } from "./presence.js";
 import { RedisRoomStore } from "./rooms.js";
+import { RedisSampleStore } from "./samples.js";
 import { RedisUserStore } from "./users.js";
 
 /** Stores shared by every node of a cluster, on one Redis connection (auto-pipelined). */
@@ -11,6 +12,7 @@ export function createRedisStores(redis: Redis, keys: RedisKeys): Stores {
   const presence = new RedisPresenceStore(redis, keys);
   return {
     users: new RedisUserStore(redis, keys),
+    samples: new RedisSampleStore(redis, keys),
     rooms,
     presence,
     lobby: {

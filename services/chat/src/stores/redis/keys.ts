@@ -60,6 +60,14 @@ export class RedisKeys {
   get nodes(): string {
     return `${this.prefix}:nodes`;
   }
+  /** List: the node's latest health samples (JSON), newest first. */
+  nodeSamples(nodeId: string): string {
+    return `${this.prefix}:metrics:${nodeId}`;
+  }
+  /** Sorted set: node id by its latest sample time. */
+  get sampledNodes(): string {
+    return `${this.prefix}:metrics:nodes`;
+  }
   /** Prefix for connect-redis session keys. */
   get sessionPrefix(): string {
     return `${this.prefix}:sess:`;

@@ -1,0 +1,27 @@
+import { ErrorCode } from "@sala/protocol";
+import { EmptyPayload } from "@sala/protocol/schemas";
+import { AppError } from "../../errors.js";
+import type { SampleStore } from "../../stores/types.js";
+import { defineEvent, type EventTable } from "../event-gate.js";
+import { SocketRooms } from "../types.js";
+
+export interface MetricsHandlerDeps {
+  samples: SampleStore;
+  nodeTtlMs: number;
+  windowSec: number;
+}
+
+/** Admins watch every node's health: recent samples now, then one per node per second. */
+export function metricsHandlers(deps: MetricsHandlerDeps): EventTable {
+  return {
+    metrics_subscribe: defineEvent(EmptyPayload, async (socket) => {
+      if (!socket.data.isAdmin) throw new AppError(ErrorCode.FORBIDDEN, "Only admins can watch the cluster's health");
+      socket.join(SocketRooms.metricsViewers);
+      return {
+        recent: await deps.samples.recent(Date.now(), deps.nodeTtlMs),
+        nodeTtlMs: deps.nodeTtlMs,
+        windowSec: deps.windowSec,
+      };
+    }),
+  };
+}
