@@ -41,9 +41,34 @@ export async function connectClient(baseUrl: string, username: string, cookie: s
     reconnectionDelayMax: 2000,
     auth: (send) => send(client.roomId ? { rooms: [client.roomId] } : {}),
   });
-  client.socket.on("text", (message) => client.received.push(message));
+  // Like the web client: keep messages in seq order exactly once, and fetch what was missed after
+  // a reconnect or when a sequence number is skipped.
+  const seen = new Set<number>();
+  const keep = (message: RoomMessage) => {
+    if (message.roomId !== client.roomId || seen.has(message.seq)) return;
+    seen.add(message.seq);
+    client.received.push(message);
+  };
+  const backfill = async () => {
+    if (!client.roomId) return;
+    const afterSeq = client.received.reduce((max, message) => Math.max(max, message.seq), 0);
+    const page = await ask(client.socket, "history", { roomId: client.roomId, afterSeq, limit: 200 }).catch(() => null);
+    for (const message of (page?.messages ?? []) as RoomMessage[]) keep(message);
+  };
+  client.socket.on("text", (message) => {
+    const last = client.received.reduce((max, m) => Math.max(max, m.seq), 0);
+    keep(message);
+    if (last > 0 && message.seq > last + 1) void backfill();
+  });
   client.socket.on("disconnect", () => client.disconnectedAt.push(Date.now()));
-  client.socket.on("connect", () => client.connectedAt.push(Date.now()));
+  // A handshake refused by a server middleware (a draining node) is not retried by Socket.IO.
+  client.socket.on("connect_error", () => {
+    if (!client.socket.active) setTimeout(() => client.socket.connect(), 500);
+  });
+  client.socket.on("connect", () => {
+    client.connectedAt.push(Date.now());
+    if (client.connectedAt.length > 1) void backfill();
+  });
   await new Promise<void>((resolve, reject) => {
     client.socket.once("connect", () => resolve());
     client.socket.once("connect_error", reject);
@@ -53,6 +78,25 @@ export async function connectClient(baseUrl: string, username: string, cookie: s
 
 export function ask(socket: ClientSocket, event: string, payload: unknown, timeoutMs = 10_000): Promise<any> {
   return (socket.timeout(timeoutMs) as any).emitWithAck(event, payload);
+}
+
+/**
+ * Sends a room message with an id, and sends it again (same id) when the answer is lost with a
+ * closing connection: the server answers a repeated id with its first answer, so the message is
+ * posted exactly once.
+ */
+export async function sendMessage(client: TestClient, msg: string, attempts = 4): Promise<any> {
+  const id = Math.random().toString(36).slice(2, 14).padEnd(10, "0");
+  let last: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      return await ask(client.socket, "text", { roomId: client.roomId, msg, id }, 5000);
+    } catch (error) {
+      last = error;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+  throw last;
 }
 
 /** Runs `task` over `items` with at most `limit` at once (registration hashes passwords). */

@@ -136,6 +136,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     lobbyFeed,
     hasher,
     roomPasswords: throttle("room-password", roomPw.maxFails, roomPw.windowSec),
+    joinHistory: config.history.onJoin,
     logger,
   });
   const presence = new PresenceTracker({
@@ -157,6 +158,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
         users: stores.users,
         presence: stores.presence,
         typingThrottleMs: config.typingThrottleMs,
+        historyMax: config.history.max,
         onAccepted: () => metrics.messagesAccepted.inc(),
       }),
       ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),

@@ -57,6 +57,10 @@ const EnvSchema = Type.Object({
   METRICS_HOST: Type.String({ default: "127.0.0.1" }),
   /** Seconds of per-second samples kept for /memory viewers. */
   METRICS_WINDOW_SEC: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
+  /** Messages kept per room (a Redis stream capped at this length). */
+  HISTORY_MAX: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 5000 }),
+  /** Latest messages a member gets when joining a room. */
+  JOIN_HISTORY: Type.Integer({ minimum: 0, maximum: 200, default: 50 }),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
 });
 
@@ -90,6 +94,7 @@ export interface Config {
   lobbyFlushMs: number;
   presenceGraceMs: number;
   webDir: string;
+  history: { max: number; onJoin: number };
   /** Case-folded usernames with the admin role. */
   adminUsers: Set<string>;
   metrics: { port: number | null; host: string; windowSec: number };
@@ -166,6 +171,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
+    history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY },
     adminUsers: new Set(env.ADMIN_USERS.split(",").map((name) => name.trim().normalize("NFC").toLowerCase()).filter(Boolean)),
     metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),

@@ -8,6 +8,7 @@ import type { RoomRecord, Stores } from "../src/stores/types.js";
 
 const key = () => randomBytes(32).toString("base64");
 const roomId = () => randomBytes(12).toString("base64url");
+const msg = (room: string, keyId: number, ts: number) => ({ roomId: room, keyId, from: "ana", ts, msg: "v1.x" });
 
 function room(overrides: Partial<RoomRecord> = {}): RoomRecord {
   return { id: roomId(), name: `room ${randomBytes(3).toString("hex")}`, owner: "ana", passwordHash: null, createdAt: Date.now(), ...overrides };
@@ -72,15 +73,48 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const first = { id: 1, key: key() };
         await stores.rooms.create(r, first);
         expect(await stores.rooms.currentKey(r.id)).toEqual(first);
-        expect(await stores.rooms.acceptMessage(r.id, 1)).toEqual({ seq: 1 });
-        expect(await stores.rooms.acceptMessage(r.id, 1)).toEqual({ seq: 2 });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), 10)).toEqual({ seq: 1, ts: 100, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), 10)).toEqual({ seq: 2, ts: 101, duplicate: false });
         const second = await stores.rooms.rotateKey(r.id, key());
         expect(second.id).toBe(2);
         expect(await stores.rooms.currentKey(r.id)).toEqual(second);
-        expect(await stores.rooms.acceptMessage(r.id, 1)).toEqual({ staleKey: 2 });
-        expect(await stores.rooms.acceptMessage(r.id, 2)).toEqual({ seq: 3 });
-        expect(await stores.rooms.acceptMessage(roomId(), 1)).toBeNull();
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 102), 10)).toEqual({ staleKey: 2 });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 2, 103), 10)).toEqual({ seq: 3, ts: 103, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(roomId(), 1, 104), 10)).toBeNull();
+        expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2, 3]);
         await expect(stores.rooms.rotateKey(roomId(), key())).rejects.toThrow();
+      });
+
+      it("keeps a capped, ordered history and pages it both ways", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() });
+        for (let i = 1; i <= 30; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, 1000 + i), from: "Ana", msg: `m${i}` }, 20);
+        const latest = await stores.rooms.history(r.id, { limit: 5 });
+        expect(latest.map((m) => m.seq)).toEqual([26, 27, 28, 29, 30]);
+        expect(latest[4]).toEqual({ roomId: r.id, seq: 30, from: "Ana", ts: 1030, msg: "m30" });
+        expect((await stores.rooms.history(r.id, { afterSeq: 27, limit: 10 })).map((m) => m.seq)).toEqual([28, 29, 30]);
+        expect((await stores.rooms.history(r.id, { beforeSeq: 26, limit: 3 })).map((m) => m.seq)).toEqual([23, 24, 25]);
+        const all = await stores.rooms.history(r.id, { limit: 1000 });
+        expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 11)); // capped at 20
+      });
+
+      it("answers a message sent again with the same id with the first answer, storing it once", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() });
+        const first = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 500), clientId: "abcdefgh12" }, 10);
+        const again = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 900), clientId: "abcdefgh12" }, 10);
+        expect(first).toEqual({ seq: 1, ts: 500, duplicate: false });
+        expect(again).toEqual({ seq: 1, ts: 500, duplicate: true });
+        expect((await stores.rooms.acceptMessage({ ...msg(r.id, 1, 901), clientId: "otherid123" }, 10))).toMatchObject({ seq: 2 });
+        expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
+      });
+
+      it("finds keys by id", async () => {
+        const r = room();
+        const first = { id: 1, key: key() };
+        await stores.rooms.create(r, first);
+        const second = await stores.rooms.rotateKey(r.id, key());
+        expect(await stores.rooms.keysById(r.id, [2, 1, 2, 9])).toEqual([second, first]);
       });
 
       it("deletes a room with its members' memberships and frees its name", async () => {
@@ -148,6 +182,17 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.presence.disconnect("n1", "Bruno")).toBeNull();
         expect(await stores.presence.isOnline("bruno")).toBe(true);
         expect(await stores.presence.heartbeat("n1", 7000)).toBe(false);
+      });
+
+      it("tells whether a user stayed offline since a departure, even if they are offline again now", async () => {
+        await stores.presence.connect("n1", "Caio");
+        const left = await stores.presence.disconnect("n1", "Caio");
+        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(true);
+        await stores.presence.connect("n2", "Caio"); // back …
+        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(false);
+        const leftAgain = await stores.presence.disconnect("n2", "Caio"); // … and gone again
+        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(false);
+        expect(await stores.presence.offlineSince("caio", leftAgain!.rev)).toBe(true);
       });
 
       it("queues offline confirmations and hands each due one to exactly one taker", async () => {

@@ -8,6 +8,7 @@ import type {
   EmptyPayload,
   JoinRoomPayload,
   KickPayload,
+  HistoryPayload,
   PrivateMessagePayload,
   RoomRefPayload,
   TextPayload,
@@ -57,7 +58,18 @@ export interface LobbyUpdate {
 export interface JoinedRoom {
   room: RoomSummary;
   members: string[];
+  /** The room's current key: encrypt with this one. */
   key: RoomKey;
+  /** The latest messages, oldest first. */
+  history: RoomMessage[];
+  /** The keys those messages were encrypted with (current key included). */
+  keys: RoomKey[];
+}
+
+export interface HistoryPage {
+  messages: RoomMessage[];
+  /** Keys of the epochs in `messages` that the server holds. */
+  keys: RoomKey[];
 }
 
 export interface RoomMessage {
@@ -122,6 +134,7 @@ export const ClientEvent = {
   text: "text",
   privateMessage: "private_message",
   typing: "typing",
+  history: "history",
   metricsSubscribe: "metrics_subscribe",
 } as const;
 
@@ -147,6 +160,7 @@ export interface ClientToServerEvents {
   delete_room: (payload: RoomRefPayload, ack: AckCallback) => void;
   kick: (payload: KickPayload, ack: AckCallback) => void;
   text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
+  history: (payload: HistoryPayload, ack: AckCallback<HistoryPage>) => void;
   private_message: (payload: PrivateMessagePayload, ack: AckCallback<{ ts: number; to: string }>) => void;
   typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
   /** Admins only: start receiving `metrics_sample` from every node. */

@@ -36,6 +36,20 @@ export const KickPayload = strict({ roomId: RoomId, username: Username });
 export const TextPayload = strict({
   roomId: RoomId,
   msg: Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_PATTERN }),
+  /**
+   * The sender's id for this message (random, 8–32 characters): sending it again with the same
+   * id (after a lost ack) returns the first answer instead of posting a duplicate.
+   */
+  id: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{8,32}$" })),
+});
+
+export const HistoryPayload = strict({
+  roomId: RoomId,
+  /** Messages with a greater seq (a reconnecting client's backfill), oldest first. */
+  afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Messages with a smaller seq (paging back), oldest first. */
+  beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 });
 
 export const PrivateMessagePayload = strict({
@@ -60,6 +74,7 @@ export type JoinRoomPayload = Static<typeof JoinRoomPayload>;
 export type RoomRefPayload = Static<typeof RoomRefPayload>;
 export type KickPayload = Static<typeof KickPayload>;
 export type TextPayload = Static<typeof TextPayload>;
+export type HistoryPayload = Static<typeof HistoryPayload>;
 export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;
 export type EmptyPayload = Static<typeof EmptyPayload>;
 export type HandshakeAuth = Static<typeof HandshakeAuth>;

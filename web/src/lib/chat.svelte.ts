@@ -14,12 +14,13 @@ import {
   type ServerToClientEvents,
 } from "@sala/protocol";
 import { api } from "./api.js";
+import { keepConnected, type ConnectionState } from "./connection.js";
 import { describeError } from "./errors.js";
 import { Conversations } from "./conversations.svelte.js";
 import { RoomSession } from "./room.svelte.js";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
+export type { ConnectionState };
 type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const TYPING_SIGNAL_EVERY_MS = 2000;
@@ -29,6 +30,12 @@ const TYPING_SIGNAL_EVERY_MS = 2000;
  */
 const SESSION_REFRESH_MS = 10 * 60_000;
 const ACK_TIMEOUT_MS = 10_000;
+const SEND_ATTEMPTS = 4;
+
+function messageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 export class Chat {
   connection = $state<ConnectionState>("connecting");
@@ -86,7 +93,7 @@ export class Chat {
   async joinRoom(roomId: string, password?: string): Promise<string | null> {
     const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) });
     if (!answer.ok) return describeError(answer.error);
-    this.room = new RoomSession(answer.room, answer.members, answer.key);
+    this.room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
     this.lobbyNotice = null;
     return null;
   }
@@ -111,23 +118,29 @@ export class Chat {
     return answer.ok ? null : describeError(answer.error);
   }
 
-  /** Encrypts and sends; the round trip is measured from here to the server's ack. */
+  /**
+   * Encrypts and sends; the round trip is measured from here to the server's ack. The message
+   * carries an id, so when its answer is lost (the connection dropped) it is sent again and the
+   * server answers the repeat with the first answer: posted exactly once.
+   */
   async send(text: string): Promise<string | null> {
     const room = this.room;
     if (!room) return null;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    const id = messageId();
+    let answer: AckOf<"text"> = { ok: false, error: { code: ErrorCode.UNAVAILABLE, message: "" } };
+    for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
       const started = performance.now();
-      const answer = await this.request("text", { roomId: room.id, msg: room.encrypt(text) });
+      answer = await this.request("text", { roomId: room.id, msg: room.encrypt(text), id });
       if (answer.ok) {
         room.acknowledged(answer.seq, answer.ts, text, this.me, Math.round(performance.now() - started));
         this.lastTypingSignal = 0;
         return null;
       }
-      // The key rotated under us: the new key is on its way (or here); encrypt again once.
-      if (answer.error.code !== ErrorCode.STALE_KEY) return describeError(answer.error);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A rotated key (the new one is on its way, or here) or a lost answer: try again.
+      if (answer.error.code !== ErrorCode.STALE_KEY && answer.error.code !== ErrorCode.UNAVAILABLE) break;
+      await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
     }
-    return describeError({ code: ErrorCode.STALE_KEY, message: "" });
+    return describeError(answer.error);
   }
 
   async whisper(to: string, text: string): Promise<string | null> {
@@ -151,23 +164,16 @@ export class Chat {
 
   private listen(): void {
     const socket = this.socket;
-    socket.on("connect", () => {
-      this.connection = "connected";
-      if (this.everConnected && this.room) void this.rejoin(this.room);
-      this.everConnected = true;
-    });
-    socket.on("disconnect", (reason) => {
-      this.connection = navigator.onLine ? "reconnecting" : "offline";
-      // The server closed us on purpose (logout, session end): Socket.IO will not retry by itself.
-      if (reason === "io server disconnect") socket.connect();
-    });
-    socket.on("connect_error", (error) => {
-      if (error.message === ErrorCode.UNAUTHORIZED) {
+    keepConnected(socket, {
+      state: (state) => (this.connection = state),
+      connected: () => {
+        if (this.everConnected && this.room) void this.rejoin(this.room);
+        this.everConnected = true;
+      },
+      sessionEnded: () => {
         this.close();
         this.onSessionEnded();
-        return;
-      }
-      this.connection = navigator.onLine ? "reconnecting" : "offline";
+      },
     });
     socket.on("lobby", (snapshot) => {
       this.lobby.applySnapshot(snapshot);
@@ -180,7 +186,14 @@ export class Chat {
     socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
     socket.on("member_left", ({ roomId, username, reason }) => this.inRoom(roomId)?.memberLeft(username, reason));
     socket.on("room_key", ({ roomId, key }) => this.inRoom(roomId)?.addKey(key));
-    socket.on("text", (message) => this.inRoom(message.roomId)?.receive(message, this.me));
+    socket.on("text", (message) => {
+      const room = this.inRoom(message.roomId);
+      if (!room) return;
+      const last = room.lastSeq();
+      room.receive(message, this.me);
+      // A skipped sequence number: fetch what is missing.
+      if (last > 0 && message.seq > last + 1) void this.backfill(room);
+    });
     socket.on("typing", ({ roomId, username }) => {
       if (username.toLowerCase() !== this.me.toLowerCase()) this.inRoom(roomId)?.startTyping(username);
     });
@@ -215,8 +228,20 @@ export class Chat {
     if (answer.ok) {
       room.addKey(answer.key);
       room.setMembers(answer.members);
+      room.receiveHistory(answer.history, answer.keys, this.me);
+      await this.backfill(room);
     } else {
       this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
+    }
+  }
+
+  /** Everything after the last message this client holds, from the room's history. */
+  private async backfill(room: RoomSession): Promise<void> {
+    for (let page = 0; page < 10; page++) {
+      const answer = await this.request("history", { roomId: room.id, afterSeq: room.lastSeq(), limit: 200 });
+      if (!answer.ok || this.room !== room) return;
+      room.receiveHistory(answer.messages, answer.keys, this.me);
+      if (answer.messages.length < 200) return;
     }
   }
 

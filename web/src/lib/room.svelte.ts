@@ -39,11 +39,26 @@ export class RoomSession {
   private currentKey: RoomKey;
   private readonly seen = new Set<number>();
 
-  constructor(summary: RoomSummary, members: string[], key: RoomKey) {
+  constructor(summary: RoomSummary, members: string[], key: RoomKey, history: RoomMessage[] = [], keys: RoomKey[] = [], me = "") {
     this.summary = summary;
     this.setMembers(members);
     this.currentKey = key;
     this.keys.set(key.id, key.key);
+    for (const older of keys) this.keys.set(older.id, older.key);
+    for (const message of history) this.receive(message, me);
+  }
+
+  /** The highest sequence number this client holds (0: none). */
+  lastSeq(): number {
+    let last = 0;
+    for (const seq of this.seen) if (seq > last) last = seq;
+    return last;
+  }
+
+  /** Messages fetched from the room's history (a backfill), with the keys they need. */
+  receiveHistory(messages: RoomMessage[], keys: RoomKey[], me: string): void {
+    for (const key of keys) if (!this.keys.has(key.id)) this.keys.set(key.id, key.key);
+    for (const message of messages) this.receive(message, me);
   }
 
   get id(): string {

@@ -16,21 +16,22 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export interface BrowserCluster {
   nodes: ChildNode[];
   browser: Browser;
+  /** Starts one more node in the cluster (same Redis, same env); `close` stops it too. */
+  addNode(): Promise<ChildNode>;
   close(): Promise<void>;
 }
 
-export async function startBrowserCluster(nodeCount = 2): Promise<BrowserCluster> {
+/** `env` is added to every node's environment (e.g. ADMIN_USERS). */
+export async function startBrowserCluster(nodeCount = 2, env: Record<string, string> = {}): Promise<BrowserCluster> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const redis: RedisServer = await startRedisServer();
   const ports = await Promise.all(Array.from({ length: nodeCount }, () => freePort()));
   const origins = ports.flatMap((port) => [`http://127.0.0.1:${port}`, `http://localhost:${port}`]).join(",");
   const prefix = uniquePrefix("browser");
   const nodes: ChildNode[] = [];
-  for (const [i, port] of ports.entries()) {
-    nodes.push(
-      await startChildNode(`${prefix}-n${i + 1}`, redis.url, prefix, { PORT: String(port), ALLOWED_ORIGINS: origins }),
-    );
-  }
+  const start = (port: number) =>
+    startChildNode(`${prefix}-n${nodes.length + 1}`, redis.url, prefix, { ...env, PORT: String(port), ALLOWED_ORIGINS: origins });
+  for (const port of ports) nodes.push(await start(port));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -38,6 +39,11 @@ export async function startBrowserCluster(nodeCount = 2): Promise<BrowserCluster
   return {
     nodes,
     browser,
+    async addNode() {
+      const node = await start(await freePort());
+      nodes.push(node);
+      return node;
+    },
     async close() {
       await browser.close();
       await Promise.all(nodes.map((node) => node.kill("SIGTERM")));

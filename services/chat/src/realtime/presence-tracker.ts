@@ -113,12 +113,16 @@ export class PresenceTracker {
     await Promise.all(transitions.map((transition) => presence.deferOffline(transition, dueAt)));
   }
 
-  /** Announces the queued transitions whose grace ran out, unless the user came back meanwhile. */
+  /**
+   * Announces the queued transitions whose grace ran out, unless the user came back meanwhile —
+   * even if they are between two sockets again right now (a second move during a rolling
+   * restart): that later departure has its own confirmation.
+   */
   private async confirmDueOffline(now: number): Promise<void> {
     const due = await this.deps.presence.takeDueOffline(now);
     if (due.length === 0) return;
-    const online = await Promise.all(due.map(({ username }) => this.deps.presence.isOnline(username)));
-    await this.publishOffline(due.filter((_, i) => !online[i]));
+    const stillGone = await Promise.all(due.map(({ username, rev }) => this.deps.presence.offlineSince(username, rev)));
+    await this.publishOffline(due.filter((_, i) => stillGone[i]));
   }
 
   private async publishOffline(transitions: PresenceTransition[]): Promise<void> {

@@ -6,6 +6,7 @@ import { checkRoomName, checkRoomPassword } from "../domain/names.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { nameKey, type RoomRecord, type RoomStore } from "../stores/types.js";
+import { keysFor } from "./handlers/messages.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
 
@@ -16,6 +17,8 @@ export interface RoomServiceDeps {
   hasher: PasswordHasher;
   /** Wrong room passwords per user and room. */
   roomPasswords: AttemptThrottle;
+  /** Latest messages sent with a join. */
+  joinHistory: number;
   logger: Logger;
 }
 
@@ -73,14 +76,21 @@ export class RoomService {
       await roomPasswords.reset(throttleKey);
     }
     const change = await rooms.addMember(roomId, username);
-    const [key, members, summary] = await Promise.all([rooms.currentKey(roomId), rooms.members(roomId), rooms.summary(roomId)]);
+    const [key, members, summary, history] = await Promise.all([
+      rooms.currentKey(roomId),
+      rooms.members(roomId),
+      rooms.summary(roomId),
+      this.deps.joinHistory > 0 ? rooms.history(roomId, { limit: this.deps.joinHistory }) : [],
+    ]);
     if (!key || !summary) throw notFound(); // deleted meanwhile
     socket.join(SocketRooms.room(roomId));
     if (change.changed) {
       io.to(SocketRooms.room(roomId)).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
       lobbyFeed.roomChanged(summary, change.rev);
     }
-    return { room: summary, members, key };
+    // A member reads the room's recent history, whoever was present when it was written: the
+    // keys of those epochs come with it (docs/SECURITY.md).
+    return { room: summary, members, key, history, keys: await keysFor(rooms, roomId, history) };
   }
 
   /** The user leaves (every tab of theirs); private rooms get a new key the leaver never sees. */

@@ -5,7 +5,7 @@
  *
  * Names are passed as users typed them; stores compare them case-insensitively (`nameKey`).
  */
-import type { NodeSample, RoomKey, RoomSummary } from "@sala/protocol";
+import type { NodeSample, RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 
 export interface UserRecord {
   /** Display form, as registered. */
@@ -57,11 +57,38 @@ export interface RoomStore {
   /** Stores `key` as the room's next key (id = previous id + 1) and returns it. */
   rotateKey(roomId: string, key: string): Promise<RoomKey>;
   /**
-   * Accepts a message: if `keyId` is the room's current key id, returns the next sequence number,
-   * otherwise the current key id as `{ staleKey }` — atomically, so no message under a retired key
-   * gets a number after a rotation. null: no such room.
+   * Accepts a message: if its key id is the room's current key id, numbers it with the next
+   * sequence number and appends it to the room's history (capped at `historyMax`), otherwise
+   * answers the current key id as `{ staleKey }` — atomically, so no message under a retired key
+   * gets a number after a rotation. A message whose `clientId` was accepted in the last minutes
+   * gets the first answer again (`duplicate`), and is not stored twice. null: no such room.
    */
-  acceptMessage(roomId: string, keyId: number): Promise<{ seq: number } | { staleKey: number } | null>;
+  acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null>;
+  /** Stored messages, oldest first: the latest, those after a seq, or those before one. */
+  history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]>;
+  /** The room's keys with these ids (unknown ids are left out). */
+  keysById(roomId: string, ids: number[]): Promise<RoomKey[]>;
+}
+
+export interface IncomingMessage {
+  roomId: string;
+  keyId: number;
+  from: string;
+  ts: number;
+  msg: string;
+  clientId?: string;
+}
+
+export interface AcceptedMessage {
+  seq: number;
+  ts: number;
+  duplicate: boolean;
+}
+
+export interface HistoryQuery {
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
 }
 
 export interface LobbyStore {
@@ -95,6 +122,11 @@ export interface PresenceStore {
    * grace period never appears to leave. Queued in shared state so any node can confirm it.
    */
   deferOffline(transition: PresenceTransition, dueAt: number): Promise<void>;
+  /**
+   * True when the user is offline and has not come online since the transition with lobby
+   * revision `rev` (coming back, even briefly, cancels that transition's confirmation).
+   */
+  offlineSince(username: string, rev: number): Promise<boolean>;
   /** Takes the queued transitions due by `now`; atomic, so each is taken by exactly one node. */
   takeDueOffline(now: number): Promise<PresenceTransition[]>;
 }

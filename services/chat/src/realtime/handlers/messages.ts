@@ -1,5 +1,5 @@
-import { ErrorCode, parseEnvelope } from "@sala/protocol";
-import { PrivateMessagePayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
+import { ErrorCode, parseEnvelope, type RoomKey, type RoomMessage } from "@sala/protocol";
+import { HistoryPayload, PrivateMessagePayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
 import { nameKey, type PresenceStore, type RoomStore, type UserStore } from "../../stores/types.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
@@ -10,7 +10,14 @@ export interface MessageDeps {
   users: UserStore;
   presence: PresenceStore;
   typingThrottleMs: number;
+  historyMax: number;
   onAccepted?: () => void;
+}
+
+/** The keys of the epochs these messages were encrypted in. */
+export async function keysFor(rooms: RoomStore, roomId: string, messages: RoomMessage[]): Promise<RoomKey[]> {
+  const ids = messages.map((message) => parseEnvelope(message.msg)?.keyId ?? 0).filter((id) => id > 0);
+  return rooms.keysById(roomId, ids);
 }
 
 function requireJoined(socket: SalaSocket, roomId: string): void {
@@ -27,18 +34,27 @@ export function messageHandlers(deps: MessageDeps): EventTable {
      * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
      * acks once the message is accepted; the sender measures its round trip from that ack.
      */
-    text: defineEvent(TextPayload, async (socket, { roomId, msg }) => {
+    text: defineEvent(TextPayload, async (socket, { roomId, msg, id }) => {
       requireJoined(socket, roomId);
+      const from = socket.data.username;
       const keyId = parseEnvelope(msg)?.keyId ?? 0;
-      const accepted = await deps.rooms.acceptMessage(roomId, keyId);
+      const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyMax);
       if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
       if ("staleKey" in accepted) {
         throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
       }
-      const ts = Date.now();
-      deps.onAccepted?.();
-      socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from: socket.data.username, ts, msg });
-      return { seq: accepted.seq, ts };
+      if (!accepted.duplicate) {
+        deps.onAccepted?.();
+        socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
+      }
+      return { seq: accepted.seq, ts: accepted.ts };
+    }),
+
+    /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
+    history: defineEvent(HistoryPayload, async (socket, { roomId, afterSeq, beforeSeq, limit }) => {
+      requireJoined(socket, roomId);
+      const messages = await deps.rooms.history(roomId, { afterSeq, beforeSeq, limit: limit ?? 100 });
+      return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
     }),
 
     private_message: defineEvent(PrivateMessagePayload, async (socket, { to, msg }) => {

@@ -7,6 +7,8 @@ export class MemoryPresenceStore implements PresenceStore {
   /** nameKey → { display name, socket count across nodes } */
   private readonly online = new Map<string, { username: string; count: number }>();
   private readonly heartbeats = new Map<string, number>();
+  /** nameKey → revision of the user's latest online transition */
+  private readonly onlineRev = new Map<string, number>();
   private pendingOffline: Array<{ transition: PresenceTransition; dueAt: number }> = [];
 
   constructor(private readonly revision: Revision) {}
@@ -22,7 +24,9 @@ export class MemoryPresenceStore implements PresenceStore {
       return null;
     }
     this.online.set(key, { username, count: 1 });
-    return { username, rev: this.revision.next() };
+    const rev = this.revision.next();
+    this.onlineRev.set(key, rev);
+    return { username, rev };
   }
 
   async disconnect(nodeId: string, username: string): Promise<PresenceTransition | null> {
@@ -63,6 +67,11 @@ export class MemoryPresenceStore implements PresenceStore {
       if (transition) offline.push(transition);
     }
     return offline;
+  }
+
+  async offlineSince(username: string, rev: number): Promise<boolean> {
+    const key = nameKey(username);
+    return !this.online.has(key) && (this.onlineRev.get(key) ?? 0) <= rev;
   }
 
   async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {

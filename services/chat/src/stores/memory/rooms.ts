@@ -1,5 +1,13 @@
-import type { RoomKey, RoomSummary } from "@sala/protocol";
-import { nameKey, type MembershipChange, type RoomRecord, type RoomStore } from "../types.js";
+import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import {
+  nameKey,
+  type AcceptedMessage,
+  type HistoryQuery,
+  type IncomingMessage,
+  type MembershipChange,
+  type RoomRecord,
+  type RoomStore,
+} from "../types.js";
 import type { Revision } from "./revision.js";
 
 interface RoomState {
@@ -8,6 +16,8 @@ interface RoomState {
   keys: Map<number, string>;
   currentKeyId: number;
   seq: number;
+  history: RoomMessage[];
+  accepted: Map<string, { seq: number; ts: number }>;
 }
 
 export class MemoryRoomStore implements RoomStore {
@@ -27,6 +37,8 @@ export class MemoryRoomStore implements RoomStore {
       keys: new Map([[firstKey.id, firstKey.key]]),
       currentKeyId: firstKey.id,
       seq: 0,
+      history: [],
+      accepted: new Map(),
     });
     return { created: true, rev: this.revision.next() };
   }
@@ -103,12 +115,36 @@ export class MemoryRoomStore implements RoomStore {
     return { id: state.currentKeyId, key };
   }
 
-  async acceptMessage(roomId: string, keyId: number): Promise<{ seq: number } | { staleKey: number } | null> {
-    const state = this.rooms.get(roomId);
+  async acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null> {
+    const state = this.rooms.get(message.roomId);
     if (!state) return null;
-    if (keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
+    const earlier = message.clientId ? state.accepted.get(message.clientId) : undefined;
+    if (earlier) return { ...earlier, duplicate: true };
+    if (message.keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
     state.seq += 1;
-    return { seq: state.seq };
+    const { roomId, from, ts, msg } = message;
+    state.history.push({ roomId, seq: state.seq, from, ts, msg });
+    if (state.history.length > historyMax) state.history.splice(0, state.history.length - historyMax);
+    if (message.clientId) {
+      state.accepted.set(message.clientId, { seq: state.seq, ts });
+      if (state.accepted.size > 10_000) state.accepted.delete(state.accepted.keys().next().value!);
+    }
+    return { seq: state.seq, ts, duplicate: false };
+  }
+
+  async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
+    const all = this.rooms.get(roomId)?.history ?? [];
+    if (query.afterSeq !== undefined) return all.filter((m) => m.seq > query.afterSeq!).slice(0, query.limit);
+    const older = query.beforeSeq !== undefined ? all.filter((m) => m.seq < query.beforeSeq!) : all;
+    return older.slice(Math.max(0, older.length - query.limit));
+  }
+
+  async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
+    const state = this.rooms.get(roomId);
+    return [...new Set(ids)].flatMap((id) => {
+      const key = state?.keys.get(id);
+      return key ? [{ id, key }] : [];
+    });
   }
 }
 

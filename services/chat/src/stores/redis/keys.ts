@@ -36,6 +36,14 @@ export class RedisKeys {
   roomKeys(id: string): string {
     return `${this.prefix}:{room:${id}}:keys`;
   }
+  /** Stream: the room's messages, entry id `<seq>-0`, fields from, ts, msg. */
+  roomHistory(id: string): string {
+    return `${this.prefix}:{room:${id}}:history`;
+  }
+  /** String `<seq>:<ts>`: a sender's message id already accepted (expires after minutes). */
+  roomMessageId(id: string, clientId: string): string {
+    return `${this.prefix}:{room:${id}}:msgid:${clientId}`;
+  }
   /** Counter bumped by every lobby change (presence, room list, member counts). */
   get lobbyRev(): string {
     return `${this.prefix}:lobby:rev`;
@@ -43,6 +51,10 @@ export class RedisKeys {
   /** Hash: case-folded name → number of sockets across the cluster. */
   get presence(): string {
     return `${this.prefix}:presence`;
+  }
+  /** Hash: case-folded name → lobby revision of the user's latest online transition. */
+  get presenceOnlineRev(): string {
+    return `${this.prefix}:presence:online-rev`;
   }
   /** Hash: case-folded name → display name, for users online. */
   get presenceNames(): string {

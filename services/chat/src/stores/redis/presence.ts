@@ -3,12 +3,14 @@ import { nameKey, type PresenceStore, type PresenceTransition } from "../types.j
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
-// KEYS: nodeSockets, presence, presenceNames, lobbyRev. ARGV: nameKey, display name.
+// KEYS: nodeSockets, presence, presenceNames, lobbyRev, onlineRev. ARGV: nameKey, display name.
 const CONNECT = `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 if redis.call('HINCRBY', KEYS[2], ARGV[1], 1) ~= 1 then return 0 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-return redis.call('INCR', KEYS[4])`;
+local rev = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[5], ARGV[1], rev)
+return rev`;
 
 // Same keys. A node that was swept holds nothing any more, so it takes nothing back.
 const DISCONNECT = `
@@ -55,7 +57,7 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    this.connectScript = defineScript(redis, "salaPresenceConnect", 4, CONNECT);
+    this.connectScript = defineScript(redis, "salaPresenceConnect", 5, CONNECT);
     this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 4, DISCONNECT);
     this.sweepScript = defineScript(redis, "salaPresenceSweep", 5, SWEEP);
     this.takeDueScript = defineScript(redis, "salaPresenceTakeDue", 1, TAKE_DUE);
@@ -66,7 +68,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async connect(nodeId: string, username: string): Promise<PresenceTransition | null> {
-    const rev = Number(await this.connectScript(this.presenceKeys(nodeId), [nameKey(username), username]));
+    const rev = Number(await this.connectScript([...this.presenceKeys(nodeId), this.keys.presenceOnlineRev], [nameKey(username), username]));
     return rev > 0 ? { username, rev } : null;
   }
 
@@ -98,6 +100,13 @@ export class RedisPresenceStore implements PresenceStore {
     const offline: PresenceTransition[] = [];
     for (let i = 0; i < flat.length; i += 2) offline.push({ username: String(flat[i]), rev: Number(flat[i + 1]) });
     return offline;
+  }
+
+  async offlineSince(username: string, rev: number): Promise<boolean> {
+    const key = nameKey(username);
+    const [[, online] = [], [, onlineRev] = []] =
+      (await this.redis.multi().hexists(this.keys.presence, key).hget(this.keys.presenceOnlineRev, key).exec()) ?? [];
+    return online === 0 && Number(onlineRev ?? 0) <= rev;
   }
 
   async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {

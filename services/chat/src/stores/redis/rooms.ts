@@ -1,6 +1,14 @@
 import type { Redis } from "ioredis";
-import type { RoomKey, RoomSummary } from "@sala/protocol";
-import { nameKey, type MembershipChange, type RoomRecord, type RoomStore } from "../types.js";
+import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import {
+  nameKey,
+  type AcceptedMessage,
+  type HistoryQuery,
+  type IncomingMessage,
+  type MembershipChange,
+  type RoomRecord,
+  type RoomStore,
+} from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
@@ -14,7 +22,7 @@ redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 return redis.call('INCR', KEYS[5])`;
 
-// KEYS: roomNames, roomIndex, meta, keys, members, lobbyRev. ARGV: id, user key prefix.
+// KEYS: roomNames, roomIndex, meta, keys, members, lobbyRev, history. ARGV: id, user key prefix.
 // Builds each member's rooms-set key inside the script: fine on one Redis; on Redis Cluster this
 // step would move to the caller (see docs/ARCHITECTURE.md).
 const DELETE = `
@@ -27,7 +35,7 @@ for i = 1, #members, 2 do
   redis.call('SREM', ARGV[2] .. members[i] .. ':rooms', ARGV[1])
   out[#out + 1] = members[i + 1]
 end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
 redis.call('ZREM', KEYS[2], ARGV[1])
 out[1] = redis.call('INCR', KEYS[6])
 return out`;
@@ -63,12 +71,23 @@ local id = redis.call('HINCRBY', KEYS[1], 'keyId', 1)
 redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
-// KEYS: meta. ARGV: keyId. → {1, seq} accepted, {0, currentKeyId} stale key, nil no room
+// KEYS: meta, history, message-id key. ARGV: keyId, from, ts, msg, history cap, has message id.
+// → {1, seq} accepted, {2, seq, ts} already accepted, {0, currentKeyId} stale key, nil no room
 const ACCEPT_MESSAGE = `
 local current = redis.call('HGET', KEYS[1], 'keyId')
 if not current then return false end
+if ARGV[6] == '1' then
+  local earlier = redis.call('GET', KEYS[3])
+  if earlier then
+    local sep = string.find(earlier, ':', 1, true)
+    return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
+  end
+end
 if current ~= ARGV[1] then return {0, tonumber(current)} end
-return {1, redis.call('HINCRBY', KEYS[1], 'seq', 1)}`;
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-0', 'from', ARGV[2], 'ts', ARGV[3], 'msg', ARGV[4])
+if ARGV[6] == '1' then redis.call('SET', KEYS[3], seq .. ':' .. ARGV[3], 'EX', 600) end
+return {1, seq}`;
 
 const SUMMARY_FIELDS = ["id", "name", "owner", "passwordHash", "createdAt"] as const;
 
@@ -86,12 +105,12 @@ export class RedisRoomStore implements RoomStore {
     private readonly keys: RedisKeys,
   ) {
     this.createScript = defineScript(redis, "salaRoomCreate", 5, CREATE);
-    this.deleteScript = defineScript(redis, "salaRoomDelete", 6, DELETE);
+    this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
     this.addMemberScript = defineScript(redis, "salaRoomAddMember", 4, ADD_MEMBER);
     this.removeMemberScript = defineScript(redis, "salaRoomRemoveMember", 4, REMOVE_MEMBER);
     this.currentKeyScript = defineScript(redis, "salaRoomCurrentKey", 2, CURRENT_KEY);
     this.rotateKeyScript = defineScript(redis, "salaRoomRotateKey", 2, ROTATE_KEY);
-    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 1, ACCEPT_MESSAGE);
+    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 3, ACCEPT_MESSAGE);
   }
 
   async create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }> {
@@ -139,7 +158,7 @@ export class RedisRoomStore implements RoomStore {
   async delete(roomId: string): Promise<{ members: string[]; rev: number } | null> {
     const k = this.keys;
     const result = (await this.deleteScript(
-      [k.roomNames, k.roomIndex, k.roomMeta(roomId), k.roomKeys(roomId), k.roomMembers(roomId), k.lobbyRev],
+      [k.roomNames, k.roomIndex, k.roomMeta(roomId), k.roomKeys(roomId), k.roomMembers(roomId), k.lobbyRev, k.roomHistory(roomId)],
       [roomId, k.userPrefix],
     )) as [number, ...string[]] | null;
     if (!result) return null;
@@ -190,9 +209,36 @@ export class RedisRoomStore implements RoomStore {
     return { id, key };
   }
 
-  async acceptMessage(roomId: string, keyId: number): Promise<{ seq: number } | { staleKey: number } | null> {
-    const result = (await this.acceptMessageScript([this.keys.roomMeta(roomId)], [keyId])) as [number, number] | null;
+  async acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null> {
+    const { roomId, keyId, from, ts, msg, clientId } = message;
+    const k = this.keys;
+    const result = (await this.acceptMessageScript(
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, clientId ?? "-")],
+      [keyId, from, ts, msg, historyMax, clientId ? "1" : "0"],
+    )) as [number, number, number?] | null;
     if (!result) return null;
-    return result[0] === 1 ? { seq: result[1] } : { staleKey: result[1] };
+    if (result[0] === 0) return { staleKey: result[1] };
+    if (result[0] === 2) return { seq: result[1], ts: result[2] ?? ts, duplicate: true };
+    return { seq: result[1], ts, duplicate: false };
+  }
+
+  async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
+    const key = this.keys.roomHistory(roomId);
+    const count = String(query.limit);
+    const entries =
+      query.afterSeq !== undefined
+        ? await this.redis.xrange(key, `(${query.afterSeq}-0`, "+", "COUNT", count)
+        : (await this.redis.xrevrange(key, query.beforeSeq !== undefined ? `(${query.beforeSeq}-0` : "+", "-", "COUNT", count)).reverse();
+    return entries.map(([id, fields]) => {
+      const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
+      return { roomId, seq: Number(id.split("-")[0]), from: field("from"), ts: Number(field("ts")), msg: field("msg") };
+    });
+  }
+
+  async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return [];
+    const values = await this.redis.hmget(this.keys.roomKeys(roomId), ...unique.map(String));
+    return unique.flatMap((id, i) => (values[i] ? [{ id, key: values[i]! }] : []));
   }
 }
