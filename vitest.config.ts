@@ -13,7 +13,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["services/*/test/**/*.int.test.ts"],
+          include: ["services/*/test/**/*.int.test.ts", "loadtest/test/**/*.int.test.ts"],
           globalSetup: ["services/chat/test/support/global-redis.ts"],
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -119,12 +119,37 @@ describe("the seed's manual test, in a browser, across two nodes", () => {
   });
 
   it("a user who is not a member never sees the room's messages, in the page or on the wire", async () => {
+    // (Checked before Eva joins, below.)
     expect(await E.page.locator("body").innerText()).not.toContain(ANA_SAYS);
     const evaFrames = [...E.frames.received, ...E.frames.sent].join("\n");
     expect(evaFrames).not.toMatch(/42\["text"/);
     expect(evaFrames).not.toMatch(/"room_key"/);
     expect(E.frames.received.length).toBeGreaterThan(0); // she was connected all along (lobby traffic)
     expect(await E.page.locator(`[data-room="${ROOM}"]`).innerText()).toContain("🔒");
+  });
+
+  it("a late joiner reads the room's recent history, across the key rotation; the owner can clear it", async () => {
+    await E.page.locator(`[data-room="${ROOM}"]`).click();
+    await E.page.getByTestId("room-password").fill(ROOM_PASSWORD);
+    await E.page.getByTestId("room-password").press("Enter");
+    await E.page.getByTestId("room").waitFor();
+    await expect.poll(() => feed(E.page).innerText()).toContain(ANA_SAYS); // written under key 1
+    const history = await feed(E.page).innerText();
+    expect(history).toContain(BRUNO_SAYS);
+    expect(history).toContain("depois que ele saiu"); // written under key 2
+    expect(history).not.toContain("Could not decrypt");
+
+    A.page.once("dialog", (dialog) => void dialog.accept());
+    await A.page.getByTestId("clear-history").click();
+    await expect.poll(() => feed(E.page).innerText()).toContain(`${ana} cleared the room's history.`);
+    expect(await feed(E.page).innerText()).not.toContain(ANA_SAYS);
+    await E.page.reload();
+    await E.page.getByTestId("online-users").waitFor();
+    await E.page.locator(`[data-room="${ROOM}"]`).click();
+    await E.page.getByTestId("room-password").fill(ROOM_PASSWORD); // tests run without a presence grace period
+    await E.page.getByTestId("room-password").press("Enter");
+    await E.page.getByTestId("room").waitFor();
+    expect(await feed(E.page).innerText()).not.toContain(ANA_SAYS);
   });
 
   it("no page logged an error or a Content-Security-Policy violation", () => {

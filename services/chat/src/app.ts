@@ -137,6 +137,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     hasher,
     roomPasswords: throttle("room-password", roomPw.maxFails, roomPw.windowSec),
     joinHistory: config.history.onJoin,
+    historyMax: config.history.max,
     logger,
   });
   const presence = new PresenceTracker({

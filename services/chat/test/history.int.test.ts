@@ -84,4 +84,22 @@ describe("room history", () => {
     expect((await request(eve, "history", { roomId: room.id })).error.code).toBe(ErrorCode.NOT_MEMBER);
     expect((await request(eve, "history", { roomId: room.id, afterSeq: 0 })).error.code).toBe(ErrorCode.NOT_MEMBER);
   });
+
+  it("lets only the owner clear the history or set its retention, and tells the members", async () => {
+    const ana = await user(n1, "ana");
+    const bia = await user(n2, "bia");
+    const { room } = await request(ana, "create_room", { name: newUsername("retain") });
+    const { key } = await request(ana, "join_room", { roomId: room.id });
+    await request(bia, "join_room", { roomId: room.id });
+    for (let i = 1; i <= 4; i++) await request(ana, "text", { roomId: room.id, msg: encryptText(`r${i}`, room.id, key) });
+    expect((await request(bia, "set_retention", { roomId: room.id, maxMessages: 1 })).error.code).toBe(ErrorCode.NOT_OWNER);
+    expect((await request(bia, "clear_history", { roomId: room.id })).error.code).toBe(ErrorCode.NOT_OWNER);
+    expect(await request(ana, "set_retention", { roomId: room.id, maxMessages: 2 })).toEqual({ ok: true, maxMessages: 2 });
+    expect((await request(bia, "history", { roomId: room.id })).messages.map((m: RoomMessage) => m.seq)).toEqual([3, 4]);
+    const cleared = record(bia, "history_cleared");
+    expect((await request(ana, "clear_history", { roomId: room.id })).ok).toBe(true);
+    await expect.poll(() => cleared.length).toBe(1);
+    expect(cleared[0]).toEqual({ roomId: room.id, by: expect.any(String) });
+    expect((await request(bia, "history", { roomId: room.id })).messages).toEqual([]);
+  });
 });

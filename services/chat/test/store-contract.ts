@@ -109,6 +109,22 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
       });
 
+      it("clears history and keeps no more than the room's own retention", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() });
+        for (let i = 1; i <= 6; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), 100);
+        await stores.rooms.setRetention(r.id, 3);
+        expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([4, 5, 6]);
+        await stores.rooms.acceptMessage(msg(r.id, 1, 7), 100);
+        expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([5, 6, 7]);
+        await stores.rooms.clearHistory(r.id);
+        expect(await stores.rooms.history(r.id, { limit: 100 })).toEqual([]);
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 8), 100)).toMatchObject({ seq: 8 });
+        await stores.rooms.setRetention(r.id, 0);
+        await stores.rooms.acceptMessage(msg(r.id, 1, 9), 100);
+        expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([]);
+      });
+
       it("finds keys by id", async () => {
         const r = room();
         const first = { id: 1, key: key() };

@@ -10,6 +10,7 @@ import type {
   KickPayload,
   HistoryPayload,
   PrivateMessagePayload,
+  RetentionPayload,
   RoomRefPayload,
   TextPayload,
 } from "./schemas.js";
@@ -135,6 +136,8 @@ export const ClientEvent = {
   privateMessage: "private_message",
   typing: "typing",
   history: "history",
+  clearHistory: "clear_history",
+  setRetention: "set_retention",
   metricsSubscribe: "metrics_subscribe",
 } as const;
 
@@ -149,6 +152,7 @@ export const ServerEvent = {
   text: "text",
   privateMessage: "private_message",
   typing: "typing",
+  historyCleared: "history_cleared",
   metricsSample: "metrics_sample",
 } as const;
 
@@ -161,6 +165,10 @@ export interface ClientToServerEvents {
   kick: (payload: KickPayload, ack: AckCallback) => void;
   text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
   history: (payload: HistoryPayload, ack: AckCallback<HistoryPage>) => void;
+  /** Owner only: delete the room's stored messages. */
+  clear_history: (payload: RoomRefPayload, ack: AckCallback) => void;
+  /** Owner only: how many messages the room keeps (capped by the server's HISTORY_MAX). */
+  set_retention: (payload: RetentionPayload, ack: AckCallback<{ maxMessages: number }>) => void;
   private_message: (payload: PrivateMessagePayload, ack: AckCallback<{ ts: number; to: string }>) => void;
   typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
   /** Admins only: start receiving `metrics_sample` from every node. */
@@ -178,6 +186,8 @@ export interface ServerToClientEvents {
   text: (message: RoomMessage) => void;
   private_message: (whisper: Whisper) => void;
   typing: (event: { roomId: string; username: string }) => void;
+  /** To the room's members: the owner cleared the history (drop what you show). */
+  history_cleared: (event: { roomId: string; by: string }) => void;
   /** To subscribed admins: one node's sample, every second, from every node. */
   metrics_sample: (sample: NodeSample) => void;
 }

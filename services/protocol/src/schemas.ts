@@ -43,6 +43,12 @@ export const TextPayload = strict({
   id: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{8,32}$" })),
 });
 
+export const RetentionPayload = strict({
+  roomId: RoomId,
+  /** Messages this room keeps (at most the server's HISTORY_MAX; 0 keeps none). */
+  maxMessages: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+});
+
 export const HistoryPayload = strict({
   roomId: RoomId,
   /** Messages with a greater seq (a reconnecting client's backfill), oldest first. */
@@ -75,6 +81,7 @@ export type RoomRefPayload = Static<typeof RoomRefPayload>;
 export type KickPayload = Static<typeof KickPayload>;
 export type TextPayload = Static<typeof TextPayload>;
 export type HistoryPayload = Static<typeof HistoryPayload>;
+export type RetentionPayload = Static<typeof RetentionPayload>;
 export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;
 export type EmptyPayload = Static<typeof EmptyPayload>;
 export type HandshakeAuth = Static<typeof HandshakeAuth>;

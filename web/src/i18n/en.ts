@@ -42,6 +42,9 @@ export const en = {
 
   "room.leave": "Leave room",
   "room.delete": "Delete room",
+  "room.clearHistory": "Clear history",
+  "room.confirmClear": "Delete every stored message of {room} for everyone?",
+  "room.historyCleared": "{user} cleared the room's history.",
   "room.confirmDelete": "Delete {room} for everyone?",
   "room.members": "Members",
   "room.owner": "owner",

@@ -44,6 +44,9 @@ export const ptBR: Messages = {
 
   "room.leave": "Sair da Sala",
   "room.delete": "Excluir sala",
+  "room.clearHistory": "Limpar histórico",
+  "room.confirmClear": "Apagar todas as mensagens guardadas de {room} para todos?",
+  "room.historyCleared": "{user} limpou o histórico da sala.",
   "room.confirmDelete": "Excluir {room} para todos?",
   "room.members": "Membros",
   "room.owner": "dono",

@@ -112,6 +112,12 @@ export class Chat {
     return answer.ok ? null : describeError(answer.error);
   }
 
+  async clearHistory(): Promise<string | null> {
+    if (!this.room) return null;
+    const answer = await this.request("clear_history", { roomId: this.room.id });
+    return answer.ok ? null : describeError(answer.error);
+  }
+
   async kick(username: string): Promise<string | null> {
     if (!this.room) return null;
     const answer = await this.request("kick", { roomId: this.room.id, username });
@@ -186,6 +192,7 @@ export class Chat {
     socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
     socket.on("member_left", ({ roomId, username, reason }) => this.inRoom(roomId)?.memberLeft(username, reason));
     socket.on("room_key", ({ roomId, key }) => this.inRoom(roomId)?.addKey(key));
+    socket.on("history_cleared", ({ roomId, by }) => this.inRoom(roomId)?.clearMessages(by));
     socket.on("text", (message) => {
       const room = this.inRoom(message.roomId);
       if (!room) return;

@@ -84,6 +84,12 @@ export class RoomSession {
     }
   }
 
+  /** The owner cleared the stored history: drop the messages shown (notices stay). */
+  clearMessages(by: string): void {
+    this.feed = this.feed.filter((item) => item.kind !== "message");
+    this.notice("room.historyCleared", { user: by });
+  }
+
   setMembers(members: string[]): void {
     this.members = [...members].sort(byName);
   }

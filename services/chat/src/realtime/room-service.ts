@@ -19,6 +19,8 @@ export interface RoomServiceDeps {
   roomPasswords: AttemptThrottle;
   /** Latest messages sent with a join. */
   joinHistory: number;
+  /** The server's cap on messages kept per room (HISTORY_MAX). */
+  historyMax: number;
   logger: Logger;
 }
 
@@ -125,6 +127,22 @@ export class RoomService {
     this.deps.io.in(socketRoom).socketsLeave(socketRoom);
     this.deps.lobbyFeed.roomRemoved(roomId, deleted.rev);
     this.deps.logger.info({ event: "room_deleted", room: roomId, user: owner }, "room deleted");
+  }
+
+  /** The owner deletes the room's stored messages; members are told to drop theirs. */
+  async clearHistory(owner: string, roomId: string): Promise<void> {
+    await this.ownedRoom(owner, roomId);
+    await this.deps.rooms.clearHistory(roomId);
+    this.deps.io.to(SocketRooms.room(roomId)).emit("history_cleared", { roomId, by: owner });
+    this.deps.logger.info({ event: "history_cleared", room: roomId, user: owner }, "room history cleared");
+  }
+
+  /** The owner sets how many messages the room keeps (never more than the server's cap). */
+  async setRetention(owner: string, roomId: string, maxMessages: number): Promise<number> {
+    await this.ownedRoom(owner, roomId);
+    const kept = Math.min(maxMessages, this.deps.historyMax);
+    await this.deps.rooms.setRetention(roomId, kept);
+    return kept;
   }
 
   /** A user's last socket closed (or their node died): they leave every room they were in. */

@@ -66,6 +66,10 @@ export interface RoomStore {
   acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null>;
   /** Stored messages, oldest first: the latest, those after a seq, or those before one. */
   history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]>;
+  /** Deletes the room's stored messages (numbering goes on). */
+  clearHistory(roomId: string): Promise<void>;
+  /** How many messages this room keeps (its own setting; the server cap still applies). */
+  setRetention(roomId: string, maxMessages: number): Promise<void>;
   /** The room's keys with these ids (unknown ids are left out). */
   keysById(roomId: string, ids: number[]): Promise<RoomKey[]>;
 }

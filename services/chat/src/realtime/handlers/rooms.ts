@@ -1,4 +1,4 @@
-import { CreateRoomPayload, JoinRoomPayload, KickPayload, RoomRefPayload } from "@sala/protocol/schemas";
+import { CreateRoomPayload, JoinRoomPayload, KickPayload, RetentionPayload, RoomRefPayload } from "@sala/protocol/schemas";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import type { RoomService } from "../room-service.js";
 
@@ -21,5 +21,12 @@ export function roomHandlers(deps: { roomService: RoomService }): EventTable {
       await roomService.kick(socket.data.username, roomId, username);
       return {};
     }),
+    clear_history: defineEvent(RoomRefPayload, async (socket, { roomId }) => {
+      await roomService.clearHistory(socket.data.username, roomId);
+      return {};
+    }),
+    set_retention: defineEvent(RetentionPayload, async (socket, { roomId, maxMessages }) => ({
+      maxMessages: await roomService.setRetention(socket.data.username, roomId, maxMessages),
+    })),
   };
 }

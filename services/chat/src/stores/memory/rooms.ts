@@ -17,6 +17,8 @@ interface RoomState {
   currentKeyId: number;
   seq: number;
   history: RoomMessage[];
+  /** The room's own cap on kept messages (undefined: the server's). */
+  retention?: number;
   accepted: Map<string, { seq: number; ts: number }>;
 }
 
@@ -124,7 +126,8 @@ export class MemoryRoomStore implements RoomStore {
     state.seq += 1;
     const { roomId, from, ts, msg } = message;
     state.history.push({ roomId, seq: state.seq, from, ts, msg });
-    if (state.history.length > historyMax) state.history.splice(0, state.history.length - historyMax);
+    const cap = Math.min(historyMax, state.retention ?? historyMax);
+    if (state.history.length > cap) state.history.splice(0, state.history.length - cap);
     if (message.clientId) {
       state.accepted.set(message.clientId, { seq: state.seq, ts });
       if (state.accepted.size > 10_000) state.accepted.delete(state.accepted.keys().next().value!);
@@ -137,6 +140,18 @@ export class MemoryRoomStore implements RoomStore {
     if (query.afterSeq !== undefined) return all.filter((m) => m.seq > query.afterSeq!).slice(0, query.limit);
     const older = query.beforeSeq !== undefined ? all.filter((m) => m.seq < query.beforeSeq!) : all;
     return older.slice(Math.max(0, older.length - query.limit));
+  }
+
+  async clearHistory(roomId: string): Promise<void> {
+    const state = this.rooms.get(roomId);
+    if (state) state.history = [];
+  }
+
+  async setRetention(roomId: string, maxMessages: number): Promise<void> {
+    const state = this.rooms.get(roomId);
+    if (!state) return;
+    state.retention = maxMessages;
+    if (state.history.length > maxMessages) state.history.splice(0, state.history.length - maxMessages);
   }
 
   async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {

@@ -85,7 +85,12 @@ if ARGV[6] == '1' then
 end
 if current ~= ARGV[1] then return {0, tonumber(current)} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-0', 'from', ARGV[2], 'ts', ARGV[3], 'msg', ARGV[4])
+local cap = tonumber(ARGV[5])
+local own = tonumber(redis.call('HGET', KEYS[1], 'retention') or ARGV[5])
+if own < cap then cap = own end
+if cap > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', cap, seq .. '-0', 'from', ARGV[2], 'ts', ARGV[3], 'msg', ARGV[4])
+end
 if ARGV[6] == '1' then redis.call('SET', KEYS[3], seq .. ':' .. ARGV[3], 'EX', 600) end
 return {1, seq}`;
 
@@ -233,6 +238,18 @@ export class RedisRoomStore implements RoomStore {
       const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
       return { roomId, seq: Number(id.split("-")[0]), from: field("from"), ts: Number(field("ts")), msg: field("msg") };
     });
+  }
+
+  async clearHistory(roomId: string): Promise<void> {
+    await this.redis.del(this.keys.roomHistory(roomId));
+  }
+
+  async setRetention(roomId: string, maxMessages: number): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.roomMeta(roomId), "retention", maxMessages)
+      .xtrim(this.keys.roomHistory(roomId), "MAXLEN", maxMessages)
+      .exec();
   }
 
   async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
