@@ -49,25 +49,25 @@ export async function connectClient(baseUrl: string, username: string, cookie: s
     seen.add(message.seq);
     client.received.push(message);
   };
-  const backfill = async () => {
+  const lastSeq = () => client.received.reduce((max, message) => Math.max(max, message.seq), 0);
+  const backfill = async (afterSeq: number) => {
     if (!client.roomId) return;
-    const afterSeq = client.received.reduce((max, message) => Math.max(max, message.seq), 0);
     const page = await ask(client.socket, "history", { roomId: client.roomId, afterSeq, limit: 200 }).catch(() => null);
     for (const message of (page?.messages ?? []) as RoomMessage[]) keep(message);
   };
   client.socket.on("text", (message) => {
-    const last = client.received.reduce((max, m) => Math.max(max, m.seq), 0);
+    const last = lastSeq();
     keep(message);
-    if (last > 0 && message.seq > last + 1) void backfill();
+    if (last > 0 && message.seq > last + 1) void backfill(last); // from before the jump
   });
   client.socket.on("disconnect", () => client.disconnectedAt.push(Date.now()));
   // A handshake refused by a server middleware (a draining node) is not retried by Socket.IO.
-  client.socket.on("connect_error", () => {
-    if (!client.socket.active) setTimeout(() => client.socket.connect(), 500);
+  client.socket.on("connect_error", (error) => {
+    if (!client.socket.active && error.message === "UNAVAILABLE") setTimeout(() => client.socket.connect(), 500);
   });
   client.socket.on("connect", () => {
     client.connectedAt.push(Date.now());
-    if (client.connectedAt.length > 1) void backfill();
+    if (client.connectedAt.length > 1) void backfill(lastSeq());
   });
   await new Promise<void>((resolve, reject) => {
     client.socket.once("connect", () => resolve());

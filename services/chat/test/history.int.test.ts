@@ -51,6 +51,8 @@ describe("room history", () => {
     expect(joined.history.map((m: RoomMessage) => m.seq)).toEqual([3, 4, 5, 6, 7]);
     expect(read(joined.history, room.id, joined.keys)).toEqual(["old 3", "old 4", "new 1", "new 2", "new 3"]);
     expect(joined.keys.map((k: { id: number }) => k.id).sort()).toEqual([first.id, second.id]);
+    expect(joined.keys).toContainEqual(joined.key);
+    expect((await request(caio, "history", { roomId: room.id, afterSeq: 1, beforeSeq: 5 })).error.code).toBe(ErrorCode.BAD_REQUEST);
 
     const back = await request(caio, "history", { roomId: room.id, beforeSeq: 3, limit: 10 });
     expect(read(back.messages, room.id, back.keys)).toEqual(["old 1", "old 2"]);
@@ -73,6 +75,9 @@ describe("room history", () => {
     expect(delivered.map((m) => m.seq)).toEqual([firstAnswer.seq]);
     expect((await request(bia, "history", { roomId: room.id })).messages).toHaveLength(1);
     expect((await request(ana, "text", { roomId: room.id, msg, id: "bad id!" })).error.code).toBe(ErrorCode.BAD_REQUEST);
+    // Another member's message with the same id is not a repeat of Ana's.
+    const bias = await request(bia, "text", { roomId: room.id, msg: encryptText("mine", room.id, key), id: "retry-me-123" });
+    expect(bias.seq).toBe(firstAnswer.seq + 1);
   });
 
   it("gives nothing to a socket that has not joined the room", async () => {

@@ -198,8 +198,8 @@ export class Chat {
       if (!room) return;
       const last = room.lastSeq();
       room.receive(message, this.me);
-      // A skipped sequence number: fetch what is missing.
-      if (last > 0 && message.seq > last + 1) void this.backfill(room);
+      // A skipped sequence number: fetch what is missing, from before the jump.
+      if (last > 0 && message.seq > last + 1) void this.backfill(room, last);
     });
     socket.on("typing", ({ roomId, username }) => {
       if (username.toLowerCase() !== this.me.toLowerCase()) this.inRoom(roomId)?.startTyping(username);
@@ -233,22 +233,24 @@ export class Chat {
     const answer = await this.request("join_room", { roomId: room.id });
     if (this.room !== room) return;
     if (answer.ok) {
+      const before = room.lastSeq();
       room.addKey(answer.key);
       room.setMembers(answer.members);
       room.receiveHistory(answer.history, answer.keys, this.me);
-      await this.backfill(room);
+      await this.backfill(room, before);
     } else {
       this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
     }
   }
 
-  /** Everything after the last message this client holds, from the room's history. */
-  private async backfill(room: RoomSession): Promise<void> {
+  /** Everything after `afterSeq` from the room's history (duplicates are dropped by seq). */
+  private async backfill(room: RoomSession, afterSeq: number): Promise<void> {
     for (let page = 0; page < 10; page++) {
-      const answer = await this.request("history", { roomId: room.id, afterSeq: room.lastSeq(), limit: 200 });
+      const answer = await this.request("history", { roomId: room.id, afterSeq, limit: 200 });
       if (!answer.ok || this.room !== room) return;
       room.receiveHistory(answer.messages, answer.keys, this.me);
       if (answer.messages.length < 200) return;
+      afterSeq = answer.messages.at(-1)!.seq;
     }
   }
 

@@ -30,6 +30,7 @@ export function keepConnected(
       return;
     }
     handlers.state(down());
-    if (!socket.active) setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
+    // UNAVAILABLE (a draining node, Redis down) may pass on the next try; other refusals will not.
+    if (!socket.active && error.message === ErrorCode.UNAVAILABLE) setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
   });
 }

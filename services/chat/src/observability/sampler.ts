@@ -5,6 +5,8 @@ import type { Logger } from "../logger.js";
 import type { SampleStore } from "../stores/types.js";
 import { NodeMetrics } from "./metrics.js";
 
+const LOOP_RESOLUTION_MS = 10;
+
 export interface SamplerDeps {
   nodeId: string;
   metrics: NodeMetrics;
@@ -24,7 +26,7 @@ export interface SamplerDeps {
  */
 export class Sampler {
   private timer: NodeJS.Timeout | null = null;
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private last = { at: Date.now(), messages: 0, deliveries: 0 };
 
   constructor(private readonly deps: SamplerDeps) {}
@@ -46,7 +48,8 @@ export class Sampler {
     const messages = await NodeMetrics.total(metrics.messagesAccepted);
     const deliveries = await NodeMetrics.total(metrics.deliveries);
     const seconds = Math.max(0.001, (now - this.last.at) / 1000);
-    const toMs = (nanoseconds: number) => Math.round(nanoseconds / 1e4) / 100;
+    // The histogram measures timer lateness plus its own resolution: take the resolution off.
+    const toMs = (nanoseconds: number) => Math.max(0, Math.round((nanoseconds - LOOP_RESOLUTION_MS * 1e6) / 1e4) / 100);
     const sample: NodeSample = {
       node: nodeId,
       ts: now,

@@ -92,7 +92,8 @@ export class RoomService {
     }
     // A member reads the room's recent history, whoever was present when it was written: the
     // keys of those epochs come with it (docs/SECURITY.md).
-    return { room: summary, members, key, history, keys: await keysFor(rooms, roomId, history) };
+    const keys = (await keysFor(rooms, roomId, history)).filter((older) => older.id !== key.id);
+    return { room: summary, members, key, history, keys: [...keys, key] };
   }
 
   /** The user leaves (every tab of theirs); private rooms get a new key the leaver never sees. */

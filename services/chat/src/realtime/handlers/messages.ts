@@ -53,6 +53,9 @@ export function messageHandlers(deps: MessageDeps): EventTable {
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
     history: defineEvent(HistoryPayload, async (socket, { roomId, afterSeq, beforeSeq, limit }) => {
       requireJoined(socket, roomId);
+      if (afterSeq !== undefined && beforeSeq !== undefined) {
+        throw new AppError(ErrorCode.BAD_REQUEST, "Give afterSeq or beforeSeq, not both");
+      }
       const messages = await deps.rooms.history(roomId, { afterSeq, beforeSeq, limit: limit ?? 100 });
       return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
     }),

@@ -120,7 +120,8 @@ export class MemoryRoomStore implements RoomStore {
   async acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null> {
     const state = this.rooms.get(message.roomId);
     if (!state) return null;
-    const earlier = message.clientId ? state.accepted.get(message.clientId) : undefined;
+    const idKey = message.clientId ? `${nameKey(message.from)}:${message.clientId}` : undefined;
+    const earlier = idKey ? state.accepted.get(idKey) : undefined;
     if (earlier) return { ...earlier, duplicate: true };
     if (message.keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
     state.seq += 1;
@@ -128,8 +129,8 @@ export class MemoryRoomStore implements RoomStore {
     state.history.push({ roomId, seq: state.seq, from, ts, msg });
     const cap = Math.min(historyMax, state.retention ?? historyMax);
     if (state.history.length > cap) state.history.splice(0, state.history.length - cap);
-    if (message.clientId) {
-      state.accepted.set(message.clientId, { seq: state.seq, ts });
+    if (idKey) {
+      state.accepted.set(idKey, { seq: state.seq, ts });
       if (state.accepted.size > 10_000) state.accepted.delete(state.accepted.keys().next().value!);
     }
     return { seq: state.seq, ts, duplicate: false };

@@ -218,7 +218,8 @@ export class RedisRoomStore implements RoomStore {
     const { roomId, keyId, from, ts, msg, clientId } = message;
     const k = this.keys;
     const result = (await this.acceptMessageScript(
-      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, clientId ?? "-")],
+      // Scoped by sender: another member reusing an id is not mistaken for a repeat.
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`)],
       [keyId, from, ts, msg, historyMax, clientId ? "1" : "0"],
     )) as [number, number, number?] | null;
     if (!result) return null;
