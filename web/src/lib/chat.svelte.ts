@@ -13,7 +13,6 @@ import {
   type RoomSummary,
   type ServerToClientEvents,
 } from "@sala/protocol";
-import { api } from "./api.js";
 import { keepConnected, type ConnectionState } from "./connection.js";
 import { describeError } from "./errors.js";
 import { Conversations } from "./conversations.svelte.js";
@@ -24,11 +23,6 @@ export type { ConnectionState };
 type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const TYPING_SIGNAL_EVERY_MS = 2000;
-/**
- * The server keeps an open socket's session alive, but only an HTTP response renews the cookie in
- * the browser: a tab left open for days asks for its session now and then.
- */
-const SESSION_REFRESH_MS = 10 * 60_000;
 const ACK_TIMEOUT_MS = 10_000;
 const SEND_ATTEMPTS = 4;
 
@@ -53,7 +47,7 @@ export class Chat {
   private lastTypingSignal = 0;
   private everConnected = false;
   private readonly clock: ReturnType<typeof setInterval>;
-  private readonly sessionRefresh: ReturnType<typeof setInterval>;
+  private stopKeeping: () => void = () => {};
 
   constructor(
     readonly me: string,
@@ -69,16 +63,11 @@ export class Chat {
     });
     this.listen();
     this.clock = setInterval(() => (this.now = Date.now()), 1000);
-    this.sessionRefresh = setInterval(() => void this.refreshSession(), SESSION_REFRESH_MS);
-    window.addEventListener("offline", this.wentOffline);
-    window.addEventListener("online", this.cameOnline);
   }
 
   close(): void {
     clearInterval(this.clock);
-    clearInterval(this.sessionRefresh);
-    window.removeEventListener("offline", this.wentOffline);
-    window.removeEventListener("online", this.cameOnline);
+    this.stopKeeping();
     this.socket.close();
   }
 
@@ -170,7 +159,7 @@ export class Chat {
 
   private listen(): void {
     const socket = this.socket;
-    keepConnected(socket, {
+    this.stopKeeping = keepConnected(socket, {
       state: (state) => (this.connection = state),
       connected: () => {
         if (this.everConnected && this.room) void this.rejoin(this.room);
@@ -254,18 +243,6 @@ export class Chat {
     }
   }
 
-  private async refreshSession(): Promise<void> {
-    const session = await api.session();
-    if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) {
-      this.close();
-      this.onSessionEnded();
-    }
-  }
-
-  private wentOffline = () => (this.connection = "offline");
-  private cameOnline = () => {
-    if (!this.socket.connected) this.connection = "reconnecting";
-  };
 
   private async request<E extends keyof ClientToServerEvents>(
     event: E,

@@ -1,20 +1,32 @@
 import { ErrorCode } from "@sala/protocol";
 import type { Socket } from "socket.io-client";
+import { api } from "./api.js";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
 
 /** Retry delay after the server refused a handshake it may accept later (a draining node, Redis down). */
 const REFUSED_RETRY_MS = 1000;
+/**
+ * The server keeps an open socket's session alive, but only an HTTP response renews the cookie in
+ * the browser: a tab left open for days asks for its session now and then.
+ */
+const SESSION_REFRESH_MS = 10 * 60_000;
+
+export interface ConnectionHandlers {
+  state(state: ConnectionState): void;
+  connected(): void;
+  /** The session is gone (logged out elsewhere, expired): the page goes back to the login page. */
+  sessionEnded(): void;
+}
 
 /**
- * Keeps a socket connected and reports its state: Socket.IO reconnects by itself after a network
+ * Keeps a socket connected and reports its state. Socket.IO reconnects by itself after a network
  * drop, but not when the server closed the socket on purpose or refused the handshake in a
- * middleware, so those cases are retried here. A refusal for lack of a session ends it.
+ * middleware; those cases are retried here. The browser's online/offline events show at once,
+ * and the session cookie is renewed while the page stays open. Returns a function that stops all
+ * of it (it does not close the socket).
  */
-export function keepConnected(
-  socket: Socket,
-  handlers: { state(state: ConnectionState): void; connected(): void; sessionEnded(): void },
-): void {
+export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () => void {
   const down = (): ConnectionState => (navigator.onLine ? "reconnecting" : "offline");
   socket.on("connect", () => {
     handlers.state("connected");
@@ -33,4 +45,19 @@ export function keepConnected(
     // UNAVAILABLE (a draining node, Redis down) may pass on the next try; other refusals will not.
     if (!socket.active && error.message === ErrorCode.UNAVAILABLE) setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
   });
+  const wentOffline = () => handlers.state("offline");
+  const cameOnline = () => {
+    if (!socket.connected) handlers.state("reconnecting");
+  };
+  window.addEventListener("offline", wentOffline);
+  window.addEventListener("online", cameOnline);
+  const refresh = setInterval(async () => {
+    const session = await api.session();
+    if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) handlers.sessionEnded();
+  }, SESSION_REFRESH_MS);
+  return () => {
+    clearInterval(refresh);
+    window.removeEventListener("offline", wentOffline);
+    window.removeEventListener("online", cameOnline);
+  };
 }

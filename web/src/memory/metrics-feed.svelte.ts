@@ -12,7 +12,6 @@ import {
   type MetricsSubscription,
   type ServerToClientEvents,
 } from "@sala/protocol";
-import { api } from "../lib/api.js";
 import { keepConnected, type ConnectionState } from "../lib/connection.js";
 import { ClockOffset, DEFAULT_WINDOW_SEC, MetricsModel } from "./metrics-model.js";
 
@@ -22,7 +21,6 @@ type SubscribeAnswer = ({ ok: true } & MetricsSubscription) | { ok: false; error
 const ACK_TIMEOUT_MS = 10_000;
 const RETRY_MS = 3000;
 const TICK_MS = 1000;
-const SESSION_REFRESH_MS = 10 * 60_000;
 
 export class MetricsFeed {
   connection = $state<ConnectionState>("connecting");
@@ -37,28 +35,25 @@ export class MetricsFeed {
   private readonly offset = new ClockOffset();
   private readonly socket: SalaSocket;
   private readonly clock: ReturnType<typeof setInterval>;
-  private readonly sessionRefresh: ReturnType<typeof setInterval>;
+  private stopKeeping: () => void = () => {};
   private retry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly onSessionEnded: () => void) {
     this.socket = io({ transports: ["websocket"], withCredentials: true });
     this.listen();
     this.clock = setInterval(() => this.tick(), TICK_MS);
-    this.sessionRefresh = setInterval(() => void this.refreshSession(), SESSION_REFRESH_MS);
-    window.addEventListener("offline", this.wentOffline);
   }
 
   close(): void {
     clearInterval(this.clock);
-    clearInterval(this.sessionRefresh);
+    this.stopKeeping();
     if (this.retry) clearTimeout(this.retry);
-    window.removeEventListener("offline", this.wentOffline);
     this.socket.close();
   }
 
   private listen(): void {
     const socket = this.socket;
-    keepConnected(socket, {
+    this.stopKeeping = keepConnected(socket, {
       state: (state) => (this.connection = state),
       connected: () => void this.subscribe(),
       sessionEnded: () => {
@@ -108,13 +103,4 @@ export class MetricsFeed {
     this.now = now;
   }
 
-  private async refreshSession(): Promise<void> {
-    const session = await api.session();
-    if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) {
-      this.close();
-      this.onSessionEnded();
-    }
-  }
-
-  private wentOffline = () => (this.connection = "offline");
 }
