@@ -265,6 +265,20 @@ describe("RoomSession messages that overtake their key", () => {
   });
 });
 
+describe("RoomSession last sequence number", () => {
+  it("is the highest seq held, whatever the arrival order, including history", () => {
+    const key = randomKey(1);
+    const room = new RoomSession(summary(), [ME], key, [message(2, "Bob", "b", key)], [key], ME);
+    expect(room.lastSeq()).toBe(2);
+    room.receive(message(7, "Bob", "g", key), ME);
+    room.receive(message(5, "Bob", "e", key), ME);
+    room.acknowledged(6, 1, "f", ME, 3);
+    expect(room.lastSeq()).toBe(7);
+    room.receiveHistory([message(9, "Bob", "i", key), message(8, "Bob", "h", key)], [], ME);
+    expect(room.lastSeq()).toBe(9);
+  });
+});
+
 describe("RoomSession members after a reconnect", () => {
   it("sorts the member list it is given", () => {
     const room = new RoomSession(summary(), [ME], randomKey(1));

@@ -118,3 +118,34 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
+
+export interface PopulatedRooms {
+  clients: TestClient[];
+  /** Room id → the key its members got when they joined. */
+  keys: Map<string, { id: number; key: string }>;
+}
+
+/**
+ * `users` logged-in clients through `baseUrl`, split evenly into `rooms` public rooms that each
+ * first member creates; every client has joined its room (and sends it in its handshake auth).
+ */
+export async function populateRooms(baseUrl: string, label: string, users: number, rooms: number): Promise<PopulatedRooms> {
+  const run = Date.now().toString(36).slice(-5);
+  const names = Array.from({ length: users }, (_, i) => `${label}${run}u${i}`);
+  const cookies = await inBatches(names, 8, (name) => registerAndLogin(baseUrl, name));
+  const clients = await inBatches(names, 10, (name) => connectClient(baseUrl, name, cookies[names.indexOf(name)]!));
+  const keys = new Map<string, { id: number; key: string }>();
+  const perRoom = users / rooms;
+  for (let r = 0; r < rooms; r++) {
+    const members = clients.slice(r * perRoom, (r + 1) * perRoom);
+    const created = await ask(members[0]!.socket, "create_room", { name: `${label} ${run} ${r}` });
+    if (!created.ok) throw new Error(`create_room: ${JSON.stringify(created)}`);
+    for (const client of members) {
+      const joined = await ask(client.socket, "join_room", { roomId: created.room.id });
+      if (!joined.ok) throw new Error(`join_room: ${JSON.stringify(joined)}`);
+      client.roomId = created.room.id;
+      keys.set(created.room.id, joined.key);
+    }
+  }
+  return { clients, keys };
+}

@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptText } from "@sala/protocol/envelope";
 import { ProcessCluster } from "../src/cluster.js";
-import { ask, connectClient, inBatches, percentile, registerAndLogin, type TestClient } from "./clients.js";
+import { ask, percentile, populateRooms, type TestClient } from "./clients.js";
 
 const USERS = 120;
 const ROOMS = 12;
 let cluster: ProcessCluster;
 let clients: TestClient[] = [];
-const keys = new Map<string, { id: number; key: string }>();
+let keys = new Map<string, { id: number; key: string }>();
 
 beforeAll(async () => {
   cluster = await ProcessCluster.start({
@@ -20,21 +20,7 @@ beforeAll(async () => {
     persistent: false,
     env: { HEARTBEAT_INTERVAL_MS: "1000", NODE_TTL_MS: "4000", REGISTRATIONS_PER_IP: "100000", SOCKET_EVENTS_PER_SEC: "100" },
   });
-  const run = Date.now().toString(36).slice(-5);
-  const names = Array.from({ length: USERS }, (_, i) => `crash${run}u${i}`);
-  const cookies = await inBatches(names, 8, (name) => registerAndLogin(cluster.url, name));
-  clients = await inBatches(names, 20, (name, ) => connectClient(cluster.url, name, cookies[names.indexOf(name)]!));
-  for (let r = 0; r < ROOMS; r++) {
-    const owner = clients[r * (USERS / ROOMS)]!;
-    const created = await ask(owner.socket, "create_room", { name: `crash ${run} ${r}` });
-    expect(created.ok).toBe(true);
-    for (const client of clients.slice(r * (USERS / ROOMS), (r + 1) * (USERS / ROOMS))) {
-      const joined = await ask(client.socket, "join_room", { roomId: created.room.id });
-      expect(joined.ok).toBe(true);
-      client.roomId = created.room.id;
-      keys.set(created.room.id, joined.key);
-    }
-  }
+  ({ clients, keys } = await populateRooms(cluster.url, "crash", USERS, ROOMS));
 }, 120_000);
 
 afterAll(async () => {

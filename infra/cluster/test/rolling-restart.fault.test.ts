@@ -8,31 +8,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptText } from "@sala/protocol/envelope";
 import { ProcessCluster } from "../src/cluster.js";
-import { ask, connectClient, inBatches, registerAndLogin, sendMessage, type TestClient } from "./clients.js";
+import { ask, populateRooms, sendMessage, type TestClient } from "./clients.js";
 
 const USERS = 30;
 const ROOMS = 3;
 let cluster: ProcessCluster;
 let clients: TestClient[] = [];
-const keys = new Map<string, { id: number; key: string }>();
+let keys = new Map<string, { id: number; key: string }>();
 const leaves: string[] = [];
 
 beforeAll(async () => {
   cluster = await ProcessCluster.start({ nodes: 3, persistent: false, env: { REGISTRATIONS_PER_IP: "100000" } });
-  const run = Date.now().toString(36).slice(-5);
-  const names = Array.from({ length: USERS }, (_, i) => `roll${run}u${i}`);
-  const cookies = await inBatches(names, 8, (name) => registerAndLogin(cluster.url, name));
-  clients = await inBatches(names, 10, (name) => connectClient(cluster.url, name, cookies[names.indexOf(name)]!));
-  for (let r = 0; r < ROOMS; r++) {
-    const members = clients.slice(r * (USERS / ROOMS), (r + 1) * (USERS / ROOMS));
-    const created = await ask(members[0]!.socket, "create_room", { name: `roll ${run} ${r}` });
-    for (const client of members) {
-      const joined = await ask(client.socket, "join_room", { roomId: created.room.id });
-      client.roomId = created.room.id;
-      keys.set(created.room.id, joined.key);
-      client.socket.on("member_left", (event) => leaves.push(`${event.username} ${event.reason}`));
-    }
-  }
+  ({ clients, keys } = await populateRooms(cluster.url, "roll", USERS, ROOMS));
+  for (const client of clients) client.socket.on("member_left", (event) => leaves.push(`${event.username} ${event.reason}`));
 }, 120_000);
 
 afterAll(async () => {

@@ -38,6 +38,8 @@ export class RoomSession {
   private readonly keys = new Map<number, string>();
   private currentKey: RoomKey;
   private readonly seen = new Set<number>();
+  /** Highest seq in `seen`, kept as messages arrive (asked on every incoming message). */
+  private maxSeq = 0;
 
   constructor(summary: RoomSummary, members: string[], key: RoomKey, history: RoomMessage[] = [], keys: RoomKey[] = [], me = "") {
     this.summary = summary;
@@ -50,9 +52,7 @@ export class RoomSession {
 
   /** The highest sequence number this client holds (0: none). */
   lastSeq(): number {
-    let last = 0;
-    for (const seq of this.seen) if (seq > last) last = seq;
-    return last;
+    return this.maxSeq;
   }
 
   /** Messages fetched from the room's history (a backfill), with the keys they need. */
@@ -164,6 +164,7 @@ export class RoomSession {
   /** Messages go before the first later message; notices and whispers stay where they arrived. */
   private insert(item: Extract<FeedItem, { kind: "message" }>): void {
     this.seen.add(item.seq);
+    if (item.seq > this.maxSeq) this.maxSeq = item.seq;
     const later = this.feed.findIndex((other) => other.kind === "message" && other.seq > item.seq);
     if (later === -1) this.feed.push(item);
     else this.feed.splice(later, 0, item);
