@@ -1,0 +1,79 @@
+/**
+ * What the Node driver drives: Sala (accounts over HTTP, the session cookie on the socket) or the
+ * bare baseline (a name in the handshake auth). Everything after the handshake is the same wire.
+ */
+import { login, register, LOAD_PASSWORD, type Credentials } from "./accounts.js";
+import { nodeHttpPost } from "./node-http.js";
+import { nodeSocketFactory } from "./node-socket.js";
+import { SioClient } from "./sio-client.js";
+
+export interface Target {
+  kind: "sala" | "baseline";
+  /** Node URLs (or one load balancer); clients spread over them round-robin. */
+  urls: string[];
+  origin: string;
+}
+
+/** A load user: a name, and for Sala the session cookie of one login. */
+export interface LoadUser {
+  username: string;
+  cookie: string | null;
+}
+
+export function credentials(username: string): Credentials {
+  return { username, password: LOAD_PASSWORD };
+}
+
+/** Registers (if needed) and logs in through `url`. The baseline has no accounts. */
+export async function signIn(target: Target, username: string, url = target.urls[0]!): Promise<LoadUser> {
+  if (target.kind === "baseline") return { username, cookie: null };
+  await register(nodeHttpPost, url, target.origin, credentials(username));
+  return { username, cookie: await login(nodeHttpPost, url, target.origin, credentials(username)) };
+}
+
+/**
+ * Opens a socket for `user` on `url` and waits for the connect. Sala refuses a handshake with
+ * UNAVAILABLE while a node drains or Redis blips; like the web client, retry those a few times.
+ */
+export interface ConnectOptions {
+  /** Handshake auth (Sala: `{ rooms }` to rejoin after a reconnect). */
+  auth?: object;
+  attempts?: number;
+  /** Called on each new client before the connect completes: register handlers here (the lobby snapshot follows at once). */
+  prepare?: (client: SioClient) => void;
+}
+
+export async function connect(target: Target, user: LoadUser, url: string, options: ConnectOptions = {}): Promise<SioClient> {
+  const { auth = {}, attempts = 5, prepare } = options;
+  for (let attempt = 1; ; attempt++) {
+    const client = new SioClient(nodeSocketFactory, {
+      baseUrl: url,
+      cookie: user.cookie,
+      origin: target.origin,
+      auth: target.kind === "baseline" ? { ...auth, username: user.username } : auth,
+      connectTimeoutMs: 20_000,
+    });
+    prepare?.(client);
+    try {
+      await client.connected;
+      return client;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+/** Runs `task` over `items` with at most `concurrency` in flight; results in order. */
+export async function inPool<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
