@@ -21,6 +21,13 @@ export class ProgressLine {
     }
   }
 
+  /** A new phase ("connecting 200 users…"): always shown, on a line of its own. */
+  phase(text: string): void {
+    this.done();
+    this.stream.write(`${text}\n`);
+    this.lastPrinted = Date.now();
+  }
+
   /** Ends the in-place line (if any) so the next output starts on a fresh line. */
   done(): void {
     if (this.pending) this.stream.write("\n");

@@ -29,9 +29,9 @@ export interface ScenarioOptions {
 async function signIn(target: Target, o: ScenarioOptions): Promise<{ users: LoadUser[]; loginLine: string; ok: boolean }> {
   const names = Array.from({ length: o.users }, (_, i) => `${o.prefix}${i}`);
   if (target.kind === "baseline") return { users: names.map((username) => ({ username, cookie: null })), loginLine: "baseline: no accounts", ok: true };
-  o.progress.update(`registering ${names.length} users…`);
+  o.progress.phase(`registering ${names.length} users…`);
   const registered = await registerStorm(target, names, o.concurrency);
-  o.progress.update(`logging ${names.length} users in…`);
+  o.progress.phase(`logging ${names.length} users in…`);
   const { result, users } = await loginStorm(target, names, o.concurrency);
   o.progress.done();
   const line =
@@ -48,14 +48,14 @@ export async function runScenario(name: ScenarioName, target: Target, o: Scenari
     case "login-storm":
       return 0;
     case "lobby-churn": {
-      o.progress.update(`lobby churn for ${o.seconds} s…`);
+      o.progress.phase(`lobby churn for ${o.seconds} s…`);
       const r = await lobbyChurn(target, users, o.seconds, Math.min(o.concurrency, users.length));
       o.progress.done();
       o.print(`[lobby-churn] ${r.cycles} connect→lobby→disconnect cycles (${round(r.perSec)}/s), errors ${r.errors}, snapshot ms p50 ${ms(r.snapshotLatency, 50)} p99 ${ms(r.snapshotLatency, 99)}`);
       return r.errors === 0 && r.cycles > 0 ? 0 : 1;
     }
     case "room-chat": {
-      o.progress.update(`connecting ${users.length} users to ${o.rooms} rooms…`);
+      o.progress.phase(`connecting ${users.length} users to ${o.rooms} rooms…`);
       const chat = await RoomChat.open(target, users, o.rooms, o.prefix);
       const r = await chat.step(o.rate, o.seconds, (p) =>
         o.progress.update(`[room-chat] ${round(p.elapsedSec)} s · ${chat.sockets} sockets · sent ${p.sent} · acked ${p.acked} · deliveries ${p.deliveries} · ack p99 ${round(p.ackP99)} ms`),
@@ -66,7 +66,7 @@ export async function runScenario(name: ScenarioName, target: Target, o: Scenari
       return r.lost === 0 && r.duplicates === 0 && r.failed === 0 && r.acked > 0 ? 0 : 1;
     }
     case "whisper-storm": {
-      o.progress.update(`connecting ${users.length} users…`);
+      o.progress.phase(`connecting ${users.length} users…`);
       const storm = await WhisperStorm.open(target, users);
       const r = await storm.run(o.rate, o.seconds, (p) =>
         o.progress.update(`[whisper-storm] ${round(p.elapsedSec)} s · sent ${p.sent} · acked ${p.acked} · received ${p.received}`),
