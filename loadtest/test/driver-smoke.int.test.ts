@@ -62,11 +62,12 @@ describe("load driver smoke run against two Sala nodes", () => {
     }
   });
 
-  it("whisper storm: every acknowledged whisper reaches its partner once", async () => {
+  it("whisper storm: every acknowledged whisper reaches both participants once, sealed under their conversation key", async () => {
     const storm = await WhisperStorm.open(sala, users.slice(0, 10));
     try {
       const result = await storm.run(50, 2);
-      expect(result).toMatchObject({ sent: 100, acked: 100, failed: 0, received: 100, lost: 0, duplicates: 0 });
+      expect(result).toMatchObject({ sent: 100, acked: 100, failed: 0, received: 200, lost: 0, duplicates: 0 });
+      expect(result.deliveryLatency.count).toBe(200); // each one decrypted to its send time
     } finally {
       await storm.close();
     }

@@ -71,15 +71,23 @@ describe("reactivity", () => {
     const unread = track(() => conversations.totalUnread());
     const order = track(() => conversations.list().map((thread) => thread.user).join(","));
 
-    conversations.add({ from: "Bob", to: ME, ts: 1, msg: "a" }, ME);
+    const whisper = (from: string, seq: number, ts: number) => ({ conversationId: `dm:${from}`, seq, from, to: ME, ts, msg: "v1.x" });
+    conversations.receive(whisper("Bob", 1, 1), ME);
     flushSync();
-    conversations.add({ from: "Carol", to: ME, ts: 2, msg: "b" }, ME);
+    conversations.receive(whisper("Carol", 1, 2), ME);
     flushSync();
-    conversations.openWith("bob");
+    conversations.read("bob", 1); // read on another device
+    flushSync();
+    const line = conversations.list()[1]!.lines[0]!;
+    const text = track(() => conversations.list()[1]!.lines[0]!.text);
+    conversations.addPage("Bob", [], [{ id: 1, key: btoa("k".repeat(32)) }], ME); // keys arrive: line re-decrypted (still null here)
     flushSync();
 
     expect(unread.seen).toEqual([0, 1, 2, 1]);
     expect(order.seen).toEqual(["", "Bob", "Carol,Bob"]);
+    expect(line.text).toBeNull();
+    expect(text.seen).toEqual([null]);
+    text.stop();
     unread.stop();
     order.stop();
   });

@@ -72,7 +72,7 @@ describe("RoomSession feed ordering", () => {
     room.receive(message(1, "Bob", "m1", key), ME);
     room.receive(message(3, "Bob", "m3", key), ME);
     room.memberJoined("Carol");
-    room.whisper("Bob", ME, 5, "psst", true);
+    room.whisper("dm:x#1", "Bob", ME, 5, "psst", true);
     room.receive(message(2, "Bob", "m2", key), ME);
 
     expect(messages(room).map((item) => item.seq)).toEqual([1, 2, 3]);
@@ -402,11 +402,19 @@ describe("RoomSession whispers and notices in the feed", () => {
     const key = randomKey(1);
     const room = new RoomSession(summary(), [ME, "Bob"], key);
     room.receive(message(1, "Bob", "hi", key), ME);
-    room.whisper("Bob", ME, 5, "psst", true);
+    room.whisper("dm:x#1", "Bob", ME, 5, "psst", true);
     room.memberJoined("Carol");
 
     expect(room.feed.map((item) => item.kind)).toEqual(["message", "whisper", "notice"]);
     expect(room.feed[1]).toMatchObject({ from: "Bob", to: ME, text: "psst", incoming: true });
+  });
+
+  it("shows a whisper once, however often it arrives (ack and echo), and one it could not decrypt as such", () => {
+    const room = new RoomSession(summary(), [ME, "Bob"], randomKey(1));
+    room.whisper("dm:alice:bob#1", ME, "Bob", 5, "mine", false);
+    room.whisper("dm:alice:bob#1", ME, "Bob", 5, "mine", false);
+    room.whisper("dm:alice:bob#2", "Bob", ME, 6, null, true);
+    expect(room.feed.map((item) => (item.kind === "whisper" ? item.text : item.kind))).toEqual(["mine", null]);
   });
 
   it("gives every feed item a distinct id (used as the keyed-each key)", () => {
@@ -416,7 +424,7 @@ describe("RoomSession whispers and notices in the feed", () => {
     room.receive(message(1, "Bob", "a", key), ME);
     room.acknowledged(3, 3, "c", ME, 1);
     room.memberJoined("Carol");
-    room.whisper("Bob", ME, 5, "psst", true);
+    room.whisper("dm:x#1", "Bob", ME, 5, "psst", true);
 
     const ids = room.feed.map((item) => item.id);
     expect(new Set(ids).size).toBe(ids.length);

@@ -1,7 +1,8 @@
 /**
  * A full restart — every node and Redis (AOF, infra/redis.conf) — keeps accounts, sessions, rooms,
- * keys and history: users log in again (or keep their session), find their room, and read the
- * messages written before the restart.
+ * keys, history and conversations: users log in again (or keep their session), find their room
+ * and their conversation (with its unread count), and read the messages and whispers written
+ * before the restart with the same keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 describe("a full restart of Redis and every node", () => {
-  it("keeps users, sessions, rooms, keys and history", async () => {
+  it("keeps users, sessions, rooms, keys, history and conversations", async () => {
     const run = Date.now().toString(36).slice(-5);
     const ana = `dur${run}a`;
     const cookie = await registerAndLogin(cluster.url, ana);
@@ -30,6 +31,13 @@ describe("a full restart of Redis and every node", () => {
     const { key } = await ask(before.socket, "join_room", { roomId: room.id, password: "keep-it" });
     for (let i = 1; i <= 3; i++) {
       expect((await ask(before.socket, "text", { roomId: room.id, msg: encryptText(`before restart ${i}`, room.id, key) })).ok).toBe(true);
+    }
+    // A conversation with a user who is offline all along: two whispers, unread for him.
+    const bruno = `${ana}b`;
+    const brunoCookie = await registerAndLogin(cluster.url, bruno);
+    const opened = await ask(before.socket, "open_conversation", { with: bruno });
+    for (const text of ["whisper 1", "whisper 2"]) {
+      expect((await ask(before.socket, "private_message", { to: bruno, msg: encryptText(text, opened.conversation.id, opened.key) })).ok).toBe(true);
     }
     before.socket.close();
 
@@ -66,5 +74,20 @@ describe("a full restart of Redis and every node", () => {
     // Numbering goes on where it stopped.
     const next = await ask(after.socket, "text", { roomId: room.id, msg: encryptText("after restart", room.id, joined.key) });
     expect(next.seq).toBe(4);
+
+    // The conversation: listed with its unread count, the same key, both whispers readable.
+    const him = await connectClient(cluster.url, bruno, brunoCookie);
+    clients.push(him);
+    const { conversations } = await ask(him.socket, "conversations", {});
+    expect(conversations).toEqual([{ id: opened.conversation.id, with: ana, unread: 2, lastSeq: 2, lastTs: expect.any(Number) }]);
+    const his = await ask(him.socket, "open_conversation", { with: ana });
+    expect(his.key).toEqual(opened.key);
+    const whispers = his.history.map((m: { msg: string }) => {
+      const result = decryptText(m.msg, his.conversation.id, (id) => his.keys.find((k: { id: number }) => k.id === id)?.key);
+      return result.ok ? result.text : null;
+    });
+    expect(whispers).toEqual(["whisper 1", "whisper 2"]);
+    const reply = await ask(him.socket, "private_message", { to: ana, msg: encryptText("after restart", his.conversation.id, his.key) });
+    expect(reply.seq).toBe(3);
   }, 90_000);
 });

@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { Server, type Socket } from "socket.io";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
+import { conversationId } from "@sala/protocol";
 
 const port = Number(process.env.PORT ?? 0);
 const nodeIndex = Number(process.env.BASELINE_NODE_INDEX ?? 0);
@@ -21,7 +22,7 @@ const nodeCount = Number(process.env.BASELINE_NODES ?? 1);
 const redisUrl = process.env.BASELINE_REDIS_URL;
 
 type Ack = (answer: object) => void;
-const roomKeys = new Map<string, { id: number; key: string }>();
+const keys = new Map<string, { id: number; key: string }>();
 const counters = new Map<string, number>();
 
 function nextSeq(roomId: string): number {
@@ -30,10 +31,10 @@ function nextSeq(roomId: string): number {
   return count * nodeCount + nodeIndex;
 }
 
-function keyOf(roomId: string): { id: number; key: string } {
-  // Deterministic per room so that every baseline node hands out the same key without shared state.
-  let key = roomKeys.get(roomId);
-  if (!key) roomKeys.set(roomId, (key = { id: 1, key: Buffer.from(roomId.padEnd(32, "k").slice(0, 32)).toString("base64") }));
+function keyOf(scope: string): { id: number; key: string } {
+  // Deterministic per room or conversation, so every baseline node hands out the same key without shared state.
+  let key = keys.get(scope);
+  if (!key) keys.set(scope, (key = { id: 1, key: Buffer.from(scope.padEnd(32, "k").slice(0, 32)).toString("base64") }));
   return key;
 }
 
@@ -54,10 +55,16 @@ function onConnection(socket: Socket): void {
     io.to(`room:${payload.roomId}`).emit("text", message);
     ack({ ok: true, seq: message.seq, ts: message.ts });
   });
+  socket.on("open_conversation", (payload: { with: string }, ack: Ack) => {
+    const id = conversationId(username, payload.with);
+    const key = keyOf(id);
+    ack({ ok: true, conversation: { id, with: payload.with, unread: 0, lastSeq: 0, lastTs: 0 }, key, keys: [key], history: [] });
+  });
   socket.on("private_message", (payload: { to: string; msg: string }, ack: Ack) => {
-    const whisper = { from: username, to: payload.to, ts: Date.now(), msg: payload.msg };
-    io.to(`user:${payload.to}`).emit("private_message", whisper);
-    ack({ ok: true, ts: whisper.ts, to: payload.to });
+    const id = conversationId(username, payload.to);
+    const whisper = { conversationId: id, seq: nextSeq(id), from: username, to: payload.to, ts: Date.now(), msg: payload.msg };
+    io.to([`user:${payload.to}`, `user:${username}`]).emit("private_message", whisper);
+    ack({ ok: true, ts: whisper.ts, to: payload.to, seq: whisper.seq, conversationId: id });
   });
 }
 

@@ -1,20 +1,26 @@
 /**
- * Whisper storm: users in pairs (0↔1, 2↔3, …) whisper to each other at a fixed total rate.
- * Measures the send→ack round trip and the delivery latency, and counts lost and duplicated
- * whispers per receiver by the sender's own counter (carried inside the message).
+ * Whisper storm: users in pairs (0↔1, 2↔3, …) whisper to each other at a fixed total rate, each
+ * whisper sealed under the pair's conversation key (from `open_conversation`). A whisper reaches
+ * every socket of both participants, so both count it: lost and duplicated deliveries by the
+ * conversation's sequence number, delivery latency from the send time inside the ciphertext.
  */
-import type { Whisper } from "@sala/protocol";
+import type { RoomKey, Whisper } from "@sala/protocol";
+import { openPayload, sealPayload } from "../chat-payload.js";
 import { DeliveryLedger } from "../delivery-ledger.js";
-import type { SioClient } from "../sio-client.js";
 import { pace, settle } from "../pacer.js";
+import type { SioClient } from "../sio-client.js";
 import { Samples, round } from "../stats.js";
 import { connect, inPool, type LoadUser, type Target } from "../target.js";
 import { ms } from "./report.js";
 
 interface Peer {
+  id: string;
   user: LoadUser;
   client: SioClient;
   partner: string;
+  conversationId: string;
+  key: RoomKey;
+  keys: Map<number, string>;
   sent: number;
 }
 
@@ -31,10 +37,9 @@ export interface WhisperResult {
   deliveryLatency: Samples;
 }
 
-const pairOf = (from: string, to: string) => `${from}>${to}`;
-
 export class WhisperStorm {
   private readonly ledger = new DeliveryLedger();
+  private readonly sentAtByEnvelope = new Map<string, number>();
   private deliveryLatency = new Samples();
 
   private constructor(private readonly peers: Peer[]) {}
@@ -42,15 +47,17 @@ export class WhisperStorm {
   static async open(target: Target, users: LoadUser[]): Promise<WhisperStorm> {
     const even = users.slice(0, users.length - (users.length % 2));
     if (even.length < 2) throw new Error("whisper storm: needs at least two users");
-    const peers = await inPool(even, 50, async (user, i) => ({
-      user,
-      client: await connect(target, user, target.urls[i % target.urls.length]!),
-      partner: even[i ^ 1]!.username,
-      sent: 0,
-    }));
+    const peers = await inPool(even, 50, async (user, i): Promise<Peer> => {
+      const client = await connect(target, user, target.urls[i % target.urls.length]!);
+      const partner = even[i ^ 1]!.username;
+      const opened = await client.request("open_conversation", { with: partner }, 20_000);
+      if (!opened.ok) throw new Error(`open_conversation: ${opened.error.code}`);
+      const keys = new Map(opened.keys.map((key) => [key.id, key.key]));
+      return { id: `${i}`, user, client, partner, conversationId: opened.conversation.id, key: opened.key, keys, sent: 0 };
+    });
     const storm = new WhisperStorm(peers);
     for (const peer of peers) {
-      storm.ledger.expect(peer.user.username, pairOf(peer.partner, peer.user.username));
+      storm.ledger.expect(peer.id, peer.conversationId);
       peer.client.on("private_message", (whisper) => storm.onWhisper(peer, whisper));
     }
     return storm;
@@ -58,10 +65,10 @@ export class WhisperStorm {
 
   async run(rate: number, seconds: number, onProgress?: (p: { elapsedSec: number; sent: number; acked: number; received: number }) => void): Promise<WhisperResult> {
     this.ledger.reset();
+    this.sentAtByEnvelope.clear();
     this.deliveryLatency = new Samples();
     const ackRtt = new Samples();
     const inFlight = new Set<Promise<void>>();
-    const total = Math.round(rate * seconds);
     let sent = 0;
     let acked = 0;
     let failed = 0;
@@ -69,13 +76,14 @@ export class WhisperStorm {
     const sendOne = (peer: Peer) => {
       const n = ++peer.sent;
       const t0 = Date.now();
+      const msg = sealPayload({ sentAt: t0, n }, peer.conversationId, peer.key);
       const request = peer.client
-        .request("private_message", { to: peer.partner, msg: JSON.stringify({ t: t0, n }) }, 10_000)
+        .request("private_message", { to: peer.partner, msg, id: `w${peer.id}-${n.toString(36).padStart(6, "0")}` }, 10_000)
         .then((answer) => {
           if (!answer.ok) return void failed++;
           acked++;
           ackRtt.add(Date.now() - t0);
-          this.ledger.acknowledged(pairOf(peer.user.username, peer.partner), n);
+          this.ledger.acknowledged(answer.conversationId, answer.seq);
         })
         .catch(() => void failed++)
         .finally(() => inFlight.delete(request));
@@ -83,7 +91,7 @@ export class WhisperStorm {
     };
     await pace(
       rate,
-      total,
+      Math.round(rate * seconds),
       (i) => {
         sent++;
         sendOne(this.peers[i % this.peers.length]!);
@@ -112,23 +120,19 @@ export class WhisperStorm {
   }
 
   private onWhisper(peer: Peer, whisper: Whisper): void {
-    if (whisper.to !== peer.user.username) return;
-    let body: { t?: unknown; n?: unknown };
-    try {
-      body = JSON.parse(whisper.msg) as typeof body;
-    } catch {
-      return;
+    if (whisper.conversationId !== peer.conversationId || !this.ledger.delivered(peer.id, whisper.conversationId, whisper.seq)) return;
+    let sentAt = this.sentAtByEnvelope.get(whisper.msg);
+    if (sentAt === undefined) {
+      sentAt = openPayload(whisper.msg, whisper.conversationId, peer.keys)?.sentAt ?? Number.NaN;
+      this.sentAtByEnvelope.set(whisper.msg, sentAt);
     }
-    if (typeof body.n !== "number" || typeof body.t !== "number") return;
-    if (this.ledger.delivered(peer.user.username, pairOf(whisper.from, peer.user.username), body.n)) {
-      this.deliveryLatency.add(Date.now() - body.t);
-    }
+    if (!Number.isNaN(sentAt)) this.deliveryLatency.add(Date.now() - sentAt);
   }
 }
 
 export function whisperSummary(r: WhisperResult): string {
   return (
-    `${r.rate} whispers/s for ${round(r.seconds)} s: sent ${r.sent}, acked ${r.acked}, failed ${r.failed}, received ${r.received}, lost ${r.lost}, duplicated ${r.duplicates} · ` +
+    `${r.rate} whispers/s for ${round(r.seconds)} s: sent ${r.sent}, acked ${r.acked}, failed ${r.failed}, deliveries ${r.received} (both participants), lost ${r.lost}, duplicated ${r.duplicates} · ` +
     `ack ms p50 ${ms(r.ackRtt, 50)} p99 ${ms(r.ackRtt, 99)}; delivery ms p50 ${ms(r.deliveryLatency, 50)} p99 ${ms(r.deliveryLatency, 99)}`
   );
 }

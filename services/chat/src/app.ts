@@ -23,6 +23,7 @@ import { createSessions, sessionRoom } from "./http/session.js";
 import { handleConnections } from "./realtime/connections.js";
 import { EventGate } from "./realtime/event-gate.js";
 import { lobbyHandlers } from "./realtime/handlers/lobby.js";
+import { conversationHandlers } from "./realtime/handlers/conversations.js";
 import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
@@ -138,6 +139,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     roomPasswords: throttle("room-password", roomPw.maxFails, roomPw.windowSec),
     joinHistory: config.history.onJoin,
     historyMax: config.history.max,
+    historyMaxAgeMs: config.history.maxAgeMs,
     logger,
   });
   const presence = new PresenceTracker({
@@ -150,18 +152,18 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     graceMs: config.presenceGraceMs,
     logger,
   });
+  const historyCap = { maxMessages: config.history.max, maxAgeMs: config.history.maxAgeMs };
   const gate = new EventGate(
     {
       ...lobbyHandlers({ lobby: stores.lobby }),
       ...roomHandlers({ roomService }),
       ...messageHandlers({
         rooms: stores.rooms,
-        users: stores.users,
-        presence: stores.presence,
         typingThrottleMs: config.typingThrottleMs,
-        historyMax: config.history.max,
+        historyCap,
         onAccepted: () => metrics.messagesAccepted.inc(),
       }),
+      ...conversationHandlers({ conversations: stores.conversations, users: stores.users, historyCap, openHistory: config.history.onJoin }),
       ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),
     },
     config.socketEventsPerSec,

@@ -59,6 +59,11 @@ const EnvSchema = Type.Object({
   METRICS_WINDOW_SEC: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
   /** Messages kept per room (a Redis stream capped at this length). */
   HISTORY_MAX: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 5000 }),
+  /**
+   * Seconds a stored room message or whisper is kept (0: no age cap). Older ones are never
+   * returned and are trimmed from storage (stores/redis/history-stream.ts).
+   */
+  HISTORY_MAX_AGE_SEC: Type.Integer({ minimum: 0, maximum: 315_360_000, default: 2_592_000 }),
   /** Latest messages a member gets when joining a room. */
   JOIN_HISTORY: Type.Integer({ minimum: 0, maximum: 200, default: 50 }),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
@@ -94,7 +99,8 @@ export interface Config {
   lobbyFlushMs: number;
   presenceGraceMs: number;
   webDir: string;
-  history: { max: number; onJoin: number };
+  /** max: messages kept per room or conversation; onJoin: sent with a join; maxAgeMs: 0 = no age cap. */
+  history: { max: number; onJoin: number; maxAgeMs: number };
   /** Case-folded usernames with the admin role. */
   adminUsers: Set<string>;
   metrics: { port: number | null; host: string; windowSec: number };
@@ -171,7 +177,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
-    history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY },
+    history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY, maxAgeMs: env.HISTORY_MAX_AGE_SEC * 1000 },
     adminUsers: new Set(env.ADMIN_USERS.split(",").map((name) => name.trim().normalize("NFC").toLowerCase()).filter(Boolean)),
     metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),

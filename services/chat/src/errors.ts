@@ -61,7 +61,6 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.USERNAME_TAKEN:
     case ErrorCode.ROOM_EXISTS:
     case ErrorCode.STALE_KEY:
-    case ErrorCode.USER_OFFLINE:
     case ErrorCode.SELF_WHISPER:
       return 409;
     case ErrorCode.RATE_LIMITED:

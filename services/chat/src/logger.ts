@@ -2,8 +2,9 @@ import { pino, type Logger } from "pino";
 
 /**
  * Structured logs, one JSON line per event, tagged with the node id. Secrets never reach them:
- * cookies and any field named like a password, key or message body are redacted as a last line of
- * defence (the code does not log them in the first place).
+ * cookies, any field named like a password, key or message body, and the arguments of a failed
+ * Redis command are redacted as a last line of defence (the code does not log them in the first
+ * place).
  */
 export function createLogger(nodeId: string, level: string): Logger {
   return pino({
@@ -20,6 +21,10 @@ export function createLogger(nodeId: string, level: string): Logger {
         "*.key",
         "msg.msg",
         "sessionSecret",
+        // ioredis attaches the failed command to its errors: a script's arguments can carry a
+        // room or conversation key, or a message envelope.
+        "err.command.args",
+        "*.err.command.args",
       ],
       censor: "[redacted]",
     },

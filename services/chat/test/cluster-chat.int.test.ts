@@ -254,32 +254,6 @@ describe("room messages", () => {
   });
 });
 
-describe("whispers", () => {
-  it("reach every tab of the target on any node and echo to the sender's other tabs", async () => {
-    const ana = await user(n1, "ana");
-    const bia = await user(n2, "bia");
-    const biaTab2 = await connect(n3, bia.cookie);
-    const anaTab2 = await connect(n2, ana.cookie);
-    sockets.push(biaTab2, anaTab2);
-    const inbox = [waitFor(bia.socket, "private_message"), waitFor(biaTab2, "private_message"), waitFor(anaTab2, "private_message")];
-    const ack = await request(ana.socket, "private_message", { to: bia.username.toUpperCase(), msg: "psst" });
-    expect(ack).toEqual({ ok: true, ts: expect.any(Number), to: bia.username });
-    for (const whisper of await Promise.all(inbox)) {
-      expect(whisper).toEqual({ from: ana.username, to: bia.username, ts: ack.ts, msg: "psst" });
-    }
-  });
-
-  it("refuses unknown, offline and self targets", async () => {
-    const ana = await user(n1, "ana");
-    const ghost = newUsername("ghost");
-    const offline = newUsername("off");
-    await registerAndLogin(n2, offline);
-    expect((await request(ana.socket, "private_message", { to: ghost, msg: "hi" })).error.code).toBe(ErrorCode.USER_NOT_FOUND);
-    expect((await request(ana.socket, "private_message", { to: offline, msg: "hi" })).error.code).toBe(ErrorCode.USER_OFFLINE);
-    expect((await request(ana.socket, "private_message", { to: ana.username, msg: "hi" })).error.code).toBe(ErrorCode.SELF_WHISPER);
-  });
-});
-
 describe("sessions and the handshake", () => {
   it("logout closes that session's sockets on every node", async () => {
     const ana = await user(n1, "ana");

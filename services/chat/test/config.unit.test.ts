@@ -28,4 +28,11 @@ describe("configuration", () => {
     expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toBe(1);
     expect(loadConfig({ TRUST_PROXY: "127.0.0.1, 10.0.0.0/8" }).trustProxy).toEqual(["127.0.0.1", "10.0.0.0/8"]);
   });
+
+  it("caps history by age: 30 days by default, 0 for no age cap", () => {
+    expect(loadConfig({}).history.maxAgeMs).toBe(30 * 24 * 3600 * 1000);
+    expect(loadConfig({ HISTORY_MAX_AGE_SEC: "0" }).history.maxAgeMs).toBe(0);
+    expect(loadConfig({ HISTORY_MAX_AGE_SEC: "60" }).history.maxAgeMs).toBe(60_000);
+    expect(() => loadConfig({ HISTORY_MAX_AGE_SEC: "-1" })).toThrow(/HISTORY_MAX_AGE_SEC/);
+  });
 });

@@ -37,9 +37,15 @@ describe("embedded mode", () => {
     const message = await delivered;
     expect(decryptText(message.msg, room.id, () => key.key)).toEqual({ ok: true, text: "olá", keyId: key.id });
 
+    const opened = await request(biaSocket, "open_conversation", { with: ana });
     const whisper = waitFor(anaSocket, "private_message");
-    expect((await request(biaSocket, "private_message", { to: ana, msg: "oi" })).ok).toBe(true);
-    expect(await whisper).toMatchObject({ from: bia, to: ana, msg: "oi" });
+    const envelope = encryptText("oi", opened.conversation.id, opened.key);
+    expect((await request(biaSocket, "private_message", { to: ana, msg: envelope })).ok).toBe(true);
+    expect(await whisper).toMatchObject({ from: bia, to: ana, msg: envelope, seq: 1 });
+    // Stored in the node's memory: Ana opens the conversation and reads it.
+    const mine = await request(anaSocket, "open_conversation", { with: bia });
+    expect(mine.conversation).toMatchObject({ with: bia, unread: 1, lastSeq: 1 });
+    expect(decryptText(mine.history[0].msg, mine.conversation.id, () => mine.key.key)).toMatchObject({ ok: true, text: "oi" });
 
     const rotated = waitFor(anaSocket, "room_key");
     expect((await request(biaSocket, "leave_room", { roomId: room.id })).ok).toBe(true);

@@ -6,7 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { ErrorCode, type RoomMessage } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
-import { connect, newUsername, record, registerAndLogin, request, sleep, startCluster, type ClientSocket, type TestCluster, type TestNode } from "./support/cluster.js";
+import {
+  connect,
+  newUsername,
+  record,
+  registerAndLogin,
+  request,
+  sleep,
+  startCluster,
+  startNode,
+  type ClientSocket,
+  type TestCluster,
+  type TestNode,
+} from "./support/cluster.js";
 
 let cluster: TestCluster;
 let n1: TestNode, n2: TestNode;
@@ -106,5 +118,28 @@ describe("room history", () => {
     await expect.poll(() => cleared.length).toBe(1);
     expect(cleared[0]).toEqual({ roomId: room.id, by: expect.any(String) });
     expect((await request(bia, "history", { roomId: room.id })).messages).toEqual([]);
+  });
+
+  it("hides and trims messages past HISTORY_MAX_AGE_SEC, on a node configured with it", async () => {
+    // A third node on the same Redis, with a one-second age cap.
+    const aging = await startNode(`${cluster.prefix}-aging`, inject("redisUrl"), cluster.prefix, { HISTORY_MAX_AGE_SEC: "1", JOIN_HISTORY: "5" });
+    try {
+      const ana = await user(aging, "ana");
+      const { room } = await request(ana, "create_room", { name: newUsername("aging") });
+      const { key } = await request(ana, "join_room", { roomId: room.id });
+      await request(ana, "text", { roomId: room.id, msg: encryptText("soon gone", room.id, key) });
+      expect((await request(ana, "history", { roomId: room.id })).messages).toHaveLength(1);
+      await sleep(1100);
+      expect((await request(ana, "history", { roomId: room.id })).messages).toEqual([]);
+      expect((await request(ana, "history", { roomId: room.id, afterSeq: 0 })).messages).toEqual([]);
+      expect((await request(ana, "join_room", { roomId: room.id })).history).toEqual([]);
+      // The other nodes (30-day cap) see it gone as well: it was trimmed from Redis.
+      const bia = await user(n1, "bia");
+      await request(bia, "join_room", { roomId: room.id });
+      expect((await request(bia, "history", { roomId: room.id })).messages).toEqual([]);
+      expect((await request(ana, "text", { roomId: room.id, msg: encryptText("fresh", room.id, key) })).seq).toBe(2);
+    } finally {
+      await aging.node.close();
+    }
   });
 });

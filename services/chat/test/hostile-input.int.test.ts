@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ErrorCode, type JoinedRoom, type LobbySnapshot, type RoomKey, type RoomSummary } from "@sala/protocol";
+import { conversationId, ErrorCode, type JoinedRoom, type LobbySnapshot, type RoomKey, type RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import {
   connect,
@@ -48,7 +48,7 @@ let baselineLobby: LobbySnapshot;
 
 /** What members and bystanders saw, for the "learned nothing / got nothing" checks. */
 const seenBy: Record<string, Record<string, any[]>> = {};
-const WATCHED = ["room_key", "text", "member_joined", "member_left", "typing", "kicked", "room_deleted", "private_message"];
+const WATCHED = ["room_key", "text", "member_joined", "member_left", "typing", "kicked", "room_deleted", "private_message", "conversation_read"];
 
 function watch(label: string, socket: ClientSocket): void {
   seenBy[label] = {};
@@ -158,8 +158,12 @@ function shapeCases(): Case[] {
     delete_room: { roomId: secret.id },
     kick: { roomId: secret.id, username: alice },
     text: { roomId: secret.id, msg: envelope },
-    private_message: { to: alice, msg: "psst" },
+    private_message: { to: alice, msg: encryptText("psst", conversationId(mallory, alice), randomKey(1)) },
     typing: { roomId: secret.id },
+    open_conversation: { with: alice },
+    conversations: {},
+    conversation_history: { with: alice },
+    mark_read: { with: alice, seq: 1 },
   };
   const cases: Case[] = [];
   for (const [event, payload] of Object.entries(valid)) {
@@ -210,6 +214,8 @@ function semanticCases(socketIndex: number): Case[] {
   const c = (label: string, event: string, payload: unknown, ...codes: string[]): Case => ({ label, event, args: [payload], codes });
   const guessedEnvelope = encryptText("let me in", secret.id, randomKey(secretKey.id));
   const denEnvelope = encryptText("hi", den.id, denKey);
+  const whisperEnvelope = encryptText("hi", conversationId(mallory, sleeper), randomKey(1));
+  const selfEnvelope = encryptText("me", conversationId(mallory, mallory), randomKey(1));
   return [
     // The private room the attacker is not in and does not own.
     c("text to the private room", "text", { roomId: secret.id, msg: guessedEnvelope }, ErrorCode.NOT_MEMBER),
@@ -255,14 +261,28 @@ function semanticCases(socketIndex: number): Case[] {
     c("create a room with an 81-character name", "create_room", { name: "n".repeat(81) }, ErrorCode.BAD_REQUEST),
     c("create a room with a 3-character password", "create_room", { name: `Weak ${socketIndex}`, password: "abc" }, ErrorCode.WEAK_PASSWORD),
     c("create a room with a 129-character password", "create_room", { name: `Long ${socketIndex}`, password: "p".repeat(129) }, ErrorCode.BAD_REQUEST),
-    // Whispers.
-    c("whisper to self", "private_message", { to: mallory, msg: "me" }, ErrorCode.SELF_WHISPER),
-    c("whisper to self (case-folded)", "private_message", { to: mallory.toUpperCase(), msg: "me" }, ErrorCode.SELF_WHISPER),
-    c("whisper to nobody", "private_message", { to: "nobody-at-all", msg: "hi" }, ErrorCode.USER_NOT_FOUND),
-    c("whisper to an offline user", "private_message", { to: sleeper, msg: "hi" }, ErrorCode.USER_OFFLINE),
+    // Whispers and conversations.
+    c("whisper to self", "private_message", { to: mallory, msg: selfEnvelope }, ErrorCode.SELF_WHISPER),
+    c("whisper to self (case-folded)", "private_message", { to: mallory.toUpperCase(), msg: selfEnvelope }, ErrorCode.SELF_WHISPER),
+    c("whisper to nobody", "private_message", { to: "nobody-at-all", msg: whisperEnvelope }, ErrorCode.USER_NOT_FOUND),
+    c("whisper before opening the conversation", "private_message", { to: sleeper, msg: whisperEnvelope }, ErrorCode.BAD_REQUEST),
+    c("plaintext whisper", "private_message", { to: alice, msg: "hi alice" }, ErrorCode.BAD_REQUEST),
     c("empty whisper", "private_message", { to: alice, msg: "" }, ErrorCode.BAD_REQUEST),
-    c("over-long whisper", "private_message", { to: alice, msg: "w".repeat(2001) }, ErrorCode.BAD_REQUEST),
-    c("whisper to an over-long name", "private_message", { to: "x".repeat(25), msg: "hi" }, ErrorCode.BAD_REQUEST),
+    c("over-long whisper", "private_message", { to: alice, msg: "w".repeat(12_001) }, ErrorCode.BAD_REQUEST),
+    c("whisper to an over-long name", "private_message", { to: "x".repeat(25), msg: whisperEnvelope }, ErrorCode.BAD_REQUEST),
+    c("whisper with a bad id", "private_message", { to: alice, msg: whisperEnvelope, id: "bad id!" }, ErrorCode.BAD_REQUEST),
+    c("open a conversation with self", "open_conversation", { with: mallory.toUpperCase() }, ErrorCode.SELF_WHISPER),
+    c("open a conversation with nobody", "open_conversation", { with: "nobody-at-all" }, ErrorCode.USER_NOT_FOUND),
+    c("open another pair's conversation id", "open_conversation", { with: `${alice}:${bob}` }, ErrorCode.USER_NOT_FOUND),
+    c("open a conversation by hash tag", "open_conversation", { with: `}:${alice}` }, ErrorCode.USER_NOT_FOUND),
+    c("read another pair's history", "conversation_history", { with: `dm:${alice}:${bob}` }, ErrorCode.USER_NOT_FOUND),
+    c("history both ways at once", "conversation_history", { with: alice, afterSeq: 1, beforeSeq: 5 }, ErrorCode.BAD_REQUEST),
+    c("history with a negative seq", "conversation_history", { with: alice, afterSeq: -1 }, ErrorCode.BAD_REQUEST),
+    c("history page of 201", "conversation_history", { with: alice, limit: 201 }, ErrorCode.BAD_REQUEST),
+    c("mark read with nobody", "mark_read", { with: "nobody-at-all", seq: 1 }, ErrorCode.USER_NOT_FOUND),
+    c("mark read without a conversation", "mark_read", { with: sleeper, seq: 1 }, ErrorCode.BAD_REQUEST),
+    c("mark read a fractional seq", "mark_read", { with: alice, seq: 1.5 }, ErrorCode.BAD_REQUEST),
+    c("mark read a negative seq", "mark_read", { with: alice, seq: -1 }, ErrorCode.BAD_REQUEST),
   ];
 }
 
@@ -570,6 +590,7 @@ describe("after the attack", () => {
       expect(seen.room_deleted).toEqual([]);
       expect(seen.room_key).toEqual([]);
       expect(seen.private_message).toEqual([]);
+      expect(seen.conversation_read).toEqual([]);
       // Room messages: only the baseline and the two above, in order, all from members.
       const texts = seen.text!.filter((message) => message.roomId === secret.id);
       expect(texts.every((message) => message.from === alice || message.from === bob)).toBe(true);

@@ -9,6 +9,9 @@ import type { RoomRecord, Stores } from "../src/stores/types.js";
 const key = () => randomBytes(32).toString("base64");
 const roomId = () => randomBytes(12).toString("base64url");
 const msg = (room: string, keyId: number, ts: number) => ({ roomId: room, keyId, from: "ana", ts, msg: "v1.x" });
+/** A history cap of `maxMessages`, and an age cap of `maxAgeMs` (0: none). */
+const cap = (maxMessages: number, maxAgeMs = 0) => ({ maxMessages, maxAgeMs });
+const DAY = 86_400_000;
 
 function room(overrides: Partial<RoomRecord> = {}): RoomRecord {
   return { id: roomId(), name: `room ${randomBytes(3).toString("hex")}`, owner: "ana", passwordHash: null, createdAt: Date.now(), ...overrides };
@@ -73,14 +76,14 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const first = { id: 1, key: key() };
         await stores.rooms.create(r, first);
         expect(await stores.rooms.currentKey(r.id)).toEqual(first);
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), 10)).toEqual({ seq: 1, ts: 100, duplicate: false });
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), 10)).toEqual({ seq: 2, ts: 101, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), cap(10))).toEqual({ seq: 1, ts: 100, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), cap(10))).toEqual({ seq: 2, ts: 101, duplicate: false });
         const second = await stores.rooms.rotateKey(r.id, key());
         expect(second.id).toBe(2);
         expect(await stores.rooms.currentKey(r.id)).toEqual(second);
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 102), 10)).toEqual({ staleKey: 2 });
-        expect(await stores.rooms.acceptMessage(msg(r.id, 2, 103), 10)).toEqual({ seq: 3, ts: 103, duplicate: false });
-        expect(await stores.rooms.acceptMessage(msg(roomId(), 1, 104), 10)).toBeNull();
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 102), cap(10))).toEqual({ staleKey: 2 });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 2, 103), cap(10))).toEqual({ seq: 3, ts: 103, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(roomId(), 1, 104), cap(10))).toBeNull();
         expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2, 3]);
         await expect(stores.rooms.rotateKey(roomId(), key())).rejects.toThrow();
       });
@@ -88,7 +91,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
       it("keeps a capped, ordered history and pages it both ways", async () => {
         const r = room();
         await stores.rooms.create(r, { id: 1, key: key() });
-        for (let i = 1; i <= 30; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, 1000 + i), from: "Ana", msg: `m${i}` }, 20);
+        for (let i = 1; i <= 30; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, 1000 + i), from: "Ana", msg: `m${i}` }, cap(20));
         const latest = await stores.rooms.history(r.id, { limit: 5 });
         expect(latest.map((m) => m.seq)).toEqual([26, 27, 28, 29, 30]);
         expect(latest[4]).toEqual({ roomId: r.id, seq: 30, from: "Ana", ts: 1030, msg: "m30" });
@@ -101,28 +104,66 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
       it("answers a message sent again with the same id with the first answer, storing it once", async () => {
         const r = room();
         await stores.rooms.create(r, { id: 1, key: key() });
-        const first = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 500), clientId: "abcdefgh12" }, 10);
-        const again = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 900), clientId: "abcdefgh12" }, 10);
+        const first = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 500), clientId: "abcdefgh12" }, cap(10));
+        const again = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 900), clientId: "abcdefgh12" }, cap(10));
         expect(first).toEqual({ seq: 1, ts: 500, duplicate: false });
         expect(again).toEqual({ seq: 1, ts: 500, duplicate: true });
-        expect((await stores.rooms.acceptMessage({ ...msg(r.id, 1, 901), clientId: "otherid123" }, 10))).toMatchObject({ seq: 2 });
+        expect((await stores.rooms.acceptMessage({ ...msg(r.id, 1, 901), clientId: "otherid123" }, cap(10)))).toMatchObject({ seq: 2 });
         expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
       });
 
       it("clears history and keeps no more than the room's own retention", async () => {
         const r = room();
         await stores.rooms.create(r, { id: 1, key: key() });
-        for (let i = 1; i <= 6; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), 100);
+        for (let i = 1; i <= 6; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(100));
         await stores.rooms.setRetention(r.id, 3);
         expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([4, 5, 6]);
-        await stores.rooms.acceptMessage(msg(r.id, 1, 7), 100);
+        await stores.rooms.acceptMessage(msg(r.id, 1, 7), cap(100));
         expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([5, 6, 7]);
         await stores.rooms.clearHistory(r.id);
         expect(await stores.rooms.history(r.id, { limit: 100 })).toEqual([]);
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 8), 100)).toMatchObject({ seq: 8 });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 8), cap(100))).toMatchObject({ seq: 8 });
         await stores.rooms.setRetention(r.id, 0);
-        await stores.rooms.acceptMessage(msg(r.id, 1, 9), 100);
+        await stores.rooms.acceptMessage(msg(r.id, 1, 9), cap(100));
         expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([]);
+      });
+
+      it("never returns messages past the age cap, and trims them from storage on the next write", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() });
+        const month = cap(100, 30 * DAY);
+        for (let day = 1; day <= 5; day++) await stores.rooms.acceptMessage(msg(r.id, 1, day * DAY), month);
+        // On day 33, a 30-day cap keeps what was written from day 3 on.
+        const notBefore = 3 * DAY;
+        const seqs = async (query: { afterSeq?: number; beforeSeq?: number; notBefore?: number }) =>
+          (await stores.rooms.history(r.id, { limit: 100, ...query })).map((m) => m.seq);
+        expect(await seqs({ notBefore })).toEqual([3, 4, 5]);
+        expect(await seqs({ notBefore, afterSeq: 0 })).toEqual([3, 4, 5]);
+        expect(await seqs({ notBefore, beforeSeq: 5 })).toEqual([3, 4]);
+        // A write on day 34 trims days 1–3 from storage: gone even for a reader without a cutoff.
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 34 * DAY), month)).toMatchObject({ seq: 6 });
+        expect(await seqs({})).toEqual([4, 5, 6]);
+        // No age cap: nothing goes.
+        const forever = room();
+        await stores.rooms.create(forever, { id: 1, key: key() });
+        await stores.rooms.acceptMessage(msg(forever.id, 1, 1), cap(100));
+        await stores.rooms.acceptMessage(msg(forever.id, 1, 1000 * DAY), cap(100));
+        expect((await stores.rooms.history(forever.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
+      });
+
+      it("trims a long expired backlog at once, and hides an expired entry that arrived out of time order", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() });
+        for (let i = 1; i <= 120; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(1000));
+        await stores.rooms.acceptMessage(msg(r.id, 1, 10 * DAY), cap(1000, DAY));
+        expect((await stores.rooms.history(r.id, { limit: 1000 })).map((m) => m.seq)).toEqual([121]);
+        // A node with a slow clock stamps an old ts after a young one: the head is young, so the
+        // trim stops there, but readers still never see the expired entry.
+        await stores.rooms.acceptMessage(msg(r.id, 1, 1), cap(1000, 1000 * DAY));
+        await stores.rooms.acceptMessage(msg(r.id, 1, 10 * DAY + 1), cap(1000, 1000 * DAY));
+        for (const query of [{}, { afterSeq: 0 }, { beforeSeq: 1000 }]) {
+          expect((await stores.rooms.history(r.id, { limit: 10, notBefore: DAY, ...query })).map((m) => m.seq)).toEqual([121, 123]);
+        }
       });
 
       it("finds keys by id", async () => {
@@ -146,6 +187,83 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.rooms.delete(r.id)).toBeNull();
         expect((await stores.lobby.snapshot()).rooms.map((x) => x.id)).not.toContain(r.id);
         expect((await stores.rooms.create(room({ name: "doomed" }), { id: 1, key: key() })).created).toBe(true);
+      });
+    });
+
+    describe("conversations", () => {
+      const names = () => {
+        const tag = randomBytes(3).toString("hex");
+        return [`Ana${tag}`, `Bia${tag}`] as const;
+      };
+      const whisper = (from: string, to: string, ts: number, extra: { keyId?: number; clientId?: string } = {}) =>
+        ({ from, to, keyId: 1, ts, msg: `v1.${from}@${ts}`, ...extra });
+
+      it("opens one conversation per pair, with one key, listed for the opener until the first whisper", async () => {
+        const [ana, bia] = names();
+        const k1 = key();
+        const opened = await stores.conversations.open(ana, bia, k1);
+        const id = `dm:${ana.toLowerCase()}:${bia.toLowerCase()}`;
+        expect(opened).toEqual({ conversation: { id, with: bia, unread: 0, lastSeq: 0, lastTs: 0 }, key: { id: 1, key: k1 } });
+        const again = await stores.conversations.open(bia.toUpperCase(), ana, key());
+        expect(again.key).toEqual({ id: 1, key: k1 }); // the first key stays
+        expect(again.conversation).toMatchObject({ id, with: ana });
+        expect(await stores.conversations.keysById(id, [1, 2])).toEqual([{ id: 1, key: k1 }]);
+        expect(await stores.conversations.list(ana, 10)).toEqual([opened.conversation]);
+      });
+
+      it("numbers whispers under the current key, stores them once, and counts unread per participant", async () => {
+        const [ana, bia] = names();
+        const caio = `Caio${randomBytes(3).toString("hex")}`;
+        expect(await stores.conversations.accept(whisper(ana, bia, 10), cap(100))).toBeNull(); // not opened
+        await stores.conversations.open(ana, bia, key());
+        expect(await stores.conversations.accept(whisper(ana, bia, 10), cap(100))).toEqual({ seq: 1, ts: 10, duplicate: false });
+        expect(await stores.conversations.accept(whisper(bia, ana, 11, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: false });
+        expect(await stores.conversations.accept(whisper(bia, ana, 99, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: true });
+        expect(await stores.conversations.accept(whisper(bia, ana, 12, { keyId: 2 }), cap(100))).toEqual({ staleKey: 1 });
+        expect(await stores.conversations.accept(whisper(bia, ana, 13), cap(100))).toEqual({ seq: 3, ts: 13, duplicate: false });
+
+        const history = await stores.conversations.history(bia, ana, { limit: 10 });
+        const id = `dm:${ana.toLowerCase()}:${bia.toLowerCase()}`;
+        expect(history).toEqual([
+          { conversationId: id, seq: 1, from: ana, to: bia, ts: 10, msg: `v1.${ana}@10` },
+          { conversationId: id, seq: 2, from: bia, to: ana, ts: 11, msg: `v1.${bia}@11` },
+          { conversationId: id, seq: 3, from: bia, to: ana, ts: 13, msg: `v1.${bia}@13` },
+        ]);
+        expect((await stores.conversations.history(ana, bia, { afterSeq: 1, limit: 10 })).map((w) => w.seq)).toEqual([2, 3]);
+        expect(await stores.conversations.history(ana, caio, { limit: 10 })).toEqual([]); // another pair's: nothing
+
+        // Bia sent the latest two, so she has read everything; Ana has two unread.
+        expect(await stores.conversations.list(bia, 10)).toEqual([{ id, with: ana, unread: 0, lastSeq: 3, lastTs: 13 }]);
+        expect(await stores.conversations.list(ana.toLowerCase(), 10)).toEqual([{ id, with: bia, unread: 2, lastSeq: 3, lastTs: 13 }]);
+        expect(await stores.conversations.markRead(ana, bia, 2)).toEqual({ id, with: bia, unread: 1, lastSeq: 3, lastTs: 13 });
+        expect((await stores.conversations.markRead(ana, bia, 1))?.unread).toBe(1); // never backwards
+        expect((await stores.conversations.markRead(ana, bia, 99))?.unread).toBe(0); // never past the end
+        expect((await stores.conversations.list(ana, 10))[0]?.unread).toBe(0);
+        expect(await stores.conversations.markRead(ana, caio, 1)).toBeNull();
+      });
+
+      it("lists a user's conversations most recent first", async () => {
+        const [ana, bia] = names();
+        const caio = `Caio${randomBytes(3).toString("hex")}`;
+        await stores.conversations.open(ana, bia, key());
+        await stores.conversations.open(caio, ana, key());
+        await stores.conversations.accept(whisper(ana, bia, 100), cap(100));
+        await stores.conversations.accept(whisper(caio, ana, 200), cap(100));
+        expect((await stores.conversations.list(ana, 10)).map((c) => [c.with, c.unread])).toEqual([[caio, 1], [bia, 0]]);
+        await stores.conversations.accept(whisper(bia, ana, 300), cap(100));
+        expect((await stores.conversations.list(ana, 10)).map((c) => c.with)).toEqual([bia, caio]);
+        expect((await stores.conversations.list(ana, 1)).map((c) => c.with)).toEqual([bia]);
+      });
+
+      it("caps a conversation's history by length and by age", async () => {
+        const [ana, bia] = names();
+        await stores.conversations.open(ana, bia, key());
+        for (let day = 1; day <= 6; day++) await stores.conversations.accept(whisper(ana, bia, day * DAY), cap(4, 30 * DAY));
+        const seqs = async (notBefore?: number) => (await stores.conversations.history(bia, ana, { limit: 100, notBefore })).map((w) => w.seq);
+        expect(await seqs()).toEqual([3, 4, 5, 6]);
+        expect(await seqs(5 * DAY)).toEqual([5, 6]);
+        await stores.conversations.accept(whisper(bia, ana, 36 * DAY), cap(4, 30 * DAY));
+        expect(await seqs()).toEqual([6, 7]);
       });
     });
 

@@ -37,13 +37,11 @@ export const ErrorCode = {
   NOT_MEMBER: "NOT_MEMBER",
   /** Only the room's owner may do this. */
   NOT_OWNER: "NOT_OWNER",
-  /** A room message was encrypted with a key that is no longer the room's current key. */
+  /** A room message or whisper was encrypted with a key that is not the room's (conversation's) current key. */
   STALE_KEY: "STALE_KEY",
-  /** Whisper target: no such user. */
+  /** Whisper or conversation target: no such user. */
   USER_NOT_FOUND: "USER_NOT_FOUND",
-  /** Whisper target: the user exists but is not online. */
-  USER_OFFLINE: "USER_OFFLINE",
-  /** Whisper target: yourself. */
+  /** Whisper or conversation target: yourself. */
   SELF_WHISPER: "SELF_WHISPER",
   /** Shared state (Redis) cannot be reached right now; nothing was changed. Retry later. */
   UNAVAILABLE: "UNAVAILABLE",

@@ -10,6 +10,9 @@ import type {
   KickPayload,
   HistoryPayload,
   PrivateMessagePayload,
+  ConversationRefPayload,
+  ConversationHistoryPayload,
+  MarkReadPayload,
   RetentionPayload,
   RoomRefPayload,
   TextPayload,
@@ -84,11 +87,54 @@ export interface RoomMessage {
   msg: string;
 }
 
+/** One message of a 1-to-1 conversation (docs/PROTOCOL.md section 7). */
 export interface Whisper {
+  /** `dm:<a>:<b>` (conversationId()): the envelope's scope. */
+  conversationId: string;
+  /** Per-conversation sequence number, like a room's. */
+  seq: number;
   from: string;
   to: string;
+  /** Server time (ms since epoch) when the whisper was accepted. */
   ts: number;
+  /** The ciphertext envelope under the conversation's key, exactly as the sender produced it. */
   msg: string;
+}
+
+/** A conversation as one of its two participants sees it. */
+export interface ConversationSummary {
+  id: string;
+  /** The other participant (display name). */
+  with: string;
+  /** Messages after the last one this user read (or sent), on every device of theirs. */
+  unread: number;
+  /** The conversation's latest seq (0: no message yet). */
+  lastSeq: number;
+  /** Server time of the latest message (0: none). */
+  lastTs: number;
+}
+
+export interface OpenedConversation {
+  conversation: ConversationSummary;
+  /** The conversation's current key: encrypt with this one. */
+  key: RoomKey;
+  /** Keys of the epochs in `history` (current key included). */
+  keys: RoomKey[];
+  /** The latest messages, oldest first. */
+  history: Whisper[];
+}
+
+export interface ConversationPage {
+  messages: Whisper[];
+  keys: RoomKey[];
+}
+
+/** To every socket of a user: they read a conversation up to `seq` (on some device). */
+export interface ConversationRead {
+  conversationId: string;
+  with: string;
+  seq: number;
+  unread: number;
 }
 
 export type LeaveReason = "left" | "kicked" | "offline";
@@ -134,6 +180,10 @@ export const ClientEvent = {
   kick: "kick",
   text: "text",
   privateMessage: "private_message",
+  openConversation: "open_conversation",
+  conversations: "conversations",
+  conversationHistory: "conversation_history",
+  markRead: "mark_read",
   typing: "typing",
   history: "history",
   clearHistory: "clear_history",
@@ -151,6 +201,7 @@ export const ServerEvent = {
   kicked: "kicked",
   text: "text",
   privateMessage: "private_message",
+  conversationRead: "conversation_read",
   typing: "typing",
   historyCleared: "history_cleared",
   metricsSample: "metrics_sample",
@@ -169,7 +220,18 @@ export interface ClientToServerEvents {
   clear_history: (payload: RoomRefPayload, ack: AckCallback) => void;
   /** Owner only: how many messages the room keeps (capped by the server's HISTORY_MAX). */
   set_retention: (payload: RetentionPayload, ack: AckCallback<{ maxMessages: number }>) => void;
-  private_message: (payload: PrivateMessagePayload, ack: AckCallback<{ ts: number; to: string }>) => void;
+  /** A whisper: stored, then delivered to every socket of both participants. */
+  private_message: (
+    payload: PrivateMessagePayload,
+    ack: AckCallback<{ ts: number; to: string; seq: number; conversationId: string }>,
+  ) => void;
+  /** The conversation with `with` (created with its key on first use), its key and latest messages. */
+  open_conversation: (payload: ConversationRefPayload, ack: AckCallback<OpenedConversation>) => void;
+  /** The user's conversations, most recent first, with unread counts. */
+  conversations: (payload: EmptyPayload, ack: AckCallback<{ conversations: ConversationSummary[] }>) => void;
+  conversation_history: (payload: ConversationHistoryPayload, ack: AckCallback<ConversationPage>) => void;
+  /** Read up to `seq`: every socket of the user gets `conversation_read`. */
+  mark_read: (payload: MarkReadPayload, ack: AckCallback<{ conversation: ConversationSummary }>) => void;
   typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
   /** Admins only: start receiving `metrics_sample` from every node. */
   metrics_subscribe: (payload: EmptyPayload, ack: AckCallback<MetricsSubscription>) => void;
@@ -185,6 +247,7 @@ export interface ServerToClientEvents {
   kicked: (event: { roomId: string; name: string; by: string }) => void;
   text: (message: RoomMessage) => void;
   private_message: (whisper: Whisper) => void;
+  conversation_read: (event: ConversationRead) => void;
   typing: (event: { roomId: string; username: string }) => void;
   /** To the room's members: the owner cleared the history (drop what you show). */
   history_cleared: (event: { roomId: string; by: string }) => void;

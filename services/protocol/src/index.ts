@@ -7,6 +7,7 @@ export * from "./errors.js";
 export * from "./limits.js";
 export * from "./events.js";
 export * from "./envelope-format.js";
+export * from "./conversation-id.js";
 export type { RoomKey, DecryptResult } from "./envelope.js";
 export type * from "./schemas.js";
 export * from "./lobby-state.js";

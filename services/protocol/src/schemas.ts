@@ -13,6 +13,19 @@ const strict = <T extends TProperties>(properties: T): TObject<T> =>
 
 const RoomId = Type.String({ pattern: ROOM_ID_PATTERN });
 const Username = Type.String({ minLength: 1, maxLength: Limits.usernameMax });
+/** A ciphertext envelope (envelope-format.ts); the server checks its shape, never its content. */
+const Envelope = Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_PATTERN });
+/**
+ * The sender's id for a message (random, 8–32 characters): sending it again with the same id
+ * (after a lost ack) returns the first answer instead of posting a duplicate.
+ */
+const MessageId = Type.String({ pattern: "^[A-Za-z0-9_-]{8,32}$" });
+/** Paging a stored history: `afterSeq` (backfill) or `beforeSeq` (paging back), oldest first. */
+const Paging = {
+  afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+  beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+};
 
 export const CredentialsBody = strict({
   username: Type.String({ minLength: 1, maxLength: 64 }),
@@ -33,15 +46,7 @@ export const RoomRefPayload = strict({ roomId: RoomId });
 
 export const KickPayload = strict({ roomId: RoomId, username: Username });
 
-export const TextPayload = strict({
-  roomId: RoomId,
-  msg: Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_PATTERN }),
-  /**
-   * The sender's id for this message (random, 8–32 characters): sending it again with the same
-   * id (after a lost ack) returns the first answer instead of posting a duplicate.
-   */
-  id: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{8,32}$" })),
-});
+export const TextPayload = strict({ roomId: RoomId, msg: Envelope, id: Type.Optional(MessageId) });
 
 export const RetentionPayload = strict({
   roomId: RoomId,
@@ -49,19 +54,18 @@ export const RetentionPayload = strict({
   maxMessages: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
 });
 
-export const HistoryPayload = strict({
-  roomId: RoomId,
-  /** Messages with a greater seq (a reconnecting client's backfill), oldest first. */
-  afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
-  /** Messages with a smaller seq (paging back), oldest first. */
-  beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-});
+export const HistoryPayload = strict({ roomId: RoomId, ...Paging });
 
-export const PrivateMessagePayload = strict({
-  to: Username,
-  msg: Type.String({ minLength: 1, maxLength: Limits.messageMax }),
-});
+/** A whisper: an envelope under the conversation's current key (scope: the conversation id). */
+export const PrivateMessagePayload = strict({ to: Username, msg: Envelope, id: Type.Optional(MessageId) });
+
+/** The conversation between the sender and `with` (opening it, or marking it read). */
+export const ConversationRefPayload = strict({ with: Username });
+
+export const ConversationHistoryPayload = strict({ with: Username, ...Paging });
+
+/** Everything up to `seq` in the conversation with `with` has been read. */
+export const MarkReadPayload = strict({ with: Username, seq: Type.Integer({ minimum: 0 }) });
 
 export const EmptyPayload = strict({});
 
@@ -83,6 +87,9 @@ export type TextPayload = Static<typeof TextPayload>;
 export type HistoryPayload = Static<typeof HistoryPayload>;
 export type RetentionPayload = Static<typeof RetentionPayload>;
 export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;
+export type ConversationRefPayload = Static<typeof ConversationRefPayload>;
+export type ConversationHistoryPayload = Static<typeof ConversationHistoryPayload>;
+export type MarkReadPayload = Static<typeof MarkReadPayload>;
 export type EmptyPayload = Static<typeof EmptyPayload>;
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 

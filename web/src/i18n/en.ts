@@ -79,6 +79,10 @@ export const en = {
   "dm.whisperFrom": "{user} whispers",
   "dm.whisperTo": "You whisper to {user}",
   "dm.show": "Conversations",
+  "dm.encrypted": "Encrypted: only you and {user} get this conversation's key. Kept on the server, also while {user} is offline.",
+  "dm.earlier": "Earlier whispers",
+  "dm.openLabel": "Whisper to (username)",
+  "dm.open": "Open",
 
   "memory.title": "Cluster health",
   "memory.intro": "Every node reports its memory, CPU, event loop and traffic once a second.",
@@ -141,7 +145,6 @@ export const en = {
   "error.NOT_OWNER": "Only the room's owner can do that.",
   "error.STALE_KEY": "The room key changed; please send again.",
   "error.USER_NOT_FOUND": "There is no such user.",
-  "error.USER_OFFLINE": "That user is offline.",
   "error.SELF_WHISPER": "You cannot whisper to yourself.",
   "error.UNAVAILABLE": "Sala is briefly unavailable. Try again in a moment.",
   "error.INTERNAL": "Something went wrong on our side.",

@@ -81,6 +81,10 @@ export const ptBR: Messages = {
   "dm.whisperFrom": "{user} sussurra",
   "dm.whisperTo": "Você sussurra para {user}",
   "dm.show": "Conversas",
+  "dm.encrypted": "Criptografada: só você e {user} recebem a chave desta conversa. Guardada no servidor, também enquanto {user} estiver offline.",
+  "dm.earlier": "Sussurros anteriores",
+  "dm.openLabel": "Sussurrar para (nome de usuário)",
+  "dm.open": "Abrir",
 
   "memory.title": "Saúde do cluster",
   "memory.intro": "Cada nó informa sua memória, CPU, laço de eventos e tráfego uma vez por segundo.",
@@ -143,7 +147,6 @@ export const ptBR: Messages = {
   "error.NOT_OWNER": "Só o dono da sala pode fazer isso.",
   "error.STALE_KEY": "A chave da sala mudou; envie de novo.",
   "error.USER_NOT_FOUND": "Esse usuário não existe.",
-  "error.USER_OFFLINE": "Esse usuário está offline.",
   "error.SELF_WHISPER": "Você não pode sussurrar para si mesmo.",
   "error.UNAVAILABLE": "O Sala está indisponível por um instante. Tente de novo logo.",
   "error.INTERNAL": "Algo deu errado do nosso lado.",

@@ -12,6 +12,7 @@ import {
   type ErrorBody,
   type RoomSummary,
   type ServerToClientEvents,
+  type Whisper,
 } from "@sala/protocol";
 import { keepConnected, type ConnectionState } from "./connection.js";
 import { describeError } from "./errors.js";
@@ -138,13 +139,60 @@ export class Chat {
     return describeError(answer.error);
   }
 
-  async whisper(to: string, text: string): Promise<string | null> {
-    const answer = await this.request("private_message", { to, msg: text });
-    if (!answer.ok) return describeError(answer.error);
-    const whisper = { from: this.me, to: answer.to, ts: answer.ts, msg: text };
-    this.conversations.add(whisper, this.me);
-    this.room?.whisper(this.me, answer.to, answer.ts, text, false);
+  /**
+   * Shows the conversation with `user`: its keys and latest whispers come from the server (which
+   * creates it on first use); what is on screen is then read, on every device of ours.
+   */
+  async openConversation(user: string): Promise<string | null> {
+    const thread = this.conversations.select(user);
+    const before = thread.lastSeq;
+    const error = await this.fetchConversation(user);
+    if (error) {
+      this.conversations.discard(user);
+      return error;
+    }
+    if (before > 0) await this.conversationBackfill(thread.user, before);
+    await this.markRead(thread.user);
     return null;
+  }
+
+  /** Older whispers of the open thread (paging back). */
+  async earlierWhispers(): Promise<string | null> {
+    const thread = this.conversations.current();
+    const first = thread ? this.conversations.firstSeq(thread.user) : 0;
+    if (!thread || first <= 1) return null;
+    const answer = await this.request("conversation_history", { with: thread.user, beforeSeq: first, limit: 50 });
+    if (!answer.ok) return describeError(answer.error);
+    this.conversations.addPage(thread.user, answer.messages, answer.keys, this.me);
+    if (answer.messages.length < 50) thread.allLoaded = true;
+    return null;
+  }
+
+  /**
+   * Encrypts under the conversation's key and sends, with an id: a lost answer or a stale key
+   * (fetched again) is retried, and the server posts it once.
+   */
+  async whisper(to: string, text: string): Promise<string | null> {
+    if (!this.conversations.hasKey(to)) {
+      const error = await this.fetchConversation(to);
+      if (error) return error;
+    }
+    const id = messageId();
+    let answer: AckOf<"private_message"> = { ok: false, error: { code: ErrorCode.UNAVAILABLE, message: "" } };
+    for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+      const msg = this.conversations.encrypt(to, text);
+      if (!msg) break;
+      answer = await this.request("private_message", { to, msg, id });
+      if (answer.ok) {
+        const { conversationId, seq, ts, to: recipient } = answer;
+        this.showWhisper({ conversationId, seq, ts, from: this.me, to: recipient, msg });
+        return null;
+      }
+      if (answer.error.code === ErrorCode.STALE_KEY) await this.fetchConversation(to);
+      else if (answer.error.code !== ErrorCode.UNAVAILABLE) break;
+      await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
+    }
+    return describeError(answer.error);
   }
 
   /** Tells the room we are typing, at most every few seconds. */
@@ -163,6 +211,7 @@ export class Chat {
       state: (state) => (this.connection = state),
       connected: () => {
         if (this.everConnected && this.room) void this.rejoin(this.room);
+        void this.loadConversations();
         this.everConnected = true;
       },
       sessionEnded: () => {
@@ -195,11 +244,8 @@ export class Chat {
     });
     socket.on("kicked", ({ roomId, name, by }) => this.sentToLobby(roomId, "room.youWereKicked", { room: name, by }));
     socket.on("room_deleted", ({ roomId, name }) => this.sentToLobby(roomId, "room.deleted", { room: name }));
-    socket.on("private_message", (whisper) => {
-      this.conversations.add(whisper, this.me);
-      const incoming = whisper.from.toLowerCase() !== this.me.toLowerCase();
-      this.room?.whisper(whisper.from, whisper.to, whisper.ts, whisper.msg, incoming);
-    });
+    socket.on("private_message", (whisper) => void this.whisperArrived(whisper));
+    socket.on("conversation_read", ({ with: user, seq }) => this.conversations.read(user, seq));
   }
 
   private refreshLobby(): void {
@@ -215,6 +261,60 @@ export class Chat {
     if (this.room?.id !== roomId) return;
     this.room = null;
     this.lobbyNotice = { key, params };
+  }
+
+  /** A whisper event (ours, echoed, or someone's): into its thread, and the room's feed. */
+  private async whisperArrived(whisper: Whisper): Promise<void> {
+    const incoming = whisper.from.toLowerCase() !== this.me.toLowerCase();
+    const peer = incoming ? whisper.from : whisper.to;
+    // A thread never opened on this device: its key first (opening does not mark anything read).
+    if (!this.conversations.hasKey(peer)) await this.fetchConversation(peer);
+    this.showWhisper(whisper);
+    if (incoming && this.conversations.isOpen(peer)) void this.markRead(peer);
+  }
+
+  /** Files a whisper in its thread, and shows it in the room's feed (once, by conversation and seq). */
+  private showWhisper(whisper: Whisper): void {
+    this.conversations.receive(whisper, this.me);
+    const mine = whisper.from.toLowerCase() === this.me.toLowerCase();
+    const line = this.conversations.line(mine ? whisper.to : whisper.from, whisper.seq);
+    if (line) this.room?.whisper(`${whisper.conversationId}#${whisper.seq}`, whisper.from, whisper.to, whisper.ts, line.text, line.incoming);
+  }
+
+  /** The panel's list with unread counts (on every connect: after a reload, or a reconnect). */
+  private async loadConversations(): Promise<void> {
+    const answer = await this.request("conversations", {});
+    if (answer.ok) this.conversations.load(answer.conversations);
+    const open = this.conversations.current();
+    if (open) void this.openConversation(open.user); // a reconnect: what it missed, and read
+
+  }
+
+  /** Keys, counts and latest whispers of the conversation with `user`. */
+  private async fetchConversation(user: string): Promise<string | null> {
+    const answer = await this.request("open_conversation", { with: user });
+    if (!answer.ok) return describeError(answer.error);
+    this.conversations.opened(answer, this.me);
+    return null;
+  }
+
+  /** Everything after `afterSeq` in the conversation (duplicates are dropped by seq). */
+  private async conversationBackfill(user: string, afterSeq: number): Promise<void> {
+    for (let page = 0; page < 10; page++) {
+      const answer = await this.request("conversation_history", { with: user, afterSeq, limit: 200 });
+      if (!answer.ok) return;
+      this.conversations.addPage(user, answer.messages, answer.keys, this.me);
+      if (answer.messages.length < 200) return;
+      afterSeq = answer.messages.at(-1)!.seq;
+    }
+  }
+
+  /** The open thread is read up to its last whisper, here and on every other device. */
+  private async markRead(user: string): Promise<void> {
+    const thread = this.conversations.current();
+    if (!thread || thread.user.toLowerCase() !== user.toLowerCase() || thread.lastSeq === 0) return;
+    this.conversations.read(user, thread.lastSeq);
+    await this.request("mark_read", { with: user, seq: thread.lastSeq });
   }
 
   /** After a reconnect: back into the room we were in (membership survives a short outage). */

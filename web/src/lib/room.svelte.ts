@@ -23,7 +23,7 @@ export type FeedItem =
       awaitingKey?: string;
     }
   | { kind: "notice"; id: string; ts: number; key: MessageKey; params: Record<string, string> }
-  | { kind: "whisper"; id: string; ts: number; from: string; to: string; text: string; incoming: boolean };
+  | { kind: "whisper"; id: string; key: string; ts: number; from: string; to: string; text: string | null; incoming: boolean };
 
 const TYPING_SHOWN_MS = 4000;
 let nextId = 0;
@@ -125,8 +125,13 @@ export class RoomSession {
     this.feed.push({ kind: "notice", id: itemId(), ts: Date.now(), key, params });
   }
 
-  whisper(from: string, to: string, ts: number, text: string, incoming: boolean): void {
-    this.feed.push({ kind: "whisper", id: itemId(), ts, from, to, text, incoming });
+  /**
+   * A whisper shown in the room's feed too (text null: could not decrypt), once per `key` (its
+   * conversation and seq: the ack and the echo of our own are the same whisper).
+   */
+  whisper(key: string, from: string, to: string, ts: number, text: string | null, incoming: boolean): void {
+    if (this.feed.some((item) => item.kind === "whisper" && item.key === key)) return;
+    this.feed.push({ kind: "whisper", id: itemId(), key, ts, from, to, text, incoming });
   }
 
   memberJoined(username: string): void {

@@ -5,8 +5,8 @@ import type { AttemptThrottle } from "../auth/throttle.js";
 import { checkRoomName, checkRoomPassword } from "../domain/names.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { nameKey, type RoomRecord, type RoomStore } from "../stores/types.js";
-import { keysFor } from "./handlers/messages.js";
+import { nameKey, oldestKept, type RoomRecord, type RoomStore } from "../stores/types.js";
+import { keysFor, mintKey } from "./epoch-keys.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
 
@@ -21,12 +21,9 @@ export interface RoomServiceDeps {
   joinHistory: number;
   /** The server's cap on messages kept per room (HISTORY_MAX). */
   historyMax: number;
+  /** HISTORY_MAX_AGE_SEC in ms (0: no age cap). */
+  historyMaxAgeMs: number;
   logger: Logger;
-}
-
-/** A fresh room key: 256 random bits from the OS CSPRNG. */
-function mintKey(): string {
-  return randomBytes(32).toString("base64");
 }
 
 const notFound = () => new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
@@ -82,7 +79,9 @@ export class RoomService {
       rooms.currentKey(roomId),
       rooms.members(roomId),
       rooms.summary(roomId),
-      this.deps.joinHistory > 0 ? rooms.history(roomId, { limit: this.deps.joinHistory }) : [],
+      this.deps.joinHistory > 0
+        ? rooms.history(roomId, { limit: this.deps.joinHistory, notBefore: oldestKept({ maxAgeMs: this.deps.historyMaxAgeMs }, Date.now()) })
+        : [],
     ]);
     if (!key || !summary) throw notFound(); // deleted meanwhile
     socket.join(SocketRooms.room(roomId));

@@ -5,7 +5,7 @@
  *
  * Names are passed as users typed them; stores compare them case-insensitively (`nameKey`).
  */
-import type { NodeSample, RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import type { ConversationSummary, NodeSample, RoomKey, RoomMessage, RoomSummary, Whisper } from "@sala/protocol";
 
 export interface UserRecord {
   /** Display form, as registered. */
@@ -58,12 +58,13 @@ export interface RoomStore {
   rotateKey(roomId: string, key: string): Promise<RoomKey>;
   /**
    * Accepts a message: if its key id is the room's current key id, numbers it with the next
-   * sequence number and appends it to the room's history (capped at `historyMax`), otherwise
-   * answers the current key id as `{ staleKey }` — atomically, so no message under a retired key
-   * gets a number after a rotation. A message whose `clientId` was accepted in the last minutes
-   * gets the first answer again (`duplicate`), and is not stored twice. null: no such room.
+   * sequence number and appends it to the room's history (capped by `cap`: its length, and its
+   * age counted back from the message's ts), otherwise answers the current key id as
+   * `{ staleKey }` — atomically, so no message under a retired key gets a number after a
+   * rotation. A message whose `clientId` was accepted in the last minutes gets the first answer
+   * again (`duplicate`), and is not stored twice. null: no such room.
    */
-  acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null>;
+  acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null>;
   /** Stored messages, oldest first: the latest, those after a seq, or those before one. */
   history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]>;
   /** Deletes the room's stored messages (numbering goes on). */
@@ -89,10 +90,71 @@ export interface AcceptedMessage {
   duplicate: boolean;
 }
 
+/** One stored message, before it is dressed as a room message or a whisper. */
+export interface StoredMessage {
+  seq: number;
+  from: string;
+  ts: number;
+  msg: string;
+}
+
+export type AcceptResult = AcceptedMessage | { staleKey: number };
+
+/** What a room's or conversation's stored history keeps. */
+export interface HistoryCap {
+  /** Latest messages kept (HISTORY_MAX; a room's own retention may lower it). */
+  maxMessages: number;
+  /** Messages older than this (ms) are dropped; 0: no age cap (HISTORY_MAX_AGE_SEC). */
+  maxAgeMs: number;
+}
+
+/** The oldest ts a history keeps at time `now` under `cap` (0: no age cap). */
+export function oldestKept(cap: Pick<HistoryCap, "maxAgeMs">, now: number): number {
+  return cap.maxAgeMs > 0 ? now - cap.maxAgeMs : 0;
+}
+
 export interface HistoryQuery {
   afterSeq?: number;
   beforeSeq?: number;
   limit: number;
+  /**
+   * Messages with a ts before this (ms) are past the age cap: never returned (and a store may
+   * trim them on the way). Absent or 0: no age cap.
+   */
+  notBefore?: number;
+}
+
+export interface IncomingWhisper {
+  from: string;
+  to: string;
+  keyId: number;
+  ts: number;
+  msg: string;
+  clientId?: string;
+}
+
+/**
+ * Persisted 1-to-1 conversations: one per pair of users (id `dm:<a>:<b>`, conversationId()), with
+ * a server-minted key, a numbered and capped history, and each participant's read position.
+ * Unread = the conversation's last seq − the user's read seq: a user's own message moves their
+ * read seq to it, so every message after it is from the other participant.
+ */
+export interface ConversationStore {
+  /**
+   * The conversation of `me` and `peer` (display names), created with `key` as key 1 when new;
+   * it joins `me`'s list (the peer's list gets it with its first message).
+   */
+  open(me: string, peer: string, key: string): Promise<{ conversation: ConversationSummary; key: RoomKey }>;
+  /** The user's conversations, most recent first (at most `limit`). */
+  list(me: string, limit: number): Promise<ConversationSummary[]>;
+  /** Like RoomStore.acceptMessage; the sender's read seq moves to the new message. null: not opened yet. */
+  accept(whisper: IncomingWhisper, cap: HistoryCap): Promise<AcceptResult | null>;
+  /** Stored whispers of the conversation of `me` and `peer`, oldest first. */
+  history(me: string, peer: string, query: HistoryQuery): Promise<Whisper[]>;
+  /** `me` has read up to `seq` (never backwards, never past the last message). null: no conversation. */
+  markRead(me: string, peer: string, seq: number): Promise<ConversationSummary | null>;
+  /** The conversation's keys with these ids (unknown ids are left out). */
+  keysById(conversationId: string, ids: number[]): Promise<RoomKey[]>;
 }
 
 export interface LobbyStore {
@@ -146,6 +208,7 @@ export interface SampleStore {
 export interface Stores {
   users: UserStore;
   rooms: RoomStore;
+  conversations: ConversationStore;
   presence: PresenceStore;
   lobby: LobbyStore;
   samples: SampleStore;

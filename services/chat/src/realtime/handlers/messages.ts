@@ -1,23 +1,17 @@
-import { ErrorCode, parseEnvelope, type RoomKey, type RoomMessage } from "@sala/protocol";
-import { HistoryPayload, PrivateMessagePayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
+import { ErrorCode, parseEnvelope } from "@sala/protocol";
+import { HistoryPayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
-import { nameKey, type PresenceStore, type RoomStore, type UserStore } from "../../stores/types.js";
+import { oldestKept, type HistoryCap, type RoomStore } from "../../stores/types.js";
+import { keysFor } from "../epoch-keys.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import { SocketRooms, type SalaSocket } from "../types.js";
 
 export interface MessageDeps {
   rooms: RoomStore;
-  users: UserStore;
-  presence: PresenceStore;
   typingThrottleMs: number;
-  historyMax: number;
+  /** HISTORY_MAX and HISTORY_MAX_AGE_SEC. */
+  historyCap: HistoryCap;
   onAccepted?: () => void;
-}
-
-/** The keys of the epochs these messages were encrypted in. */
-export async function keysFor(rooms: RoomStore, roomId: string, messages: RoomMessage[]): Promise<RoomKey[]> {
-  const ids = messages.map((message) => parseEnvelope(message.msg)?.keyId ?? 0).filter((id) => id > 0);
-  return rooms.keysById(roomId, ids);
 }
 
 function requireJoined(socket: SalaSocket, roomId: string): void {
@@ -26,7 +20,7 @@ function requireJoined(socket: SalaSocket, roomId: string): void {
   }
 }
 
-/** Room messages (`text`), whispers (`private_message`) and typing signals. */
+/** Room messages (`text`), their history and typing signals (whispers: conversations.ts). */
 export function messageHandlers(deps: MessageDeps): EventTable {
   return {
     /**
@@ -38,7 +32,7 @@ export function messageHandlers(deps: MessageDeps): EventTable {
       requireJoined(socket, roomId);
       const from = socket.data.username;
       const keyId = parseEnvelope(msg)?.keyId ?? 0;
-      const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyMax);
+      const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyCap);
       if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
       if ("staleKey" in accepted) {
         throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
@@ -56,21 +50,9 @@ export function messageHandlers(deps: MessageDeps): EventTable {
       if (afterSeq !== undefined && beforeSeq !== undefined) {
         throw new AppError(ErrorCode.BAD_REQUEST, "Give afterSeq or beforeSeq, not both");
       }
-      const messages = await deps.rooms.history(roomId, { afterSeq, beforeSeq, limit: limit ?? 100 });
+      const notBefore = oldestKept(deps.historyCap, Date.now());
+      const messages = await deps.rooms.history(roomId, { afterSeq, beforeSeq, limit: limit ?? 100, notBefore });
       return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
-    }),
-
-    private_message: defineEvent(PrivateMessagePayload, async (socket, { to, msg }) => {
-      const from = socket.data.username;
-      if (nameKey(to) === nameKey(from)) throw new AppError(ErrorCode.SELF_WHISPER, "You cannot whisper to yourself");
-      const [target, online] = await Promise.all([deps.users.get(to), deps.presence.isOnline(to)]);
-      if (!target) throw new AppError(ErrorCode.USER_NOT_FOUND, `No user named ${to}`);
-      if (!online) throw new AppError(ErrorCode.USER_OFFLINE, `${target.username} is offline`);
-      const whisper = { from, to: target.username, ts: Date.now(), msg };
-      socket.nsp.to(SocketRooms.user(target.username)).emit("private_message", whisper);
-      // The sender's other tabs see what this one sent.
-      socket.to(SocketRooms.user(from)).emit("private_message", whisper);
-      return { ts: whisper.ts, to: target.username };
     }),
 
     typing: defineEvent(

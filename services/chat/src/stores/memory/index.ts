@@ -1,4 +1,5 @@
 import type { Stores } from "../types.js";
+import { MemoryConversationStore } from "./conversations.js";
 import { MemoryPresenceStore } from "./presence.js";
 import { Revision } from "./revision.js";
 import { MemoryRoomStore } from "./rooms.js";
@@ -14,6 +15,7 @@ export function createMemoryStores(): Stores {
     users: new MemoryUserStore(),
     samples: new MemorySampleStore(),
     rooms,
+    conversations: new MemoryConversationStore(),
     presence,
     lobby: {
       async snapshot() {

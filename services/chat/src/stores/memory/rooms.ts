@@ -1,13 +1,15 @@
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
   nameKey,
-  type AcceptedMessage,
+  type AcceptResult,
+  type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
   type MembershipChange,
   type RoomRecord,
   type RoomStore,
 } from "../types.js";
+import { MessageLog, pickKeys } from "./message-log.js";
 import type { Revision } from "./revision.js";
 
 interface RoomState {
@@ -15,11 +17,9 @@ interface RoomState {
   members: Map<string, string>; // nameKey → display name
   keys: Map<number, string>;
   currentKeyId: number;
-  seq: number;
-  history: RoomMessage[];
+  log: MessageLog;
   /** The room's own cap on kept messages (undefined: the server's). */
   retention?: number;
-  accepted: Map<string, { seq: number; ts: number }>;
 }
 
 export class MemoryRoomStore implements RoomStore {
@@ -38,9 +38,7 @@ export class MemoryRoomStore implements RoomStore {
       members: new Map(),
       keys: new Map([[firstKey.id, firstKey.key]]),
       currentKeyId: firstKey.id,
-      seq: 0,
-      history: [],
-      accepted: new Map(),
+      log: new MessageLog(),
     });
     return { created: true, rev: this.revision.next() };
   }
@@ -117,50 +115,34 @@ export class MemoryRoomStore implements RoomStore {
     return { id: state.currentKeyId, key };
   }
 
-  async acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null> {
+  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null> {
     const state = this.rooms.get(message.roomId);
     if (!state) return null;
-    const idKey = message.clientId ? `${nameKey(message.from)}:${message.clientId}` : undefined;
-    const earlier = idKey ? state.accepted.get(idKey) : undefined;
-    if (earlier) return { ...earlier, duplicate: true };
+    const { from, ts, msg, clientId } = message;
+    const earlier = state.log.repeat(from, clientId);
+    if (earlier) return earlier;
     if (message.keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
-    state.seq += 1;
-    const { roomId, from, ts, msg } = message;
-    state.history.push({ roomId, seq: state.seq, from, ts, msg });
-    const cap = Math.min(historyMax, state.retention ?? historyMax);
-    if (state.history.length > cap) state.history.splice(0, state.history.length - cap);
-    if (idKey) {
-      state.accepted.set(idKey, { seq: state.seq, ts });
-      if (state.accepted.size > 10_000) state.accepted.delete(state.accepted.keys().next().value!);
-    }
-    return { seq: state.seq, ts, duplicate: false };
+    const maxMessages = Math.min(cap.maxMessages, state.retention ?? cap.maxMessages);
+    return state.log.append({ from, ts, msg }, { ...cap, maxMessages }, clientId);
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
-    const all = this.rooms.get(roomId)?.history ?? [];
-    if (query.afterSeq !== undefined) return all.filter((m) => m.seq > query.afterSeq!).slice(0, query.limit);
-    const older = query.beforeSeq !== undefined ? all.filter((m) => m.seq < query.beforeSeq!) : all;
-    return older.slice(Math.max(0, older.length - query.limit));
+    return (this.rooms.get(roomId)?.log.read(query) ?? []).map((entry) => ({ roomId, ...entry }));
   }
 
   async clearHistory(roomId: string): Promise<void> {
-    const state = this.rooms.get(roomId);
-    if (state) state.history = [];
+    this.rooms.get(roomId)?.log.clear();
   }
 
   async setRetention(roomId: string, maxMessages: number): Promise<void> {
     const state = this.rooms.get(roomId);
     if (!state) return;
     state.retention = maxMessages;
-    if (state.history.length > maxMessages) state.history.splice(0, state.history.length - maxMessages);
+    state.log.trim(maxMessages);
   }
 
   async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
-    const state = this.rooms.get(roomId);
-    return [...new Set(ids)].flatMap((id) => {
-      const key = state?.keys.get(id);
-      return key ? [{ id, key }] : [];
-    });
+    return pickKeys(this.rooms.get(roomId)?.keys, ids);
   }
 }
 

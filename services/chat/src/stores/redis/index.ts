@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Stores } from "../types.js";
+import { RedisConversationStore } from "./conversations.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPresenceStore } from "./presence.js";
 import { RedisRoomStore } from "./rooms.js";
@@ -14,6 +15,7 @@ export function createRedisStores(redis: Redis, keys: RedisKeys): Stores {
     users: new RedisUserStore(redis, keys),
     samples: new RedisSampleStore(redis, keys),
     rooms,
+    conversations: new RedisConversationStore(redis, keys),
     presence,
     lobby: {
       async snapshot() {

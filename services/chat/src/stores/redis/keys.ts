@@ -1,7 +1,8 @@
 /**
  * Every Redis key Sala uses, built in one place under one prefix (REDIS_PREFIX; tests use a unique
  * prefix per run). A room's own keys share the hash tag `{room:<id>}` so a move to Redis Cluster
- * keeps each room on one shard. `<name>` is always the case-folded name (stores/types nameKey).
+ * keeps each room on one shard; a conversation's keys share `{dm:<a>:<b>}` (its id) the same way.
+ * `<name>` is always the case-folded name (stores/types nameKey).
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -43,6 +44,29 @@ export class RedisKeys {
   /** String `<seq>:<ts>`: a sender's message id already accepted (expires after minutes). */
   roomMessageId(id: string, clientId: string): string {
     return `${this.prefix}:{room:${id}}:msgid:${clientId}`;
+  }
+  /**
+   * Hash of the conversation `dm:<a>:<b>`: keyId, seq, lastTs, `name:<name>` → display name and
+   * `read:<name>` → the last seq that participant read, for both participants.
+   */
+  conversationMeta(id: string): string {
+    return `${this.prefix}:{${id}}:meta`;
+  }
+  /** Hash: key id → base64 key of the conversation. */
+  conversationKeys(id: string): string {
+    return `${this.prefix}:{${id}}:keys`;
+  }
+  /** Stream: the conversation's whispers, entry id `<seq>-0`, fields from, ts, msg. */
+  conversationHistory(id: string): string {
+    return `${this.prefix}:{${id}}:history`;
+  }
+  /** String `<seq>:<ts>`: a sender's whisper id already accepted (expires after minutes). */
+  conversationMessageId(id: string, clientId: string): string {
+    return `${this.prefix}:{${id}}:msgid:${clientId}`;
+  }
+  /** Sorted set: the user's conversation ids by their latest message time (the panel's list). */
+  userConversations(name: string): string {
+    return `${this.prefix}:user:${name}:conversations`;
   }
   /** Counter bumped by every lobby change (presence, room list, member counts). */
   get lobbyRev(): string {

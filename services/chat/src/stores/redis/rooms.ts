@@ -2,7 +2,9 @@ import type { Redis } from "ioredis";
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
   nameKey,
-  type AcceptedMessage,
+  oldestKept,
+  type AcceptResult,
+  type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
   type MembershipChange,
@@ -10,6 +12,7 @@ import {
   type RoomStore,
 } from "../types.js";
 import type { RedisKeys } from "./keys.js";
+import { ACCEPT_MESSAGE_LUA, acceptArgs, acceptResult, HistoryReader, keysFromHash } from "./history-stream.js";
 import { defineScript, type Script } from "./script.js";
 
 // KEYS: roomNames, roomIndex, meta, keys, lobbyRev.
@@ -71,28 +74,9 @@ local id = redis.call('HINCRBY', KEYS[1], 'keyId', 1)
 redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
-// KEYS: meta, history, message-id key. ARGV: keyId, from, ts, msg, history cap, has message id.
-// → {1, seq} accepted, {2, seq, ts} already accepted, {0, currentKeyId} stale key, nil no room
-const ACCEPT_MESSAGE = `
-local current = redis.call('HGET', KEYS[1], 'keyId')
-if not current then return false end
-if ARGV[6] == '1' then
-  local earlier = redis.call('GET', KEYS[3])
-  if earlier then
-    local sep = string.find(earlier, ':', 1, true)
-    return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
-  end
-end
-if current ~= ARGV[1] then return {0, tonumber(current)} end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local cap = tonumber(ARGV[5])
-local own = tonumber(redis.call('HGET', KEYS[1], 'retention') or ARGV[5])
-if own < cap then cap = own end
-if cap > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', cap, seq .. '-0', 'from', ARGV[2], 'ts', ARGV[3], 'msg', ARGV[4])
-end
-if ARGV[6] == '1' then redis.call('SET', KEYS[3], seq .. ':' .. ARGV[3], 'EX', 600) end
-return {1, seq}`;
+// KEYS: meta, history, message-id key. ARGV: see acceptArgs (history-stream.ts).
+const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
+return acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)`;
 
 const SUMMARY_FIELDS = ["id", "name", "owner", "passwordHash", "createdAt"] as const;
 
@@ -104,6 +88,7 @@ export class RedisRoomStore implements RoomStore {
   private readonly currentKeyScript: Script;
   private readonly rotateKeyScript: Script;
   private readonly acceptMessageScript: Script;
+  private readonly reader: HistoryReader;
 
   constructor(
     private readonly redis: Redis,
@@ -116,6 +101,7 @@ export class RedisRoomStore implements RoomStore {
     this.currentKeyScript = defineScript(redis, "salaRoomCurrentKey", 2, CURRENT_KEY);
     this.rotateKeyScript = defineScript(redis, "salaRoomRotateKey", 2, ROTATE_KEY);
     this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 3, ACCEPT_MESSAGE);
+    this.reader = new HistoryReader(redis);
   }
 
   async create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }> {
@@ -214,31 +200,19 @@ export class RedisRoomStore implements RoomStore {
     return { id, key };
   }
 
-  async acceptMessage(message: IncomingMessage, historyMax: number): Promise<AcceptedMessage | { staleKey: number } | null> {
-    const { roomId, keyId, from, ts, msg, clientId } = message;
+  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null> {
+    const { roomId, from, clientId } = message;
     const k = this.keys;
-    const result = (await this.acceptMessageScript(
+    const result = await this.acceptMessageScript(
       // Scoped by sender: another member reusing an id is not mistaken for a repeat.
       [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`)],
-      [keyId, from, ts, msg, historyMax, clientId ? "1" : "0"],
-    )) as [number, number, number?] | null;
-    if (!result) return null;
-    if (result[0] === 0) return { staleKey: result[1] };
-    if (result[0] === 2) return { seq: result[1], ts: result[2] ?? ts, duplicate: true };
-    return { seq: result[1], ts, duplicate: false };
+      acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts)),
+    );
+    return acceptResult(result, message.ts);
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
-    const key = this.keys.roomHistory(roomId);
-    const count = String(query.limit);
-    const entries =
-      query.afterSeq !== undefined
-        ? await this.redis.xrange(key, `(${query.afterSeq}-0`, "+", "COUNT", count)
-        : (await this.redis.xrevrange(key, query.beforeSeq !== undefined ? `(${query.beforeSeq}-0` : "+", "-", "COUNT", count)).reverse();
-    return entries.map(([id, fields]) => {
-      const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
-      return { roomId, seq: Number(id.split("-")[0]), from: field("from"), ts: Number(field("ts")), msg: field("msg") };
-    });
+    return (await this.reader.read(this.keys.roomHistory(roomId), query)).map((entry) => ({ roomId, ...entry }));
   }
 
   async clearHistory(roomId: string): Promise<void> {
@@ -253,10 +227,7 @@ export class RedisRoomStore implements RoomStore {
       .exec();
   }
 
-  async keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return [];
-    const values = await this.redis.hmget(this.keys.roomKeys(roomId), ...unique.map(String));
-    return unique.flatMap((id, i) => (values[i] ? [{ id, key: values[i]! }] : []));
+  keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
+    return keysFromHash(this.redis, this.keys.roomKeys(roomId), ids);
   }
 }

@@ -1,0 +1,105 @@
+import { conversationId, ErrorCode, parseEnvelope, type Whisper } from "@sala/protocol";
+import {
+  ConversationHistoryPayload,
+  ConversationRefPayload,
+  EmptyPayload,
+  MarkReadPayload,
+  PrivateMessagePayload,
+} from "@sala/protocol/schemas";
+import { AppError } from "../../errors.js";
+import { nameKey, oldestKept, type ConversationStore, type HistoryCap, type UserStore } from "../../stores/types.js";
+import { keysFor, mintKey } from "../epoch-keys.js";
+import { defineEvent, type EventTable } from "../event-gate.js";
+import { SocketRooms, type SalaSocket } from "../types.js";
+
+export interface ConversationDeps {
+  conversations: ConversationStore;
+  users: UserStore;
+  /** HISTORY_MAX and HISTORY_MAX_AGE_SEC apply to conversations as to rooms. */
+  historyCap: HistoryCap;
+  /** Latest whispers sent with open_conversation (JOIN_HISTORY). */
+  openHistory: number;
+}
+
+/** Conversations listed for the panel (most recent first). */
+const LIST_LIMIT = 200;
+
+/**
+ * Persisted, encrypted 1-to-1 conversations and their whispers (`private_message`). A socket can
+ * only ever address the conversation between its own user and another one: the conversation id
+ * is made from both names (conversationId), so nobody can open, read or write someone else's
+ * conversation, and its key goes only to its two participants. The server never decrypts; it
+ * checks an envelope's shape and key id, numbers and stores it, then delivers it.
+ */
+export function conversationHandlers(deps: ConversationDeps): EventTable {
+  const { conversations } = deps;
+
+  /** The other participant's display name (USER_NOT_FOUND, SELF_WHISPER). */
+  async function peerOf(socket: SalaSocket, name: string): Promise<string> {
+    if (nameKey(name) === nameKey(socket.data.username)) {
+      throw new AppError(ErrorCode.SELF_WHISPER, "You cannot whisper to yourself");
+    }
+    const user = await deps.users.get(name);
+    if (!user) throw new AppError(ErrorCode.USER_NOT_FOUND, `No user named ${name}`);
+    return user.username;
+  }
+
+  const notBefore = () => oldestKept(deps.historyCap, Date.now());
+
+  return {
+    open_conversation: defineEvent(ConversationRefPayload, async (socket, { with: name }) => {
+      const me = socket.data.username;
+      const peer = await peerOf(socket, name);
+      const { conversation, key } = await conversations.open(me, peer, mintKey());
+      const history: Whisper[] =
+        deps.openHistory > 0 ? await conversations.history(me, peer, { limit: deps.openHistory, notBefore: notBefore() }) : [];
+      const older = (await keysFor(conversations, conversation.id, history)).filter((k) => k.id !== key.id);
+      return { conversation, key, keys: [...older, key], history };
+    }),
+
+    conversations: defineEvent(EmptyPayload, async (socket) => ({
+      conversations: await conversations.list(socket.data.username, LIST_LIMIT),
+    })),
+
+    conversation_history: defineEvent(ConversationHistoryPayload, async (socket, { with: name, afterSeq, beforeSeq, limit }) => {
+      if (afterSeq !== undefined && beforeSeq !== undefined) {
+        throw new AppError(ErrorCode.BAD_REQUEST, "Give afterSeq or beforeSeq, not both");
+      }
+      const me = socket.data.username;
+      const peer = await peerOf(socket, name);
+      const messages = await conversations.history(me, peer, { afterSeq, beforeSeq, limit: limit ?? 100, notBefore: notBefore() });
+      return { messages, keys: await keysFor(conversations, conversationId(me, peer), messages) };
+    }),
+
+    /**
+     * A whisper: accepted under the conversation's current key, numbered and stored, then sent to
+     * every socket of both participants on every node (the sender's socket gets it too, like a
+     * room echo; clients drop the repeat by seq). The recipient need not be online: they read
+     * it from the conversation later.
+     */
+    private_message: defineEvent(PrivateMessagePayload, async (socket, { to, msg, id }) => {
+      const from = socket.data.username;
+      const peer = await peerOf(socket, to);
+      const keyId = parseEnvelope(msg)?.keyId ?? 0;
+      const accepted = await conversations.accept({ from, to: peer, keyId, ts: Date.now(), msg, clientId: id }, deps.historyCap);
+      if (!accepted) throw new AppError(ErrorCode.BAD_REQUEST, "Open the conversation first (open_conversation)");
+      if ("staleKey" in accepted) {
+        throw new AppError(ErrorCode.STALE_KEY, `The conversation's key is now ${accepted.staleKey}; re-encrypt with it`);
+      }
+      const whisper: Whisper = { conversationId: conversationId(from, peer), seq: accepted.seq, from, to: peer, ts: accepted.ts, msg };
+      if (!accepted.duplicate) socket.nsp.to([SocketRooms.user(peer), SocketRooms.user(from)]).emit("private_message", whisper);
+      return { ts: accepted.ts, to: peer, seq: accepted.seq, conversationId: whisper.conversationId };
+    }),
+
+    /** Read up to `seq`: the user's other sockets (tabs, devices) clear their unread count too. */
+    mark_read: defineEvent(MarkReadPayload, async (socket, { with: name, seq }) => {
+      const me = socket.data.username;
+      const peer = await peerOf(socket, name);
+      const conversation = await conversations.markRead(me, peer, seq);
+      if (!conversation) throw new AppError(ErrorCode.BAD_REQUEST, "No conversation with that user yet");
+      const read = { conversationId: conversation.id, with: peer, seq: conversation.lastSeq - conversation.unread, unread: conversation.unread };
+      socket.to(SocketRooms.user(me)).emit("conversation_read", read);
+      return { conversation };
+    }),
+  };
+}

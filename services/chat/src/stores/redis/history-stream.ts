@@ -1,0 +1,143 @@
+/**
+ * What room and conversation histories share in Redis: a stream per history whose entry ids are
+ * `<seq>-0` (so ids are sequence numbers, not times) with fields from, ts, msg; the Lua that
+ * accepts a message into one; the age cap; and reading pages back.
+ *
+ * The age cap (HISTORY_MAX_AGE_SEC). Stream ids are not times, so XTRIM MINID cannot cut by age
+ * directly. Entries are appended in seq order with the accepting node's clock, so ts grows with
+ * seq (up to clock skew between nodes): the expired entries are at the head. `trimByAge` looks at
+ * the head entry (one XRANGE COUNT 1: O(1) while nothing has expired, which is nearly always),
+ * and only when it is expired scans batches of 50 from the head and cuts them with XTRIM MINID at
+ * the first entry still young enough — at most 1000 entries per call, so no call is long; a
+ * backlog (a room idle for longer than the cap) shrinks over the following calls. It runs inside
+ * the accepting script (every write) and before every read (join, history, conversation
+ * history). Readers also skip any entry older than the cutoff, so an entry kept by the bound or
+ * by clock skew is never returned.
+ */
+import type { Redis } from "ioredis";
+import type { RoomKey } from "@sala/protocol";
+import type { AcceptResult, HistoryQuery, StoredMessage as LoggedMessage } from "../types.js";
+import { defineScript, type Script } from "./script.js";
+
+/** Lua: `trimByAge(key, cutoff)` removes head entries whose ts is before cutoff (0: no age cap). */
+export const TRIM_BY_AGE_LUA = `
+local function entryTs(entry)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'ts' then return tonumber(fields[i + 1]) end
+  end
+  return 0
+end
+local function trimByAge(key, cutoff)
+  if cutoff <= 0 then return end
+  for _ = 1, 20 do
+    local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+    if not head or entryTs(head) >= cutoff then return end
+    local batch = redis.call('XRANGE', key, '-', '+', 'COUNT', 50)
+    for _, entry in ipairs(batch) do
+      if entryTs(entry) >= cutoff then
+        redis.call('XTRIM', key, 'MINID', entry[1])
+        return
+      end
+    end
+    local last = batch[#batch][1]
+    redis.call('XTRIM', key, 'MINID', (tonumber(string.sub(last, 1, string.find(last, '-', 1, true) - 1)) + 1) .. '-0')
+  end
+end`;
+
+/**
+ * Lua: `acceptMessage(meta, history, idKey, argv)` with argv = {keyId, from, ts, msg, cap,
+ * hasId, cutoff}: a repeated sender id gets its first answer {2, seq, ts}; a key id that is not
+ * the meta hash's `keyId` gets {0, currentKeyId}; otherwise the message gets the next `seq` of
+ * the meta hash and is appended (capped by length — the meta's own `retention` may lower it —
+ * and by age): {1, seq}. false: no meta (no such room or conversation).
+ */
+export const ACCEPT_MESSAGE_LUA = `${TRIM_BY_AGE_LUA}
+local function acceptMessage(meta, history, idKey, argv)
+  local current = redis.call('HGET', meta, 'keyId')
+  if not current then return false end
+  if argv[6] == '1' then
+    local earlier = redis.call('GET', idKey)
+    if earlier then
+      local sep = string.find(earlier, ':', 1, true)
+      return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
+    end
+  end
+  if current ~= argv[1] then return {0, tonumber(current)} end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  local cap = tonumber(argv[5])
+  local own = tonumber(redis.call('HGET', meta, 'retention') or argv[5])
+  if own < cap then cap = own end
+  if cap > 0 then
+    redis.call('XADD', history, 'MAXLEN', cap, seq .. '-0', 'from', argv[2], 'ts', argv[3], 'msg', argv[4])
+  end
+  trimByAge(history, tonumber(argv[7]))
+  if argv[6] == '1' then redis.call('SET', idKey, seq .. ':' .. argv[3], 'EX', 600) end
+  return {1, seq}
+end`;
+
+// KEYS: history. ARGV: cutoff.
+const TRIM = `${TRIM_BY_AGE_LUA}
+trimByAge(KEYS[1], tonumber(ARGV[1]))
+return 1`;
+
+/** The acceptMessage arguments after the keys, in order. */
+export function acceptArgs(m: { keyId: number; from: string; ts: number; msg: string; clientId?: string }, maxMessages: number, cutoff: number) {
+  return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff];
+}
+
+/** The answer of acceptMessage, as the stores return it. */
+export function acceptResult(result: unknown, ts: number): AcceptResult | null {
+  const answer = result as [number, number, number?] | null;
+  if (!answer) return null;
+  if (answer[0] === 0) return { staleKey: answer[1] };
+  if (answer[0] === 2) return { seq: answer[1], ts: answer[2] ?? ts, duplicate: true };
+  return { seq: answer[1], ts, duplicate: false };
+}
+
+/** Reads pages of history streams, never returning entries past the age cap. */
+export class HistoryReader {
+  private readonly trimScript: Script;
+
+  constructor(private readonly redis: Redis) {
+    this.trimScript = defineScript(redis, "salaHistoryTrim", 1, TRIM);
+  }
+
+  async read(key: string, query: HistoryQuery): Promise<LoggedMessage[]> {
+    const notBefore = query.notBefore ?? 0;
+    if (notBefore > 0) await this.trimScript([key], [notBefore]);
+    const live = (entries: LoggedMessage[]) => entries.filter((entry) => entry.ts >= notBefore);
+    const count = String(query.limit);
+    if (query.afterSeq === undefined) {
+      const end = query.beforeSeq !== undefined ? `(${query.beforeSeq}-0` : "+";
+      return live(parse(await this.redis.xrevrange(key, end, "-", "COUNT", count)).reverse());
+    }
+    // Forwards, expired entries left by the trim's bound come first: skip past them (bounded).
+    let after = query.afterSeq;
+    const found: LoggedMessage[] = [];
+    for (let page = 0; page < 10 && found.length < query.limit; page++) {
+      const entries = parse(await this.redis.xrange(key, `(${after}-0`, "+", "COUNT", count));
+      found.push(...live(entries));
+      if (entries.length < query.limit) break;
+      after = entries.at(-1)!.seq;
+    }
+    return found.slice(0, query.limit);
+  }
+}
+
+function parse(entries: Array<[id: string, fields: string[]]>): LoggedMessage[] {
+  return entries.map(([id, fields]) => {
+    // Field names sit at even indexes: a value (a user named "msg") is never taken for a name.
+    const values: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i]!] = fields[i + 1]!;
+    return { seq: Number(id.split("-")[0]), from: values.from ?? "", ts: Number(values.ts), msg: values.msg ?? "" };
+  });
+}
+
+/** The keys with these ids from a hash of key id → base64 key (unknown ids are left out). */
+export async function keysFromHash(redis: Redis, hash: string, ids: number[]): Promise<RoomKey[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const values = await redis.hmget(hash, ...unique.map(String));
+  return unique.flatMap((id, i) => (values[i] ? [{ id, key: values[i]! }] : []));
+}
