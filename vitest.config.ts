@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["services/*/test/**/*.unit.test.ts", "loadtest/test/**/*.unit.test.ts"],
+          include: ["services/*/test/**/*.unit.test.ts", "loadtest/test/**/*.unit.test.ts", "loadtest/k6/test/**/*.unit.test.ts"],
         },
       },
       {

@@ -218,6 +218,31 @@ export class SioClient {
   }
 }
 
+/**
+ * Opens a client and waits for the Socket.IO connect. Sala refuses a handshake with UNAVAILABLE
+ * while a node drains or Redis blips; like the web client, retry those a few times. `prepare` runs
+ * on each new client before its connect completes: register handlers there (Sala sends the lobby
+ * snapshot right after the connect).
+ */
+export async function connectClient(
+  factory: WebSocketFactory,
+  options: SioOptions,
+  retry: { attempts?: number; prepare?: (client: SioClient) => void } = {},
+): Promise<SioClient> {
+  const { attempts = 5, prepare } = retry;
+  for (let attempt = 1; ; attempt++) {
+    const client = new SioClient(factory, options);
+    prepare?.(client);
+    try {
+      await client.connected;
+      return client;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
 function errorText(event: unknown): string {
   const message = (event as { message?: unknown; error?: unknown } | undefined)?.message ?? (event as { error?: unknown } | undefined)?.error;
   return message ? `: ${String(message)}` : "";

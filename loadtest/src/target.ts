@@ -5,7 +5,7 @@
 import { login, register, LOAD_PASSWORD, type Credentials } from "./accounts.js";
 import { nodeHttpPost } from "./node-http.js";
 import { nodeSocketFactory } from "./node-socket.js";
-import { SioClient } from "./sio-client.js";
+import { connectClient, type SioClient } from "./sio-client.js";
 
 export interface Target {
   kind: "sala" | "baseline";
@@ -31,10 +31,6 @@ export async function signIn(target: Target, username: string, url = target.urls
   return { username, cookie: await login(nodeHttpPost, url, target.origin, credentials(username)) };
 }
 
-/**
- * Opens a socket for `user` on `url` and waits for the connect. Sala refuses a handshake with
- * UNAVAILABLE while a node drains or Redis blips; like the web client, retry those a few times.
- */
 export interface ConnectOptions {
   /** Handshake auth (Sala: `{ rooms }` to rejoin after a reconnect). */
   auth?: object;
@@ -43,25 +39,17 @@ export interface ConnectOptions {
   prepare?: (client: SioClient) => void;
 }
 
-export async function connect(target: Target, user: LoadUser, url: string, options: ConnectOptions = {}): Promise<SioClient> {
+/** Opens a socket for `user` on `url` and waits for the connect, retrying refusals (connectClient). */
+export function connect(target: Target, user: LoadUser, url: string, options: ConnectOptions = {}): Promise<SioClient> {
   const { auth = {}, attempts = 5, prepare } = options;
-  for (let attempt = 1; ; attempt++) {
-    const client = new SioClient(nodeSocketFactory, {
-      baseUrl: url,
-      cookie: user.cookie,
-      origin: target.origin,
-      auth: target.kind === "baseline" ? { ...auth, username: user.username } : auth,
-      connectTimeoutMs: 20_000,
-    });
-    prepare?.(client);
-    try {
-      await client.connected;
-      return client;
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    }
-  }
+  const sioOptions = {
+    baseUrl: url,
+    cookie: user.cookie,
+    origin: target.origin,
+    auth: target.kind === "baseline" ? { ...auth, username: user.username } : auth,
+    connectTimeoutMs: 20_000,
+  };
+  return connectClient(nodeSocketFactory, sioOptions, { attempts, prepare });
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight; results in order. */

@@ -225,7 +225,7 @@ describe("docker-compose.yml", () => {
     expect(k6.image).toMatch(/^grafana\/k6/);
     expect(k6.command).toEqual(["run", "/scripts/room-chat.js"]);
     expect(k6.environment.BASE_URL).toBe("http://nginx:8080");
-    expect(k6.volumes).toEqual([`${at("loadtest")}:/scripts:ro`]);
+    expect(k6.volumes).toEqual([`${at("loadtest/dist/k6")}:/scripts:ro`]);
     const profiled = Object.entries(config.services).filter(([, service]: [string, any]) => service.profiles).map(([name]) => name);
     expect(profiled.sort()).toEqual(["k6", "nginx-tls"]);
     expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "tls"]);
