@@ -1,5 +1,7 @@
 /**
- * npm run cluster [-- --nodes 3 --port 8080]: the whole topology on this machine until Ctrl-C.
+ * npm run cluster [-- --nodes 3 --port 8080 --env NAME=value ...]: the whole topology on this
+ * machine until Ctrl-C. `--env` (repeatable) sets a variable on every node, e.g.
+ * `--env ADMIN_USERS=ana` for /memory, `--env REGISTRATIONS_PER_IP=100000` for load tests.
  */
 import { parseArgs } from "node:util";
 import { ProcessCluster } from "./cluster.js";
@@ -9,17 +11,27 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "3" },
     port: { type: "string", default: "8080" },
     ephemeral: { type: "boolean", default: false },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
+const env: Record<string, string> = {};
+for (const pair of values.env) {
+  const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+  if (!match) {
+    console.error(`--env ${pair}: expected NAME=value`);
+    process.exit(2);
+  }
+  env[match[1]!] = match[2]!;
+}
 const nodes = Number(values.nodes);
 const port = Number(values.port);
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16 || !Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error("usage: npm run cluster -- [--nodes 1..16] [--port 8080] [--ephemeral]");
+  console.error("usage: npm run cluster -- [--nodes 1..16] [--port 8080] [--ephemeral] [--env NAME=value ...]");
   process.exit(2);
 }
 
 console.info(`cluster: starting redis-server, ${nodes} node(s) and nginx…`);
-const cluster = await ProcessCluster.start({ nodes, port, persistent: !values.ephemeral }).catch((error: Error) => {
+const cluster = await ProcessCluster.start({ nodes, port, persistent: !values.ephemeral, env }).catch((error: Error) => {
   console.error(`cluster: failed to start: ${error.message}`);
   process.exit(1);
 });

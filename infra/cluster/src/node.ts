@@ -14,6 +14,8 @@ export class NodeProcess {
     readonly id: string,
     port: number,
     private readonly env: Record<string, string>,
+    /** Node.js flags for the process (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+    private readonly execArgv: string[] = [],
   ) {
     this.boundPort = port;
   }
@@ -36,7 +38,7 @@ export class NodeProcess {
   }
 
   async start(): Promise<void> {
-    const child = spawnLogged(process.execPath, [SERVER_ENTRY], {
+    const child = spawnLogged(process.execPath, [...this.execArgv, SERVER_ENTRY], {
       PATH: process.env.PATH,
       HOST: "127.0.0.1",
       PORT: String(this.boundPort),

@@ -21,6 +21,7 @@ export interface ChatMember {
 
 interface ChatRoom {
   id: string;
+  owner: ChatMember;
   key: RoomKey;
   keys: Map<number, string>;
   members: ChatMember[];
@@ -76,7 +77,7 @@ export class RoomChat {
       if (!owner) throw new Error(`room chat: ${roomCount} rooms need at least as many users`);
       const created = await owner.client.request("create_room", { name: `${roomPrefix}${r}` }, 20_000);
       if (!created.ok) throw new Error(`create_room: ${created.error.code}`);
-      rooms.push({ id: created.room.id, key: { id: 0, key: "" }, keys: new Map(), members: [], nextSender: 0 });
+      rooms.push({ id: created.room.id, owner, key: { id: 0, key: "" }, keys: new Map(), members: [], nextSender: 0 });
     }
     const chat = new RoomChat(rooms);
     await inPool(members, 50, async (member, i) => {
@@ -161,7 +162,9 @@ export class RoomChat {
     };
   }
 
+  /** Deletes the rooms (so the next run starts from an empty lobby) and disconnects everyone. */
   async close(): Promise<void> {
+    await Promise.all(this.rooms.map((room) => room.owner.client.request("delete_room", { roomId: room.id }, 20_000).catch(() => undefined)));
     await Promise.all(this.rooms.flatMap((room) => room.members.map((member) => member.client.close())));
   }
 

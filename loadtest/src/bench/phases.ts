@@ -1,0 +1,181 @@
+/**
+ * The benchmark's phases, each measuring one scenario on one system at fixed load steps and
+ * returning plain rows for the report. CPU is the servers' (and Redis') own, read around each step.
+ */
+import { lobbyChurn } from "../scenarios/lobby-churn.js";
+import { loginStorm } from "../scenarios/login-storm.js";
+import { IdleSockets } from "../scenarios/idle-sockets.js";
+import { RoomChat, type ChatStepResult } from "../scenarios/room-chat.js";
+import { WhisperStorm } from "../scenarios/whisper-storm.js";
+import { MetricsWatch } from "../metrics-watch.js";
+import type { ProgressLine } from "../driver/progress.js";
+import type { LoadUser, Target } from "../target.js";
+import { CpuMeter, rssBytes } from "./machine.js";
+import type { System } from "./systems.js";
+
+export interface ChatRow {
+  system: string;
+  messagesPerSec: number;
+  deliveriesPerSec: number;
+  /** Server + Redis CPU per delivery (µs). */
+  cpuUsPerDelivery: number;
+  /** Server + Redis CPU per accepted message, i.e. per broadcast (µs). */
+  cpuUsPerMessage: number;
+  /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
+  generatorCpuPercent: number;
+  result: ChatStepResult;
+}
+
+/** Opens the room chat on `system` and runs each step, measuring CPU around it. */
+export async function chatPhase(system: System, users: LoadUser[], rooms: number, steps: number[], seconds: number, progress: ProgressLine): Promise<ChatRow[]> {
+  progress.phase(`${system.label}: ${users.length} users in ${rooms} room(s)…`);
+  const chat = await RoomChat.open(system.target, users, rooms, `bench${Date.now() % 100000}-`);
+  const rows: ChatRow[] = [];
+  try {
+    await chat.step(steps[0]!, 2); // warm-up: JIT, adapter subscriptions, connection pools
+    for (const rate of steps) {
+      const meter = new CpuMeter(system.pids);
+      await meter.start();
+      const generatorStart = process.cpuUsage();
+      const wallStart = Date.now();
+      const result = await chat.step(rate, seconds, (p) =>
+        progress.update(`${system.label} · ${rate} msg/s · ${Math.round(p.elapsedSec)} s · acked ${p.acked} · deliveries ${p.deliveries} · ack p99 ${p.ackP99} ms`),
+      );
+      const cpuMs = await meter.stop();
+      const generator = process.cpuUsage(generatorStart);
+      const wallMs = Date.now() - wallStart;
+      rows.push({
+        system: system.label,
+        messagesPerSec: rate,
+        deliveriesPerSec: result.deliveries / result.seconds,
+        cpuUsPerDelivery: (cpuMs * 1000) / Math.max(1, result.deliveries),
+        cpuUsPerMessage: (cpuMs * 1000) / Math.max(1, result.acked),
+        generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
+        result,
+      });
+    }
+  } finally {
+    progress.done();
+    await chat.close();
+  }
+  return rows;
+}
+
+export interface LoginRow {
+  logins: number;
+  perSec: number;
+  errors: number;
+  latencyP50: number;
+  latencyP99: number;
+  /** Per-second event-loop delay p99 of the node during the storm: the worst second, and the median second. */
+  loopP99Max: number;
+  loopP99Median: number;
+}
+
+/** Logs `names` in through the first node of `system`, with an admin watching its event loop. */
+export async function loginPhase(system: System, names: string[], admin: LoadUser, concurrency: number, progress: ProgressLine): Promise<{ row: LoginRow; users: LoadUser[] }> {
+  progress.phase(`${system.label}: login storm of ${names.length} users, ${concurrency} at a time…`);
+  const target: Target = { ...system.target, urls: [system.target.urls[0]!] };
+  const watch = await MetricsWatch.open(target, admin);
+  const start = Date.now();
+  const { result, users } = await loginStorm(target, names, concurrency);
+  const end = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the sample covering the last second
+  await watch.close();
+  const lags = watch.between(start + 1000, end + 1000, "node-1").map((s) => s.loopDelayP99Ms).sort((a, b) => a - b);
+  return {
+    users,
+    row: {
+      logins: names.length,
+      perSec: result.perSec,
+      errors: result.errors,
+      latencyP50: result.latency.percentile(50),
+      latencyP99: result.latency.percentile(99),
+      loopP99Max: lags.at(-1) ?? Number.NaN,
+      loopP99Median: lags[Math.floor(lags.length / 2)] ?? Number.NaN,
+    },
+  };
+}
+
+export interface IdleRow {
+  system: string;
+  sockets: number;
+  /** Handshakes of this step: how many, how fast. */
+  opened: number;
+  seconds: number;
+  perSec: number;
+  errors: number;
+  rssMb: number;
+  /** (RSS now − RSS with no sockets) / sockets, over the node processes. */
+  kbPerSocket: number;
+}
+
+/** Opens idle authenticated sockets up to each count in `steps`, measuring handshakes and memory. */
+export async function idlePhase(system: System, users: LoadUser[], steps: number[], progress: ProgressLine): Promise<IdleRow[]> {
+  progress.phase(`${system.label}: idle sockets up to ${steps.at(-1)}…`);
+  const rss = async () => (await Promise.all(system.nodePids.map(rssBytes))).reduce((a, b) => a + b, 0);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 3000));
+  const sockets = new IdleSockets();
+  const rows: IdleRow[] = [];
+  try {
+    await settle();
+    const base = await rss();
+    for (const count of steps) {
+      const handshakes = await sockets.open(system.target, users, count - sockets.clients.length);
+      await settle(); // let lobby broadcasts and the allocator quiet down before reading RSS
+      const now = await rss();
+      rows.push({
+        system: system.label,
+        sockets: sockets.clients.length,
+        opened: handshakes.count,
+        seconds: handshakes.seconds,
+        perSec: handshakes.perSec,
+        errors: handshakes.errors,
+        rssMb: now / 2 ** 20,
+        kbPerSocket: (now - base) / 1024 / Math.max(1, sockets.clients.length),
+      });
+      progress.update(`${system.label}: ${sockets.clients.length} sockets, ${Math.round(handshakes.perSec)} handshakes/s`);
+    }
+  } finally {
+    progress.done();
+    await sockets.close();
+  }
+  return rows;
+}
+
+export interface RateRow {
+  system: string;
+  perSec: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  extra: string;
+}
+
+export async function churnPhase(system: System, users: LoadUser[], seconds: number, progress: ProgressLine): Promise<RateRow> {
+  progress.phase(`${system.label}: lobby churn for ${seconds} s…`);
+  const r = await lobbyChurn(system.target, users, seconds, 50);
+  return { system: system.label, perSec: r.perSec, errors: r.errors, p50: r.snapshotLatency.percentile(50), p99: r.snapshotLatency.percentile(99), extra: `${r.cycles} cycles` };
+}
+
+export async function whisperPhase(system: System, users: LoadUser[], rate: number, seconds: number, progress: ProgressLine): Promise<RateRow> {
+  progress.phase(`${system.label}: whisper storm, ${rate}/s…`);
+  const storm = await WhisperStorm.open(system.target, users);
+  try {
+    await storm.run(Math.min(rate, 200), 1); // warm-up
+    const meter = new CpuMeter(system.pids);
+    await meter.start();
+    const r = await storm.run(rate, seconds);
+    const cpuMs = await meter.stop();
+    return {
+      system: system.label,
+      perSec: r.received / r.seconds,
+      errors: r.failed + r.lost + r.duplicates,
+      p50: r.deliveryLatency.percentile(50),
+      p99: r.deliveryLatency.percentile(99),
+      extra: `ack p99 ${r.ackRtt.percentile(99)} ms · ${((cpuMs * 1000) / Math.max(1, r.received)).toFixed(0)} µs CPU/whisper · lost ${r.lost}, dup ${r.duplicates}`,
+    };
+  } finally {
+    await storm.close();
+  }
+}

@@ -1,0 +1,102 @@
+/** Everything one benchmark run measured, and the targets of issue 6 judged against it. */
+import type { ChatRow, IdleRow, LoginRow, RateRow } from "./phases.js";
+
+export interface BenchResults {
+  date: string;
+  machine: string;
+  pinned: boolean;
+  quick: boolean;
+  users: number;
+  login: LoginRow;
+  registrationsPerSec: number;
+  bigRoom: { members: number; rows: ChatRow[] };
+  smallRooms: { rooms: number; members: number; rows: ChatRow[] };
+  idle: IdleRow[];
+  churn: RateRow[];
+  whisper: RateRow[];
+}
+
+export interface Verdict {
+  target: string;
+  figure: string;
+  met: boolean;
+}
+
+const SALA_2 = "Sala, 2 nodes";
+const BARE_1 = "bare, 1 node";
+
+/** Server CPU per unit over all steps of one system: total µs ÷ total units. */
+export function cpuPer(rows: ChatRow[], system: string, unit: "delivery" | "message"): number {
+  const mine = rows.filter((row) => row.system === system);
+  const cpu = mine.reduce((sum, row) => sum + (unit === "delivery" ? row.cpuUsPerDelivery * row.result.deliveries : row.cpuUsPerMessage * row.result.acked), 0);
+  const units = mine.reduce((sum, row) => sum + (unit === "delivery" ? row.result.deliveries : row.result.acked), 0);
+  return cpu / Math.max(1, units);
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+export function verdicts(r: BenchResults): Verdict[] {
+  const v: Verdict[] = [];
+  const bigRatio = cpuPer(r.bigRoom.rows, SALA_2, "delivery") / cpuPer(r.bigRoom.rows, BARE_1, "delivery");
+  v.push({
+    target: `CPU per delivery, ${r.bigRoom.members}-member room, Sala on 2 nodes ≤ 1.4× bare single node`,
+    figure: `${fmt(cpuPer(r.bigRoom.rows, SALA_2, "delivery"))} µs vs ${fmt(cpuPer(r.bigRoom.rows, BARE_1, "delivery"))} µs = ${fmt(bigRatio, 2)}×`,
+    met: bigRatio <= 1.4,
+  });
+  const top = r.bigRoom.rows.filter((row) => row.system === SALA_2).at(-1);
+  if (top) {
+    const p99 = top.result.deliveryLatency.percentile(99);
+    v.push({
+      target: "p99 delivery ≤ 100 ms at 50k deliveries/s (Sala, 2 nodes)",
+      figure: `${fmt(p99, 0)} ms at ${fmt(top.deliveriesPerSec / 1000)}k deliveries/s`,
+      met: p99 <= 100 && top.deliveriesPerSec >= 50_000 * 0.95,
+    });
+  }
+  const smallRatio = cpuPer(r.smallRooms.rows, SALA_2, "message") / cpuPer(r.smallRooms.rows, BARE_1, "message");
+  v.push({
+    target: `CPU per broadcast, ${r.smallRooms.members}-member rooms, Sala on 2 nodes ≤ 2.5× bare single node`,
+    figure: `${fmt(cpuPer(r.smallRooms.rows, SALA_2, "message"), 0)} µs vs ${fmt(cpuPer(r.smallRooms.rows, BARE_1, "message"), 0)} µs = ${fmt(smallRatio, 2)}×`,
+    met: smallRatio <= 2.5,
+  });
+  const idleTop = r.idle.filter((row) => row.system.startsWith("Sala")).at(-1);
+  if (idleTop) {
+    v.push({
+      target: "≤ 20 KB RSS per idle authenticated socket at 10k sockets (Sala, 1 node)",
+      figure: `${fmt(idleTop.kbPerSocket)} KB at ${idleTop.sockets} sockets`,
+      met: idleTop.kbPerSocket <= 20 && idleTop.sockets >= 10_000,
+    });
+    const salaIdle = r.idle.filter((row) => row.system.startsWith("Sala"));
+    const seconds = salaIdle.reduce((sum, row) => sum + row.seconds, 0);
+    const errors = salaIdle.reduce((sum, row) => sum + row.errors, 0);
+    v.push({
+      target: "10k authenticated handshakes in ≤ 10 s with zero errors",
+      figure: `${idleTop.sockets} in ${fmt(seconds)} s (${fmt(idleTop.sockets / seconds, 0)}/s), ${errors} errors`,
+      met: seconds <= 10 && errors === 0 && idleTop.sockets >= 10_000,
+    });
+  }
+  const ackRow = r.smallRooms.rows.filter((row) => row.system === SALA_2).at(-1);
+  if (ackRow) {
+    const p99 = ackRow.result.ackRtt.percentile(99);
+    v.push({
+      target: "send→ack p99 ≤ 25 ms at 2k messages/s (Sala, 2 nodes)",
+      figure: `${fmt(p99, 0)} ms at ${fmt(ackRow.result.acked / ackRow.result.seconds, 0)} msg/s`,
+      met: p99 <= 25 && ackRow.messagesPerSec >= 2000,
+    });
+  }
+  v.push({
+    target: "≥ 70 password logins/s with event-loop lag p99 ≤ 20 ms",
+    figure: `${fmt(r.login.perSec)} logins/s, loop p99 worst second ${fmt(r.login.loopP99Max)} ms (median second ${fmt(r.login.loopP99Median)} ms)`,
+    met: r.login.perSec >= 70 && r.login.loopP99Max <= 20 && r.login.errors === 0,
+  });
+  const salaRows = [...r.bigRoom.rows, ...r.smallRooms.rows].filter((row) => row.system.startsWith("Sala"));
+  const lost = salaRows.reduce((sum, row) => sum + row.result.lost, 0);
+  const dup = salaRows.reduce((sum, row) => sum + row.result.duplicates, 0);
+  const failed = salaRows.reduce((sum, row) => sum + row.result.failed, 0);
+  const delivered = salaRows.reduce((sum, row) => sum + row.result.deliveries, 0);
+  v.push({
+    target: "zero lost and zero duplicated deliveries in steady state (every Sala chat step)",
+    figure: `${delivered} deliveries: ${lost} lost, ${dup} duplicated, ${failed} failed sends`,
+    met: lost === 0 && dup === 0 && failed === 0,
+  });
+  return v;
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: Sala beside a bare Socket.IO baseline, in one run, on this machine.
+ *
+ * Starts a redis-server and two Sala nodes (servers pinned to core 0, this load generator to
+ * core 1), then measures, at fixed load steps: logins (with the event loop watched), room chat in
+ * one big room and in many 4-member rooms (Sala on 1 and 2 nodes, bare on 1 node, and bare on 2
+ * nodes with the same Redis adapter), idle sockets up to 10k (memory and handshakes), lobby churn
+ * and whispers. CPU is read from the server and Redis processes. Prints the targets met or missed
+ * and writes docs/BENCHMARKS.md (generated section) and docs/benchmarks/latency.svg.
+ *
+ *   npm run bench              # the full run (about 10 minutes)
+ *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
+ *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { ProgressLine } from "../driver/progress.js";
+import { loginStorm, registerStorm } from "../scenarios/login-storm.js";
+import type { LoadUser } from "../target.js";
+import { latencyChart } from "./chart.js";
+import { machineDescription, pin } from "./machine.js";
+import { chatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
+import { renderReport, writeReport } from "./report.js";
+import { verdicts, type BenchResults } from "./results.js";
+import { ADMIN, BenchCluster, type System } from "./systems.js";
+
+const ROOT = new URL("../../../", import.meta.url);
+
+const FULL = {
+  users: 1000,
+  bigRoomSteps: [10, 25, 50],
+  smallRoomSteps: [500, 1000, 2000],
+  stepSeconds: 8,
+  idleSteps: [1000, 2000, 5000, 10_000],
+  churnSeconds: 8,
+  whisperRate: 1000,
+};
+const QUICK = { users: 200, bigRoomSteps: [10, 25], smallRoomSteps: [100, 200], stepSeconds: 3, idleSteps: [500, 1000], churnSeconds: 3, whisperRate: 200 };
+
+async function each<T>(systems: Array<() => Promise<System> | System>, measure: (system: System) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (const make of systems) {
+    const system = await make();
+    try {
+      out.push(await measure(system));
+    } finally {
+      await system.stop();
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      out: { type: "string", default: "docs/BENCHMARKS.md" },
+      "cpu-prof": { type: "string" },
+    },
+  });
+  const size = values.quick ? QUICK : FULL;
+  const progress = new ProgressLine();
+  const pinned = await pin(process.pid, "1");
+  progress.phase(`machine: ${machineDescription()}; generator ${pinned ? "pinned to core 1" : "not pinned (taskset failed)"}`);
+  const profileDir = values["cpu-prof"];
+  const cluster = await BenchCluster.start(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+  try {
+    const sala1 = () => cluster.sala(1);
+    const sala2 = () => cluster.sala(2);
+    const bare1 = () => cluster.baseline(1);
+    const bare2 = () => cluster.baseline(2);
+    const names = Array.from({ length: size.users }, (_, i) => `bench${i}`);
+
+    progress.phase(`registering ${names.length} users over both nodes…`);
+    const registered = await registerStorm(cluster.sala(2).target, [ADMIN, ...names], 16);
+    if (registered.errors > 0) throw new Error(`${registered.errors} registrations failed`);
+    const admin = (await loginStorm(cluster.sala(1).target, [ADMIN])).users[0]!;
+    await pin(cluster.nodes[0]!.process.pid!, "0,1"); // "logins/s on 2 cores"
+    const { row: login, users } = await loginPhase(cluster.sala(1), names, admin, 32, progress);
+    await cluster.pinServers("0");
+    if (users.length !== names.length) throw new Error(`${names.length - users.length} logins failed`);
+    const anonymous: LoadUser[] = users.map((u) => ({ username: u.username, cookie: null }));
+    const usersFor = (system: System) => (system.target.kind === "sala" ? users : anonymous);
+
+    const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.stepSeconds, progress);
+    const bigRoomRows = (await each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps))).flat();
+    const smallRooms = size.users / 4;
+    const smallRoomRows = (await each([sala1, sala2, bare1], chat(smallRooms, size.smallRoomSteps))).flat();
+    const idle = (await each([sala1, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress))).flat();
+    const churn = await each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress));
+    const whisper = await each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress));
+
+    const results: BenchResults = {
+      date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+      machine: machineDescription(),
+      pinned,
+      quick: values.quick,
+      users: size.users,
+      login,
+      registrationsPerSec: registered.perSec,
+      bigRoom: { members: size.users, rows: bigRoomRows },
+      smallRooms: { rooms: smallRooms, members: 4, rows: smallRoomRows },
+      idle,
+      churn,
+      whisper,
+    };
+    await writeOutputs(results, values.out, bigRoomRows);
+    for (const v of verdicts(results)) process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.figure}\n`);
+  } finally {
+    progress.done();
+    await cluster.stop();
+  }
+}
+
+async function writeOutputs(results: BenchResults, out: string, bigRoomRows: ChatRow[]): Promise<void> {
+  const chartDir = new URL("docs/benchmarks/", ROOT);
+  mkdirSync(chartDir, { recursive: true });
+  const chartName = results.quick ? "latency-quick.svg" : "latency.svg";
+  writeFileSync(new URL(chartName, chartDir), await latencyChart(`Delivery latency in one ${results.bigRoom.members}-member room`, bigRoomRows));
+  const report = renderReport(results, `benchmarks/${chartName}`);
+  writeReport(fileURLToPath(new URL(out, ROOT)), report);
+  process.stdout.write(`${report}\n\nwritten: ${out}, docs/benchmarks/${chartName}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

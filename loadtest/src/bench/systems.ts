@@ -1,0 +1,112 @@
+/**
+ * The systems under test, started for the benchmark: one redis-server, two Sala nodes (cluster
+ * members) and, on demand, bare baseline servers — all on loopback, servers pinned to core 0.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { NodeProcess } from "@sala/cluster/node";
+import { freePort } from "@sala/cluster/processes";
+import { RedisProcess } from "@sala/cluster/redis";
+import type { Target } from "../target.js";
+import { startBaseline, type BaselineProcess } from "./baseline-process.js";
+import { pin } from "./machine.js";
+
+export const SERVER_CORE = "0";
+export const ORIGIN = "http://127.0.0.1:3000";
+export const ADMIN = "benchadmin";
+
+/** A configuration measured: a target for the driver and the processes whose CPU it costs. */
+export interface System {
+  label: string;
+  target: Target;
+  pids: number[];
+  /** The node processes alone (for RSS). */
+  nodePids: number[];
+  stop(): Promise<void>;
+}
+
+export class BenchCluster {
+  private constructor(
+    readonly redis: RedisProcess,
+    readonly nodes: NodeProcess[],
+    private readonly dir: string,
+  ) {}
+
+  /** `execArgv`: Node.js flags for the Sala nodes (`--cpu-prof` when profiling). */
+  static async start(execArgv: string[] = []): Promise<BenchCluster> {
+    const dir = mkdtempSync(join(tmpdir(), "sala-bench-"));
+    const redis = new RedisProcess({ port: await freePort(), dir, persistent: false });
+    await redis.start();
+    const env = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: `bench${randomBytes(3).toString("hex")}`,
+      SESSION_SECRET: randomBytes(32).toString("base64url"),
+      ALLOWED_ORIGINS: ORIGIN,
+      NODE_ENV: "production",
+      ADMIN_USERS: ADMIN,
+      // Load users all come from 127.0.0.1 and send more than a person would.
+      REGISTRATIONS_PER_IP: "1000000",
+      SOCKET_EVENTS_PER_SEC: "1000",
+    };
+    const nodes = [new NodeProcess("node-1", await freePort(), env, execArgv), new NodeProcess("node-2", await freePort(), env, execArgv)];
+    const cluster = new BenchCluster(redis, nodes, dir);
+    try {
+      await Promise.all(nodes.map((node) => node.start()));
+      await cluster.pinServers(SERVER_CORE);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  get redisPid(): number {
+    return this.redis.pid!;
+  }
+
+  /** Pins Redis and every node to `cpuList`. */
+  async pinServers(cpuList: string): Promise<void> {
+    await pin(this.redisPid, cpuList);
+    for (const node of this.nodes) await pin(node.process.pid!, cpuList);
+  }
+
+  /** Sala with its clients on the first `count` nodes (the others idle, unsubscribed from the rooms). */
+  sala(count: 1 | 2): System {
+    const nodes = this.nodes.slice(0, count);
+    const nodePids = nodes.map((node) => node.process.pid!);
+    return {
+      label: `Sala, ${count} node${count > 1 ? "s" : ""}`,
+      target: { kind: "sala", urls: nodes.map((node) => node.url), origin: ORIGIN },
+      pids: [...nodePids, this.redisPid],
+      nodePids,
+      stop: async () => undefined,
+    };
+  }
+
+  /** Bare Socket.IO: one node with the in-memory adapter, or `count` nodes on this Redis with the sharded adapter. */
+  async baseline(count: 1 | 2): Promise<System> {
+    const processes: BaselineProcess[] = [];
+    for (let i = 0; i < count; i++) {
+      processes.push(await startBaseline(count > 1 ? { redisUrl: this.redis.url, nodeIndex: i, nodes: count } : {}));
+    }
+    for (const p of processes) await pin(p.pid, SERVER_CORE);
+    const nodePids = processes.map((p) => p.pid);
+    return {
+      label: count > 1 ? `bare, ${count} nodes + adapter` : "bare, 1 node",
+      target: { kind: "baseline", urls: processes.map((p) => p.url), origin: ORIGIN },
+      pids: count > 1 ? [...nodePids, this.redisPid] : nodePids,
+      nodePids,
+      stop: async () => {
+        await Promise.all(processes.map((p) => p.stop()));
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.nodes.map((node) => node.stop()));
+    await this.redis.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
