@@ -5,8 +5,8 @@
  * holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Page } from "playwright-core";
 import { openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
+import { openMemoryPage, tableNodes } from "./support/memory-page.js";
 
 const PASSWORD = "correct horse battery";
 const run = Date.now().toString(36).slice(-4);
@@ -31,7 +31,6 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-const tableNodes = (page: Page) => page.locator('[data-testid="nodes-table"] tbody tr[data-node]').evaluateAll((rows) => rows.map((row) => row.getAttribute("data-node")));
 const isChartsChunk = (url: string) => /\/assets\/charts-[^/]*\.js$/.test(url);
 
 describe("the /memory page", () => {
@@ -43,10 +42,8 @@ describe("the /memory page", () => {
   });
 
   it("an admin sees every node of the cluster in the table, within a few seconds", async () => {
-    const response = await A.page.goto(`${cluster.nodes[0]!.url}/memory`);
+    const response = await openMemoryPage(A.page, cluster.nodes[0]!);
     expect(response?.status()).toBe(200);
-    await A.page.getByRole("heading", { level: 1, name: "Cluster health" }).waitFor();
-    await A.page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
     await A.page.getByRole("heading", { level: 2, name: "Over the last 1 min" }).waitFor(); // the server's window
     const ids = cluster.nodes.map((node) => node.id).sort();
     await expect.poll(() => tableNodes(A.page), { timeout: 8000 }).toEqual(ids);
