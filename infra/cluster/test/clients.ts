@@ -20,6 +20,9 @@ export interface TestClient {
 
 export const PASSWORD = "correct horse battery";
 
+/** Node settings for crashes under load: a dead node is swept within ~5 s; load users register and send freely. */
+export const FAST_FAILOVER_ENV = { HEARTBEAT_INTERVAL_MS: "1000", NODE_TTL_MS: "4000", REGISTRATIONS_PER_IP: "100000", SOCKET_EVENTS_PER_SEC: "100" };
+
 export async function registerAndLogin(baseUrl: string, username: string): Promise<string> {
   const post = (path: string) =>
     fetch(`${baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: PASSWORD }) });

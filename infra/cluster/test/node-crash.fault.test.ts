@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptText } from "@sala/protocol/envelope";
 import { ProcessCluster } from "../src/cluster.js";
-import { ask, percentile, populateRooms, type TestClient } from "./clients.js";
+import { ask, FAST_FAILOVER_ENV, percentile, populateRooms, type TestClient } from "./clients.js";
 
 const USERS = 120;
 const ROOMS = 12;
@@ -15,11 +15,7 @@ let clients: TestClient[] = [];
 let keys = new Map<string, { id: number; key: string }>();
 
 beforeAll(async () => {
-  cluster = await ProcessCluster.start({
-    nodes: 3,
-    persistent: false,
-    env: { HEARTBEAT_INTERVAL_MS: "1000", NODE_TTL_MS: "4000", REGISTRATIONS_PER_IP: "100000", SOCKET_EVENTS_PER_SEC: "100" },
-  });
+  cluster = await ProcessCluster.start({ nodes: 3, persistent: false, env: FAST_FAILOVER_ENV });
   ({ clients, keys } = await populateRooms(cluster.url, "crash", USERS, ROOMS));
 }, 120_000);
 
