@@ -25,6 +25,8 @@ export function createLogger(nodeId: string, level: string): Logger {
         // room or conversation key, or a message envelope.
         "err.command.args",
         "*.err.command.args",
+        // …and a failed transaction (EXECABORT) carries the errors of its commands.
+        "err.previousErrors[*].command.args",
       ],
       censor: "[redacted]",
     },

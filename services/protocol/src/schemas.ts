@@ -20,10 +20,12 @@ const Envelope = Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_
  * (after a lost ack) returns the first answer instead of posting a duplicate.
  */
 const MessageId = Type.String({ pattern: "^[A-Za-z0-9_-]{8,32}$" });
+/** A sequence number: bounded so that it always prints as digits (never "1e+21") in a Redis id. */
+const Seq = (minimum: number) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER });
 /** Paging a stored history: `afterSeq` (backfill) or `beforeSeq` (paging back), oldest first. */
 const Paging = {
-  afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
-  beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+  afterSeq: Type.Optional(Seq(0)),
+  beforeSeq: Type.Optional(Seq(1)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 };
 
@@ -65,7 +67,7 @@ export const ConversationRefPayload = strict({ with: Username });
 export const ConversationHistoryPayload = strict({ with: Username, ...Paging });
 
 /** Everything up to `seq` in the conversation with `with` has been read. */
-export const MarkReadPayload = strict({ with: Username, seq: Type.Integer({ minimum: 0 }) });
+export const MarkReadPayload = strict({ with: Username, seq: Seq(0) });
 
 export const EmptyPayload = strict({});
 

@@ -46,6 +46,8 @@ export class Chat {
   private readonly lobby = new LobbyState();
   private readonly socket: SalaSocket;
   private lastTypingSignal = 0;
+  /** `open_conversation` requests under way, by case-folded peer name. */
+  private readonly conversationFetches = new Map<string, Promise<string | null>>();
   private everConnected = false;
   private readonly clock: ReturnType<typeof setInterval>;
   private stopKeeping: () => void = () => {};
@@ -145,7 +147,9 @@ export class Chat {
    */
   async openConversation(user: string): Promise<string | null> {
     const thread = this.conversations.select(user);
-    const before = thread.lastSeq;
+    // The last whisper held here, not thread.lastSeq: after a reconnect the `conversations`
+    // answer has already raised lastSeq to the server's, and the gap must still be fetched.
+    const before = thread.lines.at(-1)?.seq ?? 0;
     const error = await this.fetchConversation(user);
     if (error) {
       this.conversations.discard(user);
@@ -290,12 +294,24 @@ export class Chat {
 
   }
 
-  /** Keys, counts and latest whispers of the conversation with `user`. */
-  private async fetchConversation(user: string): Promise<string | null> {
-    const answer = await this.request("open_conversation", { with: user });
-    if (!answer.ok) return describeError(answer.error);
-    this.conversations.opened(answer, this.me);
-    return null;
+  /**
+   * Keys, counts and latest whispers of the conversation with `user`. One request per peer at a
+   * time: a burst of whispers from someone new must not fire one `open_conversation` each.
+   */
+  private fetchConversation(user: string): Promise<string | null> {
+    const key = user.toLowerCase();
+    let pending = this.conversationFetches.get(key);
+    if (!pending) {
+      pending = this.request("open_conversation", { with: user })
+        .then((answer) => {
+          if (!answer.ok) return describeError(answer.error);
+          this.conversations.opened(answer, this.me);
+          return null;
+        })
+        .finally(() => this.conversationFetches.delete(key));
+      this.conversationFetches.set(key, pending);
+    }
+    return pending;
   }
 
   /** Everything after `afterSeq` in the conversation (duplicates are dropped by seq). */

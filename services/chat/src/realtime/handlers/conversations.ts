@@ -9,6 +9,7 @@ import {
 import { AppError } from "../../errors.js";
 import { nameKey, oldestKept, type ConversationStore, type HistoryCap, type UserStore } from "../../stores/types.js";
 import { keysFor, mintKey } from "../epoch-keys.js";
+import { pageQuery } from "../history-page.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import { SocketRooms, type SalaSocket } from "../types.js";
 
@@ -23,6 +24,8 @@ export interface ConversationDeps {
 
 /** Conversations listed for the panel (most recent first). */
 const LIST_LIMIT = 200;
+/** Whisper peers' display names remembered per node. */
+const DISPLAY_NAMES_KEPT = 10_000;
 
 /**
  * Persisted, encrypted 1-to-1 conversations and their whispers (`private_message`). A socket can
@@ -34,13 +37,22 @@ const LIST_LIMIT = 200;
 export function conversationHandlers(deps: ConversationDeps): EventTable {
   const { conversations } = deps;
 
+  // Display names by case-folded name. Accounts are never renamed or deleted, so a name found
+  // once stays right: a whisper then costs no user lookup in Redis. Bounded, cleared when full.
+  const displayNames = new Map<string, string>();
+
   /** The other participant's display name (USER_NOT_FOUND, SELF_WHISPER). */
   async function peerOf(socket: SalaSocket, name: string): Promise<string> {
-    if (nameKey(name) === nameKey(socket.data.username)) {
+    const key = nameKey(name);
+    if (key === nameKey(socket.data.username)) {
       throw new AppError(ErrorCode.SELF_WHISPER, "You cannot whisper to yourself");
     }
+    const known = displayNames.get(key);
+    if (known) return known;
     const user = await deps.users.get(name);
     if (!user) throw new AppError(ErrorCode.USER_NOT_FOUND, `No user named ${name}`);
+    if (displayNames.size >= DISPLAY_NAMES_KEPT) displayNames.clear();
+    displayNames.set(key, user.username);
     return user.username;
   }
 
@@ -61,13 +73,11 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
       conversations: await conversations.list(socket.data.username, LIST_LIMIT),
     })),
 
-    conversation_history: defineEvent(ConversationHistoryPayload, async (socket, { with: name, afterSeq, beforeSeq, limit }) => {
-      if (afterSeq !== undefined && beforeSeq !== undefined) {
-        throw new AppError(ErrorCode.BAD_REQUEST, "Give afterSeq or beforeSeq, not both");
-      }
+    conversation_history: defineEvent(ConversationHistoryPayload, async (socket, { with: name, ...paging }) => {
+      const query = pageQuery(paging, deps.historyCap);
       const me = socket.data.username;
       const peer = await peerOf(socket, name);
-      const messages = await conversations.history(me, peer, { afterSeq, beforeSeq, limit: limit ?? 100, notBefore: notBefore() });
+      const messages = await conversations.history(me, peer, query);
       return { messages, keys: await keysFor(conversations, conversationId(me, peer), messages) };
     }),
 

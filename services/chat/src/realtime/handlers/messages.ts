@@ -1,8 +1,9 @@
 import { ErrorCode, parseEnvelope } from "@sala/protocol";
 import { HistoryPayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
-import { oldestKept, type HistoryCap, type RoomStore } from "../../stores/types.js";
+import type { HistoryCap, RoomStore } from "../../stores/types.js";
 import { keysFor } from "../epoch-keys.js";
+import { pageQuery } from "../history-page.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import { SocketRooms, type SalaSocket } from "../types.js";
 
@@ -45,13 +46,9 @@ export function messageHandlers(deps: MessageDeps): EventTable {
     }),
 
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
-    history: defineEvent(HistoryPayload, async (socket, { roomId, afterSeq, beforeSeq, limit }) => {
+    history: defineEvent(HistoryPayload, async (socket, { roomId, ...paging }) => {
       requireJoined(socket, roomId);
-      if (afterSeq !== undefined && beforeSeq !== undefined) {
-        throw new AppError(ErrorCode.BAD_REQUEST, "Give afterSeq or beforeSeq, not both");
-      }
-      const notBefore = oldestKept(deps.historyCap, Date.now());
-      const messages = await deps.rooms.history(roomId, { afterSeq, beforeSeq, limit: limit ?? 100, notBefore });
+      const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
       return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
     }),
 

@@ -10,14 +10,13 @@
  * and only when it is expired scans batches of 50 from the head and cuts them with XTRIM MINID at
  * the first entry still young enough — at most 1000 entries per call, so no call is long; a
  * backlog (a room idle for longer than the cap) shrinks over the following calls. It runs inside
- * the accepting script (every write) and before every read (join, history, conversation
- * history). Readers also skip any entry older than the cutoff, so an entry kept by the bound or
- * by clock skew is never returned.
+ * the accepting script (every write). Reads do not trim (that would cost a round trip on every
+ * join and page); they skip any entry older than the cutoff instead, so an entry kept by the
+ * bound, by clock skew, or in a history nobody writes to any more is never returned.
  */
 import type { Redis } from "ioredis";
 import type { RoomKey } from "@sala/protocol";
 import type { AcceptResult, HistoryQuery, StoredMessage as LoggedMessage } from "../types.js";
-import { defineScript, type Script } from "./script.js";
 
 /** Lua: `trimByAge(key, cutoff)` removes head entries whose ts is before cutoff (0: no age cap). */
 export const TRIM_BY_AGE_LUA = `
@@ -76,11 +75,6 @@ local function acceptMessage(meta, history, idKey, argv)
   return {1, seq}
 end`;
 
-// KEYS: history. ARGV: cutoff.
-const TRIM = `${TRIM_BY_AGE_LUA}
-trimByAge(KEYS[1], tonumber(ARGV[1]))
-return 1`;
-
 /** The acceptMessage arguments after the keys, in order. */
 export function acceptArgs(m: { keyId: number; from: string; ts: number; msg: string; clientId?: string }, maxMessages: number, cutoff: number) {
   return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff];
@@ -97,22 +91,17 @@ export function acceptResult(result: unknown, ts: number): AcceptResult | null {
 
 /** Reads pages of history streams, never returning entries past the age cap. */
 export class HistoryReader {
-  private readonly trimScript: Script;
-
-  constructor(private readonly redis: Redis) {
-    this.trimScript = defineScript(redis, "salaHistoryTrim", 1, TRIM);
-  }
+  constructor(private readonly redis: Redis) {}
 
   async read(key: string, query: HistoryQuery): Promise<LoggedMessage[]> {
     const notBefore = query.notBefore ?? 0;
-    if (notBefore > 0) await this.trimScript([key], [notBefore]);
     const live = (entries: LoggedMessage[]) => entries.filter((entry) => entry.ts >= notBefore);
     const count = String(query.limit);
     if (query.afterSeq === undefined) {
       const end = query.beforeSeq !== undefined ? `(${query.beforeSeq}-0` : "+";
       return live(parse(await this.redis.xrevrange(key, end, "-", "COUNT", count)).reverse());
     }
-    // Forwards, expired entries left by the trim's bound come first: skip past them (bounded).
+    // Forwards, expired entries not yet trimmed come first: skip past them (bounded).
     let after = query.afterSeq;
     const found: LoggedMessage[] = [];
     for (let page = 0; page < 10 && found.length < query.limit; page++) {
