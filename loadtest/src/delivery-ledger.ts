@@ -50,12 +50,17 @@ export class DeliveryLedger {
     return missing;
   }
 
-  /** Acknowledged deliveries expected in all (members × acked messages). */
+  /** Acknowledged deliveries expected in all (each member × the acked messages from its start on). */
   expected(): number {
     let expected = 0;
     for (const [roomId, receipts] of this.received) {
       const acked = this.acked.get(roomId);
-      if (acked) expected += acked.size * receipts.size;
+      if (!acked) continue;
+      for (const receiver of receipts.keys()) {
+        const from = this.since.get(`${receiver}\n${roomId}`) ?? 0;
+        if (from === 0) expected += acked.size;
+        else for (const seq of acked) if (seq > from) expected++;
+      }
     }
     return expected;
   }

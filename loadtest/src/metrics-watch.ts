@@ -15,8 +15,14 @@ export class MetricsWatch {
     const client = await connect(target, admin, url);
     const watch = new MetricsWatch(client);
     client.on("metrics_sample", (sample) => watch.samples.push(sample));
-    const answer = await client.request("metrics_subscribe", {});
-    if (!answer.ok) throw new Error(`metrics_subscribe: ${answer.error.code} (is ${admin.username} in ADMIN_USERS?)`);
+    const answer = await client.request("metrics_subscribe", {}).catch(async (error: unknown) => {
+      await client.close();
+      throw error;
+    });
+    if (!answer.ok) {
+      await client.close();
+      throw new Error(`metrics_subscribe: ${answer.error.code} (is ${admin.username} in ADMIN_USERS?)`);
+    }
     return watch;
   }
 

@@ -52,16 +52,26 @@ export function connect(target: Target, user: LoadUser, url: string, options: Co
   return connectClient(nodeSocketFactory, sioOptions, { attempts, prepare });
 }
 
-/** Runs `task` over `items` with at most `concurrency` in flight; results in order. */
+/**
+ * Runs `task` over `items` with at most `concurrency` in flight; results in order. After a failure
+ * no new task starts, and the first error is thrown once the tasks under way have settled (so a
+ * caller's cleanup sees everything that was opened).
+ */
 export async function inPool<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failure: { error: unknown } | null = null;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failure && next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]!, index);
+      try {
+        results[index] = await task(items[index]!, index);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure) throw (failure as { error: unknown }).error;
   return results;
 }

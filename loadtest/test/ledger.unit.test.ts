@@ -26,6 +26,7 @@ describe("DeliveryLedger", () => {
     ledger.acknowledged("r1", 9);
     ledger.acknowledged("r1", 11);
     expect(ledger.delivered("x", "r1", 11)).toBe(true);
+    expect(ledger.expected()).toBe(1); // only 11: 9 was before a's start
     expect(ledger.missing()).toBe(1);
     ledger.delivered("a", "r1", 11);
     expect(ledger.missing()).toBe(0);

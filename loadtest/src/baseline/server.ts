@@ -50,6 +50,7 @@ function onConnection(socket: Socket): void {
     const key = keyOf(payload.roomId);
     ack({ ok: true, room: { id: payload.roomId }, members: [], key, history: [], keys: [key] });
   });
+  socket.on("delete_room", (_payload: { roomId: string }, ack: Ack) => ack({ ok: true }));
   socket.on("text", (payload: { roomId: string; msg: string }, ack: Ack) => {
     const message = { roomId: payload.roomId, seq: nextSeq(payload.roomId), from: username, ts: Date.now(), msg: payload.msg };
     io.to(`room:${payload.roomId}`).emit("text", message);

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.stepSeconds, progress);
     const bigRoomRows = (await each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps))).flat();
     const smallRooms = size.users / 4;
-    const smallRoomRows = (await each([sala1, sala2, bare1], chat(smallRooms, size.smallRoomSteps))).flat();
+    const smallRoomRows = (await each([sala1, sala2, bare1, bare2], chat(smallRooms, size.smallRoomSteps))).flat();
     const idle = (await each([sala1, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress))).flat();
     const churn = await each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress));
     const whisper = await each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress));

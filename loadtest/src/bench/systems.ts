@@ -88,8 +88,13 @@ export class BenchCluster {
   /** Bare Socket.IO: one node with the in-memory adapter, or `count` nodes on this Redis with the sharded adapter. */
   async baseline(count: 1 | 2): Promise<System> {
     const processes: BaselineProcess[] = [];
-    for (let i = 0; i < count; i++) {
-      processes.push(await startBaseline(count > 1 ? { redisUrl: this.redis.url, nodeIndex: i, nodes: count } : {}));
+    try {
+      for (let i = 0; i < count; i++) {
+        processes.push(await startBaseline(count > 1 ? { redisUrl: this.redis.url, nodeIndex: i, nodes: count } : {}));
+      }
+    } catch (error) {
+      await Promise.all(processes.map((p) => p.stop()));
+      throw error;
     }
     for (const p of processes) await pin(p.pid, SERVER_CORE);
     const nodePids = processes.map((p) => p.pid);

@@ -66,31 +66,39 @@ export class RoomChat {
 
   /** Connects every user, creates the rooms (their first member owns them) and joins everyone. */
   static async open(target: Target, users: LoadUser[], roomCount: number, roomPrefix: string): Promise<RoomChat> {
-    const members = await inPool(users, 50, async (user, i) => ({
-      id: `${i}`,
-      user,
-      client: await connect(target, user, target.urls[i % target.urls.length]!),
-    }));
+    const opened: SioClient[] = [];
     const rooms: ChatRoom[] = [];
-    for (let r = 0; r < roomCount; r++) {
-      const owner = members[r];
-      if (!owner) throw new Error(`room chat: ${roomCount} rooms need at least as many users`);
-      const created = await owner.client.request("create_room", { name: `${roomPrefix}${r}` }, 20_000);
-      if (!created.ok) throw new Error(`create_room: ${created.error.code}`);
-      rooms.push({ id: created.room.id, owner, key: { id: 0, key: "" }, keys: new Map(), members: [], nextSender: 0 });
+    try {
+      const members = await inPool(users, 50, async (user, i) => {
+        const client = await connect(target, user, target.urls[i % target.urls.length]!);
+        opened.push(client);
+        return { id: `${i}`, user, client };
+      });
+      for (let r = 0; r < roomCount; r++) {
+        const owner = members[r];
+        if (!owner) throw new Error(`room chat: ${roomCount} rooms need at least as many users`);
+        const created = await owner.client.request("create_room", { name: `${roomPrefix}${r}` }, 20_000);
+        if (!created.ok) throw new Error(`create_room: ${created.error.code}`);
+        rooms.push({ id: created.room.id, owner, key: { id: 0, key: "" }, keys: new Map(), members: [], nextSender: 0 });
+      }
+      const chat = new RoomChat(rooms);
+      await inPool(members, 50, async (member, i) => {
+        const room = rooms[i % roomCount]!;
+        const joined = await member.client.request("join_room", { roomId: room.id }, 30_000);
+        if (!joined.ok) throw new Error(`join_room: ${joined.error.code}`);
+        room.key = joined.key;
+        room.keys.set(joined.key.id, joined.key.key);
+        room.members.push(member);
+        chat.ledger.expect(member.id, room.id);
+        member.client.on("text", (message) => chat.onText(member, room, message));
+      });
+      return chat;
+    } catch (error) {
+      // Leave nothing behind: the rooms made so far, and every socket opened.
+      await new RoomChat(rooms).deleteRooms();
+      await Promise.all(opened.map((client) => client.close()));
+      throw error;
     }
-    const chat = new RoomChat(rooms);
-    await inPool(members, 50, async (member, i) => {
-      const room = rooms[i % roomCount]!;
-      const joined = await member.client.request("join_room", { roomId: room.id }, 30_000);
-      if (!joined.ok) throw new Error(`join_room: ${joined.error.code}`);
-      room.key = joined.key;
-      room.keys.set(joined.key.id, joined.key.key);
-      room.members.push(member);
-      chat.ledger.expect(member.id, room.id);
-      member.client.on("text", (message) => chat.onText(member, room, message));
-    });
-    return chat;
   }
 
   /** Sends `messagesPerSec` for `seconds`, then waits (≤ drainMs) for every acknowledged delivery. */
@@ -164,8 +172,12 @@ export class RoomChat {
 
   /** Deletes the rooms (so the next run starts from an empty lobby) and disconnects everyone. */
   async close(): Promise<void> {
-    await Promise.all(this.rooms.map((room) => room.owner.client.request("delete_room", { roomId: room.id }, 20_000).catch(() => undefined)));
+    await this.deleteRooms();
     await Promise.all(this.rooms.flatMap((room) => room.members.map((member) => member.client.close())));
+  }
+
+  private async deleteRooms(): Promise<void> {
+    await Promise.all(this.rooms.map((room) => room.owner.client.request("delete_room", { roomId: room.id }, 20_000).catch(() => undefined)));
   }
 
   private onText(member: ChatMember, room: ChatRoom, message: RoomMessage): void {

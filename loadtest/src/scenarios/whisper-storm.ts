@@ -47,13 +47,18 @@ export class WhisperStorm {
   static async open(target: Target, users: LoadUser[]): Promise<WhisperStorm> {
     const even = users.slice(0, users.length - (users.length % 2));
     if (even.length < 2) throw new Error("whisper storm: needs at least two users");
+    const clients: SioClient[] = [];
     const peers = await inPool(even, 50, async (user, i): Promise<Peer> => {
       const client = await connect(target, user, target.urls[i % target.urls.length]!);
+      clients.push(client);
       const partner = even[i ^ 1]!.username;
       const opened = await client.request("open_conversation", { with: partner }, 20_000);
       if (!opened.ok) throw new Error(`open_conversation: ${opened.error.code}`);
       const keys = new Map(opened.keys.map((key) => [key.id, key.key]));
       return { id: `${i}`, user, client, partner, conversationId: opened.conversation.id, key: opened.key, keys, sent: 0 };
+    }).catch(async (error: unknown) => {
+      await Promise.all(clients.map((client) => client.close()));
+      throw error;
     });
     const storm = new WhisperStorm(peers);
     for (const peer of peers) {
