@@ -29,6 +29,10 @@ describe("session timeouts", () => {
     const cookie = await registerAndLogin(n1, newUsername("live"));
     const loggedInAt = Date.now();
     const socket = await connect(n2, cookie);
+    // The keeper works from socket.data: the handshake request (and what express-session hung on
+    // it) is released at the connect, so an idle socket does not keep it in memory.
+    const [serverSocket] = [...n2.node.io.of("/").sockets.values()].filter((s) => s.id === socket.id);
+    expect(serverSocket?.conn.request).toBeNull();
     const disconnected = new Promise<number>((resolve) => socket.once("disconnect", () => resolve(Date.now())));
     await sleep(3200); // past the idle timeout, with no HTTP request in between
     expect(socket.connected).toBe(true);

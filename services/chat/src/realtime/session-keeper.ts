@@ -31,18 +31,17 @@ export class SessionKeeper {
   sweep(now = Date.now()): void {
     const renewed = new Set<string>();
     for (const socket of this.io.of("/").sockets.values()) {
-      const req = socket.request;
-      const session = req.session;
-      const sessionId = req.sessionID;
-      if (!session || !sessionId) continue;
-      if (typeof session.loginAt !== "number" || now - session.loginAt > this.absoluteMs) {
+      const { id: sessionId, loginAt, cookie } = socket.data.session;
+      if (now - loginAt > this.absoluteMs) {
         socket.disconnect(true);
         continue;
       }
       if (renewed.has(sessionId)) continue;
       renewed.add(sessionId);
-      session.touch();
-      this.store.touch?.(sessionId, session as unknown as SessionData, (error?: unknown) => {
+      // What Session.touch() does: the idle timeout starts again now (express-session documents
+      // that assigning cookie.maxAge moves cookie.expires); stores renew by the cookie's expiry.
+      if (cookie.originalMaxAge !== null) cookie.maxAge = cookie.originalMaxAge;
+      this.store.touch?.(sessionId, { cookie } as SessionData, (error?: unknown) => {
         if (error) this.logger.warn({ event: "session_renew_failed", err: (error as Error).message }, "could not renew a session");
       });
     }

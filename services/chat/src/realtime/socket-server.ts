@@ -8,9 +8,31 @@ import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
 import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
 import { nameKey } from "../stores/types.js";
-import type { SalaServer } from "./types.js";
+import type { SalaServer, SalaSocket } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
+
+/** The response object engine.io made for each handshake that went through the session middleware. */
+const handshakeResponses = new WeakMap<IncomingMessage, ServerResponse>();
+
+/**
+ * Lets the handshake request go once the socket is connected. Engine.io keeps it for the socket's
+ * life (socket.request), and, for a websocket upgrade, its stand-in response too (a close listener
+ * on the TCP socket holds it), and with them everything express-session hung on both: the session
+ * object with its methods, and the wrappers of writeHead/end that close over the request. Measured
+ * on one node with 3,000 idle sockets, that was most of Sala's heap per socket beyond bare
+ * Socket.IO (docs/BENCHMARKS.md). Nothing reads them after the connect: socket.data has what the
+ * session keeper needs.
+ */
+function releaseHandshake(socket: SalaSocket): void {
+  const req = socket.request;
+  const res = handshakeResponses.get(req) as unknown as Record<string, unknown> | undefined;
+  if (res) {
+    handshakeResponses.delete(req);
+    for (const own of ["writeHead", "end", "req"]) if (Object.hasOwn(res, own)) delete res[own];
+  }
+  (socket.conn as { request: unknown }).request = null;
+}
 
 /**
  * Socket.IO on the node's HTTP server. Cross-node fan-out uses the sharded Redis adapter (Redis 7
@@ -45,8 +67,10 @@ export function createSocketServer(
   // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
   // foreign page must not even get its session looked up (or its cookie renewed).
   io.engine.use((req: EngineRequest, res: ServerResponse, next: (error?: unknown) => void) => {
-    if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) sessions.middleware(req, res, next);
-    else next();
+    if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) {
+      handshakeResponses.set(req, res);
+      sessions.middleware(req, res, next);
+    } else next();
   });
 
   io.use((socket, next) => {
@@ -61,8 +85,11 @@ export function createSocketServer(
       sessionRoom: sessionRoom(req.sessionID),
       isAdmin: config.adminUsers.has(nameKey(username)),
       typingAt: new Map(),
+      // currentUser() has checked loginAt.
+      session: { id: req.sessionID, loginAt: req.session!.loginAt ?? 0, cookie: req.session!.cookie },
     };
     next();
   });
+  io.on("connection", releaseHandshake);
   return io;
 }

@@ -1,3 +1,4 @@
+import type { Cookie } from "express-session";
 import type { Server, Socket } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from "@sala/protocol";
 import { nameKey } from "../stores/types.js";
@@ -11,6 +12,11 @@ export interface SocketData {
   isAdmin: boolean;
   /** Per room: when this socket last relayed a typing signal (ms). */
   typingAt: Map<string, number>;
+  /**
+   * What the session keeper needs of the handshake's session, kept here because the handshake
+   * request itself is released once the socket is connected (see socket-server).
+   */
+  session: { id: string; loginAt: number; cookie: Cookie };
 }
 
 export type SalaServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
