@@ -68,7 +68,9 @@ export function createSocketServer(
   // foreign page must not even get its session looked up (or its cookie renewed).
   io.engine.use((req: EngineRequest, res: ServerResponse, next: (error?: unknown) => void) => {
     if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) {
-      handshakeResponses.set(req, res);
+      // Only an upgrade's stand-in response outlives its request; a polling handshake's real
+      // response is finished and let go by Node's HTTP server.
+      if (req.headers.upgrade) handshakeResponses.set(req, res);
       sessions.middleware(req, res, next);
     } else next();
   });
