@@ -38,31 +38,12 @@ export class DeliveryLedger {
 
   /** Acknowledged deliveries not (yet) received, over every tracked member. */
   missing(): number {
-    let missing = 0;
-    for (const [roomId, receipts] of this.received) {
-      const acked = this.acked.get(roomId);
-      if (!acked) continue;
-      for (const [receiver, got] of receipts) {
-        const from = this.since.get(`${receiver}\n${roomId}`) ?? 0;
-        for (const seq of acked) if (seq > from && !got.has(seq)) missing++;
-      }
-    }
-    return missing;
+    return this.tally(true);
   }
 
   /** Acknowledged deliveries expected in all (each member × the acked messages from its start on). */
   expected(): number {
-    let expected = 0;
-    for (const [roomId, receipts] of this.received) {
-      const acked = this.acked.get(roomId);
-      if (!acked) continue;
-      for (const receiver of receipts.keys()) {
-        const from = this.since.get(`${receiver}\n${roomId}`) ?? 0;
-        if (from === 0) expected += acked.size;
-        else for (const seq of acked) if (seq > from) expected++;
-      }
-    }
-    return expected;
+    return this.tally(false);
   }
 
   /** Forgets receipts (between load steps), keeping membership. */
@@ -77,5 +58,20 @@ export class DeliveryLedger {
     let receipts = this.received.get(roomId);
     if (!receipts) this.received.set(roomId, (receipts = new Map()));
     return receipts;
+  }
+
+  /** Counts, per tracked member, the acked seqs after its start (only those it lacks, if `onlyMissing`). */
+  private tally(onlyMissing: boolean): number {
+    let count = 0;
+    for (const [roomId, receipts] of this.received) {
+      const acked = this.acked.get(roomId);
+      if (!acked) continue;
+      for (const [receiver, got] of receipts) {
+        const from = this.since.get(`${receiver}\n${roomId}`) ?? 0;
+        if (from === 0 && !onlyMissing) count += acked.size; // the common case, polled while draining: O(1)
+        else for (const seq of acked) if (seq > from && !(onlyMissing && got.has(seq))) count++;
+      }
+    }
+    return count;
   }
 }
