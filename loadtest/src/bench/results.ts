@@ -37,12 +37,14 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 export function verdicts(r: BenchResults): Verdict[] {
   const v: Verdict[] = [];
-  const bigRatio = cpuPer(r.bigRoom.rows, SALA_2, "delivery") / cpuPer(r.bigRoom.rows, BARE_1, "delivery");
-  v.push({
-    target: `CPU per delivery, ${r.bigRoom.members}-member room, Sala on 2 nodes ≤ 1.4× bare single node`,
-    figure: `${fmt(cpuPer(r.bigRoom.rows, SALA_2, "delivery"))} µs vs ${fmt(cpuPer(r.bigRoom.rows, BARE_1, "delivery"))} µs = ${fmt(bigRatio, 2)}×`,
-    met: bigRatio <= 1.4,
-  });
+  if (r.bigRoom.rows.length > 0) {
+    const bigRatio = cpuPer(r.bigRoom.rows, SALA_2, "delivery") / cpuPer(r.bigRoom.rows, BARE_1, "delivery");
+    v.push({
+      target: `CPU per delivery, ${r.bigRoom.members}-member room, Sala on 2 nodes ≤ 1.4× bare single node`,
+      figure: `${fmt(cpuPer(r.bigRoom.rows, SALA_2, "delivery"))} µs vs ${fmt(cpuPer(r.bigRoom.rows, BARE_1, "delivery"))} µs = ${fmt(bigRatio, 2)}×`,
+      met: bigRatio <= 1.4,
+    });
+  }
   const top = r.bigRoom.rows.filter((row) => row.system === SALA_2).at(-1);
   if (top) {
     const p99 = top.result.deliveryLatency.percentile(99);
@@ -52,12 +54,14 @@ export function verdicts(r: BenchResults): Verdict[] {
       met: p99 <= 100 && top.deliveriesPerSec >= 50_000 * 0.95,
     });
   }
-  const smallRatio = cpuPer(r.smallRooms.rows, SALA_2, "message") / cpuPer(r.smallRooms.rows, BARE_1, "message");
-  v.push({
-    target: `CPU per broadcast, ${r.smallRooms.members}-member rooms, Sala on 2 nodes ≤ 2.5× bare single node`,
-    figure: `${fmt(cpuPer(r.smallRooms.rows, SALA_2, "message"), 0)} µs vs ${fmt(cpuPer(r.smallRooms.rows, BARE_1, "message"), 0)} µs = ${fmt(smallRatio, 2)}×`,
-    met: smallRatio <= 2.5,
-  });
+  if (r.smallRooms.rows.length > 0) {
+    const smallRatio = cpuPer(r.smallRooms.rows, SALA_2, "message") / cpuPer(r.smallRooms.rows, BARE_1, "message");
+    v.push({
+      target: `CPU per broadcast, ${r.smallRooms.members}-member rooms, Sala on 2 nodes ≤ 2.5× bare single node`,
+      figure: `${fmt(cpuPer(r.smallRooms.rows, SALA_2, "message"), 0)} µs vs ${fmt(cpuPer(r.smallRooms.rows, BARE_1, "message"), 0)} µs = ${fmt(smallRatio, 2)}×`,
+      met: smallRatio <= 2.5,
+    });
+  }
   const idleTop = r.idle.filter((row) => row.system.startsWith("Sala")).at(-1);
   if (idleTop) {
     v.push({

@@ -12,6 +12,7 @@
  *   npm run bench              # the full run (about 10 minutes)
  *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
  *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
+ *   npm run bench -- --only small,idle       # just these phases, printed (docs are not rewritten)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -52,14 +53,29 @@ async function each<T>(systems: Array<() => Promise<System> | System>, measure: 
   return out;
 }
 
+/** The phases `--only` can pick (logins always run: every other phase needs their sessions). */
+const PHASES = ["big", "small", "idle", "churn", "whisper"] as const;
+type Phase = (typeof PHASES)[number];
+
+function chosenPhases(only: string | undefined): Set<Phase> {
+  if (only === undefined) return new Set(PHASES);
+  const picked = only.split(",").map((name) => name.trim());
+  const unknown = picked.filter((name) => !(PHASES as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`--only: unknown phase(s) ${unknown.join(", ")}; choose from ${PHASES.join(", ")}`);
+  return new Set(picked as Phase[]);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
       out: { type: "string", default: "docs/BENCHMARKS.md" },
       "cpu-prof": { type: "string" },
+      only: { type: "string" },
     },
   });
+  const phases = chosenPhases(values.only);
+  const when = async <T>(phase: Phase, run: () => Promise<T[]>): Promise<T[]> => (phases.has(phase) ? run() : []);
   const size = values.quick ? QUICK : FULL;
   const progress = new ProgressLine();
   const pinned = await pin(process.pid, "1");
@@ -85,12 +101,14 @@ async function main(): Promise<void> {
     const usersFor = (system: System) => (system.target.kind === "sala" ? users : anonymous);
 
     const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.stepSeconds, progress);
-    const bigRoomRows = (await each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps))).flat();
+    const bigRoomRows = (await when("big", () => each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps)))).flat();
     const smallRooms = size.users / 4;
-    const smallRoomRows = (await each([sala1, sala2, bare1, bare2], chat(smallRooms, size.smallRoomSteps))).flat();
-    const idle = (await each([sala1, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress))).flat();
-    const churn = await each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress));
-    const whisper = await each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress));
+    const smallRoomRows = (await when("small", () => each([sala1, sala2, bare1, bare2], chat(smallRooms, size.smallRoomSteps)))).flat();
+    const idle = (await when("idle", () => each([sala1, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress)))).flat();
+    const churn = await when("churn", () => each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress)));
+    const whisper = await when("whisper", () =>
+      each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress)),
+    );
 
     const results: BenchResults = {
       date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
@@ -106,7 +124,8 @@ async function main(): Promise<void> {
       churn,
       whisper,
     };
-    await writeOutputs(results, values.out, bigRoomRows);
+    if (values.only === undefined) await writeOutputs(results, values.out, bigRoomRows);
+    else process.stdout.write(`${renderReport(results, "(chart not drawn for --only)")}\n\n(--only: ${values.out} not rewritten)\n`);
     for (const v of verdicts(results)) process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.figure}\n`);
   } finally {
     progress.done();
