@@ -11,7 +11,7 @@ import { AccountService } from "./domain/accounts.js";
 import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
 import { RedisKeys } from "./stores/redis/keys.js";
-import type { Stores } from "./stores/types.js";
+import type { LobbyStore, Stores } from "./stores/types.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
 import { healthRoutes } from "./http/health-routes.js";
@@ -27,6 +27,7 @@ import { conversationHandlers } from "./realtime/handlers/conversations.js";
 import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
+import { sharedRead } from "./realtime/shared-read.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
 import { resumeRooms } from "./realtime/resume-rooms.js";
 import { RoomService } from "./realtime/room-service.js";
@@ -56,6 +57,9 @@ const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < h
 const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
+/** A burst of handshakes reads the lobby at most once per this interval (a lone one: at once). */
+const LOBBY_READ_SPACING_MS = 20;
+
 export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
   // Filled in once the socket server exists; the counters need them only when scraped.
   const live = { sockets: () => 0, rooms: () => 0 };
@@ -106,7 +110,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   await app.register(middie);
   app.use(SESSION_PATHS, sessions.middleware);
 
-  const io = createSocketServer(app.server, config, sessions, redis, logger);
+  const io = createSocketServer(app.server, config, sessions, redis, logger, (count) => metrics.deliveries.inc(count));
   await app.register(authRoutes, {
     accounts,
     sessionAbsoluteMs: config.sessionAbsoluteMs,
@@ -153,9 +157,12 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     logger,
   });
   const historyCap = { maxMessages: config.history.max, maxAgeMs: config.history.maxAgeMs };
+  // Handshakes arriving together share one read of the lobby, at most one per LOBBY_READ_SPACING_MS
+  // under a burst (see shared-read.ts).
+  const lobby: LobbyStore = { snapshot: sharedRead(() => stores.lobby.snapshot(), LOBBY_READ_SPACING_MS) };
   const gate = new EventGate(
     {
-      ...lobbyHandlers({ lobby: stores.lobby }),
+      ...lobbyHandlers({ lobby }),
       ...roomHandlers({ roomService }),
       ...messageHandlers({
         rooms: stores.rooms,
@@ -177,7 +184,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   // retries and lands on another node.
   io.use((_socket, next) => next(draining ? new Error(ErrorCode.UNAVAILABLE) : undefined));
   io.use(resumeRooms(stores.rooms));
-  handleConnections({ io, gate, presence, lobby: stores.lobby, logger, onDelivery: () => metrics.deliveries.inc() });
+  handleConnections({ io, gate, presence, lobby, logger });
   const sampler = new Sampler({
     nodeId: config.nodeId,
     metrics,

@@ -1,4 +1,4 @@
-import type { LobbyStore } from "../stores/types.js";
+import type { LobbySnapshot, LobbyStore } from "../stores/types.js";
 import type { Logger } from "../logger.js";
 import type { EventGate } from "./event-gate.js";
 import type { PresenceTracker } from "./presence-tracker.js";
@@ -10,8 +10,6 @@ export interface ConnectionDeps {
   presence: PresenceTracker;
   lobby: LobbyStore;
   logger: Logger;
-  /** Called for each room message delivered to a socket of this node. */
-  onDelivery?: () => void;
 }
 
 /**
@@ -21,11 +19,10 @@ export interface ConnectionDeps {
  */
 export function handleConnections(deps: ConnectionDeps): void {
   const { io, gate, presence, lobby, logger } = deps;
+  const greet = lobbyGreeter(io, lobby, logger);
   io.on("connection", (socket: SalaSocket) => {
     const { username, sessionRoom } = socket.data;
     gate.attach(socket);
-    const onDelivery = deps.onDelivery;
-    if (onDelivery) socket.onAnyOutgoing((event: string) => event === "text" && onDelivery());
     socket.join([SocketRooms.lobby, SocketRooms.user(username), sessionRoom]);
     const registered = presence.socketConnected(username).then(
       () => true,
@@ -35,14 +32,7 @@ export function handleConnections(deps: ConnectionDeps): void {
         return false;
       },
     );
-    void registered.then(async (ok) => {
-      if (!ok || !socket.connected) return;
-      try {
-        socket.emit("lobby", await lobby.snapshot());
-      } catch (error) {
-        logger.warn({ event: "lobby_snapshot_failed", err: (error as Error).message }, "could not send lobby snapshot");
-      }
-    });
+    void registered.then((ok) => ok && socket.connected && greet(socket.id));
     socket.on("disconnect", (reason) => {
       void registered.then(async (ok) => {
         if (!ok) return;
@@ -54,4 +44,33 @@ export function handleConnections(deps: ConnectionDeps): void {
       });
     });
   });
+}
+
+/**
+ * Sends new sockets the lobby snapshot. Sockets whose request got the same (shared) read are sent
+ * it as one local broadcast: Socket.IO encodes the packet once and writes it to each, instead of
+ * serialising the whole lobby again for every socket of a burst of handshakes.
+ */
+function lobbyGreeter(io: SalaServer, lobby: LobbyStore, logger: Logger): (socketId: string) => void {
+  const waiting = new Map<Promise<LobbySnapshot>, string[]>();
+  return (socketId) => {
+    const read = lobby.snapshot();
+    const group = waiting.get(read);
+    if (group) {
+      group.push(socketId);
+      return;
+    }
+    const ids = [socketId];
+    waiting.set(read, ids);
+    read.then(
+      (snapshot) => {
+        waiting.delete(read);
+        io.local.to(ids).emit("lobby", snapshot);
+      },
+      (error: unknown) => {
+        waiting.delete(read);
+        logger.warn({ event: "lobby_snapshot_failed", sockets: ids.length, err: (error as Error).message }, "could not send lobby snapshot");
+      },
+    );
+  };
 }

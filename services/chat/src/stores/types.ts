@@ -157,9 +157,15 @@ export interface ConversationStore {
   keysById(conversationId: string, ids: number[]): Promise<RoomKey[]>;
 }
 
+/** Everything the lobby shows, with the revision it reflects. */
+export interface LobbySnapshot {
+  users: string[];
+  rooms: RoomSummary[];
+  rev: number;
+}
+
 export interface LobbyStore {
-  /** Everything the lobby shows, with the revision it reflects. */
-  snapshot(): Promise<{ users: string[]; rooms: RoomSummary[]; rev: number }>;
+  snapshot(): Promise<LobbySnapshot>;
 }
 
 /** Transition of a user's cluster-wide presence, with its lobby revision. */
