@@ -37,6 +37,15 @@ function isPrometheusText(text: string): boolean {
   return text.trim().split("\n").every((line) => line === "" || line.startsWith("# HELP ") || line.startsWith("# TYPE ") || sample.test(line));
 }
 
+async function login(url: string, username: string): Promise<string> {
+  const response = await fetch(`${url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: "correct horse battery" }),
+  });
+  return response.headers.get("set-cookie")!.split(";")[0]!;
+}
+
 function counter(text: string, name: string): number {
   const line = text.split("\n").find((entry) => entry.startsWith(`${name}{`) || entry.startsWith(`${name} `));
   return line ? Number(line.split(" ").at(-1)) : NaN;
@@ -79,13 +88,7 @@ describe("cluster health for admins", () => {
 
 describe("/metrics and /memory", () => {
   it("serves valid Prometheus text to admins, whose counters move when messages flow", async () => {
-    const adminCookie = await registerAndLogin(node1, newUsername("x")).then(() =>
-      fetch(`${node1.url}/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: admin, password: "correct horse battery" }),
-      }).then((response) => response.headers.get("set-cookie")!.split(";")[0]!),
-    );
+    const adminCookie = await registerAndLogin(node1, newUsername("x")).then(() => login(node1.url, admin));
     const scrape = async () => {
       const response = await fetch(`${node1.url}/metrics`, { headers: { cookie: adminCookie } });
       expect(response.status).toBe(200);
@@ -111,6 +114,34 @@ describe("/metrics and /memory", () => {
     const internal = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(internal.status).toBe(200);
     expect(isPrometheusText(await internal.text())).toBe(true);
+  });
+
+  it("counts each room message once per receiving socket, on the node that holds the socket", async () => {
+    const other = await startNode(`${prefix}-three`, inject("redisUrl"), prefix, { ADMIN_USERS: admin });
+    try {
+      const adminCookie = await login(node1.url, admin);
+      const scrape = async (url: string) => counter(await (await fetch(`${url}/metrics`, { headers: { cookie: adminCookie } })).text(), "sala_deliveries_total") || 0;
+      const sender = await connect(node1, adminCookie);
+      const nearCookie = await registerAndLogin(node1, newUsername("near"));
+      const farCookie = await registerAndLogin(other, newUsername("far"));
+      const near = await connect(node1, nearCookie);
+      const far = [await connect(other, farCookie), await connect(other, farCookie)]; // two tabs
+      const outside = await connect(other, await registerAndLogin(other, newUsername("lobby")));
+      sockets.push(sender, near, ...far, outside);
+      const { room } = await request(sender, "create_room", { name: newUsername("count") });
+      const { key } = await request(sender, "join_room", { roomId: room.id });
+      for (const socket of [near, ...far]) await request(socket, "join_room", { roomId: room.id });
+      const received = far.map((socket) => record(socket, "text"));
+      const before = { one: await scrape(node1.url), three: await scrape(other.url) };
+      for (let i = 0; i < 5; i++) await request(sender, "text", { roomId: room.id, msg: encryptText(`m${i}`, room.id, key) });
+      await expect.poll(() => received.every((texts) => texts.length === 5), { timeout: 3000 }).toBe(true);
+      await sleep(100);
+      // node-1: the sender and `near`, 5 each; the other node: both tabs of `far`, 5 each, not `outside`.
+      expect((await scrape(node1.url)) - before.one).toBe(10);
+      expect((await scrape(other.url)) - before.three).toBe(10);
+    } finally {
+      await other.node.close();
+    }
   });
 
   it("is closed to anonymous users and non-admins", async () => {

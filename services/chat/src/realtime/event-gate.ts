@@ -53,12 +53,18 @@ export class EventGate {
     this.limiter = new RateLimiterMemory({ points: eventsPerSecond, duration: 1 });
   }
 
+  /**
+   * One catch-all listener per socket rather than one per event: a socket sitting idle then holds
+   * a single closure, not one for each of the protocol's events (memory per idle socket).
+   * Socket.IO hands catch-all listeners the ack function last, as it does `on` listeners.
+   */
   attach(socket: SalaSocket): void {
-    for (const [event, spec] of Object.entries(this.table)) {
-      socket.on(event as never, ((...args: unknown[]) => void this.dispatch(socket, event, spec, args)) as never);
-    }
     socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === "string" && Object.hasOwn(this.table, event)) return;
+      const spec = typeof event === "string" && Object.hasOwn(this.table, event) ? this.table[event] : undefined;
+      if (spec) {
+        void this.dispatch(socket, event as string, spec, args);
+        return;
+      }
       const last = args.at(-1);
       void this.unknownEvent(socket, typeof last === "function" ? (last as AckFn) : null);
     });

@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
-import { Server } from "socket.io";
+import { Server, type Namespace } from "socket.io";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
+import { Adapter } from "socket.io-adapter";
 import { ErrorCode } from "@sala/protocol";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -8,6 +9,7 @@ import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
 import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
 import { nameKey } from "../stores/types.js";
+import { countingDeliveries } from "./delivery-count.js";
 import type { SalaServer, SalaSocket } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
@@ -45,6 +47,8 @@ export function createSocketServer(
   sessions: Sessions,
   redis: RedisConnections | null,
   logger: Logger,
+  /** Told how many of this node's sockets each room message (`text`) reaches. */
+  onDeliveries: (count: number) => void = () => {},
 ): SalaServer {
   const io: SalaServer = new Server(httpServer, {
     serveClient: false,
@@ -57,11 +61,10 @@ export function createSocketServer(
       callback(allowed ? null : ErrorCode.BAD_ORIGIN, allowed);
     },
   });
-  if (redis) {
-    io.adapter(
-      createShardedAdapter(redis.pub, redis.sub, { channelPrefix: `${config.redis?.prefix ?? "sala"}:sio`, subscriptionMode: "dynamic" }),
-    );
-  }
+  const adapter = redis
+    ? createShardedAdapter(redis.pub, redis.sub, { channelPrefix: `${config.redis?.prefix ?? "sala"}:sio`, subscriptionMode: "dynamic" })
+    : (nsp: Namespace) => new Adapter(nsp);
+  io.adapter(countingDeliveries(adapter, "text", onDeliveries));
 
   // The session is read once, at the handshake request (later polling requests reuse the socket),
   // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
