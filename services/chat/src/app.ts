@@ -69,7 +69,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     : null;
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
   const stores = redis ? createRedisStores(redis.command, keys) : createMemoryStores();
-  const hasher = new PasswordHasher(config.argon2);
+  const hasher = new PasswordHasher(config.argon2, config.hashConcurrency);
   const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
   const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;
   const accounts = new AccountService({

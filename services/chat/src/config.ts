@@ -2,7 +2,7 @@
  * Configuration from the environment, validated once at start. A bad value stops the process with
  * a message naming the variable; nothing reads process.env anywhere else.
  */
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -34,6 +34,8 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 2, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  /** Password hashes computed at once on this node (default: the number of cores). */
+  ARGON2_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   LOGIN_MAX_FAILS_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
   LOGIN_MAX_FAILS_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
   LOGIN_THROTTLE_WINDOW_SEC: Type.Integer({ minimum: 1, default: 900 }),
@@ -87,6 +89,8 @@ export interface Config {
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** Password hashes computed at once (see PasswordHasher). */
+  hashConcurrency: number;
   loginThrottle: { maxFailsPerIp: number; maxFailsPerUser: number; windowSec: number };
   roomPasswordThrottle: { maxFails: number; windowSec: number };
   registrationsPerIp: number;
@@ -162,6 +166,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sessionIdleMs: env.SESSION_IDLE_TIMEOUT_SEC * 1000,
     sessionAbsoluteMs: env.SESSION_ABSOLUTE_TIMEOUT_SEC * 1000,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
+    hashConcurrency: env.ARGON2_CONCURRENCY ?? availableParallelism(),
     loginThrottle: {
       maxFailsPerIp: env.LOGIN_MAX_FAILS_PER_IP,
       maxFailsPerUser: env.LOGIN_MAX_FAILS_PER_USER,

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 
@@ -9,6 +10,7 @@ describe("configuration", () => {
     expect(config.sessionSecretGenerated).toBe(true);
     expect(config.allowedOrigins).toEqual(["http://localhost:3000", "http://127.0.0.1:3000"]);
     expect(config.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(config.hashConcurrency).toBe(availableParallelism());
   });
 
   it("refuses cluster mode without SESSION_SECRET", () => {
@@ -19,6 +21,8 @@ describe("configuration", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => loadConfig({ ARGON2_MEMORY_KIB: "1024" })).toThrow(/ARGON2_MEMORY_KIB/);
+    expect(() => loadConfig({ ARGON2_CONCURRENCY: "0" })).toThrow(/ARGON2_CONCURRENCY/);
+    expect(loadConfig({ ARGON2_CONCURRENCY: "3" }).hashConcurrency).toBe(3);
     expect(() => loadConfig({ ALLOWED_ORIGINS: "http://ok.example/path" })).toThrow(/ALLOWED_ORIGINS/);
     expect(() => loadConfig({ REDIS_URL: "localhost:6379", SESSION_SECRET: "x".repeat(32) })).toThrow(/REDIS_URL/);
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import argon2 from "argon2";
+import pLimit, { type LimitFunction } from "p-limit";
 
 export interface Argon2Params {
   memoryCost: number;
@@ -16,20 +17,31 @@ export interface Verification {
 /**
  * argon2id password hashing. The work runs on libuv's thread pool, never on the event loop.
  * Used for account passwords and room passwords alike.
+ *
+ * At most `concurrency` hashes run at once (default: one per core). libuv's pool has four
+ * threads: on a 2-core machine a login storm otherwise keeps four hashes and the event loop
+ * competing for two cores, and every socket event waits for a core (docs/BENCHMARKS.md); the
+ * extra hashes would not finish sooner anyway. The others wait their turn in order.
  */
 export class PasswordHasher {
   private dummyHash: Promise<string> | null = null;
+  private readonly limit: LimitFunction;
 
-  constructor(private readonly params: Argon2Params) {}
+  constructor(
+    private readonly params: Argon2Params,
+    concurrency: number,
+  ) {
+    this.limit = pLimit(concurrency);
+  }
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id, ...this.params });
+    return this.limit(() => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
   }
 
   async verify(hash: string, password: string): Promise<Verification> {
     let ok = false;
     try {
-      ok = await argon2.verify(hash, password);
+      ok = await this.limit(() => argon2.verify(hash, password));
     } catch {
       return { ok: false, needsRehash: false }; // a corrupt stored hash never authenticates
     }
@@ -42,7 +54,8 @@ export class PasswordHasher {
    */
   async verifyNothing(password: string): Promise<Verification> {
     this.dummyHash ??= this.hash(randomBytes(16).toString("base64"));
-    await argon2.verify(await this.dummyHash, password);
+    const dummy = await this.dummyHash;
+    await this.limit(() => argon2.verify(dummy, password));
     return { ok: false, needsRehash: false };
   }
 }
