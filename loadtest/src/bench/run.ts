@@ -12,7 +12,7 @@
  *   npm run bench              # the full run (about 10 minutes)
  *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
  *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
- *   npm run bench -- --only small,idle       # just these phases, printed (docs are not rewritten)
+ *   npm run bench -- --only small,idle       # just these phases (login, big, small, idle, churn, whisper), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -53,8 +53,8 @@ async function each<T>(systems: Array<() => Promise<System> | System>, measure: 
   return out;
 }
 
-/** The phases `--only` can pick (logins always run: every other phase needs their sessions). */
-const PHASES = ["big", "small", "idle", "churn", "whisper"] as const;
+/** The phases `--only` can pick. Logins always run (every other phase needs their sessions): `--only login` runs nothing else. */
+const PHASES = ["login", "big", "small", "idle", "churn", "whisper"] as const;
 type Phase = (typeof PHASES)[number];
 
 function chosenPhases(only: string | undefined): Set<Phase> {
