@@ -12,6 +12,7 @@
  */
 import type { RoomMessage } from "@sala/protocol";
 import { openPayload, sealPayload } from "../chat-payload.js";
+import { nodeCodec } from "../node-envelope.js";
 import { pace, settle } from "../pacer.js";
 import { ResilientMember, sleep, type MemberSettings, type SharedRoom } from "../resilient-member.js";
 import { Samples } from "../stats.js";
@@ -206,7 +207,7 @@ export class ResilientChat {
       if (!client) break;
       if (attempt > 0) this.resends++;
       // Encrypted again each time (the key may have changed); the server keeps the first one.
-      const msg = sealPayload({ sentAt: dueAt, n }, room.id, room.key);
+      const msg = sealPayload({ sentAt: dueAt, n }, room.id, room.key, nodeCodec);
       const answer = await client.request("text", { roomId: room.id, msg, id }, this.sendTimeoutMs).catch(() => null);
       if (answer?.ok) return this.acknowledge(room, n, answer.seq);
       if (!answer) {
@@ -234,7 +235,7 @@ export class ResilientChat {
 
   /** Decrypts each distinct message of a room once, to check later that its seq is the one acknowledged. */
   private observe(room: ChatRoom, message: RoomMessage): void {
-    if (!room.seen.has(message.seq)) room.seen.set(message.seq, openPayload(message.msg, room.id, room.keys)?.n ?? Number.NaN);
+    if (!room.seen.has(message.seq)) room.seen.set(message.seq, openPayload(message.msg, room.id, room.keys, nodeCodec)?.n ?? Number.NaN);
   }
 
   private verdict(): string[] {

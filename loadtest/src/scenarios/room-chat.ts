@@ -7,6 +7,7 @@
  */
 import type { RoomKey, RoomMessage } from "@sala/protocol";
 import { openPayload, sealPayload } from "../chat-payload.js";
+import { nodeCodec } from "../node-envelope.js";
 import { DeliveryLedger } from "../delivery-ledger.js";
 import type { SioClient } from "../sio-client.js";
 import { pace, settle } from "../pacer.js";
@@ -120,7 +121,7 @@ export class RoomChat {
       const sender = room.members[room.nextSender++ % room.members.length]!;
       const n = ++this.counter;
       const t0 = Date.now();
-      const msg = sealPayload({ sentAt: t0, n }, room.id, room.key);
+      const msg = sealPayload({ sentAt: t0, n }, room.id, room.key, nodeCodec);
       const request = sender.client
         .request("text", { roomId: room.id, msg, id: `lt${n.toString(36).padStart(8, "0")}` }, 10_000)
         .then((answer) => {
@@ -185,7 +186,7 @@ export class RoomChat {
     // One decryption per distinct message (not per receiver): the driver's CPU goes to the sockets.
     let sentAt = this.sentAtByEnvelope.get(message.msg);
     if (sentAt === undefined) {
-      sentAt = openPayload(message.msg, room.id, room.keys)?.sentAt ?? Number.NaN;
+      sentAt = openPayload(message.msg, room.id, room.keys, nodeCodec)?.sentAt ?? Number.NaN;
       this.sentAtByEnvelope.set(message.msg, sentAt);
     }
     if (!Number.isNaN(sentAt)) this.current.deliveryLatency.add(Date.now() - sentAt);

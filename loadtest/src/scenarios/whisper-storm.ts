@@ -6,6 +6,7 @@
  */
 import type { RoomKey, Whisper } from "@sala/protocol";
 import { openPayload, sealPayload } from "../chat-payload.js";
+import { nodeCodec } from "../node-envelope.js";
 import { DeliveryLedger } from "../delivery-ledger.js";
 import { pace, settle } from "../pacer.js";
 import type { SioClient } from "../sio-client.js";
@@ -81,7 +82,7 @@ export class WhisperStorm {
     const sendOne = (peer: Peer) => {
       const n = ++peer.sent;
       const t0 = Date.now();
-      const msg = sealPayload({ sentAt: t0, n }, peer.conversationId, peer.key);
+      const msg = sealPayload({ sentAt: t0, n }, peer.conversationId, peer.key, nodeCodec);
       const request = peer.client
         .request("private_message", { to: peer.partner, msg, id: `w${peer.id}-${n.toString(36).padStart(6, "0")}` }, 10_000)
         .then((answer) => {
@@ -128,7 +129,7 @@ export class WhisperStorm {
     if (whisper.conversationId !== peer.conversationId || !this.ledger.delivered(peer.id, whisper.conversationId, whisper.seq)) return;
     let sentAt = this.sentAtByEnvelope.get(whisper.msg);
     if (sentAt === undefined) {
-      sentAt = openPayload(whisper.msg, whisper.conversationId, peer.keys)?.sentAt ?? Number.NaN;
+      sentAt = openPayload(whisper.msg, whisper.conversationId, peer.keys, nodeCodec)?.sentAt ?? Number.NaN;
       this.sentAtByEnvelope.set(whisper.msg, sentAt);
     }
     if (!Number.isNaN(sentAt)) this.deliveryLatency.add(Date.now() - sentAt);
