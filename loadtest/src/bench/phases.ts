@@ -21,6 +21,8 @@ export interface ChatRow {
   cpuUsPerDelivery: number;
   /** Server + Redis CPU per accepted message, i.e. per broadcast (µs). */
   cpuUsPerMessage: number;
+  /** The servers' and Redis' CPU over the step, % of one core (they share core 0: near 100, they are saturated and queue). */
+  serverCpuPercent: number;
   /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
   generatorCpuPercent: number;
   result: ChatStepResult;
@@ -50,6 +52,7 @@ export async function chatPhase(system: System, users: LoadUser[], rooms: number
         deliveriesPerSec: result.deliveries / result.seconds,
         cpuUsPerDelivery: (cpuMs * 1000) / Math.max(1, result.deliveries),
         cpuUsPerMessage: (cpuMs * 1000) / Math.max(1, result.acked),
+        serverCpuPercent: (cpuMs / wallMs) * 100,
         generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
         result,
       });

@@ -14,7 +14,7 @@ const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, 
 
 function chatTable(rows: ChatRow[]): string {
   return table(
-    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "driver CPU %"],
+    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "servers CPU %", "driver CPU %"],
     rows.map((r) => [
       r.system,
       `${r.messagesPerSec}`,
@@ -26,6 +26,7 @@ function chatTable(rows: ChatRow[]): string {
       `${r.result.lost}`,
       `${r.result.duplicates}`,
       `${r.result.failed}`,
+      f(r.serverCpuPercent, 0),
       f(r.generatorCpuPercent, 0),
     ]),
   );
