@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     const bigRoomRows = (await when("big", () => each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps)))).flat();
     const smallRooms = size.users / 4;
     const smallRoomRows = (await when("small", () => each([sala1, sala2, bare1, bare2], chat(smallRooms, size.smallRoomSteps)))).flat();
-    const idle = (await when("idle", () => each([sala1, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress)))).flat();
+    const freshSala = () => cluster.freshSala();
+    const idle = (await when("idle", () => each([freshSala, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress)))).flat();
     const churn = await when("churn", () => each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress)));
     const whisper = await when("whisper", () =>
       each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress)),

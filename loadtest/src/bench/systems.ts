@@ -32,6 +32,8 @@ export class BenchCluster {
     readonly redis: RedisProcess,
     readonly nodes: NodeProcess[],
     private readonly dir: string,
+    private readonly env: Record<string, string>,
+    private readonly execArgv: string[],
   ) {}
 
   /** `execArgv`: Node.js flags for the Sala nodes (`--cpu-prof` when profiling). */
@@ -51,7 +53,7 @@ export class BenchCluster {
       SOCKET_EVENTS_PER_SEC: "1000",
     };
     const nodes = [new NodeProcess("node-1", await freePort(), env, execArgv), new NodeProcess("node-2", await freePort(), env, execArgv)];
-    const cluster = new BenchCluster(redis, nodes, dir);
+    const cluster = new BenchCluster(redis, nodes, dir, env, execArgv);
     try {
       await Promise.all(nodes.map((node) => node.start()));
       await cluster.pinServers(SERVER_CORE);
@@ -82,6 +84,30 @@ export class BenchCluster {
       pids: [...nodePids, this.redisPid],
       nodePids,
       stop: async () => undefined,
+    };
+  }
+
+  /**
+   * Sala on a node started just now (same Redis, so the users' sessions hold), stopped with the
+   * system. For memory and handshakes: a node that has carried the chat phases has heap to spare
+   * that new sockets would fill without growing its RSS, and the bare server is always fresh too.
+   */
+  async freshSala(): Promise<System> {
+    const node = new NodeProcess("node-fresh", await freePort(), this.env, this.execArgv);
+    try {
+      await node.start();
+      await pin(node.process.pid!, SERVER_CORE);
+    } catch (error) {
+      await node.stop();
+      throw error;
+    }
+    const pid = node.process.pid!;
+    return {
+      label: "Sala, 1 node",
+      target: { kind: "sala", urls: [node.url], origin: ORIGIN },
+      pids: [pid, this.redisPid],
+      nodePids: [pid],
+      stop: () => node.stop(),
     };
   }
 
