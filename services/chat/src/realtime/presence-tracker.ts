@@ -16,10 +16,14 @@ export interface PresenceTrackerDeps {
 }
 
 /**
- * Per-user presence across the cluster. Sockets are counted per node in shared state; a node
- * heartbeats, and every node sweeps the nodes whose heartbeat expired, so a crashed node's users
- * go offline within NODE_TTL_MS + one heartbeat interval. This node also remembers its own sockets
- * so it can re-register them if it was swept while alive (a long pause or a Redis outage).
+ * Per-user presence across the cluster. Shared state counts, per node, the users it holds; a
+ * node heartbeats, and every node sweeps the nodes whose heartbeat expired, so a crashed node's
+ * users go offline within NODE_TTL_MS + one heartbeat interval.
+ *
+ * This node counts its own sockets per user and tells shared state only about a user's first
+ * socket here and their last: a user's second tab, or a burst of reconnects, costs no Redis
+ * round trip. The count also lets it re-register its users if it was swept while alive (a long
+ * pause or a Redis outage).
  *
  * Closing the last socket starts a grace period (PRESENCE_GRACE_MS): a reload, a network blip or a
  * move to another node during a drain does not show the user leaving, nor rotate room keys. The
@@ -27,7 +31,8 @@ export interface PresenceTrackerDeps {
  * if the node that queued it is gone.
  */
 export class PresenceTracker {
-  private readonly local = new Map<string, { username: string; sockets: number }>();
+  /** This node's sockets per user; `registered` settles when shared state has counted the user here. */
+  private readonly local = new Map<string, { username: string; sockets: number; registered: Promise<void> }>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private stopped = false;
@@ -54,22 +59,40 @@ export class PresenceTracker {
     await this.wentOffline(await this.deps.presence.sweepNode(this.deps.nodeId));
   }
 
-  async socketConnected(username: string): Promise<void> {
+  /**
+   * Resolves once the user is counted on this node in shared state (at once for a second socket,
+   * after the first socket's registration otherwise). When that registration fails, every socket
+   * that waited on it is refused, and the next socket tries again.
+   */
+  socketConnected(username: string): Promise<void> {
     const key = nameKey(username);
-    const entry = this.local.get(key) ?? { username, sockets: 0 };
-    entry.sockets += 1;
+    const existing = this.local.get(key);
+    if (existing) {
+      existing.sockets += 1;
+      return existing.registered;
+    }
+    const entry = { username, sockets: 1, registered: this.register(username) };
     this.local.set(key, entry);
-    const online = await this.deps.presence.connect(this.deps.nodeId, username);
-    if (online) this.deps.lobbyFeed.userOnline(online.username, online.rev);
+    entry.registered.catch(() => {
+      if (this.local.get(key) === entry) this.local.delete(key);
+    });
+    return entry.registered;
   }
 
+  /** Only for sockets whose socketConnected() resolved. */
   async socketDisconnected(username: string): Promise<void> {
     if (this.stopped) return; // stop() already took this node's sockets offline in one sweep
     const key = nameKey(username);
     const entry = this.local.get(key);
-    if (entry && --entry.sockets <= 0) this.local.delete(key);
+    if (!entry || --entry.sockets > 0) return;
+    this.local.delete(key);
     const offline = await this.deps.presence.disconnect(this.deps.nodeId, username);
     if (offline) await this.wentOffline([offline]);
+  }
+
+  private async register(username: string): Promise<void> {
+    const online = await this.deps.presence.connect(this.deps.nodeId, username);
+    if (online) this.deps.lobbyFeed.userOnline(online.username, online.rev);
   }
 
   /** One heartbeat, then a sweep of dead nodes. Never overlaps itself; errors are logged. */
@@ -94,15 +117,10 @@ export class PresenceTracker {
     }
   }
 
-  /** This node had been swept while alive: count its sockets again. */
+  /** This node had been swept while alive: count its users again. */
   private async reregister(): Promise<void> {
     this.deps.logger.warn({ event: "presence_reregister", users: this.local.size }, "node was swept while alive; re-registering its sockets");
-    for (const { username, sockets } of this.local.values()) {
-      for (let i = 0; i < sockets; i++) {
-        const online = await this.deps.presence.connect(this.deps.nodeId, username);
-        if (online) this.deps.lobbyFeed.userOnline(online.username, online.rev);
-      }
-    }
+    for (const { username } of this.local.values()) await this.register(username);
   }
 
   /** Announces now, or after the grace period when there is one. */

@@ -175,9 +175,12 @@ export interface PresenceTransition {
 }
 
 export interface PresenceStore {
-  /** One more socket of `username` on `nodeId`; returns a transition when the user just came online. */
+  /**
+   * `nodeId` holds `username` once more (the tracker calls it for a user's first socket on the
+   * node); returns a transition when the user just came online.
+   */
   connect(nodeId: string, username: string): Promise<PresenceTransition | null>;
-  /** One socket fewer; returns a transition when the user's last socket anywhere just closed. */
+  /** The reverse of connect; returns a transition when the user's last node just let them go. */
   disconnect(nodeId: string, username: string): Promise<PresenceTransition | null>;
   isOnline(username: string): Promise<boolean>;
   /** Records that `nodeId` is alive; returns false when the node was not registered (new or swept). */
