@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { ProgressLine } from "../driver/progress.js";
 import { loginStorm, registerStorm } from "../scenarios/login-storm.js";
 import type { LoadUser } from "../target.js";
+import { argon2Ceiling } from "./argon2-ceiling.js";
 import { latencyChart } from "./chart.js";
 import { machineDescription, pin } from "./machine.js";
 import { chatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
@@ -78,6 +79,8 @@ async function main(): Promise<void> {
   const when = async <T>(phase: Phase, run: () => Promise<T[]>): Promise<T[]> => (phases.has(phase) ? run() : []);
   const size = values.quick ? QUICK : FULL;
   const progress = new ProgressLine();
+  progress.phase("argon2id verifications per second on all cores (the ceiling of logins/s)…");
+  const argon2 = await argon2Ceiling(); // before this process is pinned to one core
   const pinned = await pin(process.pid, "1");
   progress.phase(`machine: ${machineDescription()}; generator ${pinned ? "pinned to core 1" : "not pinned (taskset failed)"}`);
   const profileDir = values["cpu-prof"];
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
       quick: values.quick,
       users: size.users,
       login,
+      argon2,
       registrationsPerSec: registered.perSec,
       bigRoom: { members: size.users, rows: bigRoomRows },
       smallRooms: { rooms: smallRooms, members: 4, rows: smallRoomRows },

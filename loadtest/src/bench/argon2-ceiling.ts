@@ -1,0 +1,26 @@
+/**
+ * How many argon2id verifications per second this machine can do at all: Sala's default
+ * parameters, one at a time per core, on every core, with nothing else running. A login costs one
+ * verification, so this is the ceiling of logins per second before any HTTP, session or Redis
+ * work — the figure to read the login target against.
+ */
+import { availableParallelism } from "node:os";
+import argon2 from "argon2";
+
+/** Sala's defaults (services/chat config: the OWASP minimum). */
+const PARAMS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export async function argon2Ceiling(verifications = 60): Promise<{ perSec: number; cores: number }> {
+  const password = "correct horse battery staple";
+  const hash = await argon2.hash(password, PARAMS);
+  await argon2.verify(hash, password); // warm-up
+  const cores = availableParallelism();
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: cores }, async () => {
+      while (next++ < verifications) await argon2.verify(hash, password);
+    }),
+  );
+  return { perSec: verifications / ((performance.now() - start) / 1000), cores };
+}
