@@ -50,4 +50,29 @@ describe("PresenceTracker", () => {
     await presence.socketConnected("bia");
     expect(connect).toHaveBeenCalledTimes(2);
   });
+
+  it("re-registers each of its users once when its node was swept while alive", async () => {
+    const { presence, store, connect } = tracker();
+    await presence.start();
+    await presence.socketConnected("dani");
+    await presence.socketConnected("dani");
+    await store.sweepNode("n1"); // a long pause: the others took this node for dead
+    expect(await store.isOnline("dani")).toBe(false);
+    await presence.tick();
+    expect(await store.isOnline("dani")).toBe(true);
+    expect(connect).toHaveBeenCalledTimes(2);
+    await presence.socketDisconnected("dani");
+    expect(await store.isOnline("dani")).toBe(true);
+    await presence.socketDisconnected("dani");
+    expect(await store.isOnline("dani")).toBe(false);
+    await presence.stop();
+  });
+
+  it("refuses a socket that connects after the node stopped (its presence would never be swept)", async () => {
+    const { presence, connect } = tracker();
+    await presence.start();
+    await presence.stop();
+    await expect(presence.socketConnected("edu")).rejects.toThrow(/shutting down/);
+    expect(connect).not.toHaveBeenCalled();
+  });
 });

@@ -65,6 +65,9 @@ export class PresenceTracker {
    * that waited on it is refused, and the next socket tries again.
    */
   socketConnected(username: string): Promise<void> {
+    // A handshake that finishes after stop() must not count the user on a node already swept:
+    // nobody would ever sweep it again.
+    if (this.stopped) return Promise.reject(new Error("this node is shutting down"));
     const key = nameKey(username);
     const existing = this.local.get(key);
     if (existing) {
@@ -120,7 +123,8 @@ export class PresenceTracker {
   /** This node had been swept while alive: count its users again. */
   private async reregister(): Promise<void> {
     this.deps.logger.warn({ event: "presence_reregister", users: this.local.size }, "node was swept while alive; re-registering its sockets");
-    for (const { username } of this.local.values()) await this.register(username);
+    // A copy: users who connect meanwhile register themselves (registration is idempotent anyway).
+    for (const { username } of [...this.local.values()]) await this.register(username);
   }
 
   /** Announces now, or after the grace period when there is one. */

@@ -176,11 +176,11 @@ export interface PresenceTransition {
 
 export interface PresenceStore {
   /**
-   * `nodeId` holds `username` once more (the tracker calls it for a user's first socket on the
-   * node); returns a transition when the user just came online.
+   * `nodeId` holds `username` (the tracker calls it for a user's first socket on the node; a
+   * repeated call changes nothing); returns a transition when the user just came online.
    */
   connect(nodeId: string, username: string): Promise<PresenceTransition | null>;
-  /** The reverse of connect; returns a transition when the user's last node just let them go. */
+  /** `nodeId` no longer holds `username`; returns a transition when no node holds them any more. */
   disconnect(nodeId: string, username: string): Promise<PresenceTransition | null>;
   isOnline(username: string): Promise<boolean>;
   /** Records that `nodeId` is alive; returns false when the node was not registered (new or swept). */

@@ -2,9 +2,9 @@ import { nameKey, type PresenceStore, type PresenceTransition } from "../types.j
 import type { Revision } from "./revision.js";
 
 export class MemoryPresenceStore implements PresenceStore {
-  /** nodeId → (nameKey → socket count) */
+  /** nodeId → (nameKey → 1: the node holds the user) */
   private readonly byNode = new Map<string, Map<string, number>>();
-  /** nameKey → { display name, socket count across nodes } */
+  /** nameKey → { display name, number of nodes holding the user } */
   private readonly online = new Map<string, { username: string; count: number }>();
   private readonly heartbeats = new Map<string, number>();
   /** nameKey → revision of the user's latest online transition */
@@ -17,7 +17,8 @@ export class MemoryPresenceStore implements PresenceStore {
     const key = nameKey(username);
     let node = this.byNode.get(nodeId);
     if (!node) this.byNode.set(nodeId, (node = new Map()));
-    node.set(key, (node.get(key) ?? 0) + 1);
+    if (node.has(key)) return null; // already held: a repeated call changes nothing
+    node.set(key, 1);
     const entry = this.online.get(key);
     if (entry) {
       entry.count += 1;
@@ -32,10 +33,7 @@ export class MemoryPresenceStore implements PresenceStore {
   async disconnect(nodeId: string, username: string): Promise<PresenceTransition | null> {
     const key = nameKey(username);
     const node = this.byNode.get(nodeId);
-    const onNode = node?.get(key) ?? 0;
-    if (!node || onNode <= 0) return null; // already swept: nothing of ours to take back
-    if (onNode === 1) node.delete(key);
-    else node.set(key, onNode - 1);
+    if (!node?.delete(key)) return null; // not held (already swept, or released): nothing to take back
     return this.release(key, 1);
   }
 

@@ -4,8 +4,10 @@ import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
 // KEYS: nodeSockets, presence, presenceNames, lobbyRev, onlineRev. ARGV: nameKey, display name.
+// Idempotent per node and user: a repeated call (a retry whose reply was lost, a re-registration
+// racing a first socket) changes nothing.
 const CONNECT = `
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if redis.call('HSETNX', KEYS[1], ARGV[1], 1) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[1], 1) ~= 1 then return 0 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local rev = redis.call('INCR', KEYS[4])
@@ -14,9 +16,7 @@ return rev`;
 
 // Same keys. A node that was swept holds nothing any more, so it takes nothing back.
 const DISCONNECT = `
-local onNode = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if onNode <= 0 then return {0, ''} end
-if onNode == 1 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0, ''} end
 if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) > 0 then return {0, ''} end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local display = redis.call('HGET', KEYS[3], ARGV[1]) or ARGV[1]
