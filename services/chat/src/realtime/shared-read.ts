@@ -10,8 +10,8 @@
  * the next read, which serves everyone who queued for it. So at most one read is in flight and
  * one more is waited for.
  *
- * `spacingMs` keeps reads at least that far apart: under a burst, each read then serves every
- * caller of its interval; a lone caller after a quiet spell is served at once.
+ * `spacingMs` keeps reads at least that far apart (monotonic clock): under a burst, each read
+ * then serves every caller of its interval; a lone caller after a quiet spell is served at once.
  */
 export function sharedRead<T>(read: () => Promise<T>, spacingMs = 0): () => Promise<T> {
   let current: Promise<T> | null = null;
@@ -19,7 +19,7 @@ export function sharedRead<T>(read: () => Promise<T>, spacingMs = 0): () => Prom
   let lastStart = Number.NEGATIVE_INFINITY;
 
   const start = (): Promise<T> => {
-    lastStart = Date.now();
+    lastStart = performance.now();
     const running = read().finally(() => {
       if (current === running) current = null;
     });
@@ -31,13 +31,13 @@ export function sharedRead<T>(read: () => Promise<T>, spacingMs = 0): () => Prom
     () => undefined,
   );
   const spacing = () => {
-    const wait = lastStart + spacingMs - Date.now();
+    const wait = lastStart + spacingMs - performance.now();
     return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
   };
 
   return () => {
     if (next) return next;
-    if (!current && Date.now() - lastStart >= spacingMs) return start();
+    if (!current && performance.now() - lastStart >= spacingMs) return start();
     next = settled(current)
       .then(spacing)
       .then(() => {
