@@ -16,6 +16,7 @@ interface DerivedKeys {
 }
 
 const derived = new Map<string, DerivedKeys>();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The encryption and MAC keys of a room key: HMAC-SHA256 of fixed labels, as the protocol derives them. */
 function derive(keyBase64: string): DerivedKeys {
@@ -52,12 +53,15 @@ function decrypt(envelope: string, scope: string, keyFor: (keyId: number) => str
   const key = keyFor(parts.keyId);
   if (!key) return { ok: false, reason: "unknown-key" };
   const { enc, mac } = derive(key);
-  const expected = tag(mac, scope, parts.keyId, parts.iv, parts.ciphertext);
-  const given = Buffer.from(parts.mac, "base64");
+  // The tags are compared as the protocol compares them, as base64 text: decoding would accept
+  // other spellings of the same bytes.
+  const expected = Buffer.from(tag(mac, scope, parts.keyId, parts.iv, parts.ciphertext).toString("base64"));
+  const given = Buffer.from(parts.mac);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad-mac" };
   try {
     const decipher = createDecipheriv("aes-256-cbc", enc, Buffer.from(parts.iv, "base64"));
-    const text = Buffer.concat([decipher.update(Buffer.from(parts.ciphertext, "base64")), decipher.final()]).toString("utf8");
+    // Invalid UTF-8 is malformed, as in the protocol's code, not text with replacement characters.
+    const text = strictUtf8.decode(Buffer.concat([decipher.update(Buffer.from(parts.ciphertext, "base64")), decipher.final()]));
     return { ok: true, text, keyId: parts.keyId };
   } catch {
     return { ok: false, reason: "malformed" };

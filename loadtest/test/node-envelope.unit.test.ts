@@ -25,6 +25,12 @@ describe("the Node envelope codec", () => {
     const ciphertext = parts[3]!;
     parts[3] = `${ciphertext[0] === "A" ? "B" : "A"}${ciphertext.slice(1)}`; // always a different first character
     expect(nodeCodec.decrypt(parts.join("."), "room-1", keyFor)).toEqual({ ok: false, reason: "bad-mac" });
+    // Another spelling of the same tag bytes (the last character's two unused bits) is refused too.
+    const tag = sealed.split(".")[4]!;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const respelled = `${tag.slice(0, 42)}${alphabet[alphabet.indexOf(tag[42]!) ^ 1]}=`;
+    expect(Buffer.from(respelled, "base64")).toEqual(Buffer.from(tag, "base64"));
+    expect(nodeCodec.decrypt([...sealed.split(".").slice(0, 4), respelled].join("."), "room-1", keyFor)).toEqual({ ok: false, reason: "bad-mac" });
     expect(nodeCodec.decrypt(sealed, "room-1", () => undefined)).toEqual({ ok: false, reason: "unknown-key" });
     expect(nodeCodec.decrypt("v1.not-an-envelope", "room-1", keyFor)).toEqual({ ok: false, reason: "malformed" });
   });
