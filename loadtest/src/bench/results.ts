@@ -95,14 +95,16 @@ export function verdicts(r: BenchResults): Verdict[] {
     met: r.login.perSec >= 70 && r.login.loopP99Max <= 20 && r.login.errors === 0,
   });
   const salaRows = [...r.bigRoom.rows, ...r.smallRooms.rows].filter((row) => row.system.startsWith("Sala"));
-  const lost = salaRows.reduce((sum, row) => sum + row.result.lost, 0);
-  const dup = salaRows.reduce((sum, row) => sum + row.result.duplicates, 0);
-  const failed = salaRows.reduce((sum, row) => sum + row.result.failed, 0);
-  const delivered = salaRows.reduce((sum, row) => sum + row.result.deliveries, 0);
-  v.push({
-    target: "zero lost and zero duplicated deliveries in steady state (every Sala chat step)",
-    figure: `${delivered} deliveries: ${lost} lost, ${dup} duplicated, ${failed} failed sends`,
-    met: lost === 0 && dup === 0 && failed === 0,
-  });
+  if (salaRows.length > 0) {
+    const lost = salaRows.reduce((sum, row) => sum + row.result.lost, 0);
+    const dup = salaRows.reduce((sum, row) => sum + row.result.duplicates, 0);
+    const failed = salaRows.reduce((sum, row) => sum + row.result.failed, 0);
+    const delivered = salaRows.reduce((sum, row) => sum + row.result.deliveries, 0);
+    v.push({
+      target: "zero lost and zero duplicated deliveries in steady state (every Sala chat step)",
+      figure: `${delivered} deliveries: ${lost} lost, ${dup} duplicated, ${failed} failed sends`,
+      met: lost === 0 && dup === 0 && failed === 0,
+    });
+  }
   return v;
 }

@@ -34,7 +34,7 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 2, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
-  /** Password hashes computed at once on this node (default: the number of cores). */
+  /** Password hashes computed at once on this node (default: the number of cores, at most 3). */
   ARGON2_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   LOGIN_MAX_FAILS_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
   LOGIN_MAX_FAILS_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
@@ -166,7 +166,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sessionIdleMs: env.SESSION_IDLE_TIMEOUT_SEC * 1000,
     sessionAbsoluteMs: env.SESSION_ABSOLUTE_TIMEOUT_SEC * 1000,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    hashConcurrency: env.ARGON2_CONCURRENCY ?? availableParallelism(),
+    // One per core, and never all four of libuv's pool threads (file and DNS work needs them too).
+    hashConcurrency: env.ARGON2_CONCURRENCY ?? Math.min(availableParallelism(), 3),
     loginThrottle: {
       maxFailsPerIp: env.LOGIN_MAX_FAILS_PER_IP,
       maxFailsPerUser: env.LOGIN_MAX_FAILS_PER_USER,

@@ -10,7 +10,7 @@ describe("configuration", () => {
     expect(config.sessionSecretGenerated).toBe(true);
     expect(config.allowedOrigins).toEqual(["http://localhost:3000", "http://127.0.0.1:3000"]);
     expect(config.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
-    expect(config.hashConcurrency).toBe(availableParallelism());
+    expect(config.hashConcurrency).toBe(Math.min(availableParallelism(), 3));
   });
 
   it("refuses cluster mode without SESSION_SECRET", () => {

@@ -18,7 +18,7 @@ export interface Verification {
  * argon2id password hashing. The work runs on libuv's thread pool, never on the event loop.
  * Used for account passwords and room passwords alike.
  *
- * At most `concurrency` hashes run at once (default: one per core). libuv's pool has four
+ * At most `concurrency` hashes run at once (default: one per core, at most three). libuv's pool has four
  * threads: on a 2-core machine a login storm otherwise keeps four hashes and the event loop
  * competing for two cores, and every socket event waits for a core (docs/BENCHMARKS.md); the
  * extra hashes would not finish sooner anyway. The others wait their turn in order.
