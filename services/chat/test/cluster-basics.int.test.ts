@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { LobbyState } from "@sala/protocol";
-import { connect, firstLobby, newUsername, post, registerAndLogin, startCluster, type TestCluster } from "./support/cluster.js";
+import { connect, firstLobby, newUsername, post, registerAndLogin, startCluster, type ClientSocket, type TestCluster } from "./support/cluster.js";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -22,5 +22,26 @@ describe("a session made on one node", () => {
     expect(lobby.onlineUsers()).toContain(username);
     socket.close();
     expect((await post(`${n2.url}/login`, { username, password: "wrong password" })).status).toBe(401);
+  });
+});
+
+describe("a burst of handshakes", () => {
+  it("gives every socket exactly one lobby snapshot, each showing its own user online", async () => {
+    const node = cluster.nodes[0]!;
+    const names = Array.from({ length: 24 }, () => newUsername("burst"));
+    const cookies = await Promise.all(names.map((name) => registerAndLogin(node, name)));
+    // Two tabs per user, all at once: the node shares lobby reads among them and sends each
+    // read's snapshot as one broadcast.
+    const received = new Map<ClientSocket, number>();
+    const count = (socket: ClientSocket) => socket.on("lobby", () => received.set(socket, (received.get(socket) ?? 0) + 1));
+    const sockets = await Promise.all([...cookies, ...cookies].map((cookie) => connect(node, cookie, undefined, count)));
+    try {
+      const snapshots = await Promise.all(sockets.map((socket) => firstLobby(socket)));
+      snapshots.forEach((snapshot, i) => expect(snapshot.users).toContain(names[i % names.length]));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sockets.map((socket) => received.get(socket))).toEqual(sockets.map(() => 1));
+    } finally {
+      for (const socket of sockets) socket.close();
+    }
   });
 });

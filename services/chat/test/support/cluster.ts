@@ -106,7 +106,13 @@ export function firstLobby(socket: ClientSocket): Promise<LobbySnapshot> {
 }
 
 /** A connected socket.io-client socket with the session cookie (rejects on connect_error). */
-export async function connect(node: Pick<TestNode, "url">, cookie: string | null, origin: string | null = TEST_ORIGIN): Promise<ClientSocket> {
+/** `prepare` runs on the new socket before it connects: listeners that must not miss an early event. */
+export async function connect(
+  node: Pick<TestNode, "url">,
+  cookie: string | null,
+  origin: string | null = TEST_ORIGIN,
+  prepare?: (socket: ClientSocket) => void,
+): Promise<ClientSocket> {
   const headers: Record<string, string> = {};
   if (cookie) headers.cookie = cookie;
   if (origin) headers.origin = origin;
@@ -118,6 +124,7 @@ export async function connect(node: Pick<TestNode, "url">, cookie: string | null
   });
   // Listening from the start: the snapshot may arrive in the same read as the connect packet.
   firstSnapshots.set(socket, new Promise((resolve) => socket.once("lobby", resolve)));
+  prepare?.(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", (error) => {
