@@ -41,7 +41,11 @@ export async function connectRedis(url: string, logger: Logger, onError: () => v
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 2000,
-    enableAutoPipelining: true,
+    // No automatic pipelining: ioredis runs one auto-pipeline at a time per connection, so under
+    // load every command waited for the previous batch's replies, and the commands (with their
+    // arguments) outlived young-generation GCs: measured in 4-member rooms at 1,000 msg/s, 14 %
+    // more CPU per message and 4.5x the bytes promoted per scavenge. Handshakes, which send a few
+    // commands together, were no faster with it (docs/BENCHMARKS.md).
     retryStrategy,
     connectionName: "sala-command",
   });
