@@ -30,6 +30,7 @@ import { LobbyFeed } from "./realtime/lobby-feed.js";
 import { sharedRead } from "./realtime/shared-read.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
 import { resumeRooms } from "./realtime/resume-rooms.js";
+import { roomAnnouncer } from "./realtime/room-announcer.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
 import { createSocketServer } from "./realtime/socket-server.js";
@@ -68,7 +69,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     ? await connectRedis(config.redis.url, logger, () => metrics.redisErrors.inc())
     : null;
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
-  const stores = redis ? createRedisStores(redis.command, keys) : createMemoryStores();
+  // Cluster: the room store publishes each message it accepts to every node's adapter itself.
+  const stores = redis ? createRedisStores(redis.command, keys, roomAnnouncer(keys.prefix)) : createMemoryStores();
   const hasher = new PasswordHasher(config.argon2, config.hashConcurrency);
   const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
   const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;
@@ -130,7 +132,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   live.sockets = () => io.of("/").sockets.size;
   live.rooms = () => {
     let count = 0;
-    for (const room of io.of("/").adapter.rooms.keys()) if (room.startsWith("room:")) count++;
+    for (const room of io.of("/").adapter.rooms.keys()) if (SocketRooms.isRoom(room)) count++;
     return count;
   };
 

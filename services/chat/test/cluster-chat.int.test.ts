@@ -235,6 +235,27 @@ describe("room messages", () => {
     expect(got.eve).toEqual([]);
   });
 
+  it("reach every member, on every node, in sequence order while members on three nodes send at once", async () => {
+    const members = [await user(n1, "ana"), await user(n2, "bia"), await user(n3, "caio"), await user(n1, "dora")];
+    const room = await createRoom(members[0]!.socket);
+    let key = { id: 0, key: "" };
+    for (const member of members) ({ key } = await request(member.socket, "join_room", { roomId: room.id }));
+    const got = members.map((member) => record<RoomMessage>(member.socket, "text"));
+
+    // Each sender fires its messages without waiting for the acks: on every node, messages
+    // accepted elsewhere interleave with those accepted here.
+    const perSender = 15;
+    const acks = await Promise.all(
+      members.slice(0, 3).flatMap((member) =>
+        Array.from({ length: perSender }, (_, i) => request(member.socket, "text", { roomId: room.id, msg: encryptText(`${member.username} ${i}`, room.id, key) })),
+      ),
+    );
+    expect(acks.every((ack) => ack.ok)).toBe(true);
+    const total = 3 * perSender;
+    await eventually(() => got.every((messages) => messages.length === total), 5000, "deliveries");
+    for (const messages of got) expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  });
+
   it("relays typing to the other members only", async () => {
     const ana = await user(n1, "ana");
     const bia = await user(n2, "bia");

@@ -76,13 +76,13 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const first = { id: 1, key: key() };
         await stores.rooms.create(r, first);
         expect(await stores.rooms.currentKey(r.id)).toEqual(first);
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), cap(10))).toEqual({ seq: 1, ts: 100, duplicate: false });
-        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), cap(10))).toEqual({ seq: 2, ts: 101, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), cap(10))).toEqual({ seq: 1, ts: 100, duplicate: false, announced: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), cap(10))).toEqual({ seq: 2, ts: 101, duplicate: false, announced: false });
         const second = await stores.rooms.rotateKey(r.id, key());
         expect(second.id).toBe(2);
         expect(await stores.rooms.currentKey(r.id)).toEqual(second);
         expect(await stores.rooms.acceptMessage(msg(r.id, 1, 102), cap(10))).toEqual({ staleKey: 2 });
-        expect(await stores.rooms.acceptMessage(msg(r.id, 2, 103), cap(10))).toEqual({ seq: 3, ts: 103, duplicate: false });
+        expect(await stores.rooms.acceptMessage(msg(r.id, 2, 103), cap(10))).toEqual({ seq: 3, ts: 103, duplicate: false, announced: false });
         expect(await stores.rooms.acceptMessage(msg(roomId(), 1, 104), cap(10))).toBeNull();
         expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2, 3]);
         await expect(stores.rooms.rotateKey(roomId(), key())).rejects.toThrow();
@@ -106,8 +106,8 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         await stores.rooms.create(r, { id: 1, key: key() });
         const first = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 500), clientId: "abcdefgh12" }, cap(10));
         const again = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 900), clientId: "abcdefgh12" }, cap(10));
-        expect(first).toEqual({ seq: 1, ts: 500, duplicate: false });
-        expect(again).toEqual({ seq: 1, ts: 500, duplicate: true });
+        expect(first).toEqual({ seq: 1, ts: 500, duplicate: false, announced: false });
+        expect(again).toEqual({ seq: 1, ts: 500, duplicate: true, announced: false });
         expect((await stores.rooms.acceptMessage({ ...msg(r.id, 1, 901), clientId: "otherid123" }, cap(10)))).toMatchObject({ seq: 2 });
         expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
       });
@@ -216,11 +216,11 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const caio = `Caio${randomBytes(3).toString("hex")}`;
         expect(await stores.conversations.accept(whisper(ana, bia, 10), cap(100))).toBeNull(); // not opened
         await stores.conversations.open(ana, bia, key());
-        expect(await stores.conversations.accept(whisper(ana, bia, 10), cap(100))).toEqual({ seq: 1, ts: 10, duplicate: false });
-        expect(await stores.conversations.accept(whisper(bia, ana, 11, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: false });
-        expect(await stores.conversations.accept(whisper(bia, ana, 99, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: true });
+        expect(await stores.conversations.accept(whisper(ana, bia, 10), cap(100))).toEqual({ seq: 1, ts: 10, duplicate: false, announced: false });
+        expect(await stores.conversations.accept(whisper(bia, ana, 11, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: false, announced: false });
+        expect(await stores.conversations.accept(whisper(bia, ana, 99, { clientId: "abcdefgh12" }), cap(100))).toEqual({ seq: 2, ts: 11, duplicate: true, announced: false });
         expect(await stores.conversations.accept(whisper(bia, ana, 12, { keyId: 2 }), cap(100))).toEqual({ staleKey: 1 });
-        expect(await stores.conversations.accept(whisper(bia, ana, 13), cap(100))).toEqual({ seq: 3, ts: 13, duplicate: false });
+        expect(await stores.conversations.accept(whisper(bia, ana, 13), cap(100))).toEqual({ seq: 3, ts: 13, duplicate: false, announced: false });
 
         const history = await stores.conversations.history(bia, ana, { limit: 10 });
         const id = `dm:${ana.toLowerCase()}:${bia.toLowerCase()}`;

@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { roomAnnouncer } from "../src/realtime/room-announcer.js";
 import { createRedisStores } from "../src/stores/redis/index.js";
 import { RedisKeys } from "../src/stores/redis/keys.js";
 import { describeStoreContract } from "./store-contract.js";
@@ -5,3 +8,40 @@ import { testRedis, uniquePrefix } from "./support/redis-client.js";
 
 const redis = testRedis();
 describeStoreContract("redis", async () => createRedisStores(redis, new RedisKeys(uniquePrefix("stores"))));
+
+describe("redis room store with an announcer", () => {
+  const subscriber = testRedis();
+
+  it("publishes each new message with its seq in the step that accepts it; never a repeat or a refused one", async () => {
+    const keys = new RedisKeys(uniquePrefix("announce"));
+    const stores = createRedisStores(redis, keys, roomAnnouncer(keys.prefix));
+    const roomId = randomBytes(12).toString("base64url");
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    const frames: string[] = [];
+    const channel = `${keys.prefix}:sio#/#{room:${roomId}}#`;
+    subscriber.on("smessage", (from: string, frame: string) => {
+      if (from === channel) frames.push(frame);
+    });
+    await subscriber.ssubscribe(channel);
+    const cap = { maxMessages: 100, maxAgeMs: 0 };
+    const send = (keyId: number, clientId: string, ts: number) => stores.rooms.acceptMessage({ roomId, keyId, from: "Ana", ts, msg: `v1.${keyId}.m${ts}`, clientId }, cap);
+
+    expect(await send(1, "first", 10)).toEqual({ seq: 1, ts: 10, duplicate: false, announced: true });
+    expect(await send(1, "second", 11)).toEqual({ seq: 2, ts: 11, duplicate: false, announced: true });
+    expect(await send(1, "first", 12)).toEqual({ seq: 1, ts: 10, duplicate: true, announced: false }); // a retry
+    expect(await send(2, "third", 13)).toEqual({ staleKey: 1 });
+    await stores.rooms.rotateKey(roomId, "k2");
+    // The refused message's id was not kept: sent again under the new key, it is a new message.
+    expect(await send(2, "third", 14)).toEqual({ seq: 3, ts: 14, duplicate: false, announced: true });
+
+    await expect.poll(() => frames.length, { timeout: 5000 }).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // nothing more arrives
+    const payloads = frames.map((frame) => JSON.parse(frame).data.packet.data);
+    expect(payloads).toEqual([
+      ["text", { roomId, seq: 1, from: "Ana", ts: 10, msg: "v1.1.m10" }],
+      ["text", { roomId, seq: 2, from: "Ana", ts: 11, msg: "v1.1.m11" }],
+      ["text", { roomId, seq: 3, from: "Ana", ts: 14, msg: "v1.2.m14" }],
+    ]);
+    await subscriber.sunsubscribe(channel);
+  });
+});

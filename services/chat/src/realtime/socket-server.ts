@@ -10,6 +10,7 @@ import { originAllowed } from "../http/origin-guard.js";
 import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
 import { nameKey } from "../stores/types.js";
 import { countingDeliveries } from "./delivery-count.js";
+import { adapterChannelPrefix } from "./room-announcer.js";
 import type { SalaServer, SalaSocket } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
@@ -62,7 +63,7 @@ export function createSocketServer(
     },
   });
   const adapter = redis
-    ? createShardedAdapter(redis.pub, redis.sub, { channelPrefix: `${config.redis?.prefix ?? "sala"}:sio`, subscriptionMode: "dynamic" })
+    ? createShardedAdapter(redis.pub, redis.sub, { channelPrefix: adapterChannelPrefix(config.redis?.prefix ?? "sala"), subscriptionMode: "dynamic" })
     : (nsp: Namespace) => new Adapter(nsp);
   io.adapter(countingDeliveries(adapter, "text", onDeliveries));
 

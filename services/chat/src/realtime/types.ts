@@ -30,6 +30,12 @@ export const SocketRooms = {
   user: (username: string) => `user:${nameKey(username)}`,
   /** Admin sockets watching every node's health samples. */
   metricsViewers: "admin:metrics",
-  /** Sockets that joined a chat room: its messages, keys and notices. */
-  room: (roomId: string) => `room:${roomId}`,
+  /**
+   * Sockets that joined a chat room: its messages, keys and notices. Braced like the room's Redis
+   * keys (`{room:<id>}`), so that on Redis Cluster the room's adapter channel would sit on the
+   * room's shard, where its accepting script publishes (see room-announcer.ts).
+   */
+  room: (roomId: string) => `{room:${roomId}}`,
+  /** Whether a Socket.IO room name is a chat room's. */
+  isRoom: (name: string) => name.startsWith("{room:"),
 } as const;

@@ -88,6 +88,18 @@ export interface AcceptedMessage {
   seq: number;
   ts: number;
   duplicate: boolean;
+  /** The store delivered it to the room's sockets on every node itself (see Announcement). */
+  announced: boolean;
+}
+
+/**
+ * What a store publishes, in the same step as it accepts a message, so that every node delivers it
+ * (built by realtime/room-announcer.ts): the frame `head + seq + tail` on `channel`.
+ */
+export interface Announcement {
+  channel: string;
+  head: string;
+  tail: string;
 }
 
 /** One stored message, before it is dressed as a room message or a whisper. */

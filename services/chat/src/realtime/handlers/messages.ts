@@ -40,7 +40,8 @@ export function messageHandlers(deps: MessageDeps): EventTable {
       }
       if (!accepted.duplicate) {
         deps.onAccepted?.();
-        socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
+        // In a cluster the store has published it to every node's sockets in the room already.
+        if (!accepted.announced) socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
       }
       return { seq: accepted.seq, ts: accepted.ts };
     }),

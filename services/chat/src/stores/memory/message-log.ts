@@ -14,7 +14,7 @@ export class MessageLog {
   /** The first answer to a message id this sender already used, if any. */
   repeat(from: string, clientId: string | undefined): AcceptedMessage | null {
     const earlier = clientId ? this.accepted.get(`${nameKey(from)}:${clientId}`) : undefined;
-    return earlier ? { ...earlier, duplicate: true } : null;
+    return earlier ? { ...earlier, duplicate: true, announced: false } : null;
   }
 
   append(message: Omit<LoggedMessage, "seq">, cap: HistoryCap, clientId?: string): AcceptedMessage {
@@ -26,7 +26,7 @@ export class MessageLog {
       this.accepted.set(`${nameKey(from)}:${clientId}`, { seq: this.seq, ts });
       if (this.accepted.size > 10_000) this.accepted.delete(this.accepted.keys().next().value!);
     }
-    return { seq: this.seq, ts, duplicate: false };
+    return { seq: this.seq, ts, duplicate: false, announced: false };
   }
 
   /** Drops entries beyond the latest `maxMessages`, and those older than `notBefore` (0: none). */

@@ -10,7 +10,10 @@
  * and only when it is expired scans batches of 50 from the head and cuts them with XTRIM MINID at
  * the first entry still young enough — at most 1000 entries per call, so no call is long; a
  * backlog (a room idle for longer than the cap) shrinks over the following calls. It runs inside
- * the accepting script (every write). Reads do not trim (that would cost a round trip on every
+ * the accepting script, whenever the meta hash's `headTs` (a lower bound of the head entry's ts:
+ * entries only ever leave from the head) is before the cutoff, and then records the new head's
+ * ts: so a write looks at the stream's head only about once per age-cap period, not on every
+ * message, and still trims on the first write after an entry expired. Reads do not trim (that would cost a round trip on every
  * join and page); they skip any entry older than the cutoff instead, so an entry kept by the
  * bound, by clock skew, or in a history nobody writes to any more is never returned.
  */
@@ -50,28 +53,42 @@ end`;
  * the meta hash's `keyId` gets {0, currentKeyId}; otherwise the message gets the next `seq` of
  * the meta hash and is appended (capped by length — the meta's own `retention` may lower it —
  * and by age): {1, seq}. false: no meta (no such room or conversation).
+ *
+ * Four Redis calls on the common path (it runs for every message): the meta fields in one HMGET,
+ * the sender's id claimed and checked in one `SET NX GET` (undone if the key turns out stale),
+ * the new seq, the append; the age trim only when `headTs` says the head may have expired.
  */
 export const ACCEPT_MESSAGE_LUA = `${TRIM_BY_AGE_LUA}
 local function acceptMessage(meta, history, idKey, argv)
-  local current = redis.call('HGET', meta, 'keyId')
+  local state = redis.call('HMGET', meta, 'keyId', 'retention', 'seq', 'headTs')
+  local current = state[1]
   if not current then return false end
-  if argv[6] == '1' then
-    local earlier = redis.call('GET', idKey)
+  local seq = tonumber(state[3] or 0) + 1
+  local hasId = argv[6] == '1'
+  if hasId then
+    local earlier = redis.call('SET', idKey, seq .. ':' .. argv[3], 'NX', 'GET', 'EX', 600)
     if earlier then
       local sep = string.find(earlier, ':', 1, true)
       return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
     end
   end
-  if current ~= argv[1] then return {0, tonumber(current)} end
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  if current ~= argv[1] then
+    if hasId then redis.call('DEL', idKey) end
+    return {0, tonumber(current)}
+  end
+  redis.call('HSET', meta, 'seq', seq)
   local cap = tonumber(argv[5])
-  local own = tonumber(redis.call('HGET', meta, 'retention') or argv[5])
+  local own = tonumber(state[2] or argv[5])
   if own < cap then cap = own end
   if cap > 0 then
     redis.call('XADD', history, 'MAXLEN', cap, seq .. '-0', 'from', argv[2], 'ts', argv[3], 'msg', argv[4])
   end
-  trimByAge(history, tonumber(argv[7]))
-  if argv[6] == '1' then redis.call('SET', idKey, seq .. ':' .. argv[3], 'EX', 600) end
+  local cutoff = tonumber(argv[7])
+  if cutoff > 0 and tonumber(state[4] or 0) < cutoff then
+    trimByAge(history, cutoff)
+    local head = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
+    redis.call('HSET', meta, 'headTs', head and entryTs(head) or argv[3])
+  end
   return {1, seq}
 end`;
 
@@ -80,13 +97,13 @@ export function acceptArgs(m: { keyId: number; from: string; ts: number; msg: st
   return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff];
 }
 
-/** The answer of acceptMessage, as the stores return it. */
-export function acceptResult(result: unknown, ts: number): AcceptResult | null {
+/** The answer of acceptMessage, as the stores return it; `announced`: a new message was published. */
+export function acceptResult(result: unknown, ts: number, announced = false): AcceptResult | null {
   const answer = result as [number, number, number?] | null;
   if (!answer) return null;
   if (answer[0] === 0) return { staleKey: answer[1] };
-  if (answer[0] === 2) return { seq: answer[1], ts: answer[2] ?? ts, duplicate: true };
-  return { seq: answer[1], ts, duplicate: false };
+  if (answer[0] === 2) return { seq: answer[1], ts: answer[2] ?? ts, duplicate: true, announced: false };
+  return { seq: answer[1], ts, duplicate: false, announced };
 }
 
 /** Reads pages of history streams, never returning entries past the age cap. */

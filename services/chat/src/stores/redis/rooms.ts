@@ -4,6 +4,7 @@ import {
   nameKey,
   oldestKept,
   type AcceptResult,
+  type Announcement,
   type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
@@ -74,9 +75,15 @@ local id = redis.call('HINCRBY', KEYS[1], 'keyId', 1)
 redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
-// KEYS: meta, history, message-id key. ARGV: see acceptArgs (history-stream.ts).
+// KEYS: meta, history, message-id key, announcement channel ('' = none). ARGV: see acceptArgs
+// (history-stream.ts), then the announcement's head and tail. A new message is published as
+// head .. seq .. tail in the same step (see realtime/room-announcer.ts).
 const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
-return acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)`;
+local result = acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)
+if result and result[1] == 1 and KEYS[4] ~= '' then
+  redis.call('SPUBLISH', KEYS[4], ARGV[8] .. string.format('%d', result[2]) .. ARGV[9])
+end
+return result`;
 
 const SUMMARY_FIELDS = ["id", "name", "owner", "passwordHash", "createdAt"] as const;
 
@@ -93,6 +100,8 @@ export class RedisRoomStore implements RoomStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** What to publish with each accepted message, so that every node delivers it (none: the caller does). */
+    private readonly announce: ((message: IncomingMessage) => Announcement) | null = null,
   ) {
     this.createScript = defineScript(redis, "salaRoomCreate", 5, CREATE);
     this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
@@ -100,7 +109,7 @@ export class RedisRoomStore implements RoomStore {
     this.removeMemberScript = defineScript(redis, "salaRoomRemoveMember", 4, REMOVE_MEMBER);
     this.currentKeyScript = defineScript(redis, "salaRoomCurrentKey", 2, CURRENT_KEY);
     this.rotateKeyScript = defineScript(redis, "salaRoomRotateKey", 2, ROTATE_KEY);
-    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 3, ACCEPT_MESSAGE);
+    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 4, ACCEPT_MESSAGE);
     this.reader = new HistoryReader(redis);
   }
 
@@ -203,12 +212,13 @@ export class RedisRoomStore implements RoomStore {
   async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null> {
     const { roomId, from, clientId } = message;
     const k = this.keys;
+    const announcement = this.announce?.(message);
     const result = await this.acceptMessageScript(
       // Scoped by sender: another member reusing an id is not mistaken for a repeat.
-      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`)],
-      acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts)),
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`), announcement?.channel ?? ""],
+      [...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts)), announcement?.head ?? "", announcement?.tail ?? ""],
     );
-    return acceptResult(result, message.ts);
+    return acceptResult(result, message.ts, announcement !== undefined);
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
