@@ -302,6 +302,13 @@ describe("sessions and the handshake", () => {
     const ana = await user(n1, "ana");
     await expect(connect(n2, null)).rejects.toThrow(ErrorCode.UNAUTHORIZED);
     await expect(connect(n2, "sala.sid=s%3Aforged.signature")).rejects.toThrow(ErrorCode.UNAUTHORIZED);
+    // Ana's real session id, but with a signature that is not the server's, or with none.
+    const signed = decodeURIComponent(ana.cookie.split("=")[1]!); // "s:<session id>.<signature>"
+    const [sessionId, signature] = signed.slice(2).split(".") as [string, string];
+    const flipped = `${signature.slice(0, -1)}${signature.endsWith("A") ? "B" : "A"}`;
+    await expect(connect(n2, `sala.sid=${encodeURIComponent(`s:${sessionId}.${flipped}`)}`)).rejects.toThrow(ErrorCode.UNAUTHORIZED);
+    await expect(connect(n2, `sala.sid=${encodeURIComponent(sessionId)}`)).rejects.toThrow(ErrorCode.UNAUTHORIZED);
+    sockets.push(await connect(n2, ana.cookie)); // the same session, signed by the server: accepted
     await expect(connect(n2, ana.cookie, "http://evil.example")).rejects.toThrow();
     const check = await fetch(`${n2.url}/socket.io/?EIO=4&transport=polling`, { headers: { cookie: ana.cookie, origin: "http://evil.example" } });
     expect(check.status).toBe(403);

@@ -15,25 +15,12 @@ import type { SalaServer, SalaSocket } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 
-/** The response object engine.io made for each handshake that went through the session middleware. */
-const handshakeResponses = new WeakMap<IncomingMessage, ServerResponse>();
-
 /**
  * Lets the handshake request go once the socket is connected. Engine.io keeps it for the socket's
- * life (socket.request), and, for a websocket upgrade, its stand-in response too (a close listener
- * on the TCP socket holds it), and with them everything express-session hung on both: the session
- * object with its methods, and the wrappers of writeHead/end that close over the request. Measured
- * on one node with 3,000 idle sockets, that was most of Sala's heap per socket beyond bare
- * Socket.IO (docs/BENCHMARKS.md). Nothing reads them after the connect: socket.data has what the
- * session keeper needs.
+ * life (socket.request), and with it everything hung on it, the session among them. Nothing reads
+ * it after the connect: socket.data has what the session keeper needs.
  */
 function releaseHandshake(socket: SalaSocket): void {
-  const req = socket.request;
-  const res = handshakeResponses.get(req) as unknown as Record<string, unknown> | undefined;
-  if (res) {
-    handshakeResponses.delete(req);
-    for (const own of ["writeHead", "end", "req"]) if (Object.hasOwn(res, own)) delete res[own];
-  }
   (socket.conn as { request: unknown }).request = null;
 }
 
@@ -69,13 +56,10 @@ export function createSocketServer(
 
   // The session is read once, at the handshake request (later polling requests reuse the socket),
   // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
-  // foreign page must not even get its session looked up (or its cookie renewed).
-  io.engine.use((req: EngineRequest, res: ServerResponse, next: (error?: unknown) => void) => {
+  // foreign page must not even get its session looked up.
+  io.engine.use((req: EngineRequest, _res: ServerResponse, next: (error?: unknown) => void) => {
     if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) {
-      // Only an upgrade's stand-in response outlives its request; a polling handshake's real
-      // response is finished and let go by Node's HTTP server.
-      if (req.headers.upgrade) handshakeResponses.set(req, res);
-      sessions.middleware(req, res, next);
+      sessions.loadForHandshake(req).then(() => next(), next);
     } else next();
   });
 
