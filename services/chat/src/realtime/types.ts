@@ -31,11 +31,11 @@ export const SocketRooms = {
   /** Admin sockets watching every node's health samples. */
   metricsViewers: "admin:metrics",
   /**
-   * Sockets that joined a chat room: its messages, keys and notices. Braced like the room's Redis
-   * keys (`{room:<id>}`), so that on Redis Cluster the room's adapter channel would sit on the
-   * room's shard, where its accepting script publishes (see room-announcer.ts).
+   * Sockets that joined a chat room: its messages, keys and notices. The name is also the room's
+   * adapter channel (see room-announcer.ts): changing it splits a cluster in a rolling upgrade,
+   * old and new nodes listening on different channels.
    */
-  room: (roomId: string) => `{room:${roomId}}`,
+  room: (roomId: string) => `room:${roomId}`,
   /** Whether a Socket.IO room name is a chat room's. */
-  isRoom: (name: string) => name.startsWith("{room:"),
+  isRoom: (name: string) => name.startsWith("room:"),
 } as const;
