@@ -15,12 +15,23 @@ import type { SalaServer, SalaSocket } from "./types.js";
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 
+/** The stand-in response engine.io made for each websocket upgrade that loaded a session. */
+const upgradeResponses = new WeakMap<IncomingMessage, { req?: unknown }>();
+
 /**
  * Lets the handshake request go once the socket is connected. Engine.io keeps it for the socket's
- * life (socket.request), and with it everything hung on it, the session among them. Nothing reads
- * it after the connect: socket.data has what the session keeper needs.
+ * life (socket.request), and for a websocket upgrade its stand-in response keeps it too (a close
+ * listener on the TCP socket holds the response), and with it everything hung on the request, the
+ * session among them. Nothing reads it after the connect: socket.data has what the session keeper
+ * needs.
  */
 function releaseHandshake(socket: SalaSocket): void {
+  const req = socket.request;
+  const res = upgradeResponses.get(req);
+  if (res) {
+    upgradeResponses.delete(req);
+    res.req = undefined;
+  }
   (socket.conn as { request: unknown }).request = null;
 }
 
@@ -57,8 +68,11 @@ export function createSocketServer(
   // The session is read once, at the handshake request (later polling requests reuse the socket),
   // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
   // foreign page must not even get its session looked up.
-  io.engine.use((req: EngineRequest, _res: ServerResponse, next: (error?: unknown) => void) => {
+  io.engine.use((req: EngineRequest, res: ServerResponse, next: (error?: unknown) => void) => {
     if (req._query?.sid === undefined && originAllowed(req, config.allowedOrigins)) {
+      // Only an upgrade's stand-in response outlives its request; a polling handshake's real
+      // response is finished and let go by Node's HTTP server.
+      if (req.headers.upgrade) upgradeResponses.set(req, res as unknown as { req?: unknown });
       sessions.loadForHandshake(req).then(() => next(), next);
     } else next();
   });
