@@ -18,7 +18,7 @@ describe("redis room store with an announcer", () => {
     const roomId = randomBytes(12).toString("base64url");
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
     const frames: string[] = [];
-    const channel = `${keys.prefix}:sio#/#{room:${roomId}}#`;
+    const channel = `${keys.prefix}:sio#/#room:${roomId}#`;
     subscriber.on("smessage", (from: string, frame: string) => {
       if (from === channel) frames.push(frame);
     });
@@ -43,5 +43,19 @@ describe("redis room store with an announcer", () => {
       ["text", { roomId, seq: 3, from: "Ana", ts: 14, msg: "v1.2.m14" }],
     ]);
     await subscriber.sunsubscribe(channel);
+  });
+
+  it("keeps no message id, and no seq, from an accept whose append failed", async () => {
+    const keys = new RedisKeys(uniquePrefix("failed-append"));
+    const stores = createRedisStores(redis, keys, roomAnnouncer(keys.prefix));
+    const roomId = randomBytes(12).toString("base64url");
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    const message = { roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "retried-id" };
+    const cap = { maxMessages: 100, maxAgeMs: 0 };
+    await redis.set(keys.roomHistory(roomId), "not a stream"); // the append fails (WRONGTYPE)
+    await expect(stores.rooms.acceptMessage(message, cap)).rejects.toThrow(/WRONGTYPE/);
+    await redis.del(keys.roomHistory(roomId));
+    // The retry is a new message, numbered 1: not answered as a repeat of one never stored.
+    expect(await stores.rooms.acceptMessage(message, cap)).toEqual({ seq: 1, ts: 10, duplicate: false, announced: true });
   });
 });

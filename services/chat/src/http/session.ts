@@ -72,7 +72,7 @@ export function createSessions(config: Config, redis: Redis | null, prefix: stri
  * checked against the secrets (cookie-signature, as express-session does), the session read from
  * the store, and dressed by the store's own createSession. A socket handshake needs only that.
  * The middleware would also wrap the response to renew the cookie and hash the session twice to
- * see whether to save it: about 15 % of a handshake's CPU, for a Set-Cookie on the websocket's
+ * see whether to save it: about a fifth of a handshake's CPU, for a Set-Cookie on the websocket's
  * 101 response that nothing relies on (the web client renews its cookie over HTTP, and the
  * session keeper renews the sessions of open sockets in the store).
  */

@@ -76,18 +76,27 @@ local function acceptMessage(meta, history, idKey, argv)
     if hasId then redis.call('DEL', idKey) end
     return {0, tonumber(current)}
   end
-  redis.call('HSET', meta, 'seq', seq)
   local cap = tonumber(argv[5])
   local own = tonumber(state[2] or argv[5])
   if own < cap then cap = own end
   if cap > 0 then
-    redis.call('XADD', history, 'MAXLEN', cap, seq .. '-0', 'from', argv[2], 'ts', argv[3], 'msg', argv[4])
+    -- Scripts do not roll back: should the append fail, release the id claimed above, so that a
+    -- retry is not answered as a repeat of a message that was never stored.
+    local added = redis.pcall('XADD', history, 'MAXLEN', cap, seq .. '-0', 'from', argv[2], 'ts', argv[3], 'msg', argv[4])
+    if type(added) == 'table' and added.err then
+      if hasId then redis.call('DEL', idKey) end
+      return redis.error_reply(added.err)
+    end
   end
+  redis.call('HSET', meta, 'seq', seq)
   local cutoff = tonumber(argv[7])
   if cutoff > 0 and tonumber(state[4] or 0) < cutoff then
     trimByAge(history, cutoff)
+    -- Never later than this message's own ts: a head written by a node whose clock ran ahead must
+    -- not hold off the next trim once that entry is gone.
+    local now = tonumber(argv[3])
     local head = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
-    redis.call('HSET', meta, 'headTs', head and entryTs(head) or argv[3])
+    redis.call('HSET', meta, 'headTs', head and math.min(entryTs(head), now) or now)
   end
   return {1, seq}
 end`;
