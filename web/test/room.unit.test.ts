@@ -279,6 +279,28 @@ describe("RoomSession last sequence number", () => {
   });
 });
 
+describe("RoomSession gap before an acknowledged message", () => {
+  it("names the last seq held before numbers that are missing, and nothing once they arrive", () => {
+    const key = randomKey(1);
+    const room = new RoomSession(summary(), [ME], key, [message(40, "Bob", "a", key)], [key], ME);
+    room.acknowledged(41, 1, "mine", ME, 3);
+    expect(room.gapBefore(41)).toBeNull(); // 40 is held
+    room.acknowledged(44, 2, "mine again", ME, 3);
+    expect(room.gapBefore(44)).toBe(41); // 42 and 43 are missing
+    room.receive(message(43, "Bob", "c", key), ME);
+    expect(room.gapBefore(44)).toBe(41); // 42 still is
+    room.receiveHistory([message(42, "Bob", "b", key)], [], ME);
+    expect(room.gapBefore(44)).toBeNull();
+  });
+
+  it("sees no gap where it holds nothing earlier (a new room, or a first message)", () => {
+    const room = new RoomSession(summary(), [ME], randomKey(1));
+    room.acknowledged(1, 1, "first", ME, 3);
+    expect(room.gapBefore(1)).toBeNull();
+    expect(new RoomSession(summary(), [ME], randomKey(1)).gapBefore(5000)).toBeNull();
+  });
+});
+
 describe("RoomSession members after a reconnect", () => {
   it("sorts the member list it is given", () => {
     const room = new RoomSession(summary(), [ME], randomKey(1));

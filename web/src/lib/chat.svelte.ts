@@ -26,6 +26,8 @@ type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 const TYPING_SIGNAL_EVERY_MS = 2000;
 const ACK_TIMEOUT_MS = 10_000;
 const SEND_ATTEMPTS = 4;
+/** How long messages numbered before our own may take to arrive after our ack before they are fetched. */
+const GAP_WAIT_MS = 1000;
 
 function messageId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -131,6 +133,7 @@ export class Chat {
       answer = await this.request("text", { roomId: room.id, msg: room.encrypt(text), id });
       if (answer.ok) {
         room.acknowledged(answer.seq, answer.ts, text, this.me, Math.round(performance.now() - started));
+        this.checkGapBefore(room, answer.seq);
         this.lastTypingSignal = 0;
         return null;
       }
@@ -349,6 +352,19 @@ export class Chat {
   }
 
   /** Everything after `afterSeq` from the room's history (duplicates are dropped by seq). */
+  /**
+   * Messages numbered before our own should arrive live (the room's messages come in seq order),
+   * maybe just after our ack. Those still missing a moment later were lost on the way (say, while
+   * the server's node re-subscribed to Redis): fetch them.
+   */
+  private checkGapBefore(room: RoomSession, seq: number): void {
+    if (room.gapBefore(seq) === null) return;
+    setTimeout(() => {
+      const after = this.room === room ? room.gapBefore(seq) : null;
+      if (after !== null) void this.backfill(room, after);
+    }, GAP_WAIT_MS);
+  }
+
   private async backfill(room: RoomSession, afterSeq: number): Promise<void> {
     for (let page = 0; page < 10; page++) {
       const answer = await this.request("history", { roomId: room.id, afterSeq, limit: 200 });

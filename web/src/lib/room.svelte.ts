@@ -121,6 +121,20 @@ export class RoomSession {
     this.insert({ kind: "message", id: itemId(), seq, from: me, ts, text, mine: true, rttMs });
   }
 
+  /**
+   * When messages numbered before `seq` are missing here, between messages held: the highest seq
+   * held below the latest missing one (fetch what follows it), looking back at most 1000 numbers.
+   * null: nothing missing after the earliest message held.
+   */
+  gapBefore(seq: number): number | null {
+    let missing = false;
+    for (let at = seq - 1; at > 0 && seq - at <= 1000; at--) {
+      if (!this.seen.has(at)) missing = true;
+      else if (missing) return at;
+    }
+    return null;
+  }
+
   notice(key: MessageKey, params: Record<string, string>): void {
     this.feed.push({ kind: "notice", id: itemId(), ts: Date.now(), key, params });
   }
