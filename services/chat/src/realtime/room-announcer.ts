@@ -1,6 +1,6 @@
 import { MessageType, type ClusterMessage } from "socket.io-adapter";
 import type { RoomMessage } from "@sala/protocol";
-import type { Announcement, IncomingMessage } from "../stores/types.js";
+import type { Announcer } from "../stores/types.js";
 import { SocketRooms } from "./types.js";
 
 /** The namespace Sala's sockets live in. */
@@ -33,7 +33,7 @@ export function adapterChannelPrefix(redisPrefix: string): string {
  * node receives a room's messages in sequence order (a script runs atomically). The frame is split
  * at the sequence number: the script publishes `head .. seq .. tail`.
  */
-export function roomAnnouncer(redisPrefix: string): (message: IncomingMessage) => Announcement {
+export function roomAnnouncer(redisPrefix: string): Announcer {
   const channelPrefix = `${adapterChannelPrefix(redisPrefix)}#${NAMESPACE}#`;
   return ({ roomId, from, ts, msg }) => {
     const room = SocketRooms.room(roomId);

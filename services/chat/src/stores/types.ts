@@ -102,6 +102,9 @@ export interface Announcement {
   tail: string;
 }
 
+/** Builds the announcement of a message being accepted. */
+export type Announcer = (message: IncomingMessage) => Announcement;
+
 /** One stored message, before it is dressed as a room message or a whisper. */
 export interface StoredMessage {
   seq: number;

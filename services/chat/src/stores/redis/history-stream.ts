@@ -13,9 +13,10 @@
  * the accepting script, whenever the meta hash's `headTs` (a lower bound of the head entry's ts:
  * entries only ever leave from the head) is before the cutoff, and then records the new head's
  * ts: so a write looks at the stream's head only about once per age-cap period, not on every
- * message, and still trims on the first write after an entry expired. Reads do not trim (that would cost a round trip on every
- * join and page); they skip any entry older than the cutoff instead, so an entry kept by the
- * bound, by clock skew, or in a history nobody writes to any more is never returned.
+ * message, and still trims on the first write after an entry expired. Reads do not trim (that
+ * would cost a round trip on every join and page); they skip any entry older than the cutoff
+ * instead, so an entry kept by the bound, by clock skew, or in a history nobody writes to any
+ * more is never returned.
  */
 import type { Redis } from "ioredis";
 import type { RoomKey } from "@sala/protocol";

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Announcement, IncomingMessage, Stores } from "../types.js";
+import type { Announcer, Stores } from "../types.js";
 import { RedisConversationStore } from "./conversations.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPresenceStore } from "./presence.js";
@@ -11,7 +11,7 @@ import { RedisUserStore } from "./users.js";
  * Stores shared by every node of a cluster, on one Redis connection.
  * `announceRoomMessage`: what the room store publishes with each message it accepts.
  */
-export function createRedisStores(redis: Redis, keys: RedisKeys, announceRoomMessage?: (message: IncomingMessage) => Announcement): Stores {
+export function createRedisStores(redis: Redis, keys: RedisKeys, announceRoomMessage?: Announcer): Stores {
   const rooms = new RedisRoomStore(redis, keys, announceRoomMessage);
   const presence = new RedisPresenceStore(redis, keys);
   return {

@@ -4,7 +4,7 @@ import {
   nameKey,
   oldestKept,
   type AcceptResult,
-  type Announcement,
+  type Announcer,
   type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
@@ -101,7 +101,7 @@ export class RedisRoomStore implements RoomStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     /** What to publish with each accepted message, so that every node delivers it (none: the caller does). */
-    private readonly announce: ((message: IncomingMessage) => Announcement) | null = null,
+    private readonly announce: Announcer | null = null,
   ) {
     this.createScript = defineScript(redis, "salaRoomCreate", 5, CREATE);
     this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
