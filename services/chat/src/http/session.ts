@@ -64,25 +64,23 @@ export function createSessions(config: Config, redis: Redis | null, prefix: stri
       path: "/",
     },
   }) as unknown as Middleware;
-  return { middleware, loadForHandshake: (req) => loadSession(req, store, [config.sessionSecret]), store };
+  return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store };
 }
 
 /**
  * What express-session does to load a request's session, and nothing more: the signed cookie is
- * checked against the secrets (cookie-signature, as express-session does), the session read from
+ * checked against the secret (cookie-signature, as express-session does), the session read from
  * the store, and dressed by the store's own createSession. A socket handshake needs only that.
  * The middleware would also wrap the response to renew the cookie and hash the session twice to
  * see whether to save it: about a fifth of a handshake's CPU, for a Set-Cookie on the websocket's
  * 101 response that nothing relies on (the web client renews its cookie over HTTP, and the
  * session keeper renews the sessions of open sockets in the store).
  */
-async function loadSession(req: IncomingMessage, store: Store, secrets: string[]): Promise<void> {
+async function loadSession(req: IncomingMessage, store: Store, secret: string): Promise<void> {
   const signed = req.headers.cookie ? parseCookies(req.headers.cookie)[SESSION_COOKIE] : undefined;
   if (!signed?.startsWith("s:")) return;
-  let sessionId: string | false = false;
-  for (const secret of secrets) if ((sessionId = unsign(signed.slice(2), secret)) !== false) break;
-  if (sessionId === false) return;
-  const id = sessionId;
+  const id = unsign(signed.slice(2), secret);
+  if (id === false) return;
   const data = await new Promise<SessionData | null | undefined>((resolve, reject) =>
     store.get(id, (error, found) => (error ? reject(error) : resolve(found))),
   );
