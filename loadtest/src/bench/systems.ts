@@ -3,7 +3,7 @@
  * members) and, on demand, bare baseline servers — all on loopback, servers pinned to core 0.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { NodeProcess } from "@sala/cluster/node";
@@ -51,6 +51,10 @@ export class BenchCluster {
       // Load users all come from 127.0.0.1 and send more than a person would.
       REGISTRATIONS_PER_IP: "1000000",
       SOCKET_EVENTS_PER_SEC: "1000",
+      // The nodes are spawned by this process, already pinned to the generator's core, and inherit
+      // that one-core affinity: their default (one hash per core they may use) would be 1. Give them
+      // the default of the machine they stand for, so the login storm on both cores uses both.
+      ARGON2_CONCURRENCY: String(Math.min(cpus().length, 3)),
     };
     const nodes = [new NodeProcess("node-1", await freePort(), env, execArgv), new NodeProcess("node-2", await freePort(), env, execArgv)];
     const cluster = new BenchCluster(redis, nodes, dir, env, execArgv);
