@@ -5,10 +5,10 @@
  * work — the figure to read the login target against.
  */
 import { availableParallelism } from "node:os";
-import argon2 from "argon2";
+import * as argon2 from "@node-rs/argon2";
 
-/** Sala's defaults (services/chat config: the OWASP minimum). */
-const PARAMS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+/** Sala's library and defaults (services/chat config: the OWASP minimum); argon2id is the library's default algorithm. */
+const PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export async function argon2Ceiling(verifications = 60): Promise<{ perSec: number; cores: number }> {
   const password = "correct horse battery staple";

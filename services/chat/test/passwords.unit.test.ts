@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 
-/** argon2 replaced by a stand-in that records how many computations run at once. */
+/** @node-rs/argon2 replaced by a stand-in that records how many computations run at once. */
 const work = vi.hoisted(() => {
   const state = { running: 0, most: 0, finish: [] as Array<() => void> };
   const computation = <T>(result: T) =>
@@ -15,13 +15,10 @@ const work = vi.hoisted(() => {
   return { state, computation };
 });
 
-vi.mock("argon2", () => ({
-  default: {
-    argon2id: 2,
-    hash: () => work.computation("$argon2id$stand-in"),
-    verify: () => work.computation(true),
-    needsRehash: () => false,
-  },
+vi.mock("@node-rs/argon2", () => ({
+  hash: () => work.computation("$argon2id$stand-in"),
+  verify: () => work.computation(true),
+  parseOptions: () => ({ algorithm: 2, version: 1, memoryCost: 19456, timeCost: 2, parallelism: 1 }),
 }));
 
 const { PasswordHasher } = await import("../src/auth/passwords.js");
