@@ -8,6 +8,12 @@ export class Samples {
     this.sorted = false;
   }
 
+  /** Adds every sample of `other` (pooling measurements of the same thing). */
+  addAll(other: Samples): void {
+    for (const value of other.values) this.values.push(value);
+    this.sorted = false;
+  }
+
   get count(): number {
     return this.values.length;
   }

@@ -26,6 +26,18 @@ export interface ChatRow {
   /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
   generatorCpuPercent: number;
   result: ChatStepResult;
+  /** The same step in each interleaved round (one entry for a single run; rounds.ts combines them). */
+  rounds: RoundFigures[];
+}
+
+/** What one round of a step measured, kept beside the combined row so per-round spread can be shown. */
+export interface RoundFigures {
+  cpuUsPerDelivery: number;
+  cpuUsPerMessage: number;
+  acked: number;
+  deliveries: number;
+  ackP99: number;
+  deliveryP99: number;
 }
 
 /** Opens the room chat on `system` and runs each step, measuring CPU around it. */
@@ -46,15 +58,27 @@ export async function chatPhase(system: System, users: LoadUser[], rooms: number
       const cpuMs = await meter.stop();
       const generator = process.cpuUsage(generatorStart);
       const wallMs = Date.now() - wallStart;
+      const cpuUsPerDelivery = (cpuMs * 1000) / Math.max(1, result.deliveries);
+      const cpuUsPerMessage = (cpuMs * 1000) / Math.max(1, result.acked);
       rows.push({
         system: system.label,
         messagesPerSec: rate,
         deliveriesPerSec: result.deliveries / result.seconds,
-        cpuUsPerDelivery: (cpuMs * 1000) / Math.max(1, result.deliveries),
-        cpuUsPerMessage: (cpuMs * 1000) / Math.max(1, result.acked),
+        cpuUsPerDelivery,
+        cpuUsPerMessage,
         serverCpuPercent: (cpuMs / wallMs) * 100,
         generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
         result,
+        rounds: [
+          {
+            cpuUsPerDelivery,
+            cpuUsPerMessage,
+            acked: result.acked,
+            deliveries: result.deliveries,
+            ackP99: result.ackRtt.percentile(99),
+            deliveryP99: result.deliveryLatency.percentile(99),
+          },
+        ],
       });
     }
   } finally {

@@ -5,8 +5,9 @@
  * Starts a redis-server and two Sala nodes (servers pinned to core 0, this load generator to
  * core 1), then measures, at fixed load steps: logins (with the event loop watched), room chat in
  * one big room and in many 4-member rooms (Sala on 1 and 2 nodes, bare on 1 node, and bare on 2
- * nodes with the same Redis adapter), idle sockets up to 10k (memory and handshakes), lobby churn
- * and whispers. CPU is read from the server and Redis processes. Prints the targets met or missed
+ * nodes with the same Redis adapter, the four interleaved in rounds: rounds.ts), idle sockets up
+ * to 10k (memory and handshakes), lobby churn and whispers. CPU is read from the server and Redis
+ * processes. Prints the targets met or missed
  * and writes docs/BENCHMARKS.md (generated section) and docs/benchmarks/latency.svg.
  *
  *   npm run bench              # the full run (about 10 minutes)
@@ -26,6 +27,7 @@ import { machineDescription, pin } from "./machine.js";
 import { chatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
 import { renderReport, writeReport } from "./report.js";
 import { verdicts, type BenchResults } from "./results.js";
+import { combineRounds } from "./rounds.js";
 import { ADMIN, BenchCluster, type System } from "./systems.js";
 
 const ROOT = new URL("../../../", import.meta.url);
@@ -34,12 +36,39 @@ const FULL = {
   users: 1000,
   bigRoomSteps: [10, 25, 50],
   smallRoomSteps: [500, 1000, 2000],
-  stepSeconds: 8,
+  /** Each chat step runs once per round for this long; the rounds of all systems interleave (rounds.ts). */
+  chatRounds: 3,
+  chatStepSeconds: 4,
   idleSteps: [1000, 2000, 5000, 10_000],
   churnSeconds: 8,
   whisperRate: 1000,
+  whisperSeconds: 8,
 };
-const QUICK = { users: 200, bigRoomSteps: [10, 25], smallRoomSteps: [100, 200], stepSeconds: 3, idleSteps: [500, 1000], churnSeconds: 3, whisperRate: 200 };
+const QUICK = {
+  users: 200,
+  bigRoomSteps: [10, 25],
+  smallRoomSteps: [100, 200],
+  chatRounds: 2,
+  chatStepSeconds: 2,
+  idleSteps: [500, 1000],
+  churnSeconds: 3,
+  whisperRate: 200,
+  whisperSeconds: 3,
+};
+
+/**
+ * Runs `measure` on every system once per round, the systems in alternating order (forwards, then
+ * backwards), each started before and stopped after its turn; returns each round's rows.
+ */
+async function inRounds<T>(systems: Array<() => Promise<System> | System>, rounds: number, measure: (system: System) => Promise<T[]>): Promise<T[][]> {
+  const out: T[][] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? systems : [...systems].reverse();
+    const rows = await each(order, measure);
+    out.push(rows.flat());
+  }
+  return out;
+}
 
 async function each<T>(systems: Array<() => Promise<System> | System>, measure: (system: System) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -103,15 +132,16 @@ async function main(): Promise<void> {
     const anonymous: LoadUser[] = users.map((u) => ({ username: u.username, cookie: null }));
     const usersFor = (system: System) => (system.target.kind === "sala" ? users : anonymous);
 
-    const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.stepSeconds, progress);
-    const bigRoomRows = (await when("big", () => each([sala1, sala2, bare1, bare2], chat(1, size.bigRoomSteps)))).flat();
+    const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.chatStepSeconds, progress);
+    const chatSystems = [sala1, sala2, bare1, bare2];
+    const bigRoomRows = combineRounds(await when("big", () => inRounds(chatSystems, size.chatRounds, chat(1, size.bigRoomSteps))));
     const smallRooms = size.users / 4;
-    const smallRoomRows = (await when("small", () => each([sala1, sala2, bare1, bare2], chat(smallRooms, size.smallRoomSteps)))).flat();
+    const smallRoomRows = combineRounds(await when("small", () => inRounds(chatSystems, size.chatRounds, chat(smallRooms, size.smallRoomSteps))));
     const freshSala = () => cluster.freshSala();
     const idle = (await when("idle", () => each([freshSala, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress)))).flat();
     const churn = await when("churn", () => each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress)));
     const whisper = await when("whisper", () =>
-      each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.stepSeconds, progress)),
+      each([sala2, bare1], (system) => whisperPhase(system, usersFor(system), size.whisperRate, size.whisperSeconds, progress)),
     );
 
     const results: BenchResults = {

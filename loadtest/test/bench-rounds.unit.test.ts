@@ -1,0 +1,111 @@
+/** How the benchmark combines interleaved rounds into the rows and verdicts it reports. */
+import { describe, expect, it } from "vitest";
+import type { ChatRow } from "../src/bench/phases.js";
+import { verdicts, type BenchResults } from "../src/bench/results.js";
+import { combineRounds, cpuPerInRound, median } from "../src/bench/rounds.js";
+import type { ChatStepResult } from "../src/scenarios/room-chat.js";
+import { Samples } from "../src/stats.js";
+
+function samples(values: number[]): Samples {
+  const s = new Samples();
+  for (const v of values) s.add(v);
+  return s;
+}
+
+/** One round's row of a step: `acked` messages, 4 deliveries each, `cpu` µs per message. */
+function row(system: string, rate: number, cpu: number, acks: number[], extra: Partial<ChatStepResult> = {}): ChatRow {
+  const acked = acks.length;
+  const result: ChatStepResult = {
+    messagesPerSec: rate,
+    seconds: 4,
+    sent: acked,
+    acked,
+    failed: 0,
+    errors: {},
+    deliveries: acked * 4,
+    expected: acked * 4,
+    lost: 0,
+    duplicates: 0,
+    ackRtt: samples(acks),
+    deliveryLatency: samples(acks.map((a) => a + 1)),
+    ...extra,
+  };
+  return {
+    system,
+    messagesPerSec: rate,
+    deliveriesPerSec: result.deliveries / result.seconds,
+    cpuUsPerDelivery: cpu / 4,
+    cpuUsPerMessage: cpu,
+    serverCpuPercent: cpu / 10,
+    generatorCpuPercent: 50,
+    result,
+    rounds: [
+      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99) },
+    ],
+  };
+}
+
+describe("bench rounds", () => {
+  it("takes the middle value, or the mean of the two middle ones", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it("combines each system's step over the rounds: median CPU, pooled latencies, summed counts", () => {
+    const rounds = [
+      [row("Sala, 2 nodes", 500, 500, [1, 2]), row("bare, 1 node", 500, 200, [1])],
+      // the second round runs the systems in the other order, and one of its Sala steps was disturbed
+      [row("bare, 1 node", 500, 210, [3]), row("Sala, 2 nodes", 500, 900, [50, 60], { lost: 1, errors: { timeout: 2 } })],
+      [row("Sala, 2 nodes", 500, 520, [4]), row("bare, 1 node", 500, 190, [2])],
+    ];
+    const combined = combineRounds(rounds);
+    expect(combined.map((r) => r.system)).toEqual(["Sala, 2 nodes", "bare, 1 node"]);
+    const sala = combined[0]!;
+    expect(sala.cpuUsPerMessage).toBe(520);
+    expect(sala.cpuUsPerDelivery).toBe(130);
+    expect(sala.result.acked).toBe(5);
+    expect(sala.result.deliveries).toBe(20);
+    expect(sala.result.seconds).toBe(12);
+    expect(sala.deliveriesPerSec).toBeCloseTo(20 / 12);
+    expect(sala.result.lost).toBe(1);
+    expect(sala.result.errors).toEqual({ timeout: 2 });
+    expect(sala.result.ackRtt.count).toBe(5);
+    expect(sala.result.ackRtt.max()).toBe(60);
+    expect(sala.rounds.map((r) => r.cpuUsPerMessage)).toEqual([500, 900, 520]);
+    expect(cpuPerInRound(combined, "Sala, 2 nodes", "message", 1)).toBe(900);
+    expect(cpuPerInRound(combined, "bare, 1 node", "message", 1)).toBe(210);
+  });
+
+  it("judges the CPU ratio on the medians and shows every round's ratio beside it", () => {
+    const rounds = [
+      [row("Sala, 2 nodes", 500, 500, [1]), row("bare, 1 node", 500, 200, [1])],
+      [row("bare, 1 node", 500, 100, [1]), row("Sala, 2 nodes", 500, 600, [1])],
+      [row("Sala, 2 nodes", 500, 480, [1]), row("bare, 1 node", 500, 210, [1])],
+    ];
+    const results: BenchResults = {
+      date: "",
+      machine: "",
+      pinned: true,
+      quick: false,
+      users: 4,
+      login: { logins: 0, perSec: 0, errors: 0, latencyP50: 0, latencyP99: 0, loopP99Max: 0, loopP99Median: 0 },
+      argon2: { perSec: 0, cores: 2 },
+      registrationsPerSec: 0,
+      bigRoom: { members: 4, rows: [] },
+      smallRooms: { rooms: 1, members: 4, rows: combineRounds(rounds) },
+      idle: [],
+      churn: [],
+      whisper: [],
+    };
+    const small = verdicts(results).find((v) => v.target.startsWith("CPU per broadcast"))!;
+    // medians 500 vs 200: 2.50×, met; the disturbed bare round (6.00×) shows but does not decide
+    expect(small.met).toBe(true);
+    expect(small.figure).toBe("500 µs vs 200 µs = 2.50× (medians of 3 interleaved rounds; per round 2.50 / 6.00 / 2.29×)");
+  });
+
+  it("leaves a single run's row as it was", () => {
+    const single = row("Sala, 1 node", 100, 300, [1, 2, 3]);
+    expect(combineRounds([[single]])).toEqual([single]);
+  });
+});
