@@ -256,6 +256,54 @@ describe("room messages", () => {
     for (const messages of got) expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
   });
 
+  it("give a joining member every message sent meanwhile: in the join's history or live, none in neither", async () => {
+    // A cluster of its own: the sender fires messages back to back, above the default event rate.
+    const busy = await startCluster(2, inject("redisUrl"), { SOCKET_EVENTS_PER_SEC: "5000" });
+    const own: ClientSocket[] = [];
+    try {
+      const [m1, m2] = busy.nodes as [TestNode, TestNode];
+      const connectAs = async (node: TestNode, label: string) => {
+        const socket = await connect(node, await registerAndLogin(node, newUsername(label)));
+        own.push(socket);
+        return socket;
+      };
+      const bob = await connectAs(m1, "bob");
+      const ana = await connectAs(m2, "ana");
+      const room = await createRoom(bob);
+      const { key } = await request(bob, "join_room", { roomId: room.id });
+      let sending = true;
+      let sent = 0;
+      const sender = (async () => {
+        while (sending) {
+          const ack = await request(bob, "text", { roomId: room.id, msg: encryptText(`m${sent}`, room.id, key) });
+          expect(ack.ok).toBe(true);
+          sent++;
+        }
+      })();
+      await eventually(() => sent >= 5, 3000, "first messages");
+
+      const live = record<RoomMessage>(ana, "text");
+      const missed: number[] = [];
+      for (let attempt = 0; attempt < 15; attempt++) {
+        live.length = 0;
+        const joined = await request(ana, "join_room", { roomId: room.id });
+        expect(joined.ok).toBe(true);
+        const fromHistory: number[] = joined.history.map((m: RoomMessage) => m.seq);
+        const lastHeld = Math.max(...fromHistory);
+        await eventually(() => live.some((m) => m.seq > lastHeld + 3), 3000, "live messages after the join");
+        const held = new Set([...fromHistory, ...live.map((m) => m.seq)]);
+        for (let seq = Math.min(...fromHistory); seq <= Math.max(...held); seq++) if (!held.has(seq)) missed.push(seq);
+        expect((await request(ana, "leave_room", { roomId: room.id })).ok).toBe(true);
+      }
+      sending = false;
+      await sender;
+      expect(missed).toEqual([]);
+    } finally {
+      for (const socket of own) socket.close();
+      await busy.close();
+    }
+  });
+
   it("relays typing to the other members only", async () => {
     const ana = await user(n1, "ana");
     const bia = await user(n2, "bia");

@@ -10,6 +10,8 @@ import {
   type Ack,
   type ClientToServerEvents,
   type ErrorBody,
+  type RoomKey,
+  type RoomMessage,
   type RoomSummary,
   type ServerToClientEvents,
   type Whisper,
@@ -22,6 +24,12 @@ import type { MessageKey } from "../i18n/i18n.svelte.js";
 
 export type { ConnectionState };
 type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+interface PendingJoin {
+  roomId: string;
+  messages: RoomMessage[];
+  keys: RoomKey[];
+}
 
 const TYPING_SIGNAL_EVERY_MS = 2000;
 const ACK_TIMEOUT_MS = 10_000;
@@ -53,6 +61,8 @@ export class Chat {
   private everConnected = false;
   private readonly clock: ReturnType<typeof setInterval>;
   private stopKeeping: () => void = () => {};
+  /** The room being joined, and what arrived for it before the join's answer. */
+  private pendingJoin: PendingJoin | null = null;
 
   constructor(
     readonly me: string,
@@ -85,9 +95,21 @@ export class Chat {
   }
 
   async joinRoom(roomId: string, password?: string): Promise<string | null> {
-    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) });
+    // The server puts this socket in the room before it reads the history it answers with, so
+    // messages (and a rotated key) can arrive before the answer: keep them for the session.
+    const early: PendingJoin = { roomId, messages: [], keys: [] };
+    this.pendingJoin = early;
+    let answer: AckOf<"join_room">;
+    try {
+      answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) });
+    } finally {
+      if (this.pendingJoin === early) this.pendingJoin = null;
+    }
     if (!answer.ok) return describeError(answer.error);
-    this.room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
+    const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
+    for (const key of early.keys) room.addKey(key);
+    for (const message of early.messages) room.receive(message, this.me);
+    this.room = room;
     this.lobbyNotice = null;
     return null;
   }
@@ -236,9 +258,13 @@ export class Chat {
     });
     socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
     socket.on("member_left", ({ roomId, username, reason }) => this.inRoom(roomId)?.memberLeft(username, reason));
-    socket.on("room_key", ({ roomId, key }) => this.inRoom(roomId)?.addKey(key));
+    socket.on("room_key", ({ roomId, key }) => {
+      if (this.pendingJoin?.roomId === roomId) this.pendingJoin.keys.push(key);
+      else this.inRoom(roomId)?.addKey(key);
+    });
     socket.on("history_cleared", ({ roomId, by }) => this.inRoom(roomId)?.clearMessages(by));
     socket.on("text", (message) => {
+      if (this.pendingJoin?.roomId === message.roomId) this.pendingJoin.messages.push(message);
       const room = this.inRoom(message.roomId);
       if (!room) return;
       const last = room.lastSeq();
@@ -351,7 +377,6 @@ export class Chat {
     }
   }
 
-  /** Everything after `afterSeq` from the room's history (duplicates are dropped by seq). */
   /**
    * Messages numbered before our own should arrive live (the room's messages come in seq order),
    * maybe just after our ack. Those still missing a moment later were lost on the way (say, while
@@ -365,6 +390,7 @@ export class Chat {
     }, GAP_WAIT_MS);
   }
 
+  /** Everything after `afterSeq` from the room's history (duplicates are dropped by seq). */
   private async backfill(room: RoomSession, afterSeq: number): Promise<void> {
     for (let page = 0; page < 10; page++) {
       const answer = await this.request("history", { roomId: room.id, afterSeq, limit: 200 });

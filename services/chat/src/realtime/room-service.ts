@@ -75,24 +75,41 @@ export class RoomService {
       await roomPasswords.reset(throttleKey);
     }
     const change = await rooms.addMember(roomId, username);
-    const [key, members, summary, history] = await Promise.all([
-      rooms.currentKey(roomId),
-      rooms.members(roomId),
-      rooms.summary(roomId),
-      this.deps.joinHistory > 0
-        ? rooms.history(roomId, { limit: this.deps.joinHistory, notBefore: oldestKept({ maxAgeMs: this.deps.historyMaxAgeMs }, Date.now()) })
-        : [],
-    ]);
-    if (!key || !summary) throw notFound(); // deleted meanwhile
-    socket.join(SocketRooms.room(roomId));
+    // Into the Socket.IO room before history is read: a message accepted meanwhile is then in the
+    // history, or delivered live, or both (clients drop a seq they hold), never in neither. Live
+    // ones can arrive before this join's answer; clients keep them until it comes (docs/PROTOCOL.md 3.4).
+    const socketRoom = SocketRooms.room(roomId);
+    const wasIn = socket.rooms.has(socketRoom);
+    socket.join(socketRoom);
+    let joined: Awaited<ReturnType<RoomService["readJoined"]>>;
+    try {
+      joined = await this.readJoined(roomId);
+    } catch (error) {
+      if (!wasIn) socket.leave(socketRoom);
+      throw error;
+    }
+    const { key, members, summary, history } = joined;
     if (change.changed) {
-      io.to(SocketRooms.room(roomId)).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
+      io.to(socketRoom).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
       lobbyFeed.roomChanged(summary, change.rev);
     }
     // A member reads the room's recent history, whoever was present when it was written: the
     // keys of those epochs come with it (docs/SECURITY.md).
     const keys = (await keysFor(rooms, roomId, history)).filter((older) => older.id !== key.id);
     return { room: summary, members, key, history, keys: [...keys, key] };
+  }
+
+  /** What a join answers with; NOT_FOUND when the room was deleted meanwhile. */
+  private async readJoined(roomId: string) {
+    const { rooms, joinHistory, historyMaxAgeMs } = this.deps;
+    const [key, members, summary, history] = await Promise.all([
+      rooms.currentKey(roomId),
+      rooms.members(roomId),
+      rooms.summary(roomId),
+      joinHistory > 0 ? rooms.history(roomId, { limit: joinHistory, notBefore: oldestKept({ maxAgeMs: historyMaxAgeMs }, Date.now()) }) : [],
+    ]);
+    if (!key || !summary) throw notFound();
+    return { key, members, summary, history };
   }
 
   /** The user leaves (every tab of theirs); private rooms get a new key the leaver never sees. */
