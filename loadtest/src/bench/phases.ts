@@ -40,13 +40,31 @@ export interface RoundFigures {
   deliveryP99: number;
 }
 
-/** Opens the room chat on `system` and runs each step, measuring CPU around it. */
-export async function chatPhase(system: System, users: LoadUser[], rooms: number, steps: number[], seconds: number, progress: ProgressLine): Promise<ChatRow[]> {
-  progress.phase(`${system.label}: ${users.length} users in ${rooms} room(s)…`);
-  const chat = await RoomChat.open(system.target, users, rooms, `bench${Date.now() % 100000}-`);
-  const rows: ChatRow[] = [];
-  try {
-    await chat.step(steps[0]!, 2); // warm-up: JIT, adapter subscriptions, connection pools
+/**
+ * The room chat opened on one system, run at each step as often as the rounds ask, with CPU
+ * measured around every step. It stays open between runs: opening a 1,000-member room (every
+ * join announced to every member) costs more than a round.
+ */
+export class ChatPhase {
+  private warm = false;
+
+  private constructor(
+    private readonly system: System,
+    private readonly chat: RoomChat,
+    private readonly progress: ProgressLine,
+  ) {}
+
+  static async open(system: System, users: LoadUser[], rooms: number, roomPrefix: string, progress: ProgressLine): Promise<ChatPhase> {
+    progress.phase(`${system.label}: ${users.length} users in ${rooms} room(s)…`);
+    return new ChatPhase(system, await RoomChat.open(system.target, users, rooms, roomPrefix), progress);
+  }
+
+  async run(steps: number[], seconds: number): Promise<ChatRow[]> {
+    const { system, chat, progress } = this;
+    // Warm-up: JIT and adapter subscriptions the first time, and after other systems' turns.
+    await chat.step(steps[0]!, this.warm ? 1 : 2);
+    this.warm = true;
+    const rows: ChatRow[] = [];
     for (const rate of steps) {
       const meter = new CpuMeter(system.pids);
       await meter.start();
@@ -81,11 +99,13 @@ export async function chatPhase(system: System, users: LoadUser[], rooms: number
         ],
       });
     }
-  } finally {
     progress.done();
-    await chat.close();
+    return rows;
   }
-  return rows;
+
+  close(): Promise<void> {
+    return this.chat.close();
+  }
 }
 
 export interface LoginRow {

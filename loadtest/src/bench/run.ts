@@ -24,7 +24,7 @@ import type { LoadUser } from "../target.js";
 import { argon2Ceiling } from "./argon2-ceiling.js";
 import { latencyChart } from "./chart.js";
 import { machineDescription, pin } from "./machine.js";
-import { chatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
+import { ChatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
 import { renderReport, writeReport } from "./report.js";
 import { verdicts, type BenchResults } from "./results.js";
 import { combineRounds } from "./rounds.js";
@@ -55,20 +55,6 @@ const QUICK = {
   whisperRate: 200,
   whisperSeconds: 3,
 };
-
-/**
- * Runs `measure` on every system once per round, the systems in alternating order (forwards, then
- * backwards), each started before and stopped after its turn; returns each round's rows.
- */
-async function inRounds<T>(systems: Array<() => Promise<System> | System>, rounds: number, measure: (system: System) => Promise<T[]>): Promise<T[][]> {
-  const out: T[][] = [];
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? systems : [...systems].reverse();
-    const rows = await each(order, measure);
-    out.push(rows.flat());
-  }
-  return out;
-}
 
 async function each<T>(systems: Array<() => Promise<System> | System>, measure: (system: System) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -132,11 +118,36 @@ async function main(): Promise<void> {
     const anonymous: LoadUser[] = users.map((u) => ({ username: u.username, cookie: null }));
     const usersFor = (system: System) => (system.target.kind === "sala" ? users : anonymous);
 
-    const chat = (rooms: number, steps: number[]) => (system: System) => chatPhase(system, usersFor(system), rooms, steps, size.chatStepSeconds, progress);
-    const chatSystems = [sala1, sala2, bare1, bare2];
-    const bigRoomRows = combineRounds(await when("big", () => inRounds(chatSystems, size.chatRounds, chat(1, size.bigRoomSteps))));
+    /**
+     * Opens the chat on all four systems, then runs the steps on each once per round, the systems
+     * in alternating order (forwards, then backwards): returns each round's rows (rounds.ts).
+     */
+    const chatInRounds = async (rooms: number, steps: number[]): Promise<ChatRow[][]> => {
+      const opened: Array<{ system: System; chat: ChatPhase | null }> = [];
+      try {
+        for (const make of [sala1, sala2, bare1, bare2]) {
+          const entry: { system: System; chat: ChatPhase | null } = { system: await make(), chat: null };
+          opened.push(entry);
+          entry.chat = await ChatPhase.open(entry.system, usersFor(entry.system), rooms, `bench${opened.length}x${rooms}-`, progress);
+        }
+        const rounds: ChatRow[][] = [];
+        for (let round = 0; round < size.chatRounds; round++) {
+          const order = round % 2 === 0 ? opened : [...opened].reverse();
+          const rows: ChatRow[] = [];
+          for (const { chat } of order) rows.push(...(await chat!.run(steps, size.chatStepSeconds)));
+          rounds.push(rows);
+        }
+        return rounds;
+      } finally {
+        for (const { system, chat } of opened) {
+          await chat?.close();
+          await system.stop();
+        }
+      }
+    };
+    const bigRoomRows = combineRounds(await when("big", () => chatInRounds(1, size.bigRoomSteps)));
     const smallRooms = size.users / 4;
-    const smallRoomRows = combineRounds(await when("small", () => inRounds(chatSystems, size.chatRounds, chat(smallRooms, size.smallRoomSteps))));
+    const smallRoomRows = combineRounds(await when("small", () => chatInRounds(smallRooms, size.smallRoomSteps)));
     const freshSala = () => cluster.freshSala();
     const idle = (await when("idle", () => each([freshSala, bare1], (system) => idlePhase(system, usersFor(system), size.idleSteps, progress)))).flat();
     const churn = await when("churn", () => each([sala2, bare1], (system) => churnPhase(system, usersFor(system).slice(0, 200), size.churnSeconds, progress)));
