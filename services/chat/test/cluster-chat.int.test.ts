@@ -187,6 +187,27 @@ describe("private rooms and keys", () => {
     expect((await request(bia.socket, "text", { roomId: room.id, msg: encryptText("x", room.id, third) })).error.code).toBe(ErrorCode.NOT_MEMBER);
   });
 
+  it("takes the leaver's other tabs out with them, and tells those tabs", async () => {
+    const ana = await user(n1, "ana");
+    const bia = await user(n2, "bia");
+    const biaOtherTab = await connectWithLobby(n3, bia.cookie, new LobbyState());
+    const room = await createRoom(ana.socket);
+    const { key } = await request(ana.socket, "join_room", { roomId: room.id });
+    for (const socket of [bia.socket, biaOtherTab]) expect((await request(socket, "join_room", { roomId: room.id })).ok).toBe(true);
+    const anaNotices = record(ana.socket, "member_left");
+    const otherTabNotices = record(biaOtherTab, "member_left");
+    const otherTabTexts = record<RoomMessage>(biaOtherTab, "text");
+
+    expect((await request(bia.socket, "leave_room", { roomId: room.id })).ok).toBe(true);
+    await eventually(() => anaNotices.length === 1 && otherTabNotices.length === 1, 3000, "leave notices");
+    const notice = { roomId: room.id, username: bia.username, reason: "left" };
+    expect(anaNotices).toEqual([notice]);
+    expect(otherTabNotices).toEqual([notice]);
+    expect((await request(ana.socket, "text", { roomId: room.id, msg: encryptText("after bia left", room.id, key) })).ok).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(otherTabTexts).toEqual([]);
+  });
+
   it("only the owner kicks or deletes; deletion returns members to the lobby", async () => {
     const ana = await user(n1, "ana");
     const bia = await user(n2, "bia");

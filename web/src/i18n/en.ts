@@ -66,6 +66,7 @@ export const en = {
   "room.rttTitle": "Round trip: sent to the server and confirmed in {ms} ms",
   "room.encrypted": "Messages here are encrypted in your browser with the room's key.",
   "room.youWereKicked": "{by} removed you from {room}.",
+  "room.youLeftElsewhere": "You left {room} in another tab.",
   "room.deleted": "The room {room} was deleted.",
   "room.rejoinFailed": "You are no longer in {room}.",
 

@@ -68,6 +68,7 @@ export const ptBR: Messages = {
   "room.rttTitle": "Ida e volta: enviada ao servidor e confirmada em {ms} ms",
   "room.encrypted": "As mensagens aqui são criptografadas no seu navegador com a chave da sala.",
   "room.youWereKicked": "{by} removeu você de {room}.",
+  "room.youLeftElsewhere": "Você saiu de {room} em outra aba.",
   "room.deleted": "A sala {room} foi excluída.",
   "room.rejoinFailed": "Você não está mais em {room}.",
 

@@ -257,7 +257,13 @@ export class Chat {
       this.refreshLobby();
     });
     socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
-    socket.on("member_left", ({ roomId, username, reason }) => this.inRoom(roomId)?.memberLeft(username, reason));
+    socket.on("member_left", ({ roomId, username, reason }) => {
+      const room = this.inRoom(roomId);
+      if (!room) return;
+      // Membership is the user's, not the tab's: leaving in another tab takes this one out too.
+      if (username.toLowerCase() === this.me.toLowerCase()) this.sentToLobby(roomId, "room.youLeftElsewhere", { room: room.summary.name });
+      else room.memberLeft(username, reason);
+    });
     socket.on("room_key", ({ roomId, key }) => {
       if (this.pendingJoin?.roomId === roomId) this.pendingJoin.keys.push(key);
       else this.inRoom(roomId)?.addKey(key);

@@ -120,6 +120,9 @@ export class RoomService {
     if (!change.changed) return;
     const member = change.username;
     io.to(SocketRooms.room(roomId)).except(SocketRooms.user(member)).emit("member_left", { roomId, username: member, reason });
+    // The leaver's other tabs are out of the room too: they hear it and go back to the lobby (a
+    // kicked user's tabs got `kicked`; an offline one has none).
+    if (reason === "left") io.to(SocketRooms.user(member)).emit("member_left", { roomId, username: member, reason });
     const room = await rooms.get(roomId);
     if (!room) return;
     lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev);

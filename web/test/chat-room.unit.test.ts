@@ -1,7 +1,8 @@
 /**
- * Joining a room: the server puts the socket in the room before it reads the history it answers
- * with, so live messages and keys can arrive before the join's answer. The client keeps them.
- * socket.io-client is replaced by a stand-in whose requests the test answers.
+ * A room's comings and goings as the client sees them. Joining: the server puts the socket in the
+ * room before it reads the history it answers with, so live messages and keys can arrive before
+ * the join's answer, and the client keeps them. Leaving: another tab of the same user leaving takes
+ * this one back to the lobby. socket.io-client is replaced by a stand-in whose requests the test answers.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
@@ -96,6 +97,20 @@ describe("joining a room", () => {
     fake.socket.answer = async () => ({ ok: true, room: summary, members: ["Ana", "Bob"], key: key1, history: [], keys: [key1] });
     expect(await chat.joinRoom(ROOM_ID, "right")).toBeNull();
     expect(shown(chat.room!.feed)).toEqual([]);
+    chat.close();
+  });
+
+  it("goes back to the lobby when the user leaves the room in another tab, not when someone else leaves", async () => {
+    const chat = new Chat("Ana", () => undefined);
+    const key1 = randomKey(1);
+    fake.socket.answer = async () => ({ ok: true, room: summary, members: ["Ana", "Bob"], key: key1, history: [], keys: [key1] });
+    expect(await chat.joinRoom(ROOM_ID)).toBeNull();
+
+    fake.socket.deliver("member_left", { roomId: ROOM_ID, username: "Bob", reason: "left" });
+    expect(chat.room?.members).toEqual(["Ana"]);
+    fake.socket.deliver("member_left", { roomId: ROOM_ID, username: "ana", reason: "left" });
+    expect(chat.room).toBeNull();
+    expect(chat.lobbyNotice).toEqual({ key: "room.youLeftElsewhere", params: { room: "General" } });
     chat.close();
   });
 });
