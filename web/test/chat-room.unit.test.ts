@@ -2,7 +2,8 @@
  * A room's comings and goings as the client sees them. Joining: the server puts the socket in the
  * room before it reads the history it answers with, so live messages and keys can arrive before
  * the join's answer, and the client keeps them. Leaving: another tab of the same user leaving takes
- * this one back to the lobby. socket.io-client is replaced by a stand-in whose requests the test answers.
+ * this one back to the lobby. And the lobby snapshot is asked for when it does not come with a
+ * connection. socket.io-client is replaced by a stand-in whose requests the test answers.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
@@ -112,5 +113,35 @@ describe("joining a room", () => {
     expect(chat.room).toBeNull();
     expect(chat.lobbyNotice).toEqual({ key: "room.youLeftElsewhere", params: { room: "General" } });
     chat.close();
+  });
+
+  it("asks for the lobby when the server's snapshot is overdue after connecting, and only then", async () => {
+    vi.useFakeTimers();
+    try {
+      const chat = new Chat("Ana", () => undefined);
+      const asked: string[] = [];
+      fake.socket.answer = async (event) => {
+        asked.push(event);
+        return event === "lobby" ? { ok: true, users: ["Ana", "Bob"], rooms: [], rev: 3 } : { ok: false, error: { code: "UNAVAILABLE", message: "" } };
+      };
+      // The server could not read the lobby: no snapshot follows the connection.
+      fake.socket.deliver("connect", undefined);
+      await vi.advanceTimersByTimeAsync(2500);
+      expect(asked).not.toContain("lobby");
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(asked.filter((event) => event === "lobby")).toHaveLength(1);
+      expect(chat.users).toEqual(["Ana", "Bob"]);
+
+      // The snapshot came with the connection: nothing to ask.
+      asked.length = 0;
+      fake.socket.deliver("connect", undefined);
+      fake.socket.deliver("lobby", { users: ["Ana"], rooms: [], rev: 4 });
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(asked).not.toContain("lobby");
+      expect(chat.users).toEqual(["Ana"]);
+      chat.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

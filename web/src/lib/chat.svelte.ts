@@ -10,6 +10,7 @@ import {
   type Ack,
   type ClientToServerEvents,
   type ErrorBody,
+  type LobbySnapshot,
   type RoomKey,
   type RoomMessage,
   type RoomSummary,
@@ -36,6 +37,8 @@ const ACK_TIMEOUT_MS = 10_000;
 const SEND_ATTEMPTS = 4;
 /** How long messages numbered before our own may take to arrive after our ack before they are fetched. */
 const GAP_WAIT_MS = 1000;
+/** The server sends the lobby right after every connection; without it by then, ask for it. */
+const LOBBY_WAIT_MS = 3000;
 
 function messageId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -61,6 +64,9 @@ export class Chat {
   private everConnected = false;
   private readonly clock: ReturnType<typeof setInterval>;
   private stopKeeping: () => void = () => {};
+  /** When the last lobby snapshot arrived, and the check that asks for one when it is overdue. */
+  private lobbyAt = 0;
+  private lobbyCheck: ReturnType<typeof setTimeout> | undefined;
   /** The room being joined, and what arrived for it before the join's answer. */
   private pendingJoin: PendingJoin | null = null;
 
@@ -82,6 +88,7 @@ export class Chat {
 
   close(): void {
     clearInterval(this.clock);
+    clearTimeout(this.lobbyCheck);
     this.stopKeeping();
     this.socket.close();
   }
@@ -239,6 +246,7 @@ export class Chat {
     this.stopKeeping = keepConnected(socket, {
       state: (state) => (this.connection = state),
       connected: () => {
+        this.expectLobby();
         if (this.everConnected && this.room) void this.rejoin(this.room);
         void this.loadConversations();
         this.everConnected = true;
@@ -248,10 +256,7 @@ export class Chat {
         this.onSessionEnded();
       },
     });
-    socket.on("lobby", (snapshot) => {
-      this.lobby.applySnapshot(snapshot);
-      this.refreshLobby();
-    });
+    socket.on("lobby", (snapshot) => this.lobbyArrived(snapshot));
     socket.on("lobby_update", (update) => {
       this.lobby.applyUpdate(update);
       this.refreshLobby();
@@ -285,6 +290,29 @@ export class Chat {
     socket.on("room_deleted", ({ roomId, name }) => this.sentToLobby(roomId, "room.deleted", { room: name }));
     socket.on("private_message", (whisper) => void this.whisperArrived(whisper));
     socket.on("conversation_read", ({ with: user, seq }) => this.conversations.read(user, seq));
+  }
+
+  private lobbyArrived(snapshot: LobbySnapshot): void {
+    this.lobbyAt = Date.now();
+    this.lobby.applySnapshot(snapshot);
+    this.refreshLobby();
+  }
+
+  /**
+   * A node that cannot read the lobby when a socket connects (Redis busy or reconnecting) logs it
+   * and sends nothing: ask once the snapshot is overdue, so the lobby is not left empty.
+   */
+  private expectLobby(): void {
+    const connectedAt = Date.now();
+    clearTimeout(this.lobbyCheck);
+    this.lobbyCheck = setTimeout(async () => {
+      if (this.lobbyAt >= connectedAt || !this.socket.connected) return;
+      const answer = await this.request("lobby", {});
+      if (answer.ok && this.lobbyAt < connectedAt) {
+        const { ok: _ok, ...snapshot } = answer;
+        this.lobbyArrived(snapshot);
+      }
+    }, LOBBY_WAIT_MS);
   }
 
   private refreshLobby(): void {
