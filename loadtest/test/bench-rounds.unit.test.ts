@@ -1,8 +1,8 @@
 /** How the benchmark combines interleaved rounds into the rows and verdicts it reports. */
 import { describe, expect, it } from "vitest";
 import type { ChatRow } from "../src/bench/phases.js";
-import { verdicts, type BenchResults } from "../src/bench/results.js";
-import { combineRounds, cpuPerInRound, median } from "../src/bench/rounds.js";
+import { cpuPerInRound, verdicts, type BenchResults } from "../src/bench/results.js";
+import { combineRounds, median } from "../src/bench/rounds.js";
 import type { ChatStepResult } from "../src/scenarios/room-chat.js";
 import { Samples } from "../src/stats.js";
 

@@ -1,6 +1,6 @@
 /** Everything one benchmark run measured, and the targets of issue 6 judged against it. */
-import type { ChatRow, IdleRow, LoginRow, RateRow } from "./phases.js";
-import { cpuPerInRound, roundCount } from "./rounds.js";
+import type { ChatRow, IdleRow, LoginRow, RateRow, RoundFigures } from "./phases.js";
+import { roundCount } from "./rounds.js";
 
 export interface BenchResults {
   date: string;
@@ -29,12 +29,28 @@ const SALA_2 = "Sala, 2 nodes";
 const BARE_1 = "bare, 1 node";
 const BARE_2 = "bare, 2 nodes + adapter";
 
-/** Server CPU per unit over all steps of one system: total µs ÷ total units. */
+/** Server CPU per unit over steps: total µs ÷ total units. */
+function weightedCpu(steps: Array<Pick<RoundFigures, "cpuUsPerDelivery" | "cpuUsPerMessage" | "acked" | "deliveries">>, unit: "delivery" | "message"): number {
+  const cpu = steps.reduce((sum, f) => sum + (unit === "delivery" ? f.cpuUsPerDelivery * f.deliveries : f.cpuUsPerMessage * f.acked), 0);
+  const units = steps.reduce((sum, f) => sum + (unit === "delivery" ? f.deliveries : f.acked), 0);
+  return cpu / Math.max(1, units);
+}
+
+/** Server CPU per unit over all steps of one system (each step's median round). */
 export function cpuPer(rows: ChatRow[], system: string, unit: "delivery" | "message"): number {
   const mine = rows.filter((row) => row.system === system);
-  const cpu = mine.reduce((sum, row) => sum + (unit === "delivery" ? row.cpuUsPerDelivery * row.result.deliveries : row.cpuUsPerMessage * row.result.acked), 0);
-  const units = mine.reduce((sum, row) => sum + (unit === "delivery" ? row.result.deliveries : row.result.acked), 0);
-  return cpu / Math.max(1, units);
+  return weightedCpu(
+    mine.map((row) => ({ cpuUsPerDelivery: row.cpuUsPerDelivery, cpuUsPerMessage: row.cpuUsPerMessage, acked: row.result.acked, deliveries: row.result.deliveries })),
+    unit,
+  );
+}
+
+/** Server CPU per unit of one system in round `i`, over all its steps. */
+export function cpuPerInRound(rows: ChatRow[], system: string, unit: "delivery" | "message", i: number): number {
+  return weightedCpu(
+    rows.filter((row) => row.system === system).flatMap((row) => (row.rounds[i] ? [row.rounds[i]] : [])),
+    unit,
+  );
 }
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
@@ -52,8 +68,8 @@ function ratioPerRound(rows: ChatRow[], unit: "delivery" | "message"): string {
  * part of the ratio that is the adapter's, not Sala's.
  */
 function adapterAlone(rows: ChatRow[], unit: "delivery" | "message"): string {
-  const bare2 = cpuPer(rows, BARE_2, unit);
   if (!rows.some((row) => row.system === BARE_2)) return "";
+  const bare2 = cpuPer(rows, BARE_2, unit);
   return `; bare on 2 nodes with the adapter: ${fmt(bare2 / cpuPer(rows, BARE_1, unit), 2)}× bare single node, Sala ${fmt(cpuPer(rows, SALA_2, unit) / bare2, 2)}× that`;
 }
 

@@ -7,7 +7,7 @@
  */
 import { Samples } from "../stats.js";
 import type { ChatStepResult } from "../scenarios/room-chat.js";
-import type { ChatRow, RoundFigures } from "./phases.js";
+import type { ChatRow } from "./phases.js";
 
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -69,14 +69,6 @@ function poolResults(results: ChatStepResult[]): ChatStepResult {
     ackRtt,
     deliveryLatency,
   };
-}
-
-/** Server CPU per unit of one system in round `i`, over all its steps (as `cpuPer` does for the medians). */
-export function cpuPerInRound(rows: ChatRow[], system: string, unit: "delivery" | "message", i: number): number {
-  const figures = rows.filter((row) => row.system === system).map((row) => row.rounds[i]).filter((f): f is RoundFigures => f !== undefined);
-  const cpu = figures.reduce((sum, f) => sum + (unit === "delivery" ? f.cpuUsPerDelivery * f.deliveries : f.cpuUsPerMessage * f.acked), 0);
-  const units = figures.reduce((sum, f) => sum + (unit === "delivery" ? f.deliveries : f.acked), 0);
-  return cpu / Math.max(1, units);
 }
 
 /** How many rounds the rows hold (1 for a single run). */
