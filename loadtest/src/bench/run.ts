@@ -123,26 +123,25 @@ async function main(): Promise<void> {
      * in alternating order (forwards, then backwards): returns each round's rows (rounds.ts).
      */
     const chatInRounds = async (rooms: number, steps: number[]): Promise<ChatRow[][]> => {
-      const opened: Array<{ system: System; chat: ChatPhase | null }> = [];
+      const systems: System[] = [];
+      const chats: ChatPhase[] = [];
       try {
         for (const make of [sala1, sala2, bare1, bare2]) {
-          const entry: { system: System; chat: ChatPhase | null } = { system: await make(), chat: null };
-          opened.push(entry);
-          entry.chat = await ChatPhase.open(entry.system, usersFor(entry.system), rooms, `bench${opened.length}x${rooms}-`, progress);
+          const system = await make();
+          systems.push(system);
+          chats.push(await ChatPhase.open(system, usersFor(system), rooms, `bench${systems.length}x${rooms}-`, progress));
         }
         const rounds: ChatRow[][] = [];
         for (let round = 0; round < size.chatRounds; round++) {
-          const order = round % 2 === 0 ? opened : [...opened].reverse();
+          const order = round % 2 === 0 ? chats : [...chats].reverse();
           const rows: ChatRow[] = [];
-          for (const { chat } of order) rows.push(...(await chat!.run(steps, size.chatStepSeconds)));
+          for (const chat of order) rows.push(...(await chat.run(steps, size.chatStepSeconds)));
           rounds.push(rows);
         }
         return rounds;
       } finally {
-        for (const { system, chat } of opened) {
-          await chat?.close();
-          await system.stop();
-        }
+        for (const chat of chats) await chat.close();
+        for (const system of systems) await system.stop();
       }
     };
     const bigRoomRows = combineRounds(await when("big", () => chatInRounds(1, size.bigRoomSteps)));

@@ -106,12 +106,8 @@ export class Chat {
     // messages (and a rotated key) can arrive before the answer: keep them for the session.
     const early: PendingJoin = { roomId, messages: [], keys: [] };
     this.pendingJoin = early;
-    let answer: AckOf<"join_room">;
-    try {
-      answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) });
-    } finally {
-      if (this.pendingJoin === early) this.pendingJoin = null;
-    }
+    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) }); // never throws
+    if (this.pendingJoin === early) this.pendingJoin = null;
     if (!answer.ok) return describeError(answer.error);
     const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
     for (const key of early.keys) room.addKey(key);

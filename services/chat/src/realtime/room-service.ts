@@ -81,14 +81,10 @@ export class RoomService {
     const socketRoom = SocketRooms.room(roomId);
     const wasIn = socket.rooms.has(socketRoom);
     socket.join(socketRoom);
-    let joined: Awaited<ReturnType<RoomService["readJoined"]>>;
-    try {
-      joined = await this.readJoined(roomId);
-    } catch (error) {
+    const { key, members, summary, history } = await this.readJoined(roomId).catch((error: unknown) => {
       if (!wasIn) socket.leave(socketRoom);
       throw error;
-    }
-    const { key, members, summary, history } = joined;
+    });
     if (change.changed) {
       io.to(socketRoom).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
       lobbyFeed.roomChanged(summary, change.rev);
