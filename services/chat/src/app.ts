@@ -33,7 +33,7 @@ import { resumeRooms } from "./realtime/resume-rooms.js";
 import { roomAnnouncer } from "./realtime/room-announcer.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
-import { createSocketServer } from "./realtime/socket-server.js";
+import { adapterSubscriptionsApplied, createSocketServer } from "./realtime/socket-server.js";
 import { metricsHandlers } from "./realtime/handlers/metrics.js";
 import { SocketRooms } from "./realtime/types.js";
 import { NodeMetrics } from "./observability/metrics.js";
@@ -136,6 +136,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     return count;
   };
 
+  const subscriptionsApplied = adapterSubscriptionsApplied(redis);
   const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
   const roomService = new RoomService({
     rooms: stores.rooms,
@@ -146,6 +147,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     joinHistory: config.history.onJoin,
     historyMax: config.history.max,
     historyMaxAgeMs: config.history.maxAgeMs,
+    subscriptionsApplied,
     logger,
   });
   const presence = new PresenceTracker({
@@ -185,7 +187,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   // A draining node takes no new sockets, even over a proxy's kept-alive connection: the client
   // retries and lands on another node.
   io.use((_socket, next) => next(draining ? new Error(ErrorCode.UNAVAILABLE) : undefined));
-  io.use(resumeRooms(stores.rooms));
+  io.use(resumeRooms(stores.rooms, subscriptionsApplied));
   handleConnections({ io, gate, presence, lobby, logger });
   const sampler = new Sampler({
     nodeId: config.nodeId,

@@ -10,9 +10,10 @@ const validAuth = TypeCompiler.Compile(HandshakeAuth);
  * A handshake middleware: puts a reconnecting socket back into the rooms its client says it was
  * in (`auth.rooms`), where the user is still a member. It runs before the connection is
  * acknowledged, so events the client buffered while disconnected (a message typed during a drain)
- * find the socket already in its room.
+ * find the socket already in its room, and after the node's subscriptions to those rooms are in
+ * effect, so the history the client then asks for and the live messages leave no hole between them.
  */
-export function resumeRooms(rooms: RoomStore) {
+export function resumeRooms(rooms: RoomStore, subscriptionsApplied: () => Promise<void>) {
   return async (socket: SalaSocket, next: (error?: Error) => void): Promise<void> => {
     const auth: unknown = socket.handshake.auth ?? {};
     if (!validAuth.Check(auth)) {
@@ -23,6 +24,8 @@ export function resumeRooms(rooms: RoomStore) {
       const wanted = [...new Set(auth.rooms ?? [])];
       const member = await Promise.all(wanted.map((roomId) => rooms.isMember(roomId, socket.data.username)));
       socket.join(wanted.filter((_, i) => member[i]).map(SocketRooms.room));
+      // The client asks for what it missed once connected: by then the node hears the rooms.
+      await subscriptionsApplied();
       next();
     } catch {
       next(new Error(ErrorCode.UNAVAILABLE));

@@ -23,6 +23,8 @@ export interface RoomServiceDeps {
   historyMax: number;
   /** HISTORY_MAX_AGE_SEC in ms (0: no age cap). */
   historyMaxAgeMs: number;
+  /** Resolves once this node receives the traffic of the Socket.IO rooms its sockets joined. */
+  subscriptionsApplied: () => Promise<void>;
   logger: Logger;
 }
 
@@ -75,12 +77,14 @@ export class RoomService {
       await roomPasswords.reset(throttleKey);
     }
     const change = await rooms.addMember(roomId, username);
-    // Into the Socket.IO room before history is read: a message accepted meanwhile is then in the
-    // history, or delivered live, or both (clients drop a seq they hold), never in neither. Live
-    // ones can arrive before this join's answer; clients keep them until it comes (docs/PROTOCOL.md 3.4).
+    // Into the Socket.IO room, and the node subscribed to its messages, before history is read: a
+    // message accepted meanwhile is then in the history, or delivered live, or both (clients drop
+    // a seq they hold), never in neither. Live ones can arrive before this join's answer; clients
+    // keep them until it comes (docs/PROTOCOL.md 3.4).
     const socketRoom = SocketRooms.room(roomId);
     const wasIn = socket.rooms.has(socketRoom);
     socket.join(socketRoom);
+    await this.deps.subscriptionsApplied();
     const { key, members, summary, history } = await this.readJoined(roomId).catch((error: unknown) => {
       if (!wasIn) socket.leave(socketRoom);
       throw error;

@@ -97,3 +97,32 @@ export function createSocketServer(
   io.on("connection", releaseHandshake);
   return io;
 }
+
+/**
+ * Waits until Redis has applied every channel subscription this node's adapter has asked for so
+ * far. The sharded adapter subscribes to a room's channel when the room gets its first socket on
+ * the node, without waiting for Redis: a message published before Redis applies that SSUBSCRIBE
+ * does not reach the node. Redis answers a connection's commands in order, so once a PING sent
+ * on the subscriber connection after it is answered, the subscription is in effect. A join waits
+ * for this before reading history, so every message is in the history it reads or delivered live.
+ *
+ * Never fails and never waits longer than `timeoutMs`: while the subscriber connection is down it
+ * resubscribes to every channel when it is back, and clients fetch what they missed meanwhile by
+ * their sequence gaps (docs/PROTOCOL.md 1.10), as before.
+ */
+export function adapterSubscriptionsApplied(redis: RedisConnections | null, timeoutMs = 2000): () => Promise<void> {
+  if (!redis) return () => Promise.resolve();
+  const { sub } = redis;
+  return async () => {
+    if (sub.status !== "ready") return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await Promise.race([sub.ping().catch(() => {}), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
