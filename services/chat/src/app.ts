@@ -70,7 +70,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     : null;
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
   // Cluster: the room store publishes each message it accepts to every node's adapter itself.
-  const stores = redis ? createRedisStores(redis.command, keys, roomAnnouncer(keys.prefix)) : createMemoryStores();
+  const stores = redis ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec }) : createMemoryStores();
   const hasher = new PasswordHasher(config.argon2, config.hashConcurrency);
   const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
   const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;

@@ -44,6 +44,7 @@ const EnvSchema = Type.Object({
   ROOM_PASSWORD_MAX_FAILS: Type.Integer({ minimum: 1, default: 5 }),
   ROOM_PASSWORD_WINDOW_SEC: Type.Integer({ minimum: 1, default: 300 }),
   SOCKET_EVENTS_PER_SEC: Type.Integer({ minimum: 1, default: 30 }),
+  MESSAGE_ID_WINDOW_SEC: Type.Integer({ minimum: 60, maximum: 86_400, default: 600 }),
   TYPING_THROTTLE_MS: Type.Integer({ minimum: 0, default: 2000 }),
   MAX_HTTP_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 65_536 }),
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 100, default: 2000 }),
@@ -105,6 +106,8 @@ export interface Config {
   webDir: string;
   /** max: messages kept per room or conversation; onJoin: sent with a join; maxAgeMs: 0 = no age cap. */
   history: { max: number; onJoin: number; maxAgeMs: number };
+  /** Seconds a sender's message id is remembered in Redis, so that a retry is not posted twice. */
+  messageIdWindowSec: number;
   /** Case-folded usernames with the admin role. */
   adminUsers: Set<string>;
   metrics: { port: number | null; host: string; windowSec: number };
@@ -184,6 +187,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
     history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY, maxAgeMs: env.HISTORY_MAX_AGE_SEC * 1000 },
+    messageIdWindowSec: env.MESSAGE_ID_WINDOW_SEC,
     adminUsers: new Set(env.ADMIN_USERS.split(",").map((name) => name.trim().normalize("NFC").toLowerCase()).filter(Boolean)),
     metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),

@@ -39,4 +39,11 @@ describe("configuration", () => {
     expect(loadConfig({ HISTORY_MAX_AGE_SEC: "60" }).history.maxAgeMs).toBe(60_000);
     expect(() => loadConfig({ HISTORY_MAX_AGE_SEC: "-1" })).toThrow(/HISTORY_MAX_AGE_SEC/);
   });
+
+  it("remembers message ids for 10 minutes by default; never less than a minute, never more than a day", () => {
+    expect(loadConfig({}).messageIdWindowSec).toBe(600);
+    expect(loadConfig({ MESSAGE_ID_WINDOW_SEC: "120" }).messageIdWindowSec).toBe(120);
+    expect(() => loadConfig({ MESSAGE_ID_WINDOW_SEC: "30" })).toThrow(/MESSAGE_ID_WINDOW_SEC/);
+    expect(() => loadConfig({ MESSAGE_ID_WINDOW_SEC: "86401" })).toThrow(/MESSAGE_ID_WINDOW_SEC/);
+  });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { conversationId } from "@sala/protocol";
 import { roomAnnouncer } from "../src/realtime/room-announcer.js";
 import { createRedisStores } from "../src/stores/redis/index.js";
 import { RedisKeys } from "../src/stores/redis/keys.js";
@@ -14,7 +15,7 @@ describe("redis room store with an announcer", () => {
 
   it("publishes each new message with its seq in the step that accepts it; never a repeat or a refused one", async () => {
     const keys = new RedisKeys(uniquePrefix("announce"));
-    const stores = createRedisStores(redis, keys, roomAnnouncer(keys.prefix));
+    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix) });
     const roomId = randomBytes(12).toString("base64url");
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
     const frames: string[] = [];
@@ -47,7 +48,7 @@ describe("redis room store with an announcer", () => {
 
   it("keeps no message id, and no seq, from an accept whose append failed", async () => {
     const keys = new RedisKeys(uniquePrefix("failed-append"));
-    const stores = createRedisStores(redis, keys, roomAnnouncer(keys.prefix));
+    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix) });
     const roomId = randomBytes(12).toString("base64url");
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
     const message = { roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "retried-id" };
@@ -57,5 +58,23 @@ describe("redis room store with an announcer", () => {
     await redis.del(keys.roomHistory(roomId));
     // The retry is a new message, numbered 1: not answered as a repeat of one never stored.
     expect(await stores.rooms.acceptMessage(message, cap)).toEqual({ seq: 1, ts: 10, duplicate: false, announced: true });
+  });
+
+  it("remembers a sender's message id for MESSAGE_ID_WINDOW_SEC, in rooms and conversations", async () => {
+    const keys = new RedisKeys(uniquePrefix("id-window"));
+    const stores = createRedisStores(redis, keys, { messageIdWindowSec: 90 });
+    const roomId = randomBytes(12).toString("base64url");
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    const cap = { maxMessages: 100, maxAgeMs: 0 };
+    await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "room-msg-1" }, cap);
+    await stores.conversations.open("Ana", "Bia", "k1");
+    await stores.conversations.accept({ from: "Ana", to: "Bia", keyId: 1, ts: 10, msg: "v1.1.w", clientId: "whisper-1" }, cap);
+
+    const roomTtl = await redis.ttl(keys.roomMessageId(roomId, "ana:room-msg-1"));
+    const whisperTtl = await redis.ttl(keys.conversationMessageId(conversationId("ana", "bia"), "ana:whisper-1"));
+    for (const ttl of [roomTtl, whisperTtl]) {
+      expect(ttl).toBeGreaterThan(80);
+      expect(ttl).toBeLessThanOrEqual(90);
+    }
   });
 });

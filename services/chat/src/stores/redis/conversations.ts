@@ -29,7 +29,7 @@ return {tonumber(m[1]), redis.call('HGET', KEYS[2], m[1]), tonumber(m[2]), tonum
 const ACCEPT = `${ACCEPT_MESSAGE_LUA}
 local answer = acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)
 if answer and answer[1] == 1 then
-  redis.call('HSET', KEYS[1], 'lastTs', ARGV[3], 'read:' .. ARGV[8], answer[2])
+  redis.call('HSET', KEYS[1], 'lastTs', ARGV[3], 'read:' .. ARGV[9], answer[2])
 end
 return answer`;
 
@@ -56,6 +56,8 @@ export class RedisConversationStore implements ConversationStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
+    private readonly messageIdWindowSec: number,
   ) {
     this.openScript = defineScript(redis, "salaConversationOpen", 2, OPEN);
     this.acceptScript = defineScript(redis, "salaConversationAccept", 3, ACCEPT);
@@ -99,7 +101,7 @@ export class RedisConversationStore implements ConversationStore {
     const result = acceptResult(
       await this.acceptScript(
         [k.conversationMeta(id), k.conversationHistory(id), k.conversationMessageId(id, `${from}:${whisper.clientId ?? "-"}`)],
-        [...acceptArgs(whisper, cap.maxMessages, oldestKept(cap, whisper.ts)), from],
+        [...acceptArgs(whisper, cap.maxMessages, oldestKept(cap, whisper.ts), this.messageIdWindowSec), from],
       ),
       whisper.ts,
     );

@@ -50,7 +50,8 @@ end`;
 
 /**
  * Lua: `acceptMessage(meta, history, idKey, argv)` with argv = {keyId, from, ts, msg, cap,
- * hasId, cutoff}: a repeated sender id gets its first answer {2, seq, ts}; a key id that is not
+ * hasId, cutoff, idWindowSec}: a sender id repeated within idWindowSec seconds gets its first
+ * answer {2, seq, ts}; a key id that is not
  * the meta hash's `keyId` gets {0, currentKeyId}; otherwise the message gets the next `seq` of
  * the meta hash and is appended (capped by length — the meta's own `retention` may lower it —
  * and by age): {1, seq}. false: no meta (no such room or conversation).
@@ -67,7 +68,7 @@ local function acceptMessage(meta, history, idKey, argv)
   local seq = tonumber(state[3] or 0) + 1
   local hasId = argv[6] == '1'
   if hasId then
-    local earlier = redis.call('SET', idKey, seq .. ':' .. argv[3], 'NX', 'GET', 'EX', 600)
+    local earlier = redis.call('SET', idKey, seq .. ':' .. argv[3], 'NX', 'GET', 'EX', argv[8])
     if earlier then
       local sep = string.find(earlier, ':', 1, true)
       return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
@@ -103,8 +104,13 @@ local function acceptMessage(meta, history, idKey, argv)
 end`;
 
 /** The acceptMessage arguments after the keys, in order. */
-export function acceptArgs(m: { keyId: number; from: string; ts: number; msg: string; clientId?: string }, maxMessages: number, cutoff: number) {
-  return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff];
+export function acceptArgs(
+  m: { keyId: number; from: string; ts: number; msg: string; clientId?: string },
+  maxMessages: number,
+  cutoff: number,
+  idWindowSec: number,
+) {
+  return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff, idWindowSec];
 }
 
 /** The answer of acceptMessage, as the stores return it; `announced`: a new message was published. */

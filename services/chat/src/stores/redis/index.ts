@@ -7,18 +7,23 @@ import { RedisRoomStore } from "./rooms.js";
 import { RedisSampleStore } from "./samples.js";
 import { RedisUserStore } from "./users.js";
 
-/**
- * Stores shared by every node of a cluster, on one Redis connection.
- * `announceRoomMessage`: what the room store publishes with each message it accepts.
- */
-export function createRedisStores(redis: Redis, keys: RedisKeys, announceRoomMessage?: Announcer): Stores {
-  const rooms = new RedisRoomStore(redis, keys, announceRoomMessage);
+export interface RedisStoreOptions {
+  /** What the room store publishes with each message it accepts (none: the caller broadcasts). */
+  announceRoomMessage?: Announcer;
+  /** Seconds a sender's message id is remembered (MESSAGE_ID_WINDOW_SEC). */
+  messageIdWindowSec?: number;
+}
+
+/** Stores shared by every node of a cluster, on one Redis connection. */
+export function createRedisStores(redis: Redis, keys: RedisKeys, options: RedisStoreOptions = {}): Stores {
+  const { announceRoomMessage = null, messageIdWindowSec = 600 } = options;
+  const rooms = new RedisRoomStore(redis, keys, announceRoomMessage, messageIdWindowSec);
   const presence = new RedisPresenceStore(redis, keys);
   return {
     users: new RedisUserStore(redis, keys),
     samples: new RedisSampleStore(redis, keys),
     rooms,
-    conversations: new RedisConversationStore(redis, keys),
+    conversations: new RedisConversationStore(redis, keys, messageIdWindowSec),
     presence,
     lobby: {
       async snapshot() {

@@ -81,7 +81,7 @@ return id`;
 const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
 local result = acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)
 if result and result[1] == 1 and KEYS[4] ~= '' then
-  redis.call('SPUBLISH', KEYS[4], ARGV[8] .. string.format('%d', result[2]) .. ARGV[9])
+  redis.call('SPUBLISH', KEYS[4], ARGV[9] .. string.format('%d', result[2]) .. ARGV[10])
 end
 return result`;
 
@@ -101,7 +101,9 @@ export class RedisRoomStore implements RoomStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     /** What to publish with each accepted message, so that every node delivers it (none: the caller does). */
-    private readonly announce: Announcer | null = null,
+    private readonly announce: Announcer | null,
+    /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
+    private readonly messageIdWindowSec: number,
   ) {
     this.createScript = defineScript(redis, "salaRoomCreate", 5, CREATE);
     this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
@@ -216,7 +218,7 @@ export class RedisRoomStore implements RoomStore {
     const result = await this.acceptMessageScript(
       // Scoped by sender: another member reusing an id is not mistaken for a repeat.
       [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`), announcement?.channel ?? ""],
-      [...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts)), announcement?.head ?? "", announcement?.tail ?? ""],
+      [...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts), this.messageIdWindowSec), announcement?.head ?? "", announcement?.tail ?? ""],
     );
     return acceptResult(result, message.ts, announcement !== undefined);
   }
