@@ -40,8 +40,27 @@ function row(system: string, rate: number, cpu: number, acks: number[], extra: P
     generatorCpuPercent: 50,
     result,
     rounds: [
-      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99) },
+      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99), driverStallMs: 5, serverStallMs: null },
     ],
+  };
+}
+
+/** A run that measured only the small-room steps given. */
+function resultsOfSmallRooms(rows: ChatRow[]): BenchResults {
+  return {
+    date: "",
+    machine: "",
+    pinned: true,
+    quick: false,
+    users: 4,
+    login: { logins: 0, perSec: 0, errors: 0, latencyP50: 0, latencyP99: 0, loopP99Max: 0, loopP99Median: 0 },
+    argon2: { perSec: 0, cores: 2 },
+    registrationsPerSec: 0,
+    bigRoom: { members: 4, rows: [] },
+    smallRooms: { rooms: 1, members: 4, rows },
+    idle: [],
+    churn: [],
+    whisper: [],
   };
 }
 
@@ -84,27 +103,28 @@ describe("bench rounds", () => {
       [bare2(440), row("bare, 1 node", 500, 100, [1]), row("Sala, 2 nodes", 500, 600, [1])],
       [row("Sala, 2 nodes", 500, 480, [1]), row("bare, 1 node", 500, 210, [1]), bare2(460)],
     ];
-    const results: BenchResults = {
-      date: "",
-      machine: "",
-      pinned: true,
-      quick: false,
-      users: 4,
-      login: { logins: 0, perSec: 0, errors: 0, latencyP50: 0, latencyP99: 0, loopP99Max: 0, loopP99Median: 0 },
-      argon2: { perSec: 0, cores: 2 },
-      registrationsPerSec: 0,
-      bigRoom: { members: 4, rows: [] },
-      smallRooms: { rooms: 1, members: 4, rows: combineRounds(rounds) },
-      idle: [],
-      churn: [],
-      whisper: [],
-    };
-    const small = verdicts(results).find((v) => v.target.startsWith("CPU per broadcast"))!;
+    const small = verdicts(resultsOfSmallRooms(combineRounds(rounds))).find((v) => v.target.startsWith("CPU per broadcast"))!;
     // medians 500 vs 200: 2.50×, met; the disturbed bare round (6.00×) shows but does not decide
     expect(small.met).toBe(true);
     // and what the adapter alone costs in the same run is shown beside it
     expect(small.figure).toBe(
       "500 µs vs 200 µs = 2.50× (medians of 3 interleaved rounds; per round 2.50 / 6.00 / 2.29×); bare on 2 nodes with the adapter: 2.25× bare single node, Sala 1.11× that",
+    );
+  });
+
+  it("shows each round's ack p99 beside the longest event-loop stalls of Sala's nodes and of the driver", () => {
+    const sala = (ackMs: number, serverStallMs: number, driverStallMs: number) => {
+      const step = row("Sala, 2 nodes", 2000, 400, [1, ackMs]);
+      step.rounds = [{ ...step.rounds[0]!, serverStallMs, driverStallMs }];
+      return step;
+    };
+    const bare2 = row("bare, 2 nodes + adapter", 2000, 300, [1, 20]);
+    const ack = verdicts(resultsOfSmallRooms(combineRounds([[sala(55, 12, 8), bare2], [bare2, sala(1741, 1650, 9)]]))).find((v) =>
+      v.target.startsWith("send→ack"),
+    )!;
+    expect(ack.met).toBe(false);
+    expect(ack.figure).toContain(
+      "(all rounds' samples; per round 55 / 1741 ms; longest event-loop stall per round: Sala's nodes 12 / 1650 ms, the driver 8 / 9 ms); bare on 2 nodes with the adapter: 20 ms",
     );
   });
 

@@ -2,6 +2,7 @@
  * The benchmark's phases, each measuring one scenario on one system at fixed load steps and
  * returning plain rows for the report. CPU is the servers' (and Redis') own, read around each step.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { lobbyChurn } from "../scenarios/lobby-churn.js";
 import { loginStorm } from "../scenarios/login-storm.js";
 import { IdleSockets } from "../scenarios/idle-sockets.js";
@@ -38,7 +39,17 @@ export interface RoundFigures {
   deliveries: number;
   ackP99: number;
   deliveryP99: number;
+  /**
+   * The longest event-loop stall during the step (ms): the load generator's own, and the Sala
+   * nodes' (from their per-second samples; null for the bare baseline, which has none). A stall
+   * on either side delays every message sent meanwhile, and so sets a latency tail by itself.
+   */
+  driverStallMs: number;
+  serverStallMs: number | null;
 }
+
+/** The generator's event-loop delay is sampled this often (ms) while a step runs. */
+const STALL_RESOLUTION_MS = 10;
 
 /**
  * The room chat opened on one system, run at each step as often as the rounds ask, with CPU
@@ -47,16 +58,27 @@ export interface RoundFigures {
  */
 export class ChatPhase {
   private warm = false;
+  /** Each step's figures with its time window, until the nodes' samples for it have arrived. */
+  private readonly awaitingSamples: Array<{ figures: RoundFigures; from: number; to: number }> = [];
 
   private constructor(
     private readonly system: System,
     private readonly chat: RoomChat,
     private readonly progress: ProgressLine,
+    private readonly nodeSamples: MetricsWatch | null,
   ) {}
 
-  static async open(system: System, users: LoadUser[], rooms: number, roomPrefix: string, progress: ProgressLine): Promise<ChatPhase> {
+  /** `nodeSamples`: an admin's feed of the Sala nodes' per-second samples (their stalls). */
+  static async open(
+    system: System,
+    users: LoadUser[],
+    rooms: number,
+    roomPrefix: string,
+    progress: ProgressLine,
+    nodeSamples: MetricsWatch | null = null,
+  ): Promise<ChatPhase> {
     progress.phase(`${system.label}: ${users.length} users in ${rooms} room(s)…`);
-    return new ChatPhase(system, await RoomChat.open(system.target, users, rooms, roomPrefix), progress);
+    return new ChatPhase(system, await RoomChat.open(system.target, users, rooms, roomPrefix), progress, nodeSamples);
   }
 
   async run(steps: number[], seconds: number): Promise<ChatRow[]> {
@@ -69,15 +91,31 @@ export class ChatPhase {
       const meter = new CpuMeter(system.pids);
       await meter.start();
       const generatorStart = process.cpuUsage();
+      const driverLoop = monitorEventLoopDelay({ resolution: STALL_RESOLUTION_MS });
+      driverLoop.enable();
       const wallStart = Date.now();
       const result = await chat.step(rate, seconds, (p) =>
         progress.update(`${system.label} · ${rate} msg/s · ${Math.round(p.elapsedSec)} s · acked ${p.acked} · deliveries ${p.deliveries} · ack p99 ${p.ackP99} ms`),
       );
       const cpuMs = await meter.stop();
       const generator = process.cpuUsage(generatorStart);
-      const wallMs = Date.now() - wallStart;
+      driverLoop.disable();
+      const wallEnd = Date.now();
+      const wallMs = wallEnd - wallStart;
       const cpuUsPerDelivery = (cpuMs * 1000) / Math.max(1, result.deliveries);
       const cpuUsPerMessage = (cpuMs * 1000) / Math.max(1, result.acked);
+      const figures: RoundFigures = {
+        cpuUsPerDelivery,
+        cpuUsPerMessage,
+        acked: result.acked,
+        deliveries: result.deliveries,
+        ackP99: result.ackRtt.percentile(99),
+        deliveryP99: result.deliveryLatency.percentile(99),
+        // The histogram holds whole timer intervals: the delay is what exceeds the resolution.
+        driverStallMs: Math.max(0, driverLoop.max / 1e6 - STALL_RESOLUTION_MS),
+        serverStallMs: null,
+      };
+      if (this.nodeSamples && system.nodeIds.length > 0) this.awaitingSamples.push({ figures, from: wallStart, to: wallEnd });
       rows.push({
         system: system.label,
         messagesPerSec: rate,
@@ -87,20 +125,25 @@ export class ChatPhase {
         serverCpuPercent: (cpuMs / wallMs) * 100,
         generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
         result,
-        rounds: [
-          {
-            cpuUsPerDelivery,
-            cpuUsPerMessage,
-            acked: result.acked,
-            deliveries: result.deliveries,
-            ackP99: result.ackRtt.percentile(99),
-            deliveryP99: result.deliveryLatency.percentile(99),
-          },
-        ],
+        rounds: [figures],
       });
     }
     progress.done();
     return rows;
+  }
+
+  /**
+   * Fills in the Sala nodes' longest stall of every step run so far. A node's sample at time t
+   * covers the second before t, so the samples of a step are those up to a second after its end;
+   * call this a second or more after the last step.
+   */
+  readNodeStalls(): void {
+    const samples = this.nodeSamples;
+    if (!samples) return;
+    for (const { figures, from, to } of this.awaitingSamples.splice(0)) {
+      const stalls = this.system.nodeIds.flatMap((node) => samples.between(from + 1, to + 1000, node).map((s) => s.loopDelayMaxMs));
+      figures.serverStallMs = stalls.length > 0 ? Math.max(...stalls) : null;
+    }
   }
 
   close(): Promise<void> {

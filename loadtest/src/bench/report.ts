@@ -11,11 +11,13 @@ export const BEGIN = "<!-- bench:begin -->";
 export const END = "<!-- bench:end -->";
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+/** The largest of a step's per-round figures (ms), "–" when it has none (the bare baseline's nodes). */
+const longest = (values: Array<number | null>) => f(Math.max(...values.filter((x): x is number => x !== null)), 0);
 const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
 function chatTable(rows: ChatRow[]): string {
   return table(
-    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "servers CPU %", "driver CPU %"],
+    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "servers CPU %", "driver CPU %", "longest stall ms, Sala / driver"],
     rows.map((r) => [
       r.system,
       `${r.messagesPerSec}`,
@@ -29,6 +31,7 @@ function chatTable(rows: ChatRow[]): string {
       `${r.result.failed}`,
       f(r.serverCpuPercent, 0),
       f(r.generatorCpuPercent, 0),
+      `${longest(r.rounds.map((x) => x.serverStallMs))} / ${longest(r.rounds.map((x) => x.driverStallMs))}`,
     ]),
   );
 }

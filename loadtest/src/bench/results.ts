@@ -79,9 +79,19 @@ function bareAckP99(rows: ChatRow[], rate: number): string {
   return bare2 ? `; bare on 2 nodes with the adapter: ${fmt(bare2.result.ackRtt.percentile(99), 0)} ms` : "";
 }
 
-/** " (all rounds' samples; per round 40 / 56 / 61 ms)" for a row of interleaved rounds. */
-function p99PerRound(perRound: number[]): string {
-  return perRound.length < 2 ? "" : ` (all rounds' samples; per round ${perRound.map((x) => fmt(x, 0)).join(" / ")} ms)`;
+/** "12 / – / 9" (ms): one figure per round, a dash where there is none. */
+function perRoundMs(values: Array<number | null>): string {
+  return values.map((x) => (x === null ? "–" : fmt(x, 0))).join(" / ");
+}
+
+/**
+ * " (all rounds' samples; per round 40 / 56 / 61 ms; longest stall per round: Sala's nodes 12 / 45 / 9 ms,
+ * the driver 8 / 9 / 10 ms)" for a row of interleaved rounds: a stall on either side sets a tail by itself.
+ */
+function p99PerRound(rounds: RoundFigures[], p99: (round: RoundFigures) => number): string {
+  if (rounds.length < 2) return "";
+  const stalls = `Sala's nodes ${perRoundMs(rounds.map((x) => x.serverStallMs))} ms, the driver ${perRoundMs(rounds.map((x) => x.driverStallMs))} ms`;
+  return ` (all rounds' samples; per round ${perRoundMs(rounds.map(p99))} ms; longest event-loop stall per round: ${stalls})`;
 }
 
 export function verdicts(r: BenchResults): Verdict[] {
@@ -99,7 +109,7 @@ export function verdicts(r: BenchResults): Verdict[] {
     const p99 = top.result.deliveryLatency.percentile(99);
     v.push({
       target: "p99 delivery ≤ 100 ms at 50k deliveries/s (Sala, 2 nodes)",
-      figure: `${fmt(p99, 0)} ms at ${fmt(top.deliveriesPerSec / 1000)}k deliveries/s${p99PerRound(top.rounds.map((x) => x.deliveryP99))}`,
+      figure: `${fmt(p99, 0)} ms at ${fmt(top.deliveriesPerSec / 1000)}k deliveries/s${p99PerRound(top.rounds, (x) => x.deliveryP99)}`,
       met: p99 <= 100 && top.deliveriesPerSec >= 50_000 * 0.95,
     });
   }
@@ -132,7 +142,7 @@ export function verdicts(r: BenchResults): Verdict[] {
     const p99 = ackRow.result.ackRtt.percentile(99);
     v.push({
       target: "send→ack p99 ≤ 25 ms at 2k messages/s (Sala, 2 nodes)",
-      figure: `${fmt(p99, 0)} ms at ${fmt(ackRow.result.acked / ackRow.result.seconds, 0)} msg/s${p99PerRound(ackRow.rounds.map((x) => x.ackP99))}${bareAckP99(r.smallRooms.rows, ackRow.messagesPerSec)}`,
+      figure: `${fmt(p99, 0)} ms at ${fmt(ackRow.result.acked / ackRow.result.seconds, 0)} msg/s${p99PerRound(ackRow.rounds, (x) => x.ackP99)}${bareAckP99(r.smallRooms.rows, ackRow.messagesPerSec)}`,
       met: p99 <= 25 && ackRow.messagesPerSec >= 2000,
     });
   }

@@ -19,6 +19,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ProgressLine } from "../driver/progress.js";
+import { MetricsWatch } from "../metrics-watch.js";
 import { loginStorm, registerStorm } from "../scenarios/login-storm.js";
 import type { LoadUser } from "../target.js";
 import { argon2Ceiling } from "./argon2-ceiling.js";
@@ -125,11 +126,13 @@ async function main(): Promise<void> {
     const chatInRounds = async (rooms: number, steps: number[]): Promise<ChatRow[][]> => {
       const systems: System[] = [];
       const chats: ChatPhase[] = [];
+      // The Sala nodes' per-second samples, for their event-loop stalls during each step.
+      const nodeSamples = await MetricsWatch.open(cluster.sala(1).target, admin);
       try {
         for (const make of [sala1, sala2, bare1, bare2]) {
           const system = await make();
           systems.push(system);
-          chats.push(await ChatPhase.open(system, usersFor(system), rooms, `bench${systems.length}x${rooms}-`, progress));
+          chats.push(await ChatPhase.open(system, usersFor(system), rooms, `bench${systems.length}x${rooms}-`, progress, nodeSamples));
         }
         const rounds: ChatRow[][] = [];
         for (let round = 0; round < size.chatRounds; round++) {
@@ -138,8 +141,11 @@ async function main(): Promise<void> {
           for (const chat of order) rows.push(...(await chat.run(steps, size.chatStepSeconds)));
           rounds.push(rows);
         }
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // the samples covering the last step
+        for (const chat of chats) chat.readNodeStalls();
         return rounds;
       } finally {
+        await nodeSamples.close();
         for (const chat of chats) await chat.close();
         for (const system of systems) await system.stop();
       }

@@ -24,6 +24,8 @@ export interface System {
   pids: number[];
   /** The node processes alone (for RSS). */
   nodePids: number[];
+  /** Sala's NODE_IDs, as its per-second node samples name them (none for the bare baseline). */
+  nodeIds: string[];
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export class BenchCluster {
       target: { kind: "sala", urls: nodes.map((node) => node.url), origin: ORIGIN },
       pids: [...nodePids, this.redisPid],
       nodePids,
+      nodeIds: nodes.map((node) => node.id),
       stop: async () => undefined,
     };
   }
@@ -111,6 +114,7 @@ export class BenchCluster {
       target: { kind: "sala", urls: [node.url], origin: ORIGIN },
       pids: [pid, this.redisPid],
       nodePids: [pid],
+      nodeIds: [node.id],
       stop: () => node.stop(),
     };
   }
@@ -133,6 +137,7 @@ export class BenchCluster {
       target: { kind: "baseline", urls: processes.map((p) => p.url), origin: ORIGIN },
       pids: count > 1 ? [...nodePids, this.redisPid] : nodePids,
       nodePids,
+      nodeIds: [],
       stop: async () => {
         await Promise.all(processes.map((p) => p.stop()));
       },
