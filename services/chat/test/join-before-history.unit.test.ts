@@ -95,4 +95,15 @@ describe("resumeRooms", () => {
     applySubscriptions();
     await expect(connected).resolves.toBeUndefined(); // next() without an error
   });
+
+  it("does not wait for subscriptions when it puts the socket in no room (a first connection, or rooms left meanwhile)", async () => {
+    const rooms = new MemoryRoomStore(new Revision());
+    const subscriptionsApplied = vi.fn(() => new Promise<void>(() => {})); // would never resolve
+    const middleware = resumeRooms(rooms, subscriptionsApplied);
+    for (const auth of [{}, { rooms: [OTHER_ROOM] }]) {
+      const connected = new Promise<unknown>((resolve) => void middleware(fakeSocket("bia", [], auth), resolve));
+      await expect(connected).resolves.toBeUndefined();
+    }
+    expect(subscriptionsApplied).not.toHaveBeenCalled();
+  });
 });

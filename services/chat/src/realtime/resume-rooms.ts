@@ -23,9 +23,12 @@ export function resumeRooms(rooms: RoomStore, subscriptionsApplied: () => Promis
     try {
       const wanted = [...new Set(auth.rooms ?? [])];
       const member = await Promise.all(wanted.map((roomId) => rooms.isMember(roomId, socket.data.username)));
-      socket.join(wanted.filter((_, i) => member[i]).map(SocketRooms.room));
-      // The client asks for what it missed once connected: by then the node hears the rooms.
-      await subscriptionsApplied();
+      const resumed = wanted.filter((_, i) => member[i]).map(SocketRooms.room);
+      if (resumed.length > 0) {
+        socket.join(resumed);
+        // The client asks for what it missed once connected: by then the node hears the rooms.
+        await subscriptionsApplied();
+      }
       next();
     } catch {
       next(new Error(ErrorCode.UNAVAILABLE));
