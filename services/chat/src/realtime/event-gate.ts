@@ -1,7 +1,6 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ErrorCode, type Ack, type ErrorBody } from "@sala/protocol";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { toErrorBody } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SalaSocket } from "./types.js";
@@ -31,6 +30,15 @@ export type EventTable = Record<string, EventSpec>;
 
 type AckFn = (answer: Ack) => void;
 
+/** The event budget's window: `eventsPerSecond` events per socket in each. */
+const BUDGET_WINDOW_MS = 1000;
+
+/** What one socket has spent of its event budget in its current window. */
+interface Spent {
+  windowStart: number;
+  events: number;
+}
+
 /**
  * The edge of the socket protocol. Every incoming event passes here before any handler runs:
  * unknown events, missing acks, extra arguments and payloads that fail their schema are answered
@@ -39,19 +47,24 @@ type AckFn = (answer: Ack) => void;
  * becomes an error ack with a known code, never a crash.
  */
 export class EventGate {
-  private readonly limiter: RateLimiterMemory;
+  /**
+   * Each socket's budget, kept with the socket (gone with it) and updated in place. It was a
+   * rate-limiter-flexible memory limiter keyed by socket id: a promise, a record and an expiry
+   * timer per socket and second, records that outlived young-generation collections, and about
+   * 5 % of a node's CPU per message in 4-member rooms (docs/BENCHMARKS.md). Limits shared
+   * across nodes (logins, room passwords) still use the library, in Redis.
+   */
+  private readonly spent = new WeakMap<SalaSocket, Spent>();
   /** Events being handled right now: a draining node waits for them before closing sockets. */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly table: EventTable,
-    eventsPerSecond: number,
+    private readonly eventsPerSecond: number,
     private readonly logger: Logger,
     private readonly observe: { answered(event: string, seconds: number): void; unavailable(): void } = { answered() {}, unavailable() {} },
-  ) {
-    this.limiter = new RateLimiterMemory({ points: eventsPerSecond, duration: 1 });
-  }
+  ) {}
 
   /**
    * One catch-all listener per socket rather than one per event: a socket sitting idle then holds
@@ -66,26 +79,32 @@ export class EventGate {
         return;
       }
       const last = args.at(-1);
-      void this.unknownEvent(socket, typeof last === "function" ? (last as AckFn) : null);
+      this.unknownEvent(socket, typeof last === "function" ? (last as AckFn) : null);
     });
   }
 
   /** Unknown events spend the socket's budget too, so they cannot be used to flood. */
-  private async unknownEvent(socket: SalaSocket, ack: AckFn | null): Promise<void> {
-    if (!(await this.withinBudget(socket, ack))) return;
+  private unknownEvent(socket: SalaSocket, ack: AckFn | null): void {
+    if (!this.withinBudget(socket, ack)) return;
     if (ack) reply(ack, { code: ErrorCode.UNKNOWN_EVENT, message: "Unknown event" });
   }
 
-  /** Spends one event of the socket's budget; answers RATE_LIMITED and returns false when spent. */
-  private async withinBudget(socket: SalaSocket, ack: AckFn | null): Promise<boolean> {
-    try {
-      await this.limiter.consume(socket.id);
-      return true;
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      if (ack) reply(ack, { code: ErrorCode.RATE_LIMITED, message: "Too many events; slow down", retryAfterMs: rejection.msBeforeNext });
-      return false;
+  /**
+   * Spends one event of the socket's budget (a fixed window that starts at the first event after
+   * the previous one ended); answers RATE_LIMITED and returns false when it is spent.
+   */
+  private withinBudget(socket: SalaSocket, ack: AckFn | null): boolean {
+    const now = Date.now();
+    let spent = this.spent.get(socket);
+    if (!spent) this.spent.set(socket, (spent = { windowStart: now, events: 0 }));
+    else if (now - spent.windowStart >= BUDGET_WINDOW_MS) {
+      spent.windowStart = now;
+      spent.events = 0;
     }
+    spent.events += 1;
+    if (spent.events <= this.eventsPerSecond) return true;
+    if (ack) reply(ack, { code: ErrorCode.RATE_LIMITED, message: "Too many events; slow down", retryAfterMs: spent.windowStart + BUDGET_WINDOW_MS - now });
+    return false;
   }
 
   private async dispatch(socket: SalaSocket, event: string, spec: EventSpec, args: unknown[]): Promise<void> {
@@ -108,7 +127,7 @@ export class EventGate {
     const params = ack ? args.slice(0, -1) : args;
     if (!ack && !spec.ackOptional) return; // nobody to answer: a request without an ack is dropped
     const refuse = (error: ErrorBody) => ack && reply(ack, error);
-    if (!(await this.withinBudget(socket, ack))) return;
+    if (!this.withinBudget(socket, ack)) return;
     if (params.length !== 1 || !spec.check(params[0])) {
       refuse({ code: ErrorCode.BAD_REQUEST, message: `Invalid payload for "${event}"` });
       return;
