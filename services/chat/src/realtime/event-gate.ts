@@ -49,10 +49,10 @@ interface Spent {
 export class EventGate {
   /**
    * Each socket's budget, kept with the socket (gone with it) and updated in place. It was a
-   * rate-limiter-flexible memory limiter keyed by socket id: a promise, a record and an expiry
-   * timer per socket and second, records that outlived young-generation collections, and about
-   * 5 % of a node's CPU per message in 4-member rooms (docs/BENCHMARKS.md). Limits shared
-   * across nodes (logins, room passwords) still use the library, in Redis.
+   * rate-limiter-flexible memory limiter keyed by socket id: a promise per event, and per socket
+   * and second a record with an expiry timer that outlived young-generation collections; about
+   * 8 % of the CPU per message in 4-member rooms (docs/BENCHMARKS.md). Limits shared across
+   * nodes (logins, room passwords) still use the library, in Redis.
    */
   private readonly spent = new WeakMap<SalaSocket, Spent>();
   /** Events being handled right now: a draining node waits for them before closing sockets. */
