@@ -85,7 +85,7 @@ function perRoundMs(values: Array<number | null>): string {
 }
 
 /**
- * " (all rounds' samples; per round 40 / 56 / 61 ms; longest stall per round: Sala's nodes 12 / 45 / 9 ms,
+ * " (all rounds' samples; per round 40 / 56 / 61 ms; longest event-loop stall per round: Sala's nodes 12 / 45 / 9 ms,
  * the driver 8 / 9 / 10 ms)" for a row of interleaved rounds: a stall on either side sets a tail by itself.
  */
 function p99PerRound(rounds: RoundFigures[], p99: (round: RoundFigures) => number): string {

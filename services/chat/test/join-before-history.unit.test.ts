@@ -79,6 +79,18 @@ describe("RoomService.join", () => {
   });
 });
 
+describe("RoomService.join, again", () => {
+  it("does not wait for subscriptions when the socket was in the room already", async () => {
+    const subscriptionsApplied = vi.fn(() => Promise.resolve());
+    const { rooms, roomService } = service([], subscriptionsApplied);
+    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    const socket = fakeSocket("bia", []);
+    await roomService.join(socket, ROOM, undefined);
+    await roomService.join(socket, ROOM, undefined);
+    expect(subscriptionsApplied).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe("resumeRooms", () => {
   it("lets a reconnecting socket connect (and then ask for what it missed) only once the node hears its rooms", async () => {
     const events: string[] = [];

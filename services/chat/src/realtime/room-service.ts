@@ -84,7 +84,7 @@ export class RoomService {
     const socketRoom = SocketRooms.room(roomId);
     const wasIn = socket.rooms.has(socketRoom);
     socket.join(socketRoom);
-    await this.deps.subscriptionsApplied();
+    if (!wasIn) await this.deps.subscriptionsApplied();
     const { key, members, summary, history } = await this.readJoined(roomId).catch((error: unknown) => {
       if (!wasIn) socket.leave(socketRoom);
       throw error;
