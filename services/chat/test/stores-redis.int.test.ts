@@ -1,21 +1,25 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { conversationId } from "@sala/protocol";
+import { loadConfig } from "../src/config.js";
 import { roomAnnouncer } from "../src/realtime/room-announcer.js";
 import { createRedisStores } from "../src/stores/redis/index.js";
 import { RedisKeys } from "../src/stores/redis/keys.js";
 import { describeStoreContract } from "./store-contract.js";
 import { testRedis, uniquePrefix } from "./support/redis-client.js";
 
+/** The stores' own tests keep message ids as long as a node does by default. */
+const messageIdWindowSec = loadConfig({}).messageIdWindowSec;
+
 const redis = testRedis();
-describeStoreContract("redis", async () => createRedisStores(redis, new RedisKeys(uniquePrefix("stores"))));
+describeStoreContract("redis", async () => createRedisStores(redis, new RedisKeys(uniquePrefix("stores")), { messageIdWindowSec }));
 
 describe("redis room store with an announcer", () => {
   const subscriber = testRedis();
 
   it("publishes each new message with its seq in the step that accepts it; never a repeat or a refused one", async () => {
     const keys = new RedisKeys(uniquePrefix("announce"));
-    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix) });
+    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec });
     const roomId = randomBytes(12).toString("base64url");
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
     const frames: string[] = [];
@@ -48,7 +52,7 @@ describe("redis room store with an announcer", () => {
 
   it("keeps no message id, and no seq, from an accept whose append failed", async () => {
     const keys = new RedisKeys(uniquePrefix("failed-append"));
-    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix) });
+    const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec });
     const roomId = randomBytes(12).toString("base64url");
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
     const message = { roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "retried-id" };

@@ -10,13 +10,13 @@ import { RedisUserStore } from "./users.js";
 export interface RedisStoreOptions {
   /** What the room store publishes with each message it accepts (none: the caller broadcasts). */
   announceRoomMessage?: Announcer;
-  /** Seconds a sender's message id is remembered (MESSAGE_ID_WINDOW_SEC). */
-  messageIdWindowSec?: number;
+  /** Seconds a sender's message id is remembered (MESSAGE_ID_WINDOW_SEC; its default is config's). */
+  messageIdWindowSec: number;
 }
 
 /** Stores shared by every node of a cluster, on one Redis connection. */
-export function createRedisStores(redis: Redis, keys: RedisKeys, options: RedisStoreOptions = {}): Stores {
-  const { announceRoomMessage = null, messageIdWindowSec = 600 } = options;
+export function createRedisStores(redis: Redis, keys: RedisKeys, options: RedisStoreOptions): Stores {
+  const { announceRoomMessage = null, messageIdWindowSec } = options;
   const rooms = new RedisRoomStore(redis, keys, announceRoomMessage, messageIdWindowSec);
   const presence = new RedisPresenceStore(redis, keys);
   return {
