@@ -73,10 +73,22 @@ function adapterAlone(rows: ChatRow[], unit: "delivery" | "message"): string {
   return `; bare on 2 nodes with the adapter: ${fmt(bare2 / cpuPer(rows, BARE_1, unit), 2)}× bare single node, Sala ${fmt(cpuPer(rows, SALA_2, unit) / bare2, 2)}× that`;
 }
 
-/** The bare 2-node baseline's ack p99 at the same rate, for comparison. */
-function bareAckP99(rows: ChatRow[], rate: number): string {
-  const bare2 = rows.find((row) => row.system === BARE_2 && row.messagesPerSec === rate);
-  return bare2 ? `; bare on 2 nodes with the adapter: ${fmt(bare2.result.ackRtt.percentile(99), 0)} ms` : "";
+/**
+ * The bare baselines' p99 at the same step as Sala's, and whether they too are above the target:
+ * a relay with no auth, validation or persistence that misses a latency target on this machine
+ * shows the machine's floor, not Sala's cost.
+ */
+function bareP99AtStep(rows: ChatRow[], rate: number, p99: (row: ChatRow) => number, targetMs: number): string {
+  const bare = [
+    ["1 node", BARE_1],
+    ["2 nodes with the adapter", BARE_2],
+  ].flatMap(([label, system]) => {
+    const step = rows.find((row) => row.system === system && row.messagesPerSec === rate);
+    return step ? [{ label, ms: p99(step) }] : [];
+  });
+  if (bare.length === 0) return "";
+  const above = bare.some((b) => b.ms > targetMs) ? `; bare above ${targetMs} ms as well` : "";
+  return `; bare at the same step: ${bare.map((b) => `${b.label} ${fmt(b.ms, 0)} ms`).join(", ")}${above}`;
 }
 
 /** "12 / – / 9" (ms): one figure per round, a dash where there is none. */
@@ -109,7 +121,7 @@ export function verdicts(r: BenchResults): Verdict[] {
     const p99 = top.result.deliveryLatency.percentile(99);
     v.push({
       target: "p99 delivery ≤ 100 ms at 50k deliveries/s (Sala, 2 nodes)",
-      figure: `${fmt(p99, 0)} ms at ${fmt(top.deliveriesPerSec / 1000)}k deliveries/s${p99PerRound(top.rounds, (x) => x.deliveryP99)}`,
+      figure: `${fmt(p99, 0)} ms at ${fmt(top.deliveriesPerSec / 1000)}k deliveries/s${p99PerRound(top.rounds, (x) => x.deliveryP99)}${bareP99AtStep(r.bigRoom.rows, top.messagesPerSec, (row) => row.result.deliveryLatency.percentile(99), 100)}`,
       met: p99 <= 100 && top.deliveriesPerSec >= 50_000 * 0.95,
     });
   }
@@ -142,7 +154,7 @@ export function verdicts(r: BenchResults): Verdict[] {
     const p99 = ackRow.result.ackRtt.percentile(99);
     v.push({
       target: "send→ack p99 ≤ 25 ms at 2k messages/s (Sala, 2 nodes)",
-      figure: `${fmt(p99, 0)} ms at ${fmt(ackRow.result.acked / ackRow.result.seconds, 0)} msg/s${p99PerRound(ackRow.rounds, (x) => x.ackP99)}${bareAckP99(r.smallRooms.rows, ackRow.messagesPerSec)}`,
+      figure: `${fmt(p99, 0)} ms at ${fmt(ackRow.result.acked / ackRow.result.seconds, 0)} msg/s${p99PerRound(ackRow.rounds, (x) => x.ackP99)}${bareP99AtStep(r.smallRooms.rows, ackRow.messagesPerSec, (row) => row.result.ackRtt.percentile(99), 25)}`,
       met: p99 <= 25 && ackRow.messagesPerSec >= 2000,
     });
   }
