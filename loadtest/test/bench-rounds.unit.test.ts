@@ -12,9 +12,10 @@ function samples(values: number[]): Samples {
   return s;
 }
 
-/** One round's row of a step: `acked` messages, 4 deliveries each, `cpu` µs per message. */
+/** One round's row of a step: `acked` messages, 4 deliveries each, `cpu` µs per message, a fifth of it Redis' (none on bare, 1 node). */
 function row(system: string, rate: number, cpu: number, acks: number[], extra: Partial<ChatStepResult> = {}): ChatRow {
   const acked = acks.length;
+  const redisUsPerMessage = system === "bare, 1 node" ? null : cpu / 5;
   const result: ChatStepResult = {
     messagesPerSec: rate,
     seconds: 4,
@@ -36,11 +37,12 @@ function row(system: string, rate: number, cpu: number, acks: number[], extra: P
     deliveriesPerSec: result.deliveries / result.seconds,
     cpuUsPerDelivery: cpu / 4,
     cpuUsPerMessage: cpu,
+    redisUsPerMessage,
     serverCpuPercent: cpu / 10,
     generatorCpuPercent: 50,
     result,
     rounds: [
-      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99), driverStallMs: 5, serverStallMs: null },
+      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, redisUsPerMessage, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99), driverStallMs: 5, serverStallMs: null },
     ],
   };
 }
@@ -83,6 +85,9 @@ describe("bench rounds", () => {
     const sala = combined[0]!;
     expect(sala.cpuUsPerMessage).toBe(520);
     expect(sala.cpuUsPerDelivery).toBe(130);
+    // Redis' share is the median of its own rounds (100, 180, 104), and stays absent where there is no Redis
+    expect(sala.redisUsPerMessage).toBe(104);
+    expect(combined[1]!.redisUsPerMessage).toBeNull();
     expect(sala.result.acked).toBe(5);
     expect(sala.result.deliveries).toBe(20);
     expect(sala.result.seconds).toBe(12);

@@ -12,7 +12,7 @@ import { MetricsWatch } from "../metrics-watch.js";
 import type { ProgressLine } from "../driver/progress.js";
 import type { LoadUser, Target } from "../target.js";
 import { CpuMeter, rssBytes } from "./machine.js";
-import type { System } from "./systems.js";
+import { serverPids, type System } from "./systems.js";
 
 export interface ChatRow {
   system: string;
@@ -22,6 +22,8 @@ export interface ChatRow {
   cpuUsPerDelivery: number;
   /** Server + Redis CPU per accepted message, i.e. per broadcast (µs). */
   cpuUsPerMessage: number;
+  /** Redis' part of cpuUsPerMessage (µs); null for a system without Redis (bare, 1 node). */
+  redisUsPerMessage: number | null;
   /** The servers' and Redis' CPU over the step, % of one core (they share core 0: near 100, they are saturated and queue). */
   serverCpuPercent: number;
   /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
@@ -35,6 +37,7 @@ export interface ChatRow {
 export interface RoundFigures {
   cpuUsPerDelivery: number;
   cpuUsPerMessage: number;
+  redisUsPerMessage: number | null;
   acked: number;
   deliveries: number;
   ackP99: number;
@@ -88,8 +91,10 @@ export class ChatPhase {
     this.warm = true;
     const rows: ChatRow[] = [];
     for (const rate of steps) {
-      const meter = new CpuMeter(system.pids);
-      await meter.start();
+      const nodes = new CpuMeter(system.nodePids);
+      const redis = system.redisPid === null ? null : new CpuMeter([system.redisPid]);
+      await nodes.start();
+      await redis?.start();
       const generatorStart = process.cpuUsage();
       const driverLoop = monitorEventLoopDelay({ resolution: STALL_RESOLUTION_MS });
       driverLoop.enable();
@@ -97,16 +102,19 @@ export class ChatPhase {
       const result = await chat.step(rate, seconds, (p) =>
         progress.update(`${system.label} · ${rate} msg/s · ${Math.round(p.elapsedSec)} s · acked ${p.acked} · deliveries ${p.deliveries} · ack p99 ${p.ackP99} ms`),
       );
-      const cpuMs = await meter.stop();
+      const redisMs = redis ? await redis.stop() : null;
+      const cpuMs = (await nodes.stop()) + (redisMs ?? 0);
       const generator = process.cpuUsage(generatorStart);
       driverLoop.disable();
       const wallEnd = Date.now();
       const wallMs = wallEnd - wallStart;
       const cpuUsPerDelivery = (cpuMs * 1000) / Math.max(1, result.deliveries);
       const cpuUsPerMessage = (cpuMs * 1000) / Math.max(1, result.acked);
+      const redisUsPerMessage = redisMs === null ? null : (redisMs * 1000) / Math.max(1, result.acked);
       const figures: RoundFigures = {
         cpuUsPerDelivery,
         cpuUsPerMessage,
+        redisUsPerMessage,
         acked: result.acked,
         deliveries: result.deliveries,
         ackP99: result.ackRtt.percentile(99),
@@ -122,6 +130,7 @@ export class ChatPhase {
         deliveriesPerSec: result.deliveries / result.seconds,
         cpuUsPerDelivery,
         cpuUsPerMessage,
+        redisUsPerMessage,
         serverCpuPercent: (cpuMs / wallMs) * 100,
         generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
         result,
@@ -253,7 +262,7 @@ export async function whisperPhase(system: System, users: LoadUser[], rate: numb
   const storm = await WhisperStorm.open(system.target, users);
   try {
     await storm.run(Math.min(rate, 200), 1); // warm-up
-    const meter = new CpuMeter(system.pids);
+    const meter = new CpuMeter(serverPids(system));
     await meter.start();
     const r = await storm.run(rate, seconds);
     const cpuMs = await meter.stop();

@@ -21,12 +21,18 @@ export const ADMIN = "benchadmin";
 export interface System {
   label: string;
   target: Target;
-  pids: number[];
-  /** The node processes alone (for RSS). */
+  /** The server processes (for CPU and RSS). */
   nodePids: number[];
+  /** The Redis the system uses, whose CPU it costs too (null: none, bare on one node). */
+  redisPid: number | null;
   /** Sala's NODE_IDs, as its per-second node samples name them (none for the bare baseline). */
   nodeIds: string[];
   stop(): Promise<void>;
+}
+
+/** Every process whose CPU a system costs: its nodes and its Redis. */
+export function serverPids(system: System): number[] {
+  return system.redisPid === null ? system.nodePids : [...system.nodePids, system.redisPid];
 }
 
 export class BenchCluster {
@@ -87,8 +93,8 @@ export class BenchCluster {
     return {
       label: `Sala, ${count} node${count > 1 ? "s" : ""}`,
       target: { kind: "sala", urls: nodes.map((node) => node.url), origin: ORIGIN },
-      pids: [...nodePids, this.redisPid],
       nodePids,
+      redisPid: this.redisPid,
       nodeIds: nodes.map((node) => node.id),
       stop: async () => undefined,
     };
@@ -112,8 +118,8 @@ export class BenchCluster {
     return {
       label: "Sala, 1 node",
       target: { kind: "sala", urls: [node.url], origin: ORIGIN },
-      pids: [pid, this.redisPid],
       nodePids: [pid],
+      redisPid: this.redisPid,
       nodeIds: [node.id],
       stop: () => node.stop(),
     };
@@ -135,8 +141,8 @@ export class BenchCluster {
     return {
       label: count > 1 ? `bare, ${count} nodes + adapter` : "bare, 1 node",
       target: { kind: "baseline", urls: processes.map((p) => p.url), origin: ORIGIN },
-      pids: count > 1 ? [...nodePids, this.redisPid] : nodePids,
       nodePids,
+      redisPid: count > 1 ? this.redisPid : null,
       nodeIds: [],
       stop: async () => {
         await Promise.all(processes.map((p) => p.stop()));
