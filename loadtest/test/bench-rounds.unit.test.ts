@@ -38,11 +38,12 @@ function row(system: string, rate: number, cpu: number, acks: number[], extra: P
     cpuUsPerDelivery: cpu / 4,
     cpuUsPerMessage: cpu,
     redisUsPerMessage,
+    switchesPerMessage: cpu / 500,
     serverCpuPercent: cpu / 10,
     generatorCpuPercent: 50,
     result,
     rounds: [
-      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, redisUsPerMessage, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99), driverStallMs: 5, serverStallMs: null },
+      { cpuUsPerDelivery: cpu / 4, cpuUsPerMessage: cpu, redisUsPerMessage, switchesPerMessage: cpu / 500, acked, deliveries: acked * 4, ackP99: result.ackRtt.percentile(99), deliveryP99: result.deliveryLatency.percentile(99), driverStallMs: 5, serverStallMs: null },
     ],
   };
 }
@@ -88,6 +89,7 @@ describe("bench rounds", () => {
     // Redis' share is the median of its own rounds (100, 180, 104), and stays absent where there is no Redis
     expect(sala.redisUsPerMessage).toBe(104);
     expect(combined[1]!.redisUsPerMessage).toBeNull();
+    expect(sala.switchesPerMessage).toBeCloseTo(520 / 500);
     expect(sala.result.acked).toBe(5);
     expect(sala.result.deliveries).toBe(20);
     expect(sala.result.seconds).toBe(12);

@@ -3,6 +3,7 @@
  * time and memory (pidusage), so CPU is counted from the server and Redis processes themselves.
  */
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { promisify } from "node:util";
 import pidusage from "pidusage";
@@ -23,6 +24,22 @@ export async function pin(pid: number, cpuList: string): Promise<boolean> {
 export async function cpuTimeMs(pids: number[]): Promise<number> {
   const stats = await pidusage(pids);
   return pids.reduce((sum, pid) => sum + (stats[pid]?.ctime ?? 0), 0);
+}
+
+/**
+ * Context switches (voluntary + involuntary) of the processes since they started, from
+ * /proc/<pid>/status (Linux); NaN when one cannot be read. A process that sleeps between messages
+ * is switched out and back in for each: at low rates, that (not the message's own work) is much of
+ * a message's CPU on a shared core.
+ */
+export async function contextSwitches(pids: number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, "m").exec(status)?.[1] ?? Number.NaN);
+    total += count("voluntary_ctxt_switches") + count("nonvoluntary_ctxt_switches");
+  }
+  return total;
 }
 
 export async function rssBytes(pid: number): Promise<number> {

@@ -11,7 +11,7 @@ import { WhisperStorm } from "../scenarios/whisper-storm.js";
 import { MetricsWatch } from "../metrics-watch.js";
 import type { ProgressLine } from "../driver/progress.js";
 import type { LoadUser, Target } from "../target.js";
-import { CpuMeter, rssBytes } from "./machine.js";
+import { contextSwitches, CpuMeter, rssBytes } from "./machine.js";
 import { serverPids, type System } from "./systems.js";
 
 export interface ChatRow {
@@ -24,6 +24,8 @@ export interface ChatRow {
   cpuUsPerMessage: number;
   /** Redis' part of cpuUsPerMessage (µs); null for a system without Redis (bare, 1 node). */
   redisUsPerMessage: number | null;
+  /** The servers' and Redis' context switches per accepted message (how often they slept and woke). */
+  switchesPerMessage: number;
   /** The servers' and Redis' CPU over the step, % of one core (they share core 0: near 100, they are saturated and queue). */
   serverCpuPercent: number;
   /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
@@ -38,6 +40,7 @@ export interface RoundFigures {
   cpuUsPerDelivery: number;
   cpuUsPerMessage: number;
   redisUsPerMessage: number | null;
+  switchesPerMessage: number;
   acked: number;
   deliveries: number;
   ackP99: number;
@@ -95,6 +98,7 @@ export class ChatPhase {
       const redis = system.redisPid === null ? null : new CpuMeter([system.redisPid]);
       await nodes.start();
       await redis?.start();
+      const switchesStart = await contextSwitches(serverPids(system));
       const generatorStart = process.cpuUsage();
       const driverLoop = monitorEventLoopDelay({ resolution: STALL_RESOLUTION_MS });
       driverLoop.enable();
@@ -104,6 +108,7 @@ export class ChatPhase {
       );
       const redisMs = redis ? await redis.stop() : null;
       const cpuMs = (await nodes.stop()) + (redisMs ?? 0);
+      const switchesPerMessage = ((await contextSwitches(serverPids(system))) - switchesStart) / Math.max(1, result.acked);
       const generator = process.cpuUsage(generatorStart);
       driverLoop.disable();
       const wallEnd = Date.now();
@@ -115,6 +120,7 @@ export class ChatPhase {
         cpuUsPerDelivery,
         cpuUsPerMessage,
         redisUsPerMessage,
+        switchesPerMessage,
         acked: result.acked,
         deliveries: result.deliveries,
         ackP99: result.ackRtt.percentile(99),
@@ -131,6 +137,7 @@ export class ChatPhase {
         cpuUsPerDelivery,
         cpuUsPerMessage,
         redisUsPerMessage,
+        switchesPerMessage,
         serverCpuPercent: (cpuMs / wallMs) * 100,
         generatorCpuPercent: ((generator.user + generator.system) / 1000 / wallMs) * 100,
         result,

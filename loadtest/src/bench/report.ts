@@ -17,7 +17,7 @@ const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, 
 
 function chatTable(rows: ChatRow[]): string {
   return table(
-    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "of which Redis", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "servers CPU %", "driver CPU %", "longest stall ms, Sala / driver"],
+    ["system", "msg/s", "deliveries/s", "CPU µs/delivery", "CPU µs/message", "of which Redis", "context switches/message", "ack p50/p95/p99 ms", "delivery p50/p99 ms", "lost", "dup", "failed", "servers CPU %", "driver CPU %", "longest stall ms, Sala / driver"],
     rows.map((r) => [
       r.system,
       `${r.messagesPerSec}`,
@@ -25,6 +25,7 @@ function chatTable(rows: ChatRow[]): string {
       f(r.cpuUsPerDelivery, 2),
       f(r.cpuUsPerMessage, 0),
       r.redisUsPerMessage === null ? "–" : f(r.redisUsPerMessage, 0),
+      f(r.switchesPerMessage, 2),
       `${f(r.result.ackRtt.percentile(50), 0)} / ${f(r.result.ackRtt.percentile(95), 0)} / ${f(r.result.ackRtt.percentile(99), 0)}`,
       `${f(r.result.deliveryLatency.percentile(50), 0)} / ${f(r.result.deliveryLatency.percentile(99), 0)}`,
       `${r.result.lost}`,

@@ -38,6 +38,7 @@ function combineStep(rows: ChatRow[]): ChatRow {
     deliveriesPerSec: result.deliveries / result.seconds,
     cpuUsPerDelivery: median(rows.map((row) => row.cpuUsPerDelivery)),
     cpuUsPerMessage: median(rows.map((row) => row.cpuUsPerMessage)),
+    switchesPerMessage: median(rows.map((row) => row.switchesPerMessage)),
     redisUsPerMessage: first.redisUsPerMessage === null ? null : median(rows.map((row) => row.redisUsPerMessage ?? Number.NaN)),
     serverCpuPercent: median(rows.map((row) => row.serverCpuPercent)),
     generatorCpuPercent: median(rows.map((row) => row.generatorCpuPercent)),
