@@ -53,7 +53,7 @@ function resultsOfSmallRooms(rows: ChatRow[]): BenchResults {
   return {
     date: "",
     machine: "",
-    pinned: true,
+    pinning: "load generator pinned to core 1, servers and Redis to core 0",
     quick: false,
     users: 4,
     login: { logins: 0, perSec: 0, errors: 0, latencyP50: 0, latencyP99: 0, loopP99Max: 0, loopP99Median: 0 },

@@ -5,7 +5,8 @@ import { roundCount } from "./rounds.js";
 export interface BenchResults {
   date: string;
   machine: string;
-  pinned: boolean;
+  /** Which cores the processes were pinned to (cores.ts); null when taskset failed. */
+  pinning: string | null;
   quick: boolean;
   users: number;
   login: LoginRow;

@@ -2,8 +2,8 @@
 /**
  * `npm run bench`: Sala beside a bare Socket.IO baseline, in one run, on this machine.
  *
- * Starts a redis-server and two Sala nodes (servers pinned to core 0, this load generator to
- * core 1), then measures, at fixed load steps: logins (with the event loop watched), room chat in
+ * Starts a redis-server and two Sala nodes (on a 2-core machine the servers pinned to core 0 and
+ * this load generator to core 1; with more cores, each process on its own: cores.ts), then measures, at fixed load steps: logins (with the event loop watched), room chat in
  * one big room and in many 4-member rooms (Sala on 1 and 2 nodes, bare on 1 node, and bare on 2
  * nodes with the same Redis adapter, the four interleaved in rounds: rounds.ts), idle sockets up
  * to 10k (memory and handshakes), lobby churn and whispers. CPU is read from the server and Redis
@@ -17,12 +17,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ProgressLine } from "../driver/progress.js";
 import { MetricsWatch } from "../metrics-watch.js";
 import { loginStorm, registerStorm } from "../scenarios/login-storm.js";
 import type { LoadUser } from "../target.js";
 import { argon2Ceiling } from "./argon2-ceiling.js";
+import { coreLayout } from "./cores.js";
 import { latencyChart } from "./chart.js";
 import { machineDescription, pin } from "./machine.js";
 import { ChatPhase, churnPhase, idlePhase, loginPhase, whisperPhase, type ChatRow } from "./phases.js";
@@ -97,10 +99,11 @@ async function main(): Promise<void> {
   const progress = new ProgressLine();
   progress.phase("argon2id verifications per second on all cores (the ceiling of logins/s)…");
   const argon2 = await argon2Ceiling(); // before this process is pinned to one core
-  const pinned = await pin(process.pid, "1");
-  progress.phase(`machine: ${machineDescription()}; generator ${pinned ? "pinned to core 1" : "not pinned (taskset failed)"}`);
+  const cores = coreLayout(availableParallelism());
+  const pinned = await pin(process.pid, cores.generator);
+  progress.phase(`machine: ${machineDescription()}; ${pinned ? cores.description : "not pinned (taskset failed)"}`);
   const profileDir = values["cpu-prof"];
-  const cluster = await BenchCluster.start(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+  const cluster = await BenchCluster.start(cores, profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
   try {
     const sala1 = () => cluster.sala(1);
     const sala2 = () => cluster.sala(2);
@@ -112,9 +115,9 @@ async function main(): Promise<void> {
     const registered = await registerStorm(cluster.sala(2).target, [ADMIN, ...names], 16);
     if (registered.errors > 0) throw new Error(`${registered.errors} registrations failed`);
     const admin = (await loginStorm(cluster.sala(1).target, [ADMIN])).users[0]!;
-    await pin(cluster.nodes[0]!.process.pid!, "0,1"); // "logins/s on 2 cores"
+    await cluster.pinForLogins(); // "logins/s on 2 cores"
     const { row: login, users } = await loginPhase(cluster.sala(1), names, admin, 32, progress);
-    await cluster.pinServers("0");
+    await cluster.pinServers();
     if (users.length !== names.length) throw new Error(`${names.length - users.length} logins failed`);
     const anonymous: LoadUser[] = users.map((u) => ({ username: u.username, cookie: null }));
     const usersFor = (system: System) => (system.target.kind === "sala" ? users : anonymous);
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
     const results: BenchResults = {
       date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
       machine: machineDescription(),
-      pinned,
+      pinning: pinned ? cores.description : null,
       quick: values.quick,
       users: size.users,
       login,

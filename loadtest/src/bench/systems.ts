@@ -1,9 +1,9 @@
 /**
  * The systems under test, started for the benchmark: one redis-server, two Sala nodes (cluster
- * members) and, on demand, bare baseline servers — all on loopback, servers pinned to core 0.
+ * members) and, on demand, bare baseline servers — all on loopback, pinned as cores.ts lays out.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { NodeProcess } from "@sala/cluster/node";
@@ -11,9 +11,9 @@ import { freePort } from "@sala/cluster/processes";
 import { RedisProcess } from "@sala/cluster/redis";
 import type { Target } from "../target.js";
 import { startBaseline, type BaselineProcess } from "./baseline-process.js";
+import type { CoreLayout } from "./cores.js";
 import { pin } from "./machine.js";
 
-export const SERVER_CORE = "0";
 export const ORIGIN = "http://127.0.0.1:3000";
 export const ADMIN = "benchadmin";
 
@@ -42,10 +42,11 @@ export class BenchCluster {
     private readonly dir: string,
     private readonly env: Record<string, string>,
     private readonly execArgv: string[],
+    private readonly cores: CoreLayout,
   ) {}
 
   /** `execArgv`: Node.js flags for the Sala nodes (`--cpu-prof` when profiling). */
-  static async start(execArgv: string[] = []): Promise<BenchCluster> {
+  static async start(cores: CoreLayout, execArgv: string[] = []): Promise<BenchCluster> {
     const dir = mkdtempSync(join(tmpdir(), "sala-bench-"));
     const redis = new RedisProcess({ port: await freePort(), dir, persistent: false });
     await redis.start();
@@ -61,14 +62,14 @@ export class BenchCluster {
       SOCKET_EVENTS_PER_SEC: "1000",
       // The nodes are spawned by this process, already pinned to the generator's core, and inherit
       // that one-core affinity: their default (one hash per core they may use) would be 1. Give them
-      // the default of the machine they stand for, so the login storm on both cores uses both.
-      ARGON2_CONCURRENCY: String(Math.min(cpus().length, 3)),
+      // the default for the cores the login storm runs on, so that it uses them all.
+      ARGON2_CONCURRENCY: String(cores.logins.split(",").length),
     };
     const nodes = [new NodeProcess("node-1", await freePort(), env, execArgv), new NodeProcess("node-2", await freePort(), env, execArgv)];
-    const cluster = new BenchCluster(redis, nodes, dir, env, execArgv);
+    const cluster = new BenchCluster(redis, nodes, dir, env, execArgv, cores);
     try {
       await Promise.all(nodes.map((node) => node.start()));
-      await cluster.pinServers(SERVER_CORE);
+      await cluster.pinServers();
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -80,10 +81,15 @@ export class BenchCluster {
     return this.redis.pid!;
   }
 
-  /** Pins Redis and every node to `cpuList`. */
-  async pinServers(cpuList: string): Promise<void> {
-    await pin(this.redisPid, cpuList);
-    for (const node of this.nodes) await pin(node.process.pid!, cpuList);
+  /** Pins Redis and each node to its core. */
+  async pinServers(): Promise<void> {
+    await pin(this.redisPid, this.cores.redis);
+    for (const [index, node] of this.nodes.entries()) await pin(node.process.pid!, this.cores.server(index));
+  }
+
+  /** Gives the first node the login storm's cores (pinServers puts it back). */
+  async pinForLogins(): Promise<void> {
+    await pin(this.nodes[0]!.process.pid!, this.cores.logins);
   }
 
   /** Sala with its clients on the first `count` nodes (the others idle, unsubscribed from the rooms). */
@@ -109,7 +115,7 @@ export class BenchCluster {
     const node = new NodeProcess("node-fresh", await freePort(), this.env, this.execArgv);
     try {
       await node.start();
-      await pin(node.process.pid!, SERVER_CORE);
+      await pin(node.process.pid!, this.cores.server(0));
     } catch (error) {
       await node.stop();
       throw error;
@@ -136,7 +142,7 @@ export class BenchCluster {
       await Promise.all(processes.map((p) => p.stop()));
       throw error;
     }
-    for (const p of processes) await pin(p.pid, SERVER_CORE);
+    for (const [index, p] of processes.entries()) await pin(p.pid, this.cores.server(index));
     const nodePids = processes.map((p) => p.pid);
     return {
       label: count > 1 ? `bare, ${count} nodes + adapter` : "bare, 1 node",
