@@ -26,7 +26,7 @@ export interface ChatRow {
   redisUsPerMessage: number | null;
   /** The servers' and Redis' context switches per accepted message (how often they slept and woke). */
   switchesPerMessage: number;
-  /** The servers' and Redis' CPU over the step, % of one core (they share core 0: near 100, they are saturated and queue). */
+  /** The servers' and Redis' CPU over the step, % of one core (on 2 cores they share core 0: near 100, they are saturated and queue). */
   serverCpuPercent: number;
   /** The load generator's own CPU over the step, % of its core (near 100: the numbers are the generator's). */
   generatorCpuPercent: number;

@@ -3,12 +3,13 @@
  * `npm run bench`: Sala beside a bare Socket.IO baseline, in one run, on this machine.
  *
  * Starts a redis-server and two Sala nodes (on a 2-core machine the servers pinned to core 0 and
- * this load generator to core 1; with more cores, each process on its own: cores.ts), then measures, at fixed load steps: logins (with the event loop watched), room chat in
- * one big room and in many 4-member rooms (Sala on 1 and 2 nodes, bare on 1 node, and bare on 2
- * nodes with the same Redis adapter, the four interleaved in rounds: rounds.ts), idle sockets up
- * to 10k (memory and handshakes), lobby churn and whispers. CPU is read from the server and Redis
- * processes. Prints the targets met or missed
- * and writes docs/BENCHMARKS.md (generated section) and docs/benchmarks/latency.svg.
+ * this load generator to core 1; with more cores, each process on its own: cores.ts), then
+ * measures, at fixed load steps: logins (with the event loop watched), room chat in one big room
+ * and in many 4-member rooms (Sala on 1 and 2 nodes, bare on 1 node, and bare on 2 nodes with the
+ * same Redis adapter, the four interleaved in rounds: rounds.ts), idle sockets up to 10k (memory
+ * and handshakes), lobby churn and whispers. CPU is read from the server and Redis processes.
+ * Prints the targets met or missed and writes docs/BENCHMARKS.md (generated section) and
+ * docs/benchmarks/latency.svg.
  *
  *   npm run bench              # the full run (about 10 minutes)
  *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
