@@ -21,7 +21,7 @@ export interface CoreLayout {
 }
 
 /** The smallest machine on which each process gets a core: Redis, two servers, the generator. */
-export const CORES_FOR_SPREAD = 4;
+const CORES_FOR_SPREAD = 4;
 
 export function coreLayout(cores: number): CoreLayout {
   if (cores < CORES_FOR_SPREAD) {
