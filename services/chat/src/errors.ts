@@ -52,6 +52,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NOT_OWNER:
     case ErrorCode.NOT_MEMBER:
     case ErrorCode.WRONG_PASSWORD:
+    case ErrorCode.BANNED:
       return 403;
     case ErrorCode.NOT_FOUND:
     case ErrorCode.ROOM_NOT_FOUND:
@@ -60,11 +61,15 @@ export function httpStatusOf(code: ErrorCode): number {
       return 404;
     case ErrorCode.USERNAME_TAKEN:
     case ErrorCode.ROOM_EXISTS:
+    case ErrorCode.NAME_CONFUSABLE:
     case ErrorCode.STALE_KEY:
     case ErrorCode.SELF_WHISPER:
       return 409;
     case ErrorCode.RATE_LIMITED:
+    case ErrorCode.QUOTA_EXCEEDED:
+    case ErrorCode.TOO_MANY_SOCKETS:
       return 429;
+    case ErrorCode.BUSY:
     case ErrorCode.UNAVAILABLE:
       return 503;
     case ErrorCode.INTERNAL:

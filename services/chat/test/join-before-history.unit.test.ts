@@ -44,6 +44,8 @@ function service(events: string[], subscriptionsApplied: () => Promise<void>) {
     lobbyFeed: { roomChanged: () => {} } as unknown as LobbyFeed,
     hasher: {} as PasswordHasher,
     roomPasswords: {} as AttemptThrottle,
+    roomCreations: {} as AttemptThrottle,
+    maxOwnedRooms: 0,
     joinHistory: 50,
     historyMax: 1000,
     historyMaxAgeMs: 0,
@@ -66,7 +68,7 @@ describe("RoomService.join", () => {
         };
       });
     });
-    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
 
     const joined = roomService.join(fakeSocket("bia", events), ROOM, undefined);
     await vi.waitFor(() => expect(events).toContain("waiting for subscriptions"));
@@ -83,7 +85,7 @@ describe("RoomService.join, again", () => {
   it("does not wait for subscriptions when the socket was in the room already", async () => {
     const subscriptionsApplied = vi.fn(() => Promise.resolve());
     const { rooms, roomService } = service([], subscriptionsApplied);
-    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
     const socket = fakeSocket("bia", []);
     await roomService.join(socket, ROOM, undefined);
     await roomService.join(socket, ROOM, undefined);
@@ -96,8 +98,8 @@ describe("resumeRooms", () => {
     const events: string[] = [];
     let applySubscriptions = () => {};
     const rooms = new MemoryRoomStore(new Revision());
-    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
-    await rooms.addMember(ROOM, "bia");
+    await rooms.create({ id: ROOM, name: "Room", owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
+    await rooms.admit(ROOM, "bia", null);
     const middleware = resumeRooms(rooms, () => new Promise<void>((resolve) => (applySubscriptions = resolve)));
     const connected = new Promise<unknown>((resolve) => void middleware(fakeSocket("bia", events, { rooms: [ROOM, OTHER_ROOM] }), resolve));
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
+import { ErrorCode } from "@sala/protocol";
 import type { RoomRecord, Stores } from "../src/stores/types.js";
 
 const key = () => randomBytes(32).toString("base64");
@@ -23,6 +24,11 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
     beforeEach(async () => {
       stores = await makeStores();
     });
+    /** A room whose member "ana" (the sender of `msg`) may post. */
+    const createWithSender = async (r: RoomRecord, firstKey: { id: number; key: string }) => {
+      await stores.rooms.create(r, firstKey, 0);
+      await stores.rooms.admit(r.id, "ana", null);
+    };
 
     describe("users", () => {
       it("creates a user once, case-insensitively, and reads it back by any case", async () => {
@@ -42,39 +48,112 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
     describe("rooms", () => {
       it("creates rooms with unique case-insensitive names and lists them in the lobby", async () => {
         const first = room({ name: "Café", passwordHash: "hash" });
-        const created = await stores.rooms.create(first, { id: 1, key: key() });
+        const created = await stores.rooms.create(first, { id: 1, key: key() }, 0);
         expect(created.created).toBe(true);
-        expect((await stores.rooms.create(room({ name: "CAFÉ" }), { id: 1, key: key() })).created).toBe(false);
+        expect((await stores.rooms.create(room({ name: "CAFÉ" }), { id: 1, key: key() }, 0)).created).toBe(false);
         expect(await stores.rooms.get(first.id)).toEqual(first);
         const snapshot = await stores.lobby.snapshot();
         expect(snapshot.rooms).toEqual([
           { id: first.id, name: "Café", owner: "ana", isPrivate: true, memberCount: 0, createdAt: first.createdAt },
         ]);
-        expect(snapshot.rev).toBeGreaterThanOrEqual(created.rev);
+        expect(created.created && snapshot.rev >= created.rev).toBe(true);
       });
 
       it("tracks members, their rooms and member counts with increasing revisions", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
-        const a = await stores.rooms.addMember(r.id, "Ana");
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        const a = await stores.rooms.admit(r.id, "Ana", null);
         expect(a).toMatchObject({ changed: true, memberCount: 1 });
-        expect(await stores.rooms.addMember(r.id, "ana")).toEqual({ changed: false, memberCount: 1, rev: 0, username: "Ana" });
-        const b = await stores.rooms.addMember(r.id, "Bruno");
-        expect(b.rev).toBeGreaterThan(a.rev);
+        expect(await stores.rooms.admit(r.id, "ana", null)).toEqual({ changed: false, memberCount: 1, rev: 0, username: "Ana" });
+        const b = await stores.rooms.admit(r.id, "Bruno", null);
+        expect("rev" in a && "rev" in b && b.rev > a.rev).toBe(true);
         expect((await stores.rooms.members(r.id)).sort()).toEqual(["Ana", "Bruno"]);
         expect(await stores.rooms.isMember(r.id, "ANA")).toBe(true);
         expect(await stores.rooms.roomsOf("ana")).toEqual([r.id]);
-        expect(await stores.rooms.removeMember(r.id, "ANA")).toMatchObject({ changed: true, memberCount: 1, username: "Ana" });
-        expect(await stores.rooms.removeMember(r.id, "ana")).toMatchObject({ changed: false, memberCount: 1 });
+        expect(await stores.rooms.removeMember(r.id, "ANA", 1)).toMatchObject({ changed: true, memberCount: 1, username: "Ana" });
+        expect(await stores.rooms.removeMember(r.id, "ana", 1)).toMatchObject({ changed: false, memberCount: 1 });
         expect(await stores.rooms.roomsOf("ana")).toEqual([]);
         expect((await stores.rooms.summary(r.id))?.memberCount).toBe(1);
-        expect(await stores.rooms.addMember(roomId(), "ana")).toEqual({ changed: false, memberCount: 0, rev: 0, username: "ana" });
+        expect(await stores.rooms.admit(roomId(), "ana", null)).toEqual({ changed: false, memberCount: 0, rev: 0, username: "ana" });
+      });
+
+      it("admits into a private room only with the room's current password hash, or a member already in", async () => {
+        const r = room({ passwordHash: "argon-hash-1" });
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        expect(await stores.rooms.admit(r.id, "ana", null)).toEqual({ refused: "password" });
+        expect(await stores.rooms.admit(r.id, "ana", "some-other-hash")).toEqual({ refused: "password" });
+        expect(await stores.rooms.isMember(r.id, "ana")).toBe(false);
+        expect(await stores.rooms.admit(r.id, "ana", "argon-hash-1")).toMatchObject({ changed: true, memberCount: 1 });
+        // A member (another tab) needs no password; once gone, they need it again.
+        expect(await stores.rooms.admit(r.id, "ANA", null)).toMatchObject({ changed: false, memberCount: 1, username: "ana" });
+        await stores.rooms.removeMember(r.id, "ana", 5);
+        expect(await stores.rooms.admit(r.id, "ana", null)).toEqual({ refused: "password" });
+      });
+
+      it("bars a kicked user, member or not, from joining and posting until unbarred", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        await stores.rooms.admit(r.id, "ana", null);
+        await stores.rooms.admit(r.id, "Bob", null);
+        const kick = await stores.rooms.bar(r.id, "BOB", 10);
+        expect(kick).toMatchObject({ changed: true, memberCount: 1, username: "Bob" });
+        expect(await stores.rooms.isMember(r.id, "bob")).toBe(false);
+        expect(await stores.rooms.roomsOf("bob")).toEqual([]);
+        expect(await stores.rooms.admit(r.id, "bob", null)).toEqual({ refused: "barred" });
+        expect(await stores.rooms.acceptMessage({ ...msg(r.id, 1, 11), from: "bob" }, cap(10))).toEqual({ notMember: true });
+        expect(await stores.rooms.barred(r.id)).toEqual(["Bob"]);
+        // Someone not in the room is barred all the same; a missing room answers null.
+        expect(await stores.rooms.bar(r.id, "Cid", 12)).toMatchObject({ changed: false, memberCount: 1 });
+        expect((await stores.rooms.barred(r.id)).sort()).toEqual(["Bob", "Cid"]);
+        expect(await stores.rooms.bar(roomId(), "bob", 12)).toBeNull();
+        expect(await stores.rooms.unbar(r.id, "bob")).toBe(true);
+        expect(await stores.rooms.unbar(r.id, "bob")).toBe(false);
+        expect(await stores.rooms.barred(r.id)).toEqual(["Cid"]);
+        expect(await stores.rooms.admit(r.id, "bob", null)).toMatchObject({ changed: true, memberCount: 2 });
+      });
+
+      it("refuses a message from someone who is not a member, changing nothing", async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        expect(await stores.rooms.acceptMessage({ ...msg(r.id, 1, 1), clientId: "abcdefgh12" }, cap(10))).toEqual({ notMember: true });
+        await stores.rooms.admit(r.id, "ana", null);
+        // The refused id was not remembered: the same id now posts, as seq 1.
+        expect(await stores.rooms.acceptMessage({ ...msg(r.id, 1, 2), clientId: "abcdefgh12" }, cap(10))).toMatchObject({ seq: 1, duplicate: false });
+      });
+
+      it("counts each owner's rooms against a quota, and frees a place when one is deleted", async () => {
+        const owner = `own${randomBytes(3).toString("hex")}`;
+        const first = room({ owner });
+        expect((await stores.rooms.create(first, { id: 1, key: key() }, 2)).created).toBe(true);
+        expect((await stores.rooms.create(room({ owner: owner.toUpperCase() }), { id: 1, key: key() }, 2)).created).toBe(true);
+        expect(await stores.rooms.create(room({ owner }), { id: 1, key: key() }, 2)).toEqual({ created: false, reason: "quota" });
+        expect(await stores.rooms.create(room({ name: first.name }), { id: 1, key: key() }, 2)).toEqual({ created: false, reason: "name_taken" });
+        await stores.rooms.delete(first.id);
+        expect((await stores.rooms.create(room({ owner }), { id: 1, key: key() }, 2)).created).toBe(true);
+        expect((await stores.rooms.create(room({ owner }), { id: 1, key: key() }, 2)).created).toBe(false);
+        expect((await stores.rooms.create(room({ owner }), { id: 1, key: key() }, 0)).created).toBe(true); // 0: no limit
+      });
+
+      it("lists rooms empty since before a time, and deletes one only while it is still empty and idle", async () => {
+        const r = room({ createdAt: 1000 });
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        expect(await stores.rooms.idleRooms(1001, 1000)).toContain(r.id);
+        expect(await stores.rooms.idleRooms(1000, 1000)).not.toContain(r.id);
+        await stores.rooms.admit(r.id, "ana", null);
+        expect(await stores.rooms.idleRooms(Number.MAX_SAFE_INTEGER, 1000)).not.toContain(r.id);
+        expect(await stores.rooms.delete(r.id, Number.MAX_SAFE_INTEGER)).toBeNull(); // a member is in
+        await stores.rooms.removeMember(r.id, "ana", 5000);
+        expect(await stores.rooms.idleRooms(5000, 1000)).not.toContain(r.id);
+        expect(await stores.rooms.delete(r.id, 5000)).toBeNull(); // empty, but not since before 5000
+        expect(await stores.rooms.delete(r.id, 5001)).toMatchObject({ members: [] });
+        expect(await stores.rooms.get(r.id)).toBeNull();
+        expect(await stores.rooms.idleRooms(Number.MAX_SAFE_INTEGER, 1000)).not.toContain(r.id);
       });
 
       it("rotates keys and accepts messages only under the current key, numbering them in order", async () => {
         const r = room();
         const first = { id: 1, key: key() };
-        await stores.rooms.create(r, first);
+        await createWithSender(r, first);
         expect(await stores.rooms.currentKey(r.id)).toEqual(first);
         expect(await stores.rooms.acceptMessage(msg(r.id, 1, 100), cap(10))).toEqual({ seq: 1, ts: 100, duplicate: false, announced: false });
         expect(await stores.rooms.acceptMessage(msg(r.id, 1, 101), cap(10))).toEqual({ seq: 2, ts: 101, duplicate: false, announced: false });
@@ -90,7 +169,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
 
       it("keeps a capped, ordered history and pages it both ways", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
+        await createWithSender(r, { id: 1, key: key() });
         for (let i = 1; i <= 30; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, 1000 + i), from: "Ana", msg: `m${i}` }, cap(20));
         const latest = await stores.rooms.history(r.id, { limit: 5 });
         expect(latest.map((m) => m.seq)).toEqual([26, 27, 28, 29, 30]);
@@ -103,7 +182,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
 
       it("answers a message sent again with the same id with the first answer, storing it once", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
+        await createWithSender(r, { id: 1, key: key() });
         const first = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 500), clientId: "abcdefgh12" }, cap(10));
         const again = await stores.rooms.acceptMessage({ ...msg(r.id, 1, 900), clientId: "abcdefgh12" }, cap(10));
         expect(first).toEqual({ seq: 1, ts: 500, duplicate: false, announced: false });
@@ -114,7 +193,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
 
       it("clears history and keeps no more than the room's own retention", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
+        await createWithSender(r, { id: 1, key: key() });
         for (let i = 1; i <= 6; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(100));
         await stores.rooms.setRetention(r.id, 3);
         expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => m.seq)).toEqual([4, 5, 6]);
@@ -130,7 +209,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
 
       it("never returns messages past the age cap, and trims them from storage on the next write", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
+        await createWithSender(r, { id: 1, key: key() });
         const month = cap(100, 30 * DAY);
         for (let day = 1; day <= 5; day++) await stores.rooms.acceptMessage(msg(r.id, 1, day * DAY), month);
         // On day 33, a 30-day cap keeps what was written from day 3 on.
@@ -145,7 +224,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await seqs({})).toEqual([4, 5, 6]);
         // No age cap: nothing goes.
         const forever = room();
-        await stores.rooms.create(forever, { id: 1, key: key() });
+        await createWithSender(forever, { id: 1, key: key() });
         await stores.rooms.acceptMessage(msg(forever.id, 1, 1), cap(100));
         await stores.rooms.acceptMessage(msg(forever.id, 1, 1000 * DAY), cap(100));
         expect((await stores.rooms.history(forever.id, { limit: 10 })).map((m) => m.seq)).toEqual([1, 2]);
@@ -153,7 +232,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
 
       it("trims a long expired backlog at once, and hides an expired entry that arrived out of time order", async () => {
         const r = room();
-        await stores.rooms.create(r, { id: 1, key: key() });
+        await createWithSender(r, { id: 1, key: key() });
         for (let i = 1; i <= 120; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(1000));
         await stores.rooms.acceptMessage(msg(r.id, 1, 10 * DAY), cap(1000, DAY));
         expect((await stores.rooms.history(r.id, { limit: 1000 })).map((m) => m.seq)).toEqual([121]);
@@ -169,16 +248,16 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
       it("finds keys by id", async () => {
         const r = room();
         const first = { id: 1, key: key() };
-        await stores.rooms.create(r, first);
+        await stores.rooms.create(r, first, 0);
         const second = await stores.rooms.rotateKey(r.id, key());
         expect(await stores.rooms.keysById(r.id, [2, 1, 2, 9])).toEqual([second, first]);
       });
 
       it("deletes a room with its members' memberships and frees its name", async () => {
         const r = room({ name: "Doomed" });
-        await stores.rooms.create(r, { id: 1, key: key() });
-        await stores.rooms.addMember(r.id, "Ana");
-        await stores.rooms.addMember(r.id, "Bruno");
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        await stores.rooms.admit(r.id, "Ana", null);
+        await stores.rooms.admit(r.id, "Bruno", null);
         const deleted = await stores.rooms.delete(r.id);
         expect(deleted?.members.sort()).toEqual(["Ana", "Bruno"]);
         expect(await stores.rooms.get(r.id)).toBeNull();
@@ -186,7 +265,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.rooms.roomsOf("ana")).toEqual([]);
         expect(await stores.rooms.delete(r.id)).toBeNull();
         expect((await stores.lobby.snapshot()).rooms.map((x) => x.id)).not.toContain(r.id);
-        expect((await stores.rooms.create(room({ name: "doomed" }), { id: 1, key: key() })).created).toBe(true);
+        expect((await stores.rooms.create(room({ name: "doomed" }), { id: 1, key: key() }, 0)).created).toBe(true);
       });
     });
 
@@ -337,6 +416,73 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.presence.takeDueOffline(1500)).toEqual([{ username: "Ana", rev: 7 }]);
         expect(await stores.presence.takeDueOffline(1500)).toEqual([]);
         expect(await stores.presence.takeDueOffline(9000)).toEqual([{ username: "Bia:x", rev: 8 }]);
+      });
+    });
+
+    // Issue 17, item 9 (d): look-alike names are refused in the same atomic step that claims a name.
+    describe("look-alike names", () => {
+      // Usernames are ASCII (USERNAME_PATTERN): what still looks alike there is rn/m, l/1/I, O/0.
+      it("refuses a username confusable with an existing one, and keeps an exact duplicate a plain 'taken'", async () => {
+        expect(await stores.users.create({ username: "bill", passwordHash: "h", createdAt: 1 })).toBe(true);
+        for (const lookalike of ["bi11", "BiIl", "biI1"]) {
+          await expect(stores.users.create({ username: lookalike, passwordHash: "h", createdAt: 2 })).rejects.toMatchObject({
+            code: ErrorCode.NAME_CONFUSABLE,
+            existing: "bill",
+          });
+          expect(await stores.users.get(lookalike)).toBeNull();
+        }
+        expect(await stores.users.create({ username: "BILL", passwordHash: "h", createdAt: 3 })).toBe(false);
+        expect(await stores.users.create({ username: "rnarco", passwordHash: "h", createdAt: 4 })).toBe(true);
+        await expect(stores.users.create({ username: "marco", passwordHash: "h", createdAt: 5 })).rejects.toMatchObject({ existing: "rnarco" });
+        expect(await stores.users.create({ username: "r0b", passwordHash: "h", createdAt: 6 })).toBe(true);
+        await expect(stores.users.create({ username: "rob", passwordHash: "h", createdAt: 7 })).rejects.toMatchObject({ existing: "r0b" });
+        expect(await stores.users.create({ username: "billy", passwordHash: "h", createdAt: 8 })).toBe(true);
+      });
+
+      it("lets one of many racing look-alike registrations win", async () => {
+        const names = ["bia1", "bial", "biaI", "Bia1", "BiaL"];
+        const results = await Promise.allSettled(names.map((username) => stores.users.create({ username, passwordHash: "h", createdAt: 1 })));
+        expect(results.filter((r) => r.status === "fulfilled" && r.value === true)).toHaveLength(1);
+      });
+
+      it("refuses a room name confusable with an existing room's, and frees it when that room is deleted", async () => {
+        const lobby = room({ name: "Lobby" });
+        expect((await stores.rooms.create(lobby, { id: 1, key: key() }, 0)).created).toBe(true);
+        for (const name of ["Lоbby", "ＬＯＢＢＹ", "L0bby"]) {
+          const lookalike = room({ name });
+          await expect(stores.rooms.create(lookalike, { id: 1, key: key() }, 0)).rejects.toMatchObject({ code: ErrorCode.NAME_CONFUSABLE, existing: "Lobby" });
+          expect(await stores.rooms.get(lookalike.id)).toBeNull();
+        }
+        expect((await stores.lobby.snapshot()).rooms.map((r) => r.name)).toEqual(["Lobby"]);
+        const again = await stores.rooms.create(room({ name: "LOBBY" }), { id: 1, key: key() }, 0);
+        expect(again).toEqual({ created: false, reason: "name_taken" });
+        expect(await stores.rooms.delete(lobby.id)).not.toBeNull();
+        const successor = room({ name: "Lоbby" });
+        expect((await stores.rooms.create(successor, { id: 1, key: key() }, 0)).created).toBe(true);
+        await expect(stores.rooms.create(room({ name: "Lobby" }), { id: 1, key: key() }, 0)).rejects.toMatchObject({ existing: "Lоbby" });
+      });
+    });
+
+    // Issue 17, item 9 (c): the admin role is a flag on an existing account; operators' actions are audited.
+    describe("admin role and audit trail", () => {
+      it("grants and revokes the role of an existing user only", async () => {
+        await stores.users.create({ username: "Ana", passwordHash: "h", createdAt: 1 });
+        expect(await stores.users.isAdmin("ana")).toBe(false);
+        expect(await stores.users.setAdmin("ANA", true)).toBe(true);
+        expect(await stores.users.isAdmin("aNa")).toBe(true);
+        expect(await stores.users.get("ana")).toEqual({ username: "Ana", passwordHash: "h", createdAt: 1 });
+        expect(await stores.users.setAdmin("ana", false)).toBe(true);
+        expect(await stores.users.isAdmin("ana")).toBe(false);
+        expect(await stores.users.setAdmin("ghost", true)).toBe(false);
+        expect(await stores.users.isAdmin("ghost")).toBe(false);
+        expect(await stores.users.get("ghost")).toBeNull();
+      });
+
+      it("keeps the latest audit entries, newest first", async () => {
+        const entry = (i: number) => ({ ts: i, actor: "root", action: "grant-admin", target: `u${i}`, outcome: "done" });
+        for (let i = 1; i <= 5; i++) await stores.audit.append(entry(i), 3);
+        expect(await stores.audit.recent(10)).toEqual([entry(5), entry(4), entry(3)]);
+        expect(await stores.audit.recent(1)).toEqual([entry(5)]);
       });
     });
   });

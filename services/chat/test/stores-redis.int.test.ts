@@ -21,7 +21,8 @@ describe("redis room store with an announcer", () => {
     const keys = new RedisKeys(uniquePrefix("announce"));
     const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec });
     const roomId = randomBytes(12).toString("base64url");
-    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
+    await stores.rooms.admit(roomId, "ana", null);
     const frames: string[] = [];
     const channel = `${keys.prefix}:sio#/#room:${roomId}#`;
     subscriber.on("smessage", (from: string, frame: string) => {
@@ -54,7 +55,8 @@ describe("redis room store with an announcer", () => {
     const keys = new RedisKeys(uniquePrefix("failed-append"));
     const stores = createRedisStores(redis, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec });
     const roomId = randomBytes(12).toString("base64url");
-    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
+    await stores.rooms.admit(roomId, "ana", null);
     const message = { roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "retried-id" };
     const cap = { maxMessages: 100, maxAgeMs: 0 };
     await redis.set(keys.roomHistory(roomId), "not a stream"); // the append fails (WRONGTYPE)
@@ -64,21 +66,42 @@ describe("redis room store with an announcer", () => {
     expect(await stores.rooms.acceptMessage(message, cap)).toEqual({ seq: 1, ts: 10, duplicate: false, announced: true });
   });
 
-  it("remembers a sender's message id for MESSAGE_ID_WINDOW_SEC, in rooms and conversations", async () => {
+  it("remembers a sender's message id for MESSAGE_ID_WINDOW_SEC, in rooms and conversations, and forgets expired ones", async () => {
     const keys = new RedisKeys(uniquePrefix("id-window"));
     const stores = createRedisStores(redis, keys, { messageIdWindowSec: 90 });
     const roomId = randomBytes(12).toString("base64url");
-    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" });
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
+    await stores.rooms.admit(roomId, "Ana", null);
     const cap = { maxMessages: 100, maxAgeMs: 0 };
-    await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "Ana", ts: 10, msg: "v1.1.m", clientId: "room-msg-1" }, cap);
+    await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "Ana", ts: 10_000, msg: "v1.1.m", clientId: "room-msg-1" }, cap);
     await stores.conversations.open("Ana", "Bia", "k1");
-    await stores.conversations.accept({ from: "Ana", to: "Bia", keyId: 1, ts: 10, msg: "v1.1.w", clientId: "whisper-1" }, cap);
+    await stores.conversations.accept({ from: "Ana", to: "Bia", keyId: 1, ts: 10_000, msg: "v1.1.w", clientId: "whisper-1" }, cap);
 
-    const roomTtl = await redis.ttl(keys.roomMessageId(roomId, "ana:room-msg-1"));
-    const whisperTtl = await redis.ttl(keys.conversationMessageId(conversationId("ana", "bia"), "ana:whisper-1"));
-    for (const ttl of [roomTtl, whisperTtl]) {
-      expect(ttl).toBeGreaterThan(80);
-      expect(ttl).toBeLessThanOrEqual(90);
+    const roomExpiry = await redis.zscore(keys.roomMessageIdExpiry(roomId), "ana:room-msg-1");
+    const whisperExpiry = await redis.zscore(keys.conversationMessageIdExpiry(conversationId("ana", "bia")), "ana:whisper-1");
+    expect([Number(roomExpiry), Number(whisperExpiry)]).toEqual([100_000, 100_000]);
+    expect(await redis.hget(keys.roomMessageIds(roomId), "ana:room-msg-1")).toBe("1:10000");
+    // Past the window, the next message drops the expired id, and the id may be used again.
+    const later = { roomId, keyId: 1, from: "Ana", ts: 100_001, msg: "v1.1.n", clientId: "room-msg-2" };
+    expect(await stores.rooms.acceptMessage(later, cap)).toMatchObject({ seq: 2, duplicate: false });
+    expect(await redis.hkeys(keys.roomMessageIds(roomId))).toEqual(["ana:room-msg-2"]);
+    expect(await redis.zcard(keys.roomMessageIdExpiry(roomId))).toBe(1);
+  });
+
+  it("deletes a room's remembered message ids, bars and idle mark with the room (no key of it is left)", async () => {
+    const keys = new RedisKeys(uniquePrefix("room-delete"));
+    const stores = createRedisStores(redis, keys, { messageIdWindowSec: 600 });
+    const roomId = randomBytes(12).toString("base64url");
+    await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
+    await stores.rooms.admit(roomId, "ana", null);
+    for (let i = 0; i < 5; i++) {
+      await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "ana", ts: Date.now(), msg: "v1.1.m", clientId: `message-${i}` }, { maxMessages: 100, maxAgeMs: 0 });
     }
+    await stores.rooms.bar(roomId, "bob", Date.now());
+    expect(await redis.keys(`${keys.prefix}:{room:${roomId}}:*`)).not.toEqual([]);
+    await stores.rooms.delete(roomId);
+    expect(await redis.keys(`${keys.prefix}:{room:${roomId}}:*`)).toEqual([]);
+    expect(await redis.zscore(keys.emptyRooms, roomId)).toBeNull();
+    expect(await redis.smembers(keys.userOwnedRooms("ana"))).toEqual([]);
   });
 });

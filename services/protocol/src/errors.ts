@@ -12,7 +12,7 @@ export const ErrorCode = {
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
   /** No valid session: log in first. */
   UNAUTHORIZED: "UNAUTHORIZED",
-  /** Logged in, but not allowed (e.g. operator pages need the admin role: ADMIN_USERS). */
+  /** Logged in, but not allowed (e.g. operator pages need the admin role: `npm run admin -- grant-admin NAME`). */
   FORBIDDEN: "FORBIDDEN",
   /** The request came from an origin that is not in ALLOWED_ORIGINS. */
   BAD_ORIGIN: "BAD_ORIGIN",
@@ -43,6 +43,16 @@ export const ErrorCode = {
   USER_NOT_FOUND: "USER_NOT_FOUND",
   /** Whisper or conversation target: yourself. */
   SELF_WHISPER: "SELF_WHISPER",
+  /** The owner barred this user from the room (kick); only the owner's `unban` lifts it. */
+  BANNED: "BANNED",
+  /** A per-user limit on what one account may own or create (e.g. rooms) is reached. */
+  QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
+  /** The node is at capacity for this kind of work right now (e.g. password hashing); nothing was changed. Retry after `retryAfterMs`. */
+  BUSY: "BUSY",
+  /** Handshake refused: this user or client address already holds as many sockets as allowed. */
+  TOO_MANY_SOCKETS: "TOO_MANY_SOCKETS",
+  /** Registration or room creation: the name looks like an existing one (Unicode confusables). */
+  NAME_CONFUSABLE: "NAME_CONFUSABLE",
   /** Shared state (Redis) cannot be reached right now; nothing was changed. Retry later. */
   UNAVAILABLE: "UNAVAILABLE",
   /** An unexpected failure; details are in the node's log, never in the answer. */
@@ -54,6 +64,6 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
-  /** Present with RATE_LIMITED: milliseconds until the next attempt may succeed. */
+  /** Present with RATE_LIMITED and BUSY: milliseconds until the next attempt may succeed. */
   retryAfterMs?: number;
 }

@@ -68,6 +68,8 @@ export interface JoinedRoom {
   history: RoomMessage[];
   /** The keys those messages were encrypted with (current key included). */
   keys: RoomKey[];
+  /** Users the owner has barred from the room (kicked and not yet unbanned); only the owner gets them, others get []. */
+  banned: string[];
 }
 
 export interface HistoryPage {
@@ -178,6 +180,7 @@ export const ClientEvent = {
   leaveRoom: "leave_room",
   deleteRoom: "delete_room",
   kick: "kick",
+  unban: "unban",
   text: "text",
   privateMessage: "private_message",
   openConversation: "open_conversation",
@@ -199,6 +202,7 @@ export const ServerEvent = {
   roomKey: "room_key",
   roomDeleted: "room_deleted",
   kicked: "kicked",
+  banChanged: "ban_changed",
   text: "text",
   privateMessage: "private_message",
   conversationRead: "conversation_read",
@@ -213,7 +217,10 @@ export interface ClientToServerEvents {
   join_room: (payload: JoinRoomPayload, ack: AckCallback<JoinedRoom>) => void;
   leave_room: (payload: RoomRefPayload, ack: AckCallback) => void;
   delete_room: (payload: RoomRefPayload, ack: AckCallback) => void;
+  /** Owner only: removes the member and bars them from the room until `unban`. */
   kick: (payload: KickPayload, ack: AckCallback) => void;
+  /** Owner only: lifts a kick's bar (answers ok when the user was not barred). */
+  unban: (payload: KickPayload, ack: AckCallback) => void;
   text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
   history: (payload: HistoryPayload, ack: AckCallback<HistoryPage>) => void;
   /** Owner only: delete the room's stored messages. */
@@ -245,6 +252,8 @@ export interface ServerToClientEvents {
   room_key: (event: { roomId: string; key: RoomKey }) => void;
   room_deleted: (event: { roomId: string; name: string }) => void;
   kicked: (event: { roomId: string; name: string; by: string }) => void;
+  /** To every socket of the room's owner: `username` was barred (kick) or let back in (unban). */
+  ban_changed: (event: { roomId: string; username: string; banned: boolean }) => void;
   text: (message: RoomMessage) => void;
   private_message: (whisper: Whisper) => void;
   conversation_read: (event: ConversationRead) => void;

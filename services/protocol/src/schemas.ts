@@ -5,14 +5,18 @@
  * checked after the shape, in the server's domain code.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from "@sinclair/typebox";
-import { Limits, ROOM_ID_PATTERN } from "./limits.js";
+import { Limits, ROOM_ID_PATTERN, USERNAME_PATTERN } from "./limits.js";
 import { ENVELOPE_PATTERN } from "./envelope-format.js";
 
 const strict = <T extends TProperties>(properties: T): TObject<T> =>
   Type.Object(properties, { additionalProperties: false });
 
 const RoomId = Type.String({ pattern: ROOM_ID_PATTERN });
-const Username = Type.String({ minLength: 1, maxLength: Limits.usernameMax });
+/**
+ * A username in a payload follows the registration rule (USERNAME_PATTERN), so no name from a
+ * client can carry a `:` or a hash tag into a Redis key of another family (`user:<name>:rooms`).
+ */
+const Username = Type.String({ minLength: Limits.usernameMin, maxLength: Limits.usernameMax, pattern: USERNAME_PATTERN.source });
 /** A ciphertext envelope (envelope-format.ts); the server checks its shape, never its content. */
 const Envelope = Type.String({ maxLength: Limits.envelopeMax, pattern: ENVELOPE_PATTERN });
 /**

@@ -22,16 +22,24 @@ export function resumeRooms(rooms: RoomStore, subscriptionsApplied: () => Promis
     }
     try {
       const wanted = [...new Set(auth.rooms ?? [])];
-      const member = await Promise.all(wanted.map((roomId) => rooms.isMember(roomId, socket.data.username)));
-      const resumed = wanted.filter((_, i) => member[i]).map(SocketRooms.room);
+      const resumed = await membersOf(rooms, wanted, socket.data.username);
       if (resumed.length > 0) {
-        socket.join(resumed);
+        socket.join(resumed.map(SocketRooms.room));
         // The client asks for what it missed once connected: by then the node hears the rooms.
         await subscriptionsApplied();
+        // A kick that landed between the first look and the join has made its socketsLeave
+        // already: asked again, the store has the last word, and the socket leaves those rooms.
+        const still = new Set(await membersOf(rooms, resumed, socket.data.username));
+        for (const roomId of resumed) if (!still.has(roomId)) socket.leave(SocketRooms.room(roomId));
       }
       next();
     } catch {
       next(new Error(ErrorCode.UNAVAILABLE));
     }
   };
+}
+
+async function membersOf(rooms: RoomStore, roomIds: string[], username: string): Promise<string[]> {
+  const member = await Promise.all(roomIds.map((roomId) => rooms.isMember(roomId, username)));
+  return roomIds.filter((_, i) => member[i]);
 }

@@ -15,10 +15,40 @@ export interface UserRecord {
 }
 
 export interface UserStore {
-  /** Creates the user; false when the name is taken (case-insensitively). */
+  /**
+   * Creates the user; false when the name is taken (case-insensitively). Throws
+   * NameConfusableError (domain/confusables.ts) when the name looks like an existing user's: the
+   * check and the claim are one atomic step.
+   */
   create(user: UserRecord): Promise<boolean>;
   get(username: string): Promise<UserRecord | null>;
   setPasswordHash(username: string, passwordHash: string): Promise<void>;
+  /** Grants (true) or revokes (false) the admin role of an existing user; false: no such user. */
+  setAdmin(username: string, admin: boolean): Promise<boolean>;
+  /** Whether the user holds the admin role (false for unknown users). */
+  isAdmin(username: string): Promise<boolean>;
+}
+
+/** One operator action (admin CLI), kept for the record. */
+export interface AuditEntry {
+  /** ms since the epoch. */
+  ts: number;
+  /** Who did it: the OS user that ran the command. */
+  actor: string;
+  /** The command, e.g. `grant-admin`. */
+  action: string;
+  /** What it acted on, e.g. a username. */
+  target: string;
+  /** How it ended: `done`, `unchanged`, `unknown_user`, … */
+  outcome: string;
+}
+
+/** The operators' audit trail, capped to its latest entries. */
+export interface AuditStore {
+  /** Appends `entry`, keeping the latest `keep` entries. */
+  append(entry: AuditEntry, keep: number): Promise<void>;
+  /** The latest entries, newest first (at most `limit`). */
+  recent(limit: number): Promise<AuditEntry[]>;
 }
 
 export interface RoomRecord {
@@ -40,31 +70,71 @@ export interface MembershipChange {
   username: string;
 }
 
+/**
+ * Why a store refused to admit a user into a room: `barred` by the owner (kick, until unban), or
+ * `password`: a private room whose password the caller did not verify (against the hash the room
+ * has now) and the user is not already a member.
+ */
+export type AdmissionRefusal = "barred" | "password";
+
+export type Admission = MembershipChange | { refused: AdmissionRefusal };
+
+/** What a room creation answers: `quota` when the owner already owns `maxOwned` rooms. */
+export type RoomCreation = { created: true; rev: number } | { created: false; reason: "name_taken" | "quota" };
+
 export interface RoomStore {
-  /** Creates the room with its first key; false when the name is taken (case-insensitively). */
-  create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }>;
+  /**
+   * Creates the room with its first key, counted among its owner's rooms; refused when the name is
+   * taken (case-insensitively) or the owner already owns `maxOwned` rooms (0: no limit). A new room
+   * is empty: it counts as idle from its creation (see idleRooms).
+   */
+  create(room: RoomRecord, firstKey: RoomKey, maxOwned: number): Promise<RoomCreation>;
   get(roomId: string): Promise<RoomRecord | null>;
   summary(roomId: string): Promise<RoomSummary | null>;
-  /** Deletes the room, its keys and memberships; returns the members it had (null: no such room). */
-  delete(roomId: string): Promise<{ members: string[]; rev: number } | null>;
-  addMember(roomId: string, username: string): Promise<MembershipChange>;
-  removeMember(roomId: string, username: string): Promise<MembershipChange>;
+  /**
+   * Deletes the room, its keys, memberships, bars, history and remembered message ids; returns the
+   * members it had (null: no such room, or — with `idleBefore` — the room is no longer empty and
+   * idle since before that time).
+   */
+  delete(roomId: string, idleBefore?: number): Promise<{ members: string[]; rev: number } | null>;
+  /**
+   * Admits the user, in one atomic step: a member stays a member (changed: false); a barred user
+   * is refused; a private room needs `verifiedHash` to equal its password hash (the caller checked
+   * the password against it), unless the user is a member already. A missing room answers
+   * changed: false with memberCount 0.
+   */
+  admit(roomId: string, username: string, verifiedHash: string | null): Promise<Admission>;
+  /** `now`: when the room became empty, if this was its last member (see idleRooms). */
+  removeMember(roomId: string, username: string, now: number): Promise<MembershipChange>;
+  /**
+   * The owner's kick, in one atomic step: the user is no longer a member and is barred from the
+   * room until `unbar`. Returns the membership change (changed: false when they were not a member;
+   * they are barred all the same). null: no such room.
+   */
+  bar(roomId: string, username: string, now: number): Promise<MembershipChange | null>;
+  /** Lifts a bar; false when the user was not barred. */
+  unbar(roomId: string, username: string): Promise<boolean>;
+  /** Display names of the users barred from the room. */
+  barred(roomId: string): Promise<string[]>;
   members(roomId: string): Promise<string[]>;
   isMember(roomId: string, username: string): Promise<boolean>;
+  /** Ids of rooms empty since before `before` (ms), oldest first, at most `limit`. */
+  idleRooms(before: number, limit: number): Promise<string[]>;
   /** Ids of the rooms the user is a member of. */
   roomsOf(username: string): Promise<string[]>;
   currentKey(roomId: string): Promise<RoomKey | null>;
   /** Stores `key` as the room's next key (id = previous id + 1) and returns it. */
   rotateKey(roomId: string, key: string): Promise<RoomKey>;
   /**
-   * Accepts a message: if its key id is the room's current key id, numbers it with the next
-   * sequence number and appends it to the room's history (capped by `cap`: its length, and its
-   * age counted back from the message's ts), otherwise answers the current key id as
-   * `{ staleKey }` — atomically, so no message under a retired key gets a number after a
-   * rotation. A message whose `clientId` was accepted in the last minutes gets the first answer
-   * again (`duplicate`), and is not stored twice. null: no such room.
+   * Accepts a message: if its sender is a member (else `{ notMember }`) and its key id is the
+   * room's current key id, numbers it with the next sequence number and appends it to the room's
+   * history (capped by `cap`: its length, and its age counted back from the message's ts),
+   * otherwise answers the current key id as `{ staleKey }` — atomically, so no message under a
+   * retired key gets a number after a rotation, and none from a user kicked a moment before. A
+   * message whose `clientId` was accepted in the last minutes gets the first answer again
+   * (`duplicate`), and is not stored twice. null: no such room.
    */
-  acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null>;
+  acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null>;
   /** Stored messages, oldest first: the latest, those after a seq, or those before one. */
   history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]>;
   /** Deletes the room's stored messages (numbering goes on). */
@@ -114,6 +184,9 @@ export interface StoredMessage {
 }
 
 export type AcceptResult = AcceptedMessage | { staleKey: number };
+
+/** A room message's answer: refused when the sender is not a member of the room (checked in the same step). */
+export type RoomAcceptResult = AcceptResult | { notMember: true };
 
 /** What a room's or conversation's stored history keeps. */
 export interface HistoryCap {
@@ -221,6 +294,40 @@ export interface PresenceStore {
   takeDueOffline(now: number): Promise<PresenceTransition[]>;
 }
 
+/** How many sockets one user, and one client address, may hold at once (0: no limit). */
+export interface SocketCaps {
+  perUser: number;
+  perAddress: number;
+}
+
+/** What a socket's handshake is told: counted, or which cap is already reached. */
+export type SocketAdmission = "ok" | "user" | "address";
+
+/**
+ * Sockets held per user and per client address across the cluster, counted per node. A node's
+ * counts live as long as it keeps them (`keepAlive`): a node that dies stops, and its counts
+ * expire with it, so they never hold anyone's slots for longer than `ttlMs`.
+ */
+export interface SocketCountStore {
+  /**
+   * Counts one more socket of `username` from `address` on `nodeId` if neither cap is reached
+   * across the live nodes; otherwise counts nothing and names the cap. Atomic: handshakes racing
+   * on any number of nodes never overshoot a cap.
+   */
+  acquire(nodeId: string, username: string, address: string, caps: SocketCaps, now: number, ttlMs: number): Promise<SocketAdmission>;
+  /** One socket counted by `acquire` is gone (never below zero). */
+  release(nodeId: string, username: string, address: string): Promise<void>;
+  /**
+   * Keeps the node's counts live until `now + ttlMs`. False when they had expired or were never
+   * stamped (a node swept while alive, or new): the caller then writes them again with `restore`.
+   */
+  keepAlive(nodeId: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Replaces the node's counts with `sockets` (this node's own tally: user, address per socket). */
+  restore(nodeId: string, sockets: Array<{ username: string; address: string }>, now: number, ttlMs: number): Promise<void>;
+  /** Forgets every count of the node (its shutdown, or a restart under the same NODE_ID). */
+  forgetNode(nodeId: string): Promise<void>;
+}
+
 /** The last few minutes of every node's health samples, for /memory viewers who arrive later. */
 export interface SampleStore {
   /** Keeps `sample` (at most `windowSec` per node); its node counts as live for `ttlMs`. */
@@ -236,6 +343,8 @@ export interface Stores {
   presence: PresenceStore;
   lobby: LobbyStore;
   samples: SampleStore;
+  socketCounts: SocketCountStore;
+  audit: AuditStore;
 }
 
 /** The case-insensitive identity of a username or room name. */

@@ -4,6 +4,7 @@ import { AppError } from "../../errors.js";
 import type { HistoryCap, RoomStore } from "../../stores/types.js";
 import { keysFor } from "../epoch-keys.js";
 import { pageQuery } from "../history-page.js";
+import { readAsMember } from "../member-read.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import { SocketRooms, type SalaSocket } from "../types.js";
 
@@ -15,10 +16,14 @@ export interface MessageDeps {
   onAccepted?: () => void;
 }
 
+const notMember = () => new AppError(ErrorCode.NOT_MEMBER, "Join the room first");
+
+/**
+ * The socket joined the room (so it hears the room's traffic). Not what authorizes: membership is
+ * the store's, checked by each handler in the step that reads or writes.
+ */
 function requireJoined(socket: SalaSocket, roomId: string): void {
-  if (!socket.rooms.has(SocketRooms.room(roomId))) {
-    throw new AppError(ErrorCode.NOT_MEMBER, "Join the room first");
-  }
+  if (!socket.rooms.has(SocketRooms.room(roomId))) throw notMember();
 }
 
 /** Room messages (`text`), their history and typing signals (whispers: conversations.ts). */
@@ -35,6 +40,9 @@ export function messageHandlers(deps: MessageDeps): EventTable {
       const keyId = parseEnvelope(msg)?.keyId ?? 0;
       const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyCap);
       if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
+      // The store decides, in the step that numbers the message: the socket may still be in the
+      // Socket.IO room for a moment after a kick.
+      if ("notMember" in accepted) throw notMember();
       if ("staleKey" in accepted) {
         throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
       }
@@ -49,8 +57,10 @@ export function messageHandlers(deps: MessageDeps): EventTable {
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
     history: defineEvent(HistoryPayload, async (socket, { roomId, ...paging }) => {
       requireJoined(socket, roomId);
-      const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
-      return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
+      return readAsMember(deps.rooms, roomId, socket.data.username, async () => {
+        const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
+        return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
+      });
     }),
 
     typing: defineEvent(
@@ -60,6 +70,8 @@ export function messageHandlers(deps: MessageDeps): EventTable {
         const now = Date.now();
         if (now - (socket.data.typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
           socket.data.typingAt.set(roomId, now);
+          // Asked of the store only for signals actually relayed (one per throttle window).
+          if (!(await deps.rooms.isMember(roomId, socket.data.username))) throw notMember();
           socket.to(SocketRooms.room(roomId)).emit("typing", { roomId, username: socket.data.username });
         }
         return {};

@@ -21,6 +21,10 @@ export function roomHandlers(deps: { roomService: RoomService }): EventTable {
       await roomService.kick(socket.data.username, roomId, username);
       return {};
     }),
+    unban: defineEvent(KickPayload, async (socket, { roomId, username }) => {
+      await roomService.unban(socket.data.username, roomId, username);
+      return {};
+    }),
     clear_history: defineEvent(RoomRefPayload, async (socket, { roomId }) => {
       await roomService.clearHistory(socket.data.username, roomId);
       return {};

@@ -1,20 +1,24 @@
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
   nameKey,
-  type AcceptResult,
+  type Admission,
   type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
   type MembershipChange,
+  type RoomAcceptResult,
+  type RoomCreation,
   type RoomRecord,
   type RoomStore,
 } from "../types.js";
+import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import { MessageLog, pickKeys } from "./message-log.js";
 import type { Revision } from "./revision.js";
 
 interface RoomState {
   record: RoomRecord;
   members: Map<string, string>; // nameKey → display name
+  barred: Map<string, string>; // nameKey → display name
   keys: Map<number, string>;
   currentKeyId: number;
   log: MessageLog;
@@ -25,17 +29,31 @@ interface RoomState {
 export class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, RoomState>();
   private readonly idsByName = new Map<string, string>();
+  /** Confusable key of a room name (domain/confusables.ts) → id of the room that holds it. */
+  private readonly idsBySkeleton = new Map<string, string>();
   private readonly roomsByUser = new Map<string, Set<string>>();
+  private readonly ownedByUser = new Map<string, Set<string>>();
+  /** Room id → when it became empty (ms); insertion order is not time order, so idleRooms sorts. */
+  private readonly emptySince = new Map<string, number>();
 
   constructor(private readonly revision: Revision) {}
 
-  async create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }> {
+  async create(room: RoomRecord, firstKey: RoomKey, maxOwned: number): Promise<RoomCreation> {
     const key = nameKey(room.name);
-    if (this.idsByName.has(key) || this.rooms.has(room.id)) return { created: false, rev: 0 };
+    if (this.idsByName.has(key) || this.rooms.has(room.id)) return { created: false, reason: "name_taken" };
+    const look = confusableKey(room.name);
+    const lookalike = this.idsBySkeleton.get(look);
+    if (lookalike !== undefined) throw new NameConfusableError("room", this.rooms.get(lookalike)?.record.name ?? "another room");
+    const owned = this.ownedByUser.get(nameKey(room.owner)) ?? new Set<string>();
+    if (maxOwned > 0 && owned.size >= maxOwned) return { created: false, reason: "quota" };
+    this.ownedByUser.set(nameKey(room.owner), owned.add(room.id));
+    this.emptySince.set(room.id, room.createdAt);
     this.idsByName.set(key, room.id);
+    this.idsBySkeleton.set(look, room.id);
     this.rooms.set(room.id, {
       record: { ...room },
       members: new Map(),
+      barred: new Map(),
       keys: new Map([[firstKey.id, firstKey.key]]),
       currentKeyId: firstKey.id,
       log: new MessageLog(),
@@ -57,36 +75,69 @@ export class MemoryRoomStore implements RoomStore {
     return [...this.rooms.values()].map(summarize).sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async delete(roomId: string): Promise<{ members: string[]; rev: number } | null> {
+  async delete(roomId: string, idleBefore?: number): Promise<{ members: string[]; rev: number } | null> {
     const state = this.rooms.get(roomId);
     if (!state) return null;
+    if (idleBefore !== undefined && !((this.emptySince.get(roomId) ?? Infinity) < idleBefore && state.members.size === 0)) return null;
     this.rooms.delete(roomId);
+    this.emptySince.delete(roomId);
+    this.ownedByUser.get(nameKey(state.record.owner))?.delete(roomId);
     this.idsByName.delete(nameKey(state.record.name));
+    const look = confusableKey(state.record.name);
+    if (this.idsBySkeleton.get(look) === roomId) this.idsBySkeleton.delete(look);
     for (const member of state.members.keys()) this.roomsByUser.get(member)?.delete(roomId);
     return { members: [...state.members.values()], rev: this.revision.next() };
   }
 
-  async addMember(roomId: string, username: string): Promise<MembershipChange> {
+  async admit(roomId: string, username: string, verifiedHash: string | null): Promise<Admission> {
     const state = this.rooms.get(roomId);
     if (!state) return { changed: false, memberCount: 0, rev: 0, username };
     const key = nameKey(username);
     const existing = state.members.get(key);
     if (existing) return { changed: false, memberCount: state.members.size, rev: 0, username: existing };
+    if (state.barred.has(key)) return { refused: "barred" };
+    if (state.record.passwordHash !== null && state.record.passwordHash !== verifiedHash) return { refused: "password" };
     state.members.set(key, username);
+    this.emptySince.delete(roomId);
     let rooms = this.roomsByUser.get(key);
     if (!rooms) this.roomsByUser.set(key, (rooms = new Set()));
     rooms.add(roomId);
     return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username };
   }
 
-  async removeMember(roomId: string, username: string): Promise<MembershipChange> {
+  async removeMember(roomId: string, username: string, now: number): Promise<MembershipChange> {
     const key = nameKey(username);
     this.roomsByUser.get(key)?.delete(roomId);
     const state = this.rooms.get(roomId);
     const stored = state?.members.get(key);
     if (!state || stored === undefined) return { changed: false, memberCount: state?.members.size ?? 0, rev: 0, username };
     state.members.delete(key);
+    if (state.members.size === 0) this.emptySince.set(roomId, now);
     return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username: stored };
+  }
+
+  async bar(roomId: string, username: string, now: number): Promise<MembershipChange | null> {
+    const state = this.rooms.get(roomId);
+    if (!state) return null;
+    const key = nameKey(username);
+    state.barred.set(key, state.members.get(key) ?? username);
+    return this.removeMember(roomId, username, now);
+  }
+
+  async unbar(roomId: string, username: string): Promise<boolean> {
+    return this.rooms.get(roomId)?.barred.delete(nameKey(username)) ?? false;
+  }
+
+  async barred(roomId: string): Promise<string[]> {
+    return [...(this.rooms.get(roomId)?.barred.values() ?? [])];
+  }
+
+  async idleRooms(before: number, limit: number): Promise<string[]> {
+    return [...this.emptySince]
+      .filter(([, since]) => since < before)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([id]) => id);
   }
 
   async members(roomId: string): Promise<string[]> {
@@ -115,10 +166,11 @@ export class MemoryRoomStore implements RoomStore {
     return { id: state.currentKeyId, key };
   }
 
-  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null> {
+  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null> {
     const state = this.rooms.get(message.roomId);
     if (!state) return null;
     const { from, ts, msg, clientId } = message;
+    if (!state.members.has(nameKey(from))) return { notMember: true };
     const earlier = state.log.repeat(from, clientId);
     if (earlier) return earlier;
     if (message.keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };

@@ -24,12 +24,12 @@ end
 local m = redis.call('HMGET', KEYS[1], 'keyId', 'seq', 'lastTs', 'read:' .. ARGV[1], 'name:' .. ARGV[3])
 return {tonumber(m[1]), redis.call('HGET', KEYS[2], m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4] or 0), m[5]}`;
 
-// KEYS: meta, history, message-id key. ARGV: acceptArgs, then the sender's name key.
+// KEYS: meta, history, message ids, their expiry. ARGV: acceptArgs, then the sender's name key.
 // As rooms, and an accepted whisper moves the sender's read seq to it.
 const ACCEPT = `${ACCEPT_MESSAGE_LUA}
-local answer = acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)
+local answer = acceptMessage(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV)
 if answer and answer[1] == 1 then
-  redis.call('HSET', KEYS[1], 'lastTs', ARGV[3], 'read:' .. ARGV[9], answer[2])
+  redis.call('HSET', KEYS[1], 'lastTs', ARGV[3], 'read:' .. ARGV[10], answer[2])
 end
 return answer`;
 
@@ -60,7 +60,7 @@ export class RedisConversationStore implements ConversationStore {
     private readonly messageIdWindowSec: number,
   ) {
     this.openScript = defineScript(redis, "salaConversationOpen", 2, OPEN);
-    this.acceptScript = defineScript(redis, "salaConversationAccept", 3, ACCEPT);
+    this.acceptScript = defineScript(redis, "salaConversationAccept", 4, ACCEPT);
     this.markReadScript = defineScript(redis, "salaConversationMarkRead", 1, MARK_READ);
     this.reader = new HistoryReader(redis);
   }
@@ -100,7 +100,7 @@ export class RedisConversationStore implements ConversationStore {
     const from = nameKey(whisper.from);
     const result = acceptResult(
       await this.acceptScript(
-        [k.conversationMeta(id), k.conversationHistory(id), k.conversationMessageId(id, `${from}:${whisper.clientId ?? "-"}`)],
+        [k.conversationMeta(id), k.conversationHistory(id), k.conversationMessageIds(id), k.conversationMessageIdExpiry(id)],
         [...acceptArgs(whisper, cap.maxMessages, oldestKept(cap, whisper.ts), this.messageIdWindowSec), from],
       ),
       whisper.ts,

@@ -20,7 +20,7 @@
  */
 import type { Redis } from "ioredis";
 import type { RoomKey } from "@sala/protocol";
-import type { AcceptResult, HistoryQuery, StoredMessage as LoggedMessage } from "../types.js";
+import { nameKey, type AcceptResult, type HistoryQuery, type StoredMessage as LoggedMessage } from "../types.js";
 
 /** Lua: `trimByAge(key, cutoff)` removes head entries whose ts is before cutoff (0: no age cap). */
 export const TRIM_BY_AGE_LUA = `
@@ -49,33 +49,60 @@ local function trimByAge(key, cutoff)
 end`;
 
 /**
- * Lua: `acceptMessage(meta, history, idKey, argv)` with argv = {keyId, from, ts, msg, cap,
- * hasId, cutoff, idWindowSec}: a sender id repeated within idWindowSec seconds gets its first
- * answer {2, seq, ts}; a key id that is not
+ * Lua: `claimId(ids, expiry, field, value, now, windowMs)`: the message ids a room or conversation
+ * accepted lately, as a hash `field → value` with a sorted set of the same fields by expiry. Not a
+ * key per id: those outlived a deleted room by the whole window (one key per message); these two
+ * keys share the history's hash tag and go with it. Each claim first drops up to 20 expired ids,
+ * more than one message brings, so the hash stays about a window's worth of ids. Answers the
+ * earlier value for a field still remembered, else records this one and answers false.
+ */
+export const CLAIM_ID_LUA = `
+local function claimId(ids, expiry, field, value, now, windowMs)
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 20)
+  if #expired > 0 then
+    redis.call('HDEL', ids, unpack(expired))
+    redis.call('ZREM', expiry, unpack(expired))
+  end
+  local earlier = redis.call('HGET', ids, field)
+  if earlier then return earlier end
+  redis.call('HSET', ids, field, value)
+  redis.call('ZADD', expiry, now + windowMs, field)
+  return false
+end
+local function releaseId(ids, expiry, field)
+  redis.call('HDEL', ids, field)
+  redis.call('ZREM', expiry, field)
+end`;
+
+/**
+ * Lua: `acceptMessage(meta, history, ids, idExpiry, argv)` with argv = {keyId, from, ts, msg, cap,
+ * hasId, cutoff, idWindowSec, idField}: a sender id (idField: `<sender>:<id>`) repeated within
+ * idWindowSec seconds gets its first answer {2, seq, ts}; a key id that is not
  * the meta hash's `keyId` gets {0, currentKeyId}; otherwise the message gets the next `seq` of
  * the meta hash and is appended (capped by length — the meta's own `retention` may lower it —
  * and by age): {1, seq}. false: no meta (no such room or conversation).
  *
- * Four Redis calls on the common path (it runs for every message): the meta fields in one HMGET,
- * the sender's id claimed and checked in one `SET NX GET` (undone if the key turns out stale),
- * the new seq, the append; the age trim only when `headTs` says the head may have expired.
+ * On the common path (it runs for every message): the meta fields in one HMGET, the sender's id
+ * claimed and checked (claimId; undone if the key turns out stale), the new seq, the append; the
+ * age trim only when `headTs` says the head may have expired.
  */
 export const ACCEPT_MESSAGE_LUA = `${TRIM_BY_AGE_LUA}
-local function acceptMessage(meta, history, idKey, argv)
+${CLAIM_ID_LUA}
+local function acceptMessage(meta, history, ids, idExpiry, argv)
   local state = redis.call('HMGET', meta, 'keyId', 'retention', 'seq', 'headTs')
   local current = state[1]
   if not current then return false end
   local seq = tonumber(state[3] or 0) + 1
   local hasId = argv[6] == '1'
   if hasId then
-    local earlier = redis.call('SET', idKey, seq .. ':' .. argv[3], 'NX', 'GET', 'EX', argv[8])
+    local earlier = claimId(ids, idExpiry, argv[9], seq .. ':' .. argv[3], tonumber(argv[3]), tonumber(argv[8]) * 1000)
     if earlier then
       local sep = string.find(earlier, ':', 1, true)
       return {2, tonumber(string.sub(earlier, 1, sep - 1)), tonumber(string.sub(earlier, sep + 1))}
     end
   end
   if current ~= argv[1] then
-    if hasId then redis.call('DEL', idKey) end
+    if hasId then releaseId(ids, idExpiry, argv[9]) end
     return {0, tonumber(current)}
   end
   local cap = tonumber(argv[5])
@@ -86,7 +113,7 @@ local function acceptMessage(meta, history, idKey, argv)
     -- retry is not answered as a repeat of a message that was never stored.
     local added = redis.pcall('XADD', history, 'MAXLEN', cap, seq .. '-0', 'from', argv[2], 'ts', argv[3], 'msg', argv[4])
     if type(added) == 'table' and added.err then
-      if hasId then redis.call('DEL', idKey) end
+      if hasId then releaseId(ids, idExpiry, argv[9]) end
       return redis.error_reply(added.err)
     end
   end
@@ -103,14 +130,16 @@ local function acceptMessage(meta, history, idKey, argv)
   return {1, seq}
 end`;
 
-/** The acceptMessage arguments after the keys, in order. */
+/** The acceptMessage arguments after the keys, in order (9 of them). */
 export function acceptArgs(
   m: { keyId: number; from: string; ts: number; msg: string; clientId?: string },
   maxMessages: number,
   cutoff: number,
   idWindowSec: number,
 ) {
-  return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff, idWindowSec];
+  // Scoped by sender: another member reusing an id is not mistaken for a repeat.
+  const idField = `${nameKey(m.from)}:${m.clientId ?? "-"}`;
+  return [m.keyId, m.from, m.ts, m.msg, maxMessages, m.clientId ? "1" : "0", cutoff, idWindowSec, idField];
 }
 
 /** The answer of acceptMessage, as the stores return it; `announced`: a new message was published. */

@@ -4,15 +4,28 @@
  * keeps each room on one shard; a conversation's keys share `{dm:<a>:<b>}` (its id) the same way.
  * `<name>` is always the case-folded name (stores/types nameKey).
  */
+/** A case-folded username (USERNAME_PATTERN, lower case): never `:`, `{`, `}` or spaces. */
+const SAFE_NAME_KEY = /^[a-z0-9][a-z0-9_.-]*$/;
+
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
+  /**
+   * `user:<name>` and the user's other keys (`:rooms`, `:owned`, `:conversations`). The name is
+   * checked here as well as at the edge (every username in a payload follows USERNAME_PATTERN): a
+   * name with a `:` or a hash tag would otherwise name another user's key of another family.
+   */
+  private userScoped(name: string, suffix = ""): string {
+    if (!SAFE_NAME_KEY.test(name)) throw new Error("refusing to build a user key from a name that is not a username");
+    return `${this.prefix}:user:${name}${suffix}`;
+  }
+
   user(name: string): string {
-    return `${this.prefix}:user:${name}`;
+    return this.userScoped(name);
   }
   /** Set of room ids the user is a member of. */
   userRooms(name: string): string {
-    return `${this.prefix}:user:${name}:rooms`;
+    return this.userScoped(name, ":rooms");
   }
   /** Used inside Lua, which builds userRooms keys for each member of a deleted room. */
   get userPrefix(): string {
@@ -21,6 +34,18 @@ export class RedisKeys {
   /** Hash: case-folded room name → room id (uniqueness). */
   get roomNames(): string {
     return `${this.prefix}:roomnames`;
+  }
+  /** Hash: confusable key of a room name (domain/confusables.ts) → id of the room that holds it. */
+  get roomSkeletons(): string {
+    return `${this.prefix}:roomnames:skeletons`;
+  }
+  /** Hash: confusable key of a username → name key of the user who holds it. */
+  get userSkeletons(): string {
+    return `${this.prefix}:usernames:skeletons`;
+  }
+  /** List: the operators' audit trail (admin CLI), newest first, capped. */
+  get audit(): string {
+    return `${this.prefix}:audit`;
   }
   /** Sorted set: room id by creation time (the lobby's room index; never SCAN). */
   get roomIndex(): string {
@@ -41,9 +66,28 @@ export class RedisKeys {
   roomHistory(id: string): string {
     return `${this.prefix}:{room:${id}}:history`;
   }
-  /** String `<seq>:<ts>`: a sender's message id already accepted (expires after minutes). */
-  roomMessageId(id: string, clientId: string): string {
-    return `${this.prefix}:{room:${id}}:msgid:${clientId}`;
+  /** Hash: case-folded name → display name of each user the owner barred (kick, until unban). */
+  roomBarred(id: string): string {
+    return `${this.prefix}:{room:${id}}:barred`;
+  }
+  /**
+   * Hash `<sender>:<message id>` → `<seq>:<ts>`: the message ids the room accepted lately, and a
+   * sorted set of the same fields by expiry time (ms). Two keys of the room rather than a key
+   * per id, so that deleting the room deletes them too (history-stream.ts).
+   */
+  roomMessageIds(id: string): string {
+    return `${this.prefix}:{room:${id}}:msgids`;
+  }
+  roomMessageIdExpiry(id: string): string {
+    return `${this.prefix}:{room:${id}}:msgids:expiry`;
+  }
+  /** Sorted set: id of each room without members, by when it became empty (ms); idle rooms expire. */
+  get emptyRooms(): string {
+    return `${this.prefix}:rooms:empty`;
+  }
+  /** Set of the ids of the rooms the user owns (the per-user room quota). */
+  userOwnedRooms(name: string): string {
+    return this.userScoped(name, ":owned");
   }
   /**
    * Hash of the conversation `dm:<a>:<b>`: keyId, seq, lastTs, `name:<name>` → display name and
@@ -60,13 +104,16 @@ export class RedisKeys {
   conversationHistory(id: string): string {
     return `${this.prefix}:{${id}}:history`;
   }
-  /** String `<seq>:<ts>`: a sender's whisper id already accepted (expires after minutes). */
-  conversationMessageId(id: string, clientId: string): string {
-    return `${this.prefix}:{${id}}:msgid:${clientId}`;
+  /** Like roomMessageIds: the whisper ids the conversation accepted lately, and their expiry. */
+  conversationMessageIds(id: string): string {
+    return `${this.prefix}:{${id}}:msgids`;
+  }
+  conversationMessageIdExpiry(id: string): string {
+    return `${this.prefix}:{${id}}:msgids:expiry`;
   }
   /** Sorted set: the user's conversation ids by their latest message time (the panel's list). */
   userConversations(name: string): string {
-    return `${this.prefix}:user:${name}:conversations`;
+    return this.userScoped(name, ":conversations");
   }
   /** Counter bumped by every lobby change (presence, room list, member counts). */
   get lobbyRev(): string {
@@ -95,6 +142,21 @@ export class RedisKeys {
   /** Sorted set: node id by last heartbeat (ms). */
   get nodes(): string {
     return `${this.prefix}:nodes`;
+  }
+  /**
+   * Sorted set: node id → until when (ms) its socket counts are live. The socket caps add up the
+   * counts of the nodes listed here; all socket-count keys share the `{sockets}` hash tag.
+   */
+  get socketCountNodes(): string {
+    return `${this.prefix}:{sockets}:nodes`;
+  }
+  /** Hash `u:<name>` / `a:<client address>` → sockets the node holds; expires unless it heartbeats. */
+  nodeSocketCounts(nodeId: string): string {
+    return `${this.nodeSocketCountsPrefix}${nodeId}`;
+  }
+  /** Used inside Lua, which builds nodeSocketCounts keys for each live node. */
+  get nodeSocketCountsPrefix(): string {
+    return `${this.prefix}:{sockets}:node:`;
   }
   /** List: the node's latest health samples (JSON), newest first. */
   nodeSamples(nodeId: string): string {

@@ -3,64 +3,101 @@ import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
   nameKey,
   oldestKept,
-  type AcceptResult,
   type Announcer,
   type HistoryCap,
   type HistoryQuery,
+  type Admission,
   type IncomingMessage,
   type MembershipChange,
+  type RoomAcceptResult,
+  type RoomCreation,
   type RoomRecord,
   type RoomStore,
 } from "../types.js";
+import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import type { RedisKeys } from "./keys.js";
 import { ACCEPT_MESSAGE_LUA, acceptArgs, acceptResult, HistoryReader, keysFromHash } from "./history-stream.js";
 import { defineScript, type Script } from "./script.js";
 
-// KEYS: roomNames, roomIndex, meta, keys, lobbyRev.
-// ARGV: nameKey, id, name, owner, passwordHash ('' = public), createdAt, keyId, key.
+// KEYS: roomNames, roomIndex, meta, keys, lobbyRev, emptyRooms, owner's owned rooms, roomSkeletons.
+// ARGV: nameKey, id, name, owner, passwordHash ('' = public), createdAt, keyId, key, maxOwned (0: no
+// limit), confusable key (domain/confusables.ts).
+// → the lobby revision, -1 (name taken), -2 (quota) or -3 (looks like another room's name).
 const CREATE = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -1 end
+local lookalike = redis.call('HGET', KEYS[8], ARGV[10])
+if lookalike and lookalike ~= ARGV[2] then return -3 end
+local maxOwned = tonumber(ARGV[9])
+if maxOwned > 0 and redis.call('SCARD', KEYS[7]) >= maxOwned then return -2 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'id', ARGV[2], 'name', ARGV[3], 'nameKey', ARGV[1], 'owner', ARGV[4],
-  'passwordHash', ARGV[5], 'createdAt', ARGV[6], 'keyId', ARGV[7], 'seq', 0)
+  'passwordHash', ARGV[5], 'createdAt', ARGV[6], 'keyId', ARGV[7], 'seq', 0, 'skeleton', ARGV[10])
+redis.call('HSET', KEYS[8], ARGV[10], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[6], ARGV[2])
+redis.call('SADD', KEYS[7], ARGV[2])
 return redis.call('INCR', KEYS[5])`;
 
-// KEYS: roomNames, roomIndex, meta, keys, members, lobbyRev, history. ARGV: id, user key prefix.
-// Builds each member's rooms-set key inside the script: fine on one Redis; on Redis Cluster this
-// step would move to the caller (see docs/ARCHITECTURE.md).
+// KEYS: roomNames, roomIndex, meta, keys, members, lobbyRev, history, barred, message ids, their
+// expiry, emptyRooms, roomSkeletons. ARGV: id, user key prefix, idleBefore ('' = delete whatever its state).
+// Builds each member's rooms-set key and the owner's owned-rooms key inside the script: fine on
+// one Redis; on Redis Cluster this step would move to the caller (see docs/ARCHITECTURE.md).
 const DELETE = `
-local nameKey = redis.call('HGET', KEYS[3], 'nameKey')
+local meta = redis.call('HMGET', KEYS[3], 'nameKey', 'owner', 'skeleton')
+local nameKey = meta[1]
 if not nameKey then return false end
+if ARGV[3] ~= '' then
+  local since = redis.call('ZSCORE', KEYS[11], ARGV[1])
+  if not since or tonumber(since) >= tonumber(ARGV[3]) or redis.call('HLEN', KEYS[5]) > 0 then return false end
+end
 if redis.call('HGET', KEYS[1], nameKey) == ARGV[1] then redis.call('HDEL', KEYS[1], nameKey) end
+if meta[3] and redis.call('HGET', KEYS[12], meta[3]) == ARGV[1] then redis.call('HDEL', KEYS[12], meta[3]) end
 local members = redis.call('HGETALL', KEYS[5])
 local out = {0}
 for i = 1, #members, 2 do
   redis.call('SREM', ARGV[2] .. members[i] .. ':rooms', ARGV[1])
   out[#out + 1] = members[i + 1]
 end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
+-- Usernames are ASCII (USERNAME_PATTERN): string.lower is their name key.
+redis.call('SREM', ARGV[2] .. string.lower(meta[2]) .. ':owned', ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[11], ARGV[1])
 out[1] = redis.call('INCR', KEYS[6])
 return out`;
 
-// KEYS: meta, members, userRooms, lobbyRev. ARGV: id, nameKey, display name.
-// → {changed, count, rev, stored display name}
-const ADD_MEMBER = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, ARGV[3]} end
-local added = redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
-local count = redis.call('HLEN', KEYS[2])
-if added == 0 then return {0, count, 0, redis.call('HGET', KEYS[2], ARGV[2])} end
-redis.call('SADD', KEYS[3], ARGV[1])
-return {1, count, redis.call('INCR', KEYS[4]), ARGV[3]}`;
+// Every membership script answers {changed, count, rev, stored display name}; `changed` is -1
+// when ADMIT refused a barred user and -2 when it refused for want of the room's password.
 
-// Same keys and ARGV.
+// KEYS: meta, members, userRooms, lobbyRev, barred, emptyRooms. ARGV: id, nameKey, display name,
+// the password hash the caller verified ('' = none).
+const ADMIT = `
+local passwordHash = redis.call('HGET', KEYS[1], 'passwordHash')
+if not passwordHash then return {0, 0, 0, ARGV[3]} end
+local stored = redis.call('HGET', KEYS[2], ARGV[2])
+if stored then return {0, redis.call('HLEN', KEYS[2]), 0, stored} end
+if redis.call('HEXISTS', KEYS[5], ARGV[2]) == 1 then return {-1, 0, 0, ARGV[3]} end
+if passwordHash ~= '' and passwordHash ~= ARGV[4] then return {-2, 0, 0, ARGV[3]} end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
+return {1, redis.call('HLEN', KEYS[2]), redis.call('INCR', KEYS[4]), ARGV[3]}`;
+
+// KEYS: meta, members, userRooms, lobbyRev, barred, emptyRooms. ARGV: id, nameKey, display name,
+// now (ms), '1' to bar the user as well (a kick). A room left empty is idle from now.
 const REMOVE_MEMBER = `
+if ARGV[5] == '1' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  redis.call('HSET', KEYS[5], ARGV[2], redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[3])
+end
 redis.call('SREM', KEYS[3], ARGV[1])
 local stored = redis.call('HGET', KEYS[2], ARGV[2])
 if not stored then return {0, redis.call('HLEN', KEYS[2]), 0, ARGV[3]} end
 redis.call('HDEL', KEYS[2], ARGV[2])
-return {1, redis.call('HLEN', KEYS[2]), redis.call('INCR', KEYS[4]), stored}`;
+local count = redis.call('HLEN', KEYS[2])
+if count == 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1]) end
+return {1, count, redis.call('INCR', KEYS[4]), stored}`;
 
 // KEYS: meta, keys. → {keyId, key} or nil
 const CURRENT_KEY = `
@@ -75,13 +112,20 @@ local id = redis.call('HINCRBY', KEYS[1], 'keyId', 1)
 redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
-// KEYS: meta, history, message-id key, announcement channel ('' = none). ARGV: see acceptArgs
-// (history-stream.ts), then the announcement's head and tail. A new message is published as
-// head .. seq .. tail in the same step (see realtime/room-announcer.ts).
+// KEYS: meta, history, message ids, their expiry, members, announcement channel ('' = none).
+// ARGV: see acceptArgs (history-stream.ts), the announcement's head and tail, the sender's name
+// key. Only a member
+// may post ({3}: not a member), checked in the same step as the numbering, so a message sent a
+// moment after a kick is refused. A new message is published as head .. seq .. tail in the same
+// step (see realtime/room-announcer.ts).
 const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
-local result = acceptMessage(KEYS[1], KEYS[2], KEYS[3], ARGV)
-if result and result[1] == 1 and KEYS[4] ~= '' then
-  redis.call('SPUBLISH', KEYS[4], ARGV[9] .. string.format('%d', result[2]) .. ARGV[10])
+if redis.call('HEXISTS', KEYS[5], ARGV[12]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  return {3}
+end
+local result = acceptMessage(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV)
+if result and result[1] == 1 and KEYS[6] ~= '' then
+  redis.call('SPUBLISH', KEYS[6], ARGV[10] .. string.format('%d', result[2]) .. ARGV[11])
 end
 return result`;
 
@@ -90,7 +134,7 @@ const SUMMARY_FIELDS = ["id", "name", "owner", "passwordHash", "createdAt"] as c
 export class RedisRoomStore implements RoomStore {
   private readonly createScript: Script;
   private readonly deleteScript: Script;
-  private readonly addMemberScript: Script;
+  private readonly admitScript: Script;
   private readonly removeMemberScript: Script;
   private readonly currentKeyScript: Script;
   private readonly rotateKeyScript: Script;
@@ -105,25 +149,33 @@ export class RedisRoomStore implements RoomStore {
     /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
     private readonly messageIdWindowSec: number,
   ) {
-    this.createScript = defineScript(redis, "salaRoomCreate", 5, CREATE);
-    this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
-    this.addMemberScript = defineScript(redis, "salaRoomAddMember", 4, ADD_MEMBER);
-    this.removeMemberScript = defineScript(redis, "salaRoomRemoveMember", 4, REMOVE_MEMBER);
+    this.createScript = defineScript(redis, "salaRoomCreate", 8, CREATE);
+    this.deleteScript = defineScript(redis, "salaRoomDelete", 12, DELETE);
+    this.admitScript = defineScript(redis, "salaRoomAdmit", 6, ADMIT);
+    this.removeMemberScript = defineScript(redis, "salaRoomRemoveMember", 6, REMOVE_MEMBER);
     this.currentKeyScript = defineScript(redis, "salaRoomCurrentKey", 2, CURRENT_KEY);
     this.rotateKeyScript = defineScript(redis, "salaRoomRotateKey", 2, ROTATE_KEY);
-    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 4, ACCEPT_MESSAGE);
+    this.acceptMessageScript = defineScript(redis, "salaRoomAcceptMessage", 6, ACCEPT_MESSAGE);
     this.reader = new HistoryReader(redis);
   }
 
-  async create(room: RoomRecord, firstKey: RoomKey): Promise<{ created: boolean; rev: number }> {
+  async create(room: RoomRecord, firstKey: RoomKey, maxOwned: number): Promise<RoomCreation> {
     const k = this.keys;
     const rev = Number(
       await this.createScript(
-        [k.roomNames, k.roomIndex, k.roomMeta(room.id), k.roomKeys(room.id), k.lobbyRev],
-        [nameKey(room.name), room.id, room.name, room.owner, room.passwordHash ?? "", room.createdAt, firstKey.id, firstKey.key],
+        [k.roomNames, k.roomIndex, k.roomMeta(room.id), k.roomKeys(room.id), k.lobbyRev, k.emptyRooms, k.userOwnedRooms(nameKey(room.owner)), k.roomSkeletons],
+        [nameKey(room.name), room.id, room.name, room.owner, room.passwordHash ?? "", room.createdAt, firstKey.id, firstKey.key, maxOwned, confusableKey(room.name)],
       ),
     );
-    return { created: rev > 0, rev };
+    if (rev === -3) throw new NameConfusableError("room", await this.lookalikeName(room.name));
+    if (rev === -2) return { created: false, reason: "quota" };
+    return rev > 0 ? { created: true, rev } : { created: false, reason: "name_taken" };
+  }
+
+  /** The name of the room whose name `name` looks like (for the error message only). */
+  private async lookalikeName(name: string): Promise<string> {
+    const id = await this.redis.hget(this.keys.roomSkeletons, confusableKey(name));
+    return (id && (await this.redis.hget(this.keys.roomMeta(id), "name"))) || "another room";
   }
 
   async get(roomId: string): Promise<RoomRecord | null> {
@@ -157,33 +209,61 @@ export class RedisRoomStore implements RoomStore {
     return rooms;
   }
 
-  async delete(roomId: string): Promise<{ members: string[]; rev: number } | null> {
+  async delete(roomId: string, idleBefore?: number): Promise<{ members: string[]; rev: number } | null> {
     const k = this.keys;
     const result = (await this.deleteScript(
-      [k.roomNames, k.roomIndex, k.roomMeta(roomId), k.roomKeys(roomId), k.roomMembers(roomId), k.lobbyRev, k.roomHistory(roomId)],
-      [roomId, k.userPrefix],
+      [
+        k.roomNames,
+        k.roomIndex,
+        k.roomMeta(roomId),
+        k.roomKeys(roomId),
+        k.roomMembers(roomId),
+        k.lobbyRev,
+        k.roomHistory(roomId),
+        k.roomBarred(roomId),
+        k.roomMessageIds(roomId),
+        k.roomMessageIdExpiry(roomId),
+        k.emptyRooms,
+        k.roomSkeletons,
+      ],
+      [roomId, k.userPrefix, idleBefore ?? ""],
     )) as [number, ...string[]] | null;
     if (!result) return null;
     const [rev, ...members] = result;
     return { members, rev };
   }
 
-  private async membership(script: Script, roomId: string, username: string): Promise<MembershipChange> {
-    const key = nameKey(username);
+  private membershipKeys(roomId: string, username: string): string[] {
     const k = this.keys;
-    const [changed, memberCount, rev, stored] = (await script(
-      [k.roomMeta(roomId), k.roomMembers(roomId), k.userRooms(key), k.lobbyRev],
-      [roomId, key, username],
-    )) as [number, number, number, string];
-    return { changed: changed === 1, memberCount, rev, username: stored };
+    return [k.roomMeta(roomId), k.roomMembers(roomId), k.userRooms(nameKey(username)), k.lobbyRev, k.roomBarred(roomId), k.emptyRooms];
   }
 
-  addMember(roomId: string, username: string): Promise<MembershipChange> {
-    return this.membership(this.addMemberScript, roomId, username);
+  async admit(roomId: string, username: string, verifiedHash: string | null): Promise<Admission> {
+    const answer = (await this.admitScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, verifiedHash ?? ""])) as Membership;
+    if (answer[0] === -1) return { refused: "barred" };
+    if (answer[0] === -2) return { refused: "password" };
+    return membershipChange(answer);
   }
 
-  removeMember(roomId: string, username: string): Promise<MembershipChange> {
-    return this.membership(this.removeMemberScript, roomId, username);
+  async removeMember(roomId: string, username: string, now: number): Promise<MembershipChange> {
+    return membershipChange((await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "0"])) as Membership);
+  }
+
+  async bar(roomId: string, username: string, now: number): Promise<MembershipChange | null> {
+    const answer = (await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "1"])) as Membership | null;
+    return answer ? membershipChange(answer) : null;
+  }
+
+  async unbar(roomId: string, username: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keys.roomBarred(roomId), nameKey(username))) === 1;
+  }
+
+  barred(roomId: string): Promise<string[]> {
+    return this.redis.hvals(this.keys.roomBarred(roomId));
+  }
+
+  idleRooms(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.emptyRooms, "-inf", `(${before}`, "LIMIT", 0, limit);
   }
 
   members(roomId: string): Promise<string[]> {
@@ -211,15 +291,20 @@ export class RedisRoomStore implements RoomStore {
     return { id, key };
   }
 
-  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<AcceptResult | null> {
-    const { roomId, from, clientId } = message;
+  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null> {
+    const { roomId, from } = message;
     const k = this.keys;
     const announcement = this.announce?.(message);
     const result = await this.acceptMessageScript(
-      // Scoped by sender: another member reusing an id is not mistaken for a repeat.
-      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageId(roomId, `${nameKey(from)}:${clientId ?? "-"}`), announcement?.channel ?? ""],
-      [...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts), this.messageIdWindowSec), announcement?.head ?? "", announcement?.tail ?? ""],
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageIds(roomId), k.roomMessageIdExpiry(roomId), k.roomMembers(roomId), announcement?.channel ?? ""],
+      [
+        ...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts), this.messageIdWindowSec),
+        announcement?.head ?? "",
+        announcement?.tail ?? "",
+        nameKey(from),
+      ],
     );
+    if (Array.isArray(result) && result[0] === 3) return { notMember: true };
     return acceptResult(result, message.ts, announcement !== undefined);
   }
 
@@ -242,4 +327,11 @@ export class RedisRoomStore implements RoomStore {
   keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
     return keysFromHash(this.redis, this.keys.roomKeys(roomId), ids);
   }
+}
+
+/** What the membership scripts answer: changed (1, 0, or a refusal below 0), count, rev, stored name. */
+type Membership = [number, number, number, string];
+
+function membershipChange([changed, memberCount, rev, username]: Membership): MembershipChange {
+  return { changed: changed === 1, memberCount, rev, username };
 }
