@@ -45,6 +45,7 @@ function service(events: string[], subscriptionsApplied: () => Promise<void>) {
     hasher: {} as PasswordHasher,
     roomPasswords: {} as AttemptThrottle,
     roomCreations: {} as AttemptThrottle,
+    users: { get: async () => null },
     maxOwnedRooms: 0,
     joinHistory: 50,
     historyMax: 1000,

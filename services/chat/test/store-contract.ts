@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "@sala/protocol";
-import type { RoomRecord, Stores } from "../src/stores/types.js";
+import { MAX_BARRED_PER_ROOM, type RoomRecord, type Stores } from "../src/stores/types.js";
 
 const key = () => randomBytes(32).toString("base64");
 const roomId = () => randomBytes(12).toString("base64url");
@@ -110,6 +110,17 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.rooms.unbar(r.id, "bob")).toBe(false);
         expect(await stores.rooms.barred(r.id)).toEqual(["Cid"]);
         expect(await stores.rooms.admit(r.id, "bob", null)).toMatchObject({ changed: true, memberCount: 2 });
+      });
+
+      it(`bars at most ${MAX_BARRED_PER_ROOM} users per room; one more changes nothing`, async () => {
+        const r = room();
+        await stores.rooms.create(r, { id: 1, key: key() }, 0);
+        await stores.rooms.admit(r.id, "last", null);
+        for (let i = 0; i < MAX_BARRED_PER_ROOM; i++) await stores.rooms.bar(r.id, `user${i}`, 1);
+        expect(await stores.rooms.bar(r.id, "LAST", 2)).toEqual({ refused: "full" });
+        expect(await stores.rooms.isMember(r.id, "last")).toBe(true);
+        expect(await stores.rooms.bar(r.id, "user7", 3)).toMatchObject({ changed: false }); // already barred: fine
+        expect(await stores.rooms.barred(r.id)).toHaveLength(MAX_BARRED_PER_ROOM);
       });
 
       it("refuses a message from someone who is not a member, changing nothing", async () => {

@@ -9,6 +9,8 @@ export interface ConnectionDeps {
   gate: EventGate;
   presence: PresenceTracker;
   lobby: LobbyStore;
+  /** Asks the store again about the rooms the handshake resumed (resume-rooms.ts). */
+  confirmResumedRooms: (socket: SalaSocket) => Promise<void>;
   logger: Logger;
 }
 
@@ -18,12 +20,14 @@ export interface ConnectionDeps {
  * disconnect, presence released (and rooms left when it was the user's last socket anywhere).
  */
 export function handleConnections(deps: ConnectionDeps): void {
-  const { io, gate, presence, lobby, logger } = deps;
+  const { io, gate, presence, lobby, confirmResumedRooms, logger } = deps;
   const greet = lobbyGreeter(io, lobby, logger);
   io.on("connection", (socket: SalaSocket) => {
     const { username, sessionRoom } = socket.data;
     gate.attach(socket);
     socket.join([SocketRooms.lobby, SocketRooms.user(username), sessionRoom]);
+    // Now that a kick can reach this socket through its user room.
+    void confirmResumedRooms(socket);
     const registered = presence.socketConnected(username).then(
       () => true,
       (error: unknown) => {

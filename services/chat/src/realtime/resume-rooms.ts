@@ -1,6 +1,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ErrorCode } from "@sala/protocol";
 import { HandshakeAuth } from "@sala/protocol/schemas";
+import type { Logger } from "../logger.js";
 import type { RoomStore } from "../stores/types.js";
 import { SocketRooms, type SalaSocket } from "./types.js";
 
@@ -12,6 +13,7 @@ const validAuth = TypeCompiler.Compile(HandshakeAuth);
  * acknowledged, so events the client buffered while disconnected (a message typed during a drain)
  * find the socket already in its room, and after the node's subscriptions to those rooms are in
  * effect, so the history the client then asks for and the live messages leave no hole between them.
+ * confirmResumedRooms then asks the store again once the socket is connected.
  */
 export function resumeRooms(rooms: RoomStore, subscriptionsApplied: () => Promise<void>) {
   return async (socket: SalaSocket, next: (error?: Error) => void): Promise<void> => {
@@ -27,14 +29,33 @@ export function resumeRooms(rooms: RoomStore, subscriptionsApplied: () => Promis
         socket.join(resumed.map(SocketRooms.room));
         // The client asks for what it missed once connected: by then the node hears the rooms.
         await subscriptionsApplied();
-        // A kick that landed between the first look and the join has made its socketsLeave
-        // already: asked again, the store has the last word, and the socket leaves those rooms.
-        const still = new Set(await membersOf(rooms, resumed, socket.data.username));
-        for (const roomId of resumed) if (!still.has(roomId)) socket.leave(SocketRooms.room(roomId));
       }
       next();
     } catch {
       next(new Error(ErrorCode.UNAVAILABLE));
+    }
+  };
+}
+
+/**
+ * Once the socket is connected, and so in its user's Socket.IO room, asks the store again about
+ * every room the handshake put it in, and takes it out of those the user is no longer a member of.
+ * A kick reaches a user's sockets through that user room (socketsLeave), which reaches only
+ * connected sockets: one that landed while this handshake was still under way missed this socket.
+ * Asked now, the store has the last word: a kick stored before this read is seen here, and one
+ * stored after it finds the socket in the user room. Redis failing here fails closed: the socket is
+ * disconnected (the client reconnects and resumes again).
+ */
+export function confirmResumedRooms(rooms: RoomStore, logger: Logger) {
+  return async (socket: SalaSocket): Promise<void> => {
+    const resumed = [...socket.rooms].filter(SocketRooms.isRoom).map(SocketRooms.roomId);
+    if (resumed.length === 0) return;
+    try {
+      const still = new Set(await membersOf(rooms, resumed, socket.data.username));
+      for (const roomId of resumed) if (!still.has(roomId)) socket.leave(SocketRooms.room(roomId));
+    } catch (error) {
+      logger.warn({ event: "resume_confirm_failed", user: socket.data.username, err: (error as Error).message }, "could not confirm resumed rooms");
+      socket.disconnect(true);
     }
   };
 }

@@ -5,7 +5,7 @@ import type { AttemptThrottle } from "../auth/throttle.js";
 import { checkRoomName, checkRoomPassword } from "../domain/names.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { nameKey, oldestKept, type MembershipChange, type RoomRecord, type RoomStore } from "../stores/types.js";
+import { MAX_BARRED_PER_ROOM, nameKey, oldestKept, type MembershipChange, type RoomRecord, type RoomStore, type UserStore } from "../stores/types.js";
 import { keysFor, mintKey } from "./epoch-keys.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 import { readAsMember } from "./member-read.js";
@@ -13,6 +13,8 @@ import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
 
 export interface RoomServiceDeps {
   rooms: RoomStore;
+  /** Kicks bar existing accounts only. */
+  users: Pick<UserStore, "get">;
   io: SalaServer;
   lobbyFeed: LobbyFeed;
   hasher: PasswordHasher;
@@ -166,7 +168,7 @@ export class RoomService {
 
   /**
    * After the store removed a member: their sockets leave the room on every node, the others hear
-   * it, the lobby's count changes, and a private room's key is rotated.
+   * it, the lobby's count changes, and the key is rotated (private rooms; any room on a kick).
    */
   private async departed(roomId: string, change: MembershipChange, reason: LeaveReason): Promise<void> {
     const { rooms, io, lobbyFeed } = this.deps;
@@ -180,19 +182,26 @@ export class RoomService {
     const room = await rooms.get(roomId);
     if (!room) return;
     lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev);
-    if (room.passwordHash) await this.rotateKey(roomId, member);
+    // A private room's key changes with every departure; a public room's with a kick, since the
+    // barred user keeps the key they had and must not read what follows.
+    if (room.passwordHash || reason === "kicked") await this.rotateKey(roomId, member);
   }
 
   /**
    * The owner removes a user and bars them until `unban`, in one atomic step in the store: from
    * then on no join, resume, message, history read or key reaches them (docs/SECURITY.md). Barring
-   * someone who is not in the room at the moment bars them all the same.
+   * someone who is not in the room at the moment bars them all the same, if the account exists: a
+   * room's list of barred users holds real accounts only, and at most MAX_BARRED_PER_ROOM.
    */
   async kick(owner: string, roomId: string, target: string): Promise<void> {
     const room = await this.ownedRoom(owner, roomId);
     if (nameKey(target) === nameKey(owner)) throw new AppError(ErrorCode.BAD_REQUEST, "You cannot kick yourself");
+    if (!(await this.deps.users.get(target))) throw new AppError(ErrorCode.USER_NOT_FOUND, "There is no such user");
     const change = await this.deps.rooms.bar(roomId, target, Date.now());
     if (!change) throw notFound();
+    if ("refused" in change) {
+      throw new AppError(ErrorCode.QUOTA_EXCEEDED, `This room already bars ${MAX_BARRED_PER_ROOM} users; unban some first`);
+    }
     // Only someone who was in the room hears they were kicked; anyone barred is told only on a join.
     if (change.changed) this.deps.io.to(SocketRooms.user(target)).emit("kicked", { roomId, name: room.name, by: owner });
     this.deps.io.to(SocketRooms.user(room.owner)).emit("ban_changed", { roomId, username: change.username, banned: true });

@@ -8,7 +8,7 @@ export interface SocketData {
   username: string;
   /** Socket.IO room of every socket of this session (see http/session sessionRoom). */
   sessionRoom: string;
-  /** Listed in ADMIN_USERS: may watch the cluster's health. */
+  /** The account has the admin role (user store, granted with `npm run admin`): may watch the cluster's health. */
   isAdmin: boolean;
   /** Per room: when this socket last relayed a typing signal (ms). */
   typingAt: Map<string, number>;
@@ -38,4 +38,6 @@ export const SocketRooms = {
   room: (roomId: string) => `room:${roomId}`,
   /** Whether a Socket.IO room name is a chat room's. */
   isRoom: (name: string) => name.startsWith("room:"),
+  /** The room id of a chat room's Socket.IO room name. */
+  roomId: (name: string) => name.slice("room:".length),
 } as const;

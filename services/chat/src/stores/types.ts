@@ -79,6 +79,11 @@ export type AdmissionRefusal = "barred" | "password";
 
 export type Admission = MembershipChange | { refused: AdmissionRefusal };
 
+/** Users one room may bar at once: a bound on what one owner's kicks can make Redis keep. */
+export const MAX_BARRED_PER_ROOM = 1000;
+
+export type Barring = MembershipChange | { refused: "full" } | null;
+
 /** What a room creation answers: `quota` when the owner already owns `maxOwned` rooms. */
 export type RoomCreation = { created: true; rev: number } | { created: false; reason: "name_taken" | "quota" };
 
@@ -109,9 +114,10 @@ export interface RoomStore {
   /**
    * The owner's kick, in one atomic step: the user is no longer a member and is barred from the
    * room until `unbar`. Returns the membership change (changed: false when they were not a member;
-   * they are barred all the same). null: no such room.
+   * they are barred all the same); `full` (nothing changed) when the room already bars
+   * MAX_BARRED_PER_ROOM others. null: no such room.
    */
-  bar(roomId: string, username: string, now: number): Promise<MembershipChange | null>;
+  bar(roomId: string, username: string, now: number): Promise<Barring>;
   /** Lifts a bar; false when the user was not barred. */
   unbar(roomId: string, username: string): Promise<boolean>;
   /** Display names of the users barred from the room. */

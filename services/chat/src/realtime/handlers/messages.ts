@@ -19,63 +19,73 @@ export interface MessageDeps {
 const notMember = () => new AppError(ErrorCode.NOT_MEMBER, "Join the room first");
 
 /**
- * The socket joined the room (so it hears the room's traffic). Not what authorizes: membership is
- * the store's, checked by each handler in the step that reads or writes.
+ * Runs a request about a room the socket joined (so it hears the room's traffic). Joining is not
+ * what authorizes: membership is the store's, checked by each handler in the step that reads or
+ * writes; when the store says the user is no longer a member (kicked a moment ago, and the kick's
+ * socketsLeave has not reached this socket), the socket leaves the room here too.
  */
-function requireJoined(socket: SalaSocket, roomId: string): void {
+async function inJoinedRoom<T>(socket: SalaSocket, roomId: string, run: () => Promise<T>): Promise<T> {
   if (!socket.rooms.has(SocketRooms.room(roomId))) throw notMember();
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AppError && error.code === ErrorCode.NOT_MEMBER) socket.leave(SocketRooms.room(roomId));
+    throw error;
+  }
 }
 
 /** Room messages (`text`), their history and typing signals (whispers: conversations.ts). */
 export function messageHandlers(deps: MessageDeps): EventTable {
+  /**
+   * Relays a ciphertext envelope to the room on every node. The server never decrypts: it checks
+   * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
+   * acks once the message is accepted; the sender measures its round trip from that ack.
+   */
+  async function acceptText(socket: SalaSocket, { roomId, msg, id }: TextPayload) {
+    const from = socket.data.username;
+    const keyId = parseEnvelope(msg)?.keyId ?? 0;
+    const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyCap);
+    if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
+    // The store decides, in the step that numbers the message: the socket may still be in the
+    // Socket.IO room for a moment after a kick.
+    if ("notMember" in accepted) throw notMember();
+    if ("staleKey" in accepted) {
+      throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
+    }
+    if (!accepted.duplicate) {
+      deps.onAccepted?.();
+      // In a cluster the store has published it to every node's sockets in the room already.
+      if (!accepted.announced) socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
+    }
+    return { seq: accepted.seq, ts: accepted.ts };
+  }
+
   return {
-    /**
-     * Relays a ciphertext envelope to the room on every node. The server never decrypts: it checks
-     * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
-     * acks once the message is accepted; the sender measures its round trip from that ack.
-     */
-    text: defineEvent(TextPayload, async (socket, { roomId, msg, id }) => {
-      requireJoined(socket, roomId);
-      const from = socket.data.username;
-      const keyId = parseEnvelope(msg)?.keyId ?? 0;
-      const accepted = await deps.rooms.acceptMessage({ roomId, keyId, from, ts: Date.now(), msg, clientId: id }, deps.historyCap);
-      if (!accepted) throw new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
-      // The store decides, in the step that numbers the message: the socket may still be in the
-      // Socket.IO room for a moment after a kick.
-      if ("notMember" in accepted) throw notMember();
-      if ("staleKey" in accepted) {
-        throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
-      }
-      if (!accepted.duplicate) {
-        deps.onAccepted?.();
-        // In a cluster the store has published it to every node's sockets in the room already.
-        if (!accepted.announced) socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
-      }
-      return { seq: accepted.seq, ts: accepted.ts };
-    }),
+    text: defineEvent(TextPayload, (socket, payload) => inJoinedRoom(socket, payload.roomId, () => acceptText(socket, payload))),
 
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
-    history: defineEvent(HistoryPayload, async (socket, { roomId, ...paging }) => {
-      requireJoined(socket, roomId);
-      return readAsMember(deps.rooms, roomId, socket.data.username, async () => {
-        const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
-        return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
-      });
-    }),
+    history: defineEvent(HistoryPayload, (socket, { roomId, ...paging }) =>
+      inJoinedRoom(socket, roomId, () =>
+        readAsMember(deps.rooms, roomId, socket.data.username, async () => {
+          const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
+          return { messages, keys: await keysFor(deps.rooms, roomId, messages) };
+        }),
+      ),
+    ),
 
     typing: defineEvent(
       RoomRefPayload,
-      async (socket, { roomId }) => {
-        requireJoined(socket, roomId);
-        const now = Date.now();
-        if (now - (socket.data.typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
-          socket.data.typingAt.set(roomId, now);
-          // Asked of the store only for signals actually relayed (one per throttle window).
-          if (!(await deps.rooms.isMember(roomId, socket.data.username))) throw notMember();
-          socket.to(SocketRooms.room(roomId)).emit("typing", { roomId, username: socket.data.username });
-        }
-        return {};
-      },
+      (socket, { roomId }) =>
+        inJoinedRoom(socket, roomId, async () => {
+          const now = Date.now();
+          if (now - (socket.data.typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
+            socket.data.typingAt.set(roomId, now);
+            // Asked of the store only for signals actually relayed (one per throttle window).
+            if (!(await deps.rooms.isMember(roomId, socket.data.username))) throw notMember();
+            socket.to(SocketRooms.room(roomId)).emit("typing", { roomId, username: socket.data.username });
+          }
+          return {};
+        }),
       { ackOptional: true },
     ),
   };

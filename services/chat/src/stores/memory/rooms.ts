@@ -1,7 +1,9 @@
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
+  MAX_BARRED_PER_ROOM,
   nameKey,
   type Admission,
+  type Barring,
   type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
@@ -77,8 +79,12 @@ export class MemoryRoomStore implements RoomStore {
 
   async delete(roomId: string, idleBefore?: number): Promise<{ members: string[]; rev: number } | null> {
     const state = this.rooms.get(roomId);
-    if (!state) return null;
-    if (idleBefore !== undefined && !((this.emptySince.get(roomId) ?? Infinity) < idleBefore && state.members.size === 0)) return null;
+    if (!state) {
+      this.emptySince.delete(roomId);
+      return null;
+    }
+    if (idleBefore !== undefined && state.members.size > 0) this.emptySince.delete(roomId);
+    if (idleBefore !== undefined && !((this.emptySince.get(roomId) ?? Infinity) < idleBefore)) return null;
     this.rooms.delete(roomId);
     this.emptySince.delete(roomId);
     this.ownedByUser.get(nameKey(state.record.owner))?.delete(roomId);
@@ -116,10 +122,11 @@ export class MemoryRoomStore implements RoomStore {
     return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username: stored };
   }
 
-  async bar(roomId: string, username: string, now: number): Promise<MembershipChange | null> {
+  async bar(roomId: string, username: string, now: number): Promise<Barring> {
     const state = this.rooms.get(roomId);
     if (!state) return null;
     const key = nameKey(username);
+    if (!state.barred.has(key) && state.barred.size >= MAX_BARRED_PER_ROOM) return { refused: "full" };
     state.barred.set(key, state.members.get(key) ?? username);
     return this.removeMember(roomId, username, now);
   }

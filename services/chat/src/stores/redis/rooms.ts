@@ -1,12 +1,14 @@
 import type { Redis } from "ioredis";
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import {
+  MAX_BARRED_PER_ROOM,
   nameKey,
   oldestKept,
   type Announcer,
   type HistoryCap,
   type HistoryQuery,
   type Admission,
+  type Barring,
   type IncomingMessage,
   type MembershipChange,
   type RoomAcceptResult,
@@ -46,10 +48,20 @@ return redis.call('INCR', KEYS[5])`;
 const DELETE = `
 local meta = redis.call('HMGET', KEYS[3], 'nameKey', 'owner', 'skeleton')
 local nameKey = meta[1]
-if not nameKey then return false end
+-- No room (deleted by a node that predates the idle index): forget it there too.
+if not nameKey then
+  redis.call('ZREM', KEYS[11], ARGV[1])
+  return false
+end
 if ARGV[3] ~= '' then
+  -- A room with members is not idle, whatever the index says (a mark written by index-names
+  -- as someone joined): the mark goes, so it cannot hold the sweep's oldest places.
+  if redis.call('HLEN', KEYS[5]) > 0 then
+    redis.call('ZREM', KEYS[11], ARGV[1])
+    return false
+  end
   local since = redis.call('ZSCORE', KEYS[11], ARGV[1])
-  if not since or tonumber(since) >= tonumber(ARGV[3]) or redis.call('HLEN', KEYS[5]) > 0 then return false end
+  if not since or tonumber(since) >= tonumber(ARGV[3]) then return false end
 end
 if redis.call('HGET', KEYS[1], nameKey) == ARGV[1] then redis.call('HDEL', KEYS[1], nameKey) end
 if meta[3] and redis.call('HGET', KEYS[12], meta[3]) == ARGV[1] then redis.call('HDEL', KEYS[12], meta[3]) end
@@ -85,10 +97,14 @@ redis.call('ZREM', KEYS[6], ARGV[1])
 return {1, redis.call('HLEN', KEYS[2]), redis.call('INCR', KEYS[4]), ARGV[3]}`;
 
 // KEYS: meta, members, userRooms, lobbyRev, barred, emptyRooms. ARGV: id, nameKey, display name,
-// now (ms), '1' to bar the user as well (a kick). A room left empty is idle from now.
+// now (ms), '1' to bar the user as well (a kick), the most users a room may bar (then {-3}:
+// nothing changed). A room left empty is idle from now.
 const REMOVE_MEMBER = `
 if ARGV[5] == '1' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  if redis.call('HEXISTS', KEYS[5], ARGV[2]) == 0 and redis.call('HLEN', KEYS[5]) >= tonumber(ARGV[6]) then
+    return {-3, 0, 0, ARGV[3]}
+  end
   redis.call('HSET', KEYS[5], ARGV[2], redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[3])
 end
 redis.call('SREM', KEYS[3], ARGV[1])
@@ -246,12 +262,15 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async removeMember(roomId: string, username: string, now: number): Promise<MembershipChange> {
-    return membershipChange((await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "0"])) as Membership);
+    return membershipChange((await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "0", 0])) as Membership);
   }
 
-  async bar(roomId: string, username: string, now: number): Promise<MembershipChange | null> {
-    const answer = (await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "1"])) as Membership | null;
-    return answer ? membershipChange(answer) : null;
+  async bar(roomId: string, username: string, now: number): Promise<Barring> {
+    const answer = (await this.removeMemberScript(this.membershipKeys(roomId, username), [roomId, nameKey(username), username, now, "1", MAX_BARRED_PER_ROOM])) as
+      | Membership
+      | null;
+    if (!answer) return null;
+    return answer[0] === -3 ? { refused: "full" } : membershipChange(answer);
   }
 
   async unbar(roomId: string, username: string): Promise<boolean> {
