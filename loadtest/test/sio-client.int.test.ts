@@ -127,13 +127,24 @@ describe("SioClient against a Sala node", () => {
     expect([r1, r2, r3].map((answer) => (answer.ok ? answer.room.name : answer.error.code))).toEqual(names);
   });
 
-  it("rejects a connect without a session cookie with the server's UNAUTHORIZED (44 packet)", async () => {
+  it("rejects a connect the server's middleware refuses with its code (44 packet): one socket past MAX_SOCKETS_PER_USER", async () => {
+    const cookie = await registerAndLogin(node, newUsername("capped"));
+    const allowed = Array.from({ length: node.node.config.socketCaps.perUser }, () => open(cookie));
+    await Promise.all(allowed.map((client) => client.connected));
+    const frames: Frame[] = [];
+    const refused = open(cookie, recording(nodeSocketFactory, frames));
+    await expect(refused.connected).rejects.toThrow(ErrorCode.TOO_MANY_SOCKETS);
+    expect(await refused.closed).toBe(`connect_error: ${ErrorCode.TOO_MANY_SOCKETS}`);
+    expect(frames.find((frame) => frame.data.startsWith("44"))?.data).toContain(ErrorCode.TOO_MANY_SOCKETS);
+    await expect(refused.request(ClientEvent.lobby, {})).rejects.toThrow(/closed/);
+    await Promise.all(allowed.map((client) => client.close()));
+  });
+
+  it("fails the connect of a client without a session at the transport: no Engine.IO session is opened", async () => {
     const frames: Frame[] = [];
     const anonymous = open(null, recording(nodeSocketFactory, frames));
-    await expect(anonymous.connected).rejects.toThrow(ErrorCode.UNAUTHORIZED);
-    expect(await anonymous.closed).toBe(`connect_error: ${ErrorCode.UNAUTHORIZED}`);
-    expect(frames.find((frame) => frame.data.startsWith("44"))?.data).toContain(ErrorCode.UNAUTHORIZED);
-    await expect(anonymous.request(ClientEvent.lobby, {})).rejects.toThrow(/closed/);
+    await expect(anonymous.connected).rejects.toThrow(/transport/);
+    expect(frames.filter((frame) => frame.dir === "in")).toEqual([]);
   });
 
   it("fails the connect of a foreign origin (refused at the upgrade)", async () => {

@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { NodeProcess } from "@sala/cluster/node";
 import { freePort } from "@sala/cluster/processes";
 import { RedisProcess } from "@sala/cluster/redis";
@@ -16,6 +19,8 @@ import { pin } from "./machine.js";
 
 export const ORIGIN = "http://127.0.0.1:3000";
 export const ADMIN = "benchadmin";
+/** The operator's CLI (`npm run admin`), built with the node. */
+const ADMIN_CLI = fileURLToPath(new URL("../../../services/chat/dist/admin/cli.js", import.meta.url));
 
 /** A configuration measured: a target for the driver and the processes whose CPU it costs. */
 export interface System {
@@ -56,9 +61,9 @@ export class BenchCluster {
       SESSION_SECRET: randomBytes(32).toString("base64url"),
       ALLOWED_ORIGINS: ORIGIN,
       NODE_ENV: "production",
-      ADMIN_USERS: ADMIN,
       // Load users all come from 127.0.0.1 and send more than a person would.
       REGISTRATIONS_PER_IP: "1000000",
+      MAX_SOCKETS_PER_ADDRESS: "0", // 10k idle sockets from one address
       SOCKET_EVENTS_PER_SEC: "1000",
       // The nodes are spawned by this process, already pinned to the generator's core, and inherit
       // that one-core affinity: their default (one hash per core they may use) would be 1. Give them
@@ -75,6 +80,12 @@ export class BenchCluster {
       throw error;
     }
     return cluster;
+  }
+
+  /** Gives an existing account the admin role, as an operator does (`npm run admin -- grant-admin NAME`). */
+  async grantAdmin(username: string): Promise<void> {
+    const { REDIS_URL, REDIS_PREFIX } = this.env;
+    await promisify(execFile)(process.execPath, [ADMIN_CLI, "grant-admin", username], { env: { PATH: process.env.PATH, REDIS_URL, REDIS_PREFIX } });
   }
 
   get redisPid(): number {

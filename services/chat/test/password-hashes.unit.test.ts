@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ErrorCode } from "@sala/protocol";
+import { HashQueue } from "../src/auth/hash-queue.js";
 import { PasswordHasher } from "../src/auth/passwords.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -42,5 +44,24 @@ describe("PasswordHasher with the real argon2id", () => {
 
   it("spends a verification on unknown users and always refuses", async () => {
     expect(await hasher.verifyNothing(PASSWORD)).toEqual({ ok: false, needsRehash: false });
+  });
+
+  it("refuses room-password work beyond its lane's bound at once, while a login still gets through first", async () => {
+    const accounts = new PasswordHasher(OWASP_MINIMUM, new HashQueue(1, 2));
+    const rooms = accounts.forRoomPasswords();
+    const finished: string[] = [];
+    const track = <T>(label: string, work: Promise<T>) =>
+      work.then(
+        (value) => (finished.push(label), value),
+        (error: { code?: string }) => error.code,
+      );
+    const roomWork = Array.from({ length: 6 }, (_, i) => track(`room ${i}`, rooms.hash(`room password ${i}`)));
+    const stored = await accounts.hash(PASSWORD); // queued after the rooms' hashes, run before them
+    const login = await track("login", accounts.verify(stored, PASSWORD));
+    expect(login).toEqual({ ok: true, needsRehash: false });
+    const outcomes = await Promise.all(roomWork);
+    // One running and two waiting were taken; the other three were refused without waiting.
+    expect(outcomes.filter((outcome) => outcome === ErrorCode.BUSY)).toHaveLength(3);
+    expect(finished.indexOf("login")).toBeLessThan(finished.indexOf("room 2"));
   });
 });

@@ -36,6 +36,18 @@ export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () 
     handlers.state(down());
     if (reason === "io server disconnect") socket.connect();
   });
+  let checkingSession = false;
+  /** Asks the server whether the session still exists; goes to the login page if not. */
+  const checkSession = async () => {
+    if (checkingSession) return;
+    checkingSession = true;
+    try {
+      const session = await api.session();
+      if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) handlers.sessionEnded();
+    } finally {
+      checkingSession = false;
+    }
+  };
   socket.on("connect_error", (error) => {
     if (error.message === ErrorCode.UNAUTHORIZED) {
       handlers.sessionEnded();
@@ -44,6 +56,10 @@ export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () 
     handlers.state(down());
     // UNAVAILABLE (a draining node, Redis down) may pass on the next try; other refusals will not.
     if (!socket.active && error.message === ErrorCode.UNAVAILABLE) setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
+    // A handshake without a logged-in session is refused before any Engine.IO session exists, so
+    // it fails as a transport error, not UNAUTHORIZED: one question to /session tells the two apart
+    // (Socket.IO's backoff paces the retries, and so these questions).
+    if (socket.active) void checkSession();
   });
   const wentOffline = () => handlers.state("offline");
   const cameOnline = () => {
@@ -51,10 +67,7 @@ export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () 
   };
   window.addEventListener("offline", wentOffline);
   window.addEventListener("online", cameOnline);
-  const refresh = setInterval(async () => {
-    const session = await api.session();
-    if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) handlers.sessionEnded();
-  }, SESSION_REFRESH_MS);
+  const refresh = setInterval(() => void checkSession(), SESSION_REFRESH_MS);
   return () => {
     clearInterval(refresh);
     window.removeEventListener("offline", wentOffline);

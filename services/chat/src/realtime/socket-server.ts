@@ -7,8 +7,8 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
+import { engineSecurityHeaders } from "../http/security-headers.js";
 import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
-import { nameKey } from "../stores/types.js";
 import { countingDeliveries } from "./delivery-count.js";
 import { adapterChannelPrefix } from "./room-announcer.js";
 import type { SalaServer, SalaSocket } from "./types.js";
@@ -38,7 +38,9 @@ function releaseHandshake(socket: SalaSocket): void {
 /**
  * Socket.IO on the node's HTTP server. Cross-node fan-out uses the sharded Redis adapter (Redis 7
  * sharded pub/sub; measured cheaper per delivery than the classic adapter, and the path to Redis
- * Cluster). The handshake must come from an allowed origin and carry a valid session cookie.
+ * Cluster). The handshake must come from an allowed origin and carry a valid session cookie, and
+ * without both no Engine.IO session is even opened (allowRequest). Every /socket.io/ response
+ * carries the node's security headers.
  */
 export function createSocketServer(
   httpServer: HttpServer,
@@ -53,11 +55,19 @@ export function createSocketServer(
     serveClient: false,
     maxHttpBufferSize: config.maxHttpBufferBytes,
     cors: { origin: config.allowedOrigins, credentials: true },
-    // CORS does not apply to websockets: the Origin check is ours.
+    // Engine.IO runs its middlewares (the session loader below) first, then this, for a request
+    // without a sid; a refusal is answered (403 for polling, 400 for a websocket upgrade) before
+    // any Engine.IO session exists. CORS does not apply to websockets: the Origin check is ours.
     allowRequest: (req, callback) => {
-      const allowed = originAllowed(req, config.allowedOrigins);
-      if (!allowed) logger.warn({ event: "handshake_bad_origin", origin: req.headers.origin }, "handshake from a foreign origin refused");
-      callback(allowed ? null : ErrorCode.BAD_ORIGIN, allowed);
+      if (!originAllowed(req, config.allowedOrigins)) {
+        logger.warn({ event: "handshake_bad_origin", origin: req.headers.origin }, "handshake from a foreign origin refused");
+        callback(ErrorCode.BAD_ORIGIN, false);
+        return;
+      }
+      // Not even a transport for a request without a logged-in session: an anonymous client can
+      // hold no Engine.IO session (and its buffers and timers) while io.use would refuse it anyway.
+      const signedIn = currentUser(req, config.sessionAbsoluteMs) !== null && req.sessionID !== undefined;
+      callback(signedIn ? null : ErrorCode.UNAUTHORIZED, signedIn);
     },
   });
   const adapter = redis
@@ -65,6 +75,8 @@ export function createSocketServer(
     : (nsp: Namespace) => new Adapter(nsp);
   io.adapter(countingDeliveries(adapter, "text", onDeliveries));
 
+  // First, so that every answer carries them, a refusal's included.
+  io.engine.use(engineSecurityHeaders(config.cookieSecure));
   // The session is read once, at the handshake request (later polling requests reuse the socket),
   // and only for an allowed origin: engine.io runs these middlewares before allowRequest, and a
   // foreign page must not even get its session looked up.
@@ -87,7 +99,7 @@ export function createSocketServer(
     socket.data = {
       username,
       sessionRoom: sessionRoom(req.sessionID),
-      isAdmin: config.adminUsers.has(nameKey(username)),
+      isAdmin: false, // read from the user store by the next middleware (admin/socket-role.ts)
       typingAt: new Map(),
       // currentUser() has checked loginAt.
       session: { id: req.sessionID, loginAt: req.session!.loginAt ?? 0, cookie: req.session!.cookie },

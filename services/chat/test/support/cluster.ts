@@ -4,7 +4,8 @@
  */
 import { io as connectSocket, type Socket } from "socket.io-client";
 import { pino } from "pino";
-import type { ClientToServerEvents, LobbySnapshot, ServerToClientEvents } from "@sala/protocol";
+import { expect } from "vitest";
+import { ErrorCode, type ClientToServerEvents, type LobbySnapshot, type ServerToClientEvents } from "@sala/protocol";
 import { buildNode, type SalaNode } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { uniquePrefix } from "./redis-client.js";
@@ -107,18 +108,35 @@ export function firstLobby(socket: ClientSocket): Promise<LobbySnapshot> {
 
 /** A connected socket.io-client socket with the session cookie (rejects on connect_error). */
 /** `prepare` runs on the new socket before it connects: listeners that must not miss an early event. */
-export async function connect(
+export function connect(
   node: Pick<TestNode, "url">,
   cookie: string | null,
   origin: string | null = TEST_ORIGIN,
   prepare?: (socket: ClientSocket) => void,
 ): Promise<ClientSocket> {
-  const headers: Record<string, string> = {};
+  return connectWith(node, { cookie, origin, prepare });
+}
+
+export interface ConnectOptions {
+  cookie: string | null;
+  origin?: string | null;
+  /** More request headers (e.g. X-Forwarded-For for a node that trusts the test's proxy). */
+  headers?: Record<string, string>;
+  /** The handshake's `auth` (e.g. `{ rooms }` to resume rooms). */
+  auth?: Record<string, unknown>;
+  prepare?: (socket: ClientSocket) => void;
+}
+
+/** Like connect, with every handshake option a test may need. */
+export async function connectWith(node: Pick<TestNode, "url">, options: ConnectOptions): Promise<ClientSocket> {
+  const { cookie, origin = TEST_ORIGIN, prepare } = options;
+  const headers: Record<string, string> = { ...options.headers };
   if (cookie) headers.cookie = cookie;
   if (origin) headers.origin = origin;
   const socket: ClientSocket = connectSocket(node.url, {
     transports: ["websocket"],
     extraHeaders: headers,
+    ...(options.auth ? { auth: options.auth } : {}),
     reconnection: false,
     forceNew: true,
   });
@@ -133,6 +151,18 @@ export async function connect(
     });
   });
   return socket;
+}
+
+/**
+ * Asserts that a handshake with `cookie` is refused for want of a logged-in session before any
+ * Engine.IO session exists: a polling handshake gets 403 with engine.io's UNAUTHORIZED error and
+ * no sid, and a websocket connect fails.
+ */
+export async function expectNoSessionRefused(node: Pick<TestNode, "url">, cookie: string | null): Promise<void> {
+  const polled = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: TEST_ORIGIN, ...(cookie ? { cookie } : {}) } });
+  expect(polled.status).toBe(403);
+  expect(await polled.json()).toEqual({ code: 4, message: ErrorCode.UNAUTHORIZED });
+  await expect(connect(node, cookie)).rejects.toThrow("websocket error");
 }
 
 /** Resolves with the first `event` payload matching `predicate`, or rejects after `timeoutMs`. */
