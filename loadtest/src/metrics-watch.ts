@@ -21,7 +21,7 @@ export class MetricsWatch {
     });
     if (!answer.ok) {
       await client.close();
-      throw new Error(`metrics_subscribe: ${answer.error.code} (is ${admin.username} in ADMIN_USERS?)`);
+      throw new Error(`metrics_subscribe: ${answer.error.code} (was ${admin.username} granted the role: npm run admin -- grant-admin ${admin.username}?)`);
     }
     return watch;
   }

@@ -37,11 +37,12 @@ let chat: RoomChat | null = null;
 let before: Record<string, NodeRow>;
 
 beforeAll(async () => {
-  cluster = await startBrowserCluster(2, { ADMIN_USERS: admin, METRICS_WINDOW_SEC: "60" });
+  cluster = await startBrowserCluster(2, { METRICS_WINDOW_SEC: "60" });
   ids = cluster.nodes.map((node) => node.id);
   target = { kind: "sala", urls: cluster.nodes.map((node) => node.url), origin: new URL(cluster.nodes[0]!.url).origin };
   A = await openUser(cluster, cluster.nodes[0]!);
   await register(A, admin, PASSWORD);
+  await cluster.grantAdmin(admin);
   expect((await openMemoryPage(A.page, cluster.nodes[0]!))?.status()).toBe(200);
 }, 60_000);
 afterAll(async () => {

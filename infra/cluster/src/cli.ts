@@ -1,7 +1,8 @@
 /**
  * npm run cluster [-- --nodes 3 --port 8080 --env NAME=value ...]: the whole topology on this
  * machine until Ctrl-C. `--env` (repeatable) sets a variable on every node, e.g.
- * `--env ADMIN_USERS=ana` for /memory, `--env REGISTRATIONS_PER_IP=100000` for load tests.
+ * `--env REGISTRATIONS_PER_IP=100000` for load tests. For /memory, grant an account the admin role
+ * with `REDIS_URL=<the cluster's> npm run admin -- grant-admin NAME` (the URL is in the first log lines).
  */
 import { parseArgs } from "node:util";
 import { ProcessCluster } from "./cluster.js";

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     progress.phase(`registering ${names.length} users over both nodes…`);
     const registered = await registerStorm(cluster.sala(2).target, [ADMIN, ...names], 16);
     if (registered.errors > 0) throw new Error(`${registered.errors} registrations failed`);
+    await cluster.grantAdmin(ADMIN); // for the nodes' per-second samples (MetricsWatch)
     const admin = (await loginStorm(cluster.sala(1).target, [ADMIN])).users[0]!;
     await cluster.pinForLogins(); // "logins/s on 2 cores"
     const { row: login, users } = await loginPhase(cluster.sala(1), names, admin, 32, progress);

@@ -7,10 +7,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ErrorCode } from "@sala/protocol";
 import {
   connect,
+  expectNoSessionRefused,
   newUsername,
   PASSWORD,
   post,
   registerAndLogin,
+  sleep,
   startCluster,
   startNode,
   TEST_ORIGIN,
@@ -181,14 +183,54 @@ describe("username and password rules", () => {
     await expectNoAccount(n1, username, password);
   });
 
+  // Issue 17, item 9 (b).
+  it.each([
+    ["a most common password", "password", /common/],
+    ["a repeated character", "aaaaaaaa", /repeated or sequential/],
+    ["the username and digits", "{user}12345", /username/],
+    ["the username in another case", "my {USER} pass", /username/],
+    ["a common password in capitals", "ILOVEYOU", /common/],
+  ])("refuses %s as a password: 400 WEAK_PASSWORD with the reason, nothing created", async (_what, template, why) => {
+    const username = newUsername("ana");
+    const password = template.replace("{user}", username).replace("{USER}", username.toUpperCase());
+    const response = await register(n1, username, password);
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({ ok: false, error: { code: ErrorCode.WEAK_PASSWORD, message: expect.stringMatching(why) } });
+    expect(await redis.exists(userKey(cluster, username))).toBe(0);
+    // A strong one is accepted for the same name.
+    expect((await register(n2, username, "violet tram 93")).status).toBe(201);
+  });
+
+  // Issue 17, item 9 (d): usernames are ASCII, so Cyrillic or fullwidth look-alikes never get in
+  // (INVALID_USERNAME); the ASCII ones that still look alike are refused as NAME_CONFUSABLE.
+  it("refuses a username that looks like an existing one: 409 NAME_CONFUSABLE, nothing created", async () => {
+    const stem = newUsername("m").replace(/[01]/g, "7");
+    const existing = `${stem}bill`;
+    expect((await register(n1, existing)).status).toBe(201);
+    for (const lookalike of [`${stem}bi11`, `${stem}biIl`, existing.replace(/^m/, "rn")]) {
+      const response = await register(n2, lookalike);
+      expect(response.status, lookalike).toBe(409);
+      expect(response.json).toEqual({ ok: false, error: { code: ErrorCode.NAME_CONFUSABLE, message: expect.stringContaining(existing) } });
+      expect(await redis.exists(userKey(cluster, lookalike))).toBe(0);
+      await expectNoAccount(n1, lookalike);
+    }
+    for (const foreign of [existing.replace("i", "і"), existing.replace(/./g, (c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0))]) {
+      expect((await register(n1, foreign)).json.error.code).toBe(ErrorCode.INVALID_USERNAME);
+    }
+    expect((await register(n2, existing.toUpperCase())).json.error.code).toBe(ErrorCode.USERNAME_TAKEN);
+    expect((await register(n2, `${stem}billy`)).status).toBe(201);
+  });
+
   it("accepts the boundary lengths (3- and 24-character names, 8- and 128-character passwords)", async () => {
     const short = `z${(process.pid % 90) + 10}`.slice(0, 3);
     const long = newUsername("b").padEnd(24, "9").slice(0, 24);
     // The cluster's key prefix is fresh, so even a 3-character name is free here.
-    expect((await register(n1, short, "12345678")).status).toBe(201);
-    expect((await register(n2, long, "q".repeat(128))).status).toBe(201);
-    expect((await login(n2, short, "12345678")).status).toBe(200);
-    expect((await login(n1, long, "q".repeat(128))).status).toBe(200);
+    const eight = "fog-tr4m";
+    const longest = "tram in the fog ".repeat(8);
+    expect((await register(n1, short, eight)).status).toBe(201);
+    expect((await register(n2, long, longest)).status).toBe(201);
+    expect((await login(n2, short, eight)).status).toBe(200);
+    expect((await login(n1, long, longest)).status).toBe(200);
   });
 });
 
@@ -330,7 +372,7 @@ describe("sessions", () => {
       }
       await disconnected;
       expect(socket.connected).toBe(false);
-      await expect(connect(n2, cookie)).rejects.toThrow(ErrorCode.UNAUTHORIZED);
+      await expectNoSessionRefused(n2, cookie);
       // Only that session ended: the other device is still logged in.
       expect((await sessionOf(n2, other.cookie!)).json).toEqual({ ok: true, username });
     } finally {
@@ -466,45 +508,167 @@ describe("password storage", () => {
   });
 });
 
-describe("login throttling per account (LOGIN_MAX_FAILS_PER_USER=3)", () => {
+/**
+ * Issue 17, item 9 (a): failures count per (account, address), per address, and per account with a
+ * far higher ceiling that stops only addresses that failed on it, plus a progressive delay — so an
+ * attacker elsewhere can neither guess on nor lock out the owner. TRUST_PROXY=1: X-Forwarded-For
+ * gives each request the client address the test chooses (documentation addresses, never dialled).
+ */
+const from = (address: string) => ({ "x-forwarded-for": address });
+const A = from("203.0.113.10");
+const B = from("198.51.100.20");
+
+describe("login throttling per account and address (defaults: 10 per pair, 1000 per account, delays on)", () => {
+  let guarded: TestCluster;
+  let a: TestNode;
+  let b: TestNode;
+  beforeAll(async () => {
+    guarded = await startCluster(2, inject("redisUrl"), { TRUST_PROXY: "1", REGISTRATIONS_PER_IP: "1000", LOGIN_MAX_FAILS_PER_IP: "1000" });
+    [a, b] = guarded.nodes as [TestNode, TestNode];
+  });
+  afterAll(() => guarded?.close());
+
+  it("after 50 failures for ana from address A, ana logs in at once from address B while A stays throttled", async () => {
+    const ana = newUsername("ana");
+    expect((await register(a, ana)).status).toBe(201);
+    const statuses: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const node = i % 2 ? a : b; // both nodes: the counts are shared
+      const answer = await postWithHeaders(`${node.url}/login`, { username: i % 3 ? ana : ana.toUpperCase(), password: `guess ${i}` }, A);
+      statuses.push(answer.status);
+      if (answer.status === 429) expectRateLimited(answer, 900);
+    }
+    expect(statuses.every((status) => status === 401 || status === 429), statuses.join(",")).toBe(true);
+    expect(statuses.filter((status) => status === 401).length, statuses.join(",")).toBeLessThanOrEqual(10);
+    expect(statuses.at(-1)).toBe(429);
+
+    const started = Date.now();
+    const owner = await postWithHeaders(`${b.url}/login`, { username: ana, password: PASSWORD }, B);
+    expect(owner.status).toBe(200);
+    expect(owner.json).toEqual({ ok: true, username: ana });
+    console.info(`[measure] owner's login from a clean address during the attack: ${Date.now() - started} ms`);
+    // The attacker's address is still refused, even with the right password; the password is not checked.
+    const attacker = await postWithHeaders(`${a.url}/login`, { username: ana, password: PASSWORD }, A);
+    expectRateLimited(attacker, 900);
+    expect(attacker.setCookies).toEqual([]);
+  });
+
+  it("delays an address that failed on an account progressively, and never an address without failures", async () => {
+    const bia = newUsername("bia");
+    expect((await register(b, bia)).status).toBe(201);
+    // The address's first 3 failures on the account cost nothing more than a 401 …
+    for (let i = 0; i < 3; i++) expect((await login(a, bia, `wrong ${i}`, A)).status).toBe(401);
+    // … the 4th makes A wait 1 s before its next try on bia, the right password included.
+    expect((await login(b, bia, "wrong 3", A)).status).toBe(401);
+    const waiting = await postWithHeaders(`${a.url}/login`, { username: bia, password: PASSWORD }, A);
+    expectRateLimited(waiting, 1);
+    // Another address, without failures, is not delayed.
+    expect((await login(b, bia, PASSWORD, B)).status).toBe(200);
+    // Once the wait is over A may try again; its next failure waits longer (2 s).
+    await sleep(waiting.json.error.retryAfterMs + 50);
+    expect((await login(a, bia, "wrong 4", A)).status).toBe(401);
+    const longer = await postWithHeaders(`${b.url}/login`, { username: bia, password: PASSWORD }, A);
+    expectRateLimited(longer, 2);
+    expect(longer.json.error.retryAfterMs).toBeGreaterThan(1000);
+  });
+});
+
+describe("login throttling per account and address without delays (LOGIN_MAX_FAILS_PER_USER_IP=3, LOGIN_MAX_FAILS_PER_USER=5)", () => {
   let limited: TestCluster;
   let a: TestNode;
   let b: TestNode;
   beforeAll(async () => {
-    limited = await startCluster(2, inject("redisUrl"), { LOGIN_MAX_FAILS_PER_USER: "3", LOGIN_MAX_FAILS_PER_IP: "1000", REGISTRATIONS_PER_IP: "1000" });
+    limited = await startCluster(2, inject("redisUrl"), {
+      TRUST_PROXY: "1",
+      LOGIN_MAX_FAILS_PER_USER_IP: "3",
+      LOGIN_MAX_FAILS_PER_USER: "5",
+      LOGIN_DELAY_MAX_SEC: "0",
+      LOGIN_MAX_FAILS_PER_IP: "1000",
+      REGISTRATIONS_PER_IP: "1000",
+    });
     [a, b] = limited.nodes as [TestNode, TestNode];
   });
   afterAll(() => limited?.close());
 
-  it("blocks the account on every node after 3 failures, even with the right password", async () => {
+  it("blocks the (account, address) pair on every node after 3 failures, even with the right password; not the account elsewhere", async () => {
     const username = newUsername("Victim");
     const bystander = newUsername("bystander");
     expect((await register(a, username)).status).toBe(201);
     expect((await register(b, bystander)).status).toBe(201);
 
-    // Failures on node a, in varying case: they all count against the one account.
+    // Failures on node a, in varying case: they all count against the one account from A.
     for (const variant of [username, username.toUpperCase(), username.toLowerCase()]) {
-      const failed = await login(a, variant, "wrong password 1");
+      const failed = await login(a, variant, "wrong password 1", A);
       expect(failed.status).toBe(401);
       expect(failed.json.error.code).toBe(ErrorCode.INVALID_CREDENTIALS);
     }
-    const blocked = await postWithHeaders(`${b.url}/login`, { username, password: PASSWORD });
+    const blocked = await postWithHeaders(`${b.url}/login`, { username, password: PASSWORD }, A);
     expectRateLimited(blocked, 900);
     expect(blocked.setCookies).toEqual([]);
-    const blockedOnA = await postWithHeaders(`${a.url}/login`, { username, password: PASSWORD });
-    expectRateLimited(blockedOnA, 900);
+    expectRateLimited(await postWithHeaders(`${a.url}/login`, { username, password: PASSWORD }, A), 900);
 
-    // Per account: another account from the same address logs in fine.
-    expect((await login(b, bystander)).status).toBe(200);
+    // Per pair: another account from the same address, and the same account from another address, log in.
+    expect((await login(b, bystander, PASSWORD, A)).status).toBe(200);
+    expect((await login(a, username, PASSWORD, B)).status).toBe(200);
   });
 
-  it("forgets earlier failures after a successful login", async () => {
+  it("counts an IPv6 client by its /64: fresh addresses in one /64 share the pair's limit", async () => {
+    const username = newUsername("six");
+    expect((await register(a, username)).status).toBe(201);
+    for (let i = 1; i <= 3; i++) expect((await login(a, username, "wrong", from(`2001:db8:1:2::${i}`))).status).toBe(401);
+    expectRateLimited(await postWithHeaders(`${b.url}/login`, { username, password: PASSWORD }, from("2001:db8:1:2:ffff::9")), 900);
+    // Another /64 is another address.
+    expect((await login(b, username, PASSWORD, from("2001:db8:1:3::1"))).status).toBe(200);
+  });
+
+  it("forgets a pair's earlier failures after its successful login", async () => {
     const username = newUsername("forgetful");
     expect((await register(b, username)).status).toBe(201);
-    for (let i = 0; i < 2; i++) expect((await login(a, username, "wrong password 2")).status).toBe(401);
-    expect((await login(b, username)).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await login(b, username, "wrong password 3")).status).toBe(401);
-    expect((await login(a, username)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await login(a, username, "wrong password 2", A)).status).toBe(401);
+    expect((await login(b, username, PASSWORD, A)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await login(b, username, "wrong password 3", A)).status).toBe(401);
+    expect((await login(a, username, PASSWORD, A)).status).toBe(200);
+  });
+
+});
+
+describe("login throttling past the account's ceiling (LOGIN_MAX_FAILS_PER_USER=5, 10 per pair, no delays)", () => {
+  let limited: TestCluster;
+  let a: TestNode;
+  let b: TestNode;
+  beforeAll(async () => {
+    limited = await startCluster(2, inject("redisUrl"), {
+      TRUST_PROXY: "1",
+      LOGIN_MAX_FAILS_PER_USER: "5",
+      LOGIN_DELAY_MAX_SEC: "0",
+      LOGIN_MAX_FAILS_PER_IP: "1000",
+      REGISTRATIONS_PER_IP: "1000",
+    });
+    [a, b] = limited.nodes as [TestNode, TestNode];
+  });
+  afterAll(() => limited?.close());
+
+  it("past the account's ceiling, stops the addresses that failed on it more than twice, and only those", async () => {
+    const username = newUsername("spread");
+    expect((await register(a, username)).status).toBe(201);
+    // A distributed guess: six addresses, three failures each (under the pair limit of 10).
+    const attackers = Array.from({ length: 6 }, (_, i) => from(`203.0.113.${100 + i}`));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, address] of attackers.entries()) expect((await login(i % 2 ? a : b, username, `spray ${round}${i}`, address)).status).toBe(401);
+    }
+    for (const address of attackers) expectRateLimited(await postWithHeaders(`${a.url}/login`, { username, password: PASSWORD }, address), 900);
+    // The owner, at an address with no failure on the account, gets in.
+    expect((await login(b, username, PASSWORD, from("192.0.2.77"))).status).toBe(200);
+  });
+
+  it("lets the owner in after a typo or two while attackers elsewhere are over the account's ceiling", async () => {
+    const owner = newUsername("typo");
+    expect((await register(a, owner)).status).toBe(201);
+    // Six attacking addresses, one failure each: the account is over its ceiling (5).
+    for (let i = 1; i <= 6; i++) expect((await login(i % 2 ? a : b, owner, `guess ${i}`, from(`203.0.113.${110 + i}`))).status).toBe(401);
+    // The owner, at their own address, mistypes twice and still gets in; a third typo would not.
+    for (let i = 0; i < 2; i++) expect((await login(b, owner, "my pasword", B)).status).toBe(401);
+    expect((await login(a, owner, PASSWORD, B)).status).toBe(200);
   });
 });
 
@@ -568,11 +732,11 @@ describe("registrations per IP (REGISTRATIONS_PER_IP=2)", () => {
 describe("throttles under concurrent attempts", () => {
   let limited: TestCluster;
   beforeAll(async () => {
-    limited = await startCluster(2, inject("redisUrl"), { LOGIN_MAX_FAILS_PER_USER: "3", LOGIN_MAX_FAILS_PER_IP: "1000", REGISTRATIONS_PER_IP: "1000" });
+    limited = await startCluster(2, inject("redisUrl"), { LOGIN_MAX_FAILS_PER_USER_IP: "3", LOGIN_MAX_FAILS_PER_IP: "1000", REGISTRATIONS_PER_IP: "1000" });
   });
   afterAll(() => limited?.close());
 
-  it("lets a burst of 12 parallel wrong passwords for one account (across nodes) get at most 3 password checks", async () => {
+  it("lets a burst of 12 parallel wrong passwords for one account from one address (across nodes) get at most 3 password checks", async () => {
     const [a, b] = limited.nodes as [TestNode, TestNode];
     const username = newUsername("burst");
     expect((await register(a, username)).status).toBe(201);

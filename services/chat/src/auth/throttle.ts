@@ -1,6 +1,12 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
+/** One attempt taken: `wait` 0 when allowed, otherwise ms until one will be; `count` in the window, this one included. */
+export interface Attempt {
+  wait: number;
+  count: number;
+}
+
 /**
  * Counts attempts per key in a fixed window (rate-limiter-flexible), in Redis when the node is part
  * of a cluster so every node sees the same counts, in memory otherwise.
@@ -14,11 +20,16 @@ export class AttemptThrottle {
 
   /** Takes one attempt for `key`: 0 when allowed, otherwise milliseconds until one will be. */
   async take(key: string): Promise<number> {
+    return (await this.attempt(key)).wait;
+  }
+
+  /** Takes one attempt for `key`, and says how many the window holds now. */
+  async attempt(key: string): Promise<Attempt> {
     try {
-      await this.limiter.consume(key);
-      return 0;
+      const taken = await this.limiter.consume(key);
+      return { wait: 0, count: taken.consumedPoints };
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
+      if (rejection instanceof RateLimiterRes) return { wait: Math.max(1, rejection.msBeforeNext), count: rejection.consumedPoints };
       throw rejection;
     }
   }
@@ -34,12 +45,40 @@ export class AttemptThrottle {
   }
 }
 
+/**
+ * Keys made to wait: `hold` one for a while, ask how long it still waits. Shared by every node in
+ * Redis, like the throttles (a rate-limiter-flexible block, in whole seconds).
+ */
+export class Cooldown {
+  constructor(private readonly limiter: RateLimiterAbstract) {}
+
+  /** `key` waits `ms` from now (rounded up to whole seconds; at least one). */
+  async hold(key: string, ms: number): Promise<void> {
+    await this.limiter.block(key, Math.max(1, Math.ceil(ms / 1000)));
+  }
+
+  /** Milliseconds `key` still waits (0: none). */
+  async remaining(key: string): Promise<number> {
+    const state = await this.limiter.get(key);
+    return state && state.consumedPoints > 0 ? Math.max(0, state.msBeforeNext) : 0;
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.limiter.delete(key);
+  }
+}
+
 export type ThrottleFactory = (name: string, maxAttempts: number, windowSec: number) => AttemptThrottle;
 
+function limiter(redis: Redis | null, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+  const options = { keyPrefix, points, duration };
+  return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
+}
+
 export function throttleFactory(redis: Redis | null, keyPrefix: (name: string) => string): ThrottleFactory {
-  return (name, maxAttempts, windowSec) => {
-    const options = { keyPrefix: keyPrefix(name), points: maxAttempts, duration: windowSec };
-    const limiter = redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
-    return new AttemptThrottle(limiter);
-  };
+  return (name, maxAttempts, windowSec) => new AttemptThrottle(limiter(redis, keyPrefix(name), maxAttempts, windowSec));
+}
+
+export function cooldown(redis: Redis | null, keyPrefix: string): Cooldown {
+  return new Cooldown(limiter(redis, keyPrefix, 1, 1));
 }

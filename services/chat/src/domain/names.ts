@@ -1,6 +1,11 @@
 import { ErrorCode, Limits, ROOM_NAME_PATTERN, USERNAME_PATTERN } from "@sala/protocol";
 import { AppError } from "../errors.js";
 
+/** Whether `name` could be a registered username (the rules checkUsername enforces). */
+export function isUsername(name: string): boolean {
+  return name.length >= Limits.usernameMin && name.length <= Limits.usernameMax && USERNAME_PATTERN.test(name);
+}
+
 /** Returns the username as it will be stored, or throws INVALID_USERNAME saying why. */
 export function checkUsername(raw: string): string {
   const username = raw.trim();
@@ -19,15 +24,7 @@ export function checkUsername(raw: string): string {
   return username;
 }
 
-export function checkAccountPassword(password: string): void {
-  if (password.length < Limits.passwordMin || password.length > Limits.passwordMax) {
-    throw new AppError(
-      ErrorCode.WEAK_PASSWORD,
-      `A password has ${Limits.passwordMin} to ${Limits.passwordMax} characters`,
-    );
-  }
-}
-
+/** A room password is a shared secret: only its length is checked (account passwords: password-policy.ts). */
 export function checkRoomPassword(password: string): void {
   if (password.length < Limits.roomPasswordMin || password.length > Limits.roomPasswordMax) {
     throw new AppError(

@@ -3,6 +3,7 @@ import { ErrorCode } from "@sala/protocol";
 import { CredentialsBody } from "@sala/protocol/schemas";
 import type { AccountService } from "../domain/accounts.js";
 import { sendError } from "./replies.js";
+import { addressKey } from "./client-address.js";
 import { currentUser, promisify, SESSION_COOKIE } from "./session.js";
 
 export interface AuthRouteDeps {
@@ -18,12 +19,13 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const schema = { body: CredentialsBody };
 
   app.post<{ Body: CredentialsBody }>("/register", { schema }, async (request, reply) => {
-    const username = await deps.accounts.register(request.body.username, request.body.password, request.ip);
+    const username = await deps.accounts.register(request.body.username, request.body.password, addressKey(request.ip));
     return reply.code(201).send({ ok: true, username });
   });
 
   app.post<{ Body: CredentialsBody }>("/login", { schema }, async (request, reply) => {
-    const username = await deps.accounts.login(request.body.username, request.body.password, request.ip);
+    // Throttles count per address, an IPv6 one per /64 (client-address.ts).
+    const username = await deps.accounts.login(request.body.username, request.body.password, addressKey(request.ip));
     const req = request.raw;
     const previous = req.sessionID;
     // A fresh session id at login: a session fixed before login is worth nothing after it.

@@ -18,7 +18,7 @@ export const APP_ROUTES = ["/", "/login"];
 export interface WebClientOptions {
   webDir: string;
   /** SPA routes only some users may open: anonymous → the login page, others → 403. */
-  guarded: Record<string, (request: FastifyRequest) => Access>;
+  guarded: Record<string, (request: FastifyRequest) => Promise<Access>>;
 }
 
 export async function webClient(app: FastifyInstance, options: WebClientOptions): Promise<void> {
@@ -41,8 +41,8 @@ export async function webClient(app: FastifyInstance, options: WebClientOptions)
     app.get(route, (_request, reply) => reply.sendFile("index.html"));
   }
   for (const [route, access] of Object.entries(options.guarded)) {
-    app.get(route, (request, reply) => {
-      const allowed = access(request);
+    app.get(route, async (request, reply) => {
+      const allowed = await access(request);
       if (allowed === "anonymous") return reply.redirect("/login");
       if (allowed === "forbidden") return sendError(reply, { code: ErrorCode.FORBIDDEN, message: "Admins only" });
       return reply.sendFile("index.html");

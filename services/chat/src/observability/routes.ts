@@ -3,22 +3,25 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrorCode } from "@sala/protocol";
 import { sendError } from "../http/replies.js";
 import { currentUser } from "../http/session.js";
-import { nameKey } from "../stores/types.js";
+import type { UserStore } from "../stores/types.js";
 import type { NodeMetrics } from "./metrics.js";
 
 export type Access = "anonymous" | "forbidden" | "admin";
 
-/** Whether the request's session belongs to an admin (ADMIN_USERS). */
-export function adminAccess(request: FastifyRequest, admins: Set<string>, absoluteMs: number): Access {
+/**
+ * Whether the request's session belongs to an admin: the role is read from the user store on every
+ * request, so a grant or a revoke (`npm run admin`) applies to the next one.
+ */
+export async function adminAccess(request: FastifyRequest, users: UserStore, absoluteMs: number): Promise<Access> {
   const user = currentUser(request.raw, absoluteMs);
   if (!user) return "anonymous";
-  return admins.has(nameKey(user)) ? "admin" : "forbidden";
+  return (await users.isAdmin(user)) ? "admin" : "forbidden";
 }
 
 /** GET /metrics on the main port, for admins' sessions only. */
-export async function metricsRoute(app: FastifyInstance, options: { metrics: NodeMetrics; access: (request: FastifyRequest) => Access }): Promise<void> {
+export async function metricsRoute(app: FastifyInstance, options: { metrics: NodeMetrics; access: (request: FastifyRequest) => Promise<Access> }): Promise<void> {
   app.get("/metrics", async (request, reply) => {
-    const access = options.access(request);
+    const access = await options.access(request);
     if (access === "anonymous") return sendError(reply, { code: ErrorCode.UNAUTHORIZED, message: "Log in as an admin" });
     if (access === "forbidden") return sendError(reply, { code: ErrorCode.FORBIDDEN, message: "Admins only" });
     const { contentType, body } = await options.metrics.exposition();

@@ -1,9 +1,11 @@
 import type { Stores } from "../types.js";
+import { MemoryAuditStore } from "./audit.js";
 import { MemoryConversationStore } from "./conversations.js";
 import { MemoryPresenceStore } from "./presence.js";
 import { Revision } from "./revision.js";
 import { MemoryRoomStore } from "./rooms.js";
 import { MemorySampleStore } from "./samples.js";
+import { MemorySocketCountStore } from "./socket-counts.js";
 import { MemoryUserStore } from "./users.js";
 
 /** In-process stores for embedded mode (one node, no Redis) and unit tests. */
@@ -14,6 +16,8 @@ export function createMemoryStores(): Stores {
   return {
     users: new MemoryUserStore(),
     samples: new MemorySampleStore(),
+    socketCounts: new MemorySocketCountStore(),
+    audit: new MemoryAuditStore(),
     rooms,
     conversations: new MemoryConversationStore(),
     presence,

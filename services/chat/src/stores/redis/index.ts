@@ -1,10 +1,12 @@
 import type { Redis } from "ioredis";
 import type { Announcer, Stores } from "../types.js";
+import { RedisAuditStore } from "./audit.js";
 import { RedisConversationStore } from "./conversations.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPresenceStore } from "./presence.js";
 import { RedisRoomStore } from "./rooms.js";
 import { RedisSampleStore } from "./samples.js";
+import { RedisSocketCountStore } from "./socket-counts.js";
 import { RedisUserStore } from "./users.js";
 
 export interface RedisStoreOptions {
@@ -22,6 +24,8 @@ export function createRedisStores(redis: Redis, keys: RedisKeys, options: RedisS
   return {
     users: new RedisUserStore(redis, keys),
     samples: new RedisSampleStore(redis, keys),
+    socketCounts: new RedisSocketCountStore(redis, keys),
+    audit: new RedisAuditStore(redis, keys),
     rooms,
     conversations: new RedisConversationStore(redis, keys, messageIdWindowSec),
     presence,

@@ -1,0 +1,105 @@
+/**
+ * `npm run admin -- COMMAND [ARGS]`: the operator's commands (commands.ts), e.g.
+ * `npm run admin -- grant-admin ana`. Reads the node's configuration (REDIS_URL, REDIS_PREFIX):
+ * with Redis it acts on the cluster's store itself; embedded (no REDIS_URL) it asks the running
+ * node through its admin socket (ADMIN_SOCKET, or the default for PORT).
+ *
+ * Exit status: 0 done, 1 failed (unknown user, store or node unreachable), 2 bad usage or
+ * configuration.
+ */
+import { userInfo } from "node:os";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { ConfigError, loadAdminCliConfig, type AdminCliConfig } from "../config.js";
+import { RedisAuditStore } from "../stores/redis/audit.js";
+import { RedisKeys } from "../stores/redis/keys.js";
+import { RedisUserStore } from "../stores/redis/users.js";
+import { AdminError, COMMANDS, runCommand, usage } from "./commands.js";
+import { sendAdminRequest, type AdminReply } from "./control-socket.js";
+import { indexNames } from "./index-names.js";
+
+/** The OS user running the command, for the audit trail. */
+function actor(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid:${process.getuid?.() ?? "?"}`;
+  }
+}
+
+/** Runs the command against the cluster's Redis directly. */
+async function viaRedis(redis: NonNullable<AdminCliConfig["redis"]>, command: string, args: string[]): Promise<AdminReply> {
+  // Fails fast rather than waiting for a Redis that is not there.
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null, lazyConnect: true });
+  client.on("error", () => undefined); // reported by the command that fails
+  const keys = new RedisKeys(redis.prefix);
+  const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
+  try {
+    await client.connect();
+    const context = {
+      users: new RedisUserStore(client, keys),
+      audit: new RedisAuditStore(client, keys),
+      logger,
+      actor: actor(),
+      indexNames: () => indexNames(client, keys),
+    };
+    return { ok: true, message: await runCommand(context, command, args) };
+  } catch (error) {
+    if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
+    return { ok: false, kind: "failed", message: `cannot reach Redis at ${redactUrl(redis.url)}: ${(error as Error).message}` };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Asks the running embedded node, through its admin socket. */
+async function viaNode(path: string, command: string, args: string[]): Promise<AdminReply> {
+  try {
+    return await sendAdminRequest(path, { command, args, actor: actor() });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ECONNREFUSED" ? "is the node running (npm start) with this PORT or ADMIN_SOCKET?" : (error as Error).message;
+    return { ok: false, kind: "failed", message: `no REDIS_URL, and no embedded node answers on ${path}: ${why}` };
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(`${usage()}\n`);
+    return command ? 0 : 2;
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    process.stderr.write(`sala admin: unknown command: ${command}\n\n${usage()}\n`);
+    return 2;
+  }
+  let config: AdminCliConfig;
+  try {
+    config = loadAdminCliConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`sala admin: ${error.message}\n`);
+    return 2;
+  }
+  const reply = config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
+  if (reply.ok) {
+    process.stdout.write(`${reply.message}\n`);
+    return 0;
+  }
+  process.stderr.write(`sala admin: ${reply.message}\n`);
+  return reply.kind === "usage" ? 2 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`sala admin: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
