@@ -5,8 +5,9 @@
 //   node loadtest/k6/build.mjs [outdir]        (part of `npm run build`)
 //
 // crypto-js looks for a random source in this order: window.crypto, self.crypto,
-// globalThis.crypto, global.crypto, then require("crypto") inside a try. k6 (≥ 0.52) has a global
-// WebCrypto `crypto`, so the third one is found at init. platform "browser" honours crypto-js's
+// globalThis.crypto, global.crypto, then require("crypto") inside a try. k6 has a global WebCrypto
+// `crypto` (since 0.52; the scripts need k6 ≥ 1.6.0 anyway, for k6/websockets), so the third one
+// is found at init. platform "browser" honours crypto-js's
 // package.json "browser": { "crypto": false }, so the bundle holds an empty module there instead of a
 // require of Node's crypto: nothing tries to load a Node module at runtime, and a k6 without a
 // global crypto fails with crypto-js's own error on the first encryption.

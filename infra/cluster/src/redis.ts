@@ -46,10 +46,31 @@ export class RedisProcess {
     });
   }
 
-  /** SIGTERM: Redis writes its AOF and exits. */
+  /** SIGTERM: Redis writes its AOF and exits (a frozen one is let go first, or it could not). */
   async stop(): Promise<void> {
+    if (this.child && isRunning(this.child)) this.child.kill("SIGCONT");
     if (this.child) await stopProcess(this.child, "SIGTERM");
     this.child = null;
+  }
+
+  /** SIGKILL: Redis dies at once, without writing anything (a crash, or a failover's lost primary). */
+  async kill(): Promise<void> {
+    if (this.child) await stopProcess(this.child, "SIGKILL");
+    this.child = null;
+  }
+
+  /**
+   * SIGSTOP: Redis freezes with its connections open, as a stalled primary or a partition does:
+   * commands are accepted by the kernel and never answered. `resume` (SIGCONT) lets it go on.
+   */
+  freeze(): void {
+    if (!this.child || !isRunning(this.child)) throw new Error("redis-server is not running");
+    this.child.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    if (!this.child || !isRunning(this.child)) throw new Error("redis-server is not running");
+    this.child.kill("SIGCONT");
   }
 
   async ping(): Promise<boolean> {

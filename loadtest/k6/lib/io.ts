@@ -1,6 +1,7 @@
 /**
  * k6's side of the load library's two seams: the WebSocketFactory of sio-client.ts over
- * `k6/websockets` and the HttpPost of accounts.ts over `k6/http`.
+ * `k6/websockets` and the HttpPost of accounts.ts over `k6/http`. `k6/websockets` exists from k6
+ * 1.6.0 on (before, only as k6/experimental/websockets): the scripts' minimum k6.
  *
  * Both use an empty cookie jar of their own: the session cookie travels only where the library
  * puts it (the `cookie` header of the upgrade request), never also from the VU's default jar,

@@ -35,6 +35,30 @@ function waitReady(client: Redis, name: string, timeoutMs: number): Promise<void
   });
 }
 
+const SUBSCRIPTION_COMMANDS = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"] as const;
+
+/**
+ * The Socket.IO adapter subscribes and unsubscribes without looking at the reply (its SSUBSCRIBE
+ * helper drops the promise), and so does ioredis when it resubscribes after a reconnect. Such a
+ * command fails when the connection is closed with it pending (at shutdown, with Redis away), and
+ * an unobserved rejection ends a Node process: every subscription command's reply is observed
+ * here, its failure logged, and the promise handed on unchanged.
+ */
+function observeSubscriptions(sub: Redis, logger: Logger): void {
+  for (const name of SUBSCRIPTION_COMMANDS) {
+    const send = (sub[name] as (...args: unknown[]) => Promise<unknown>).bind(sub);
+    Object.defineProperty(sub, name, {
+      configurable: true,
+      writable: true,
+      value: (...args: unknown[]) => {
+        const reply = send(...args);
+        reply.catch((error: Error) => logger.warn({ event: "redis_subscription_failed", command: name, err: error.message }, "a subscription command failed"));
+        return reply;
+      },
+    });
+  }
+}
+
 export async function connectRedis(url: string, logger: Logger, onError: () => void = () => {}, timeoutMs = 10_000): Promise<RedisConnections> {
   const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2000);
   const command = new Redis(url, {
@@ -52,7 +76,12 @@ export async function connectRedis(url: string, logger: Logger, onError: () => v
   // The adapter's connections keep their offline queue: a broadcast sent during a blip is
   // delivered once Redis is back rather than thrown away.
   const pub = new Redis(url, { retryStrategy, connectionName: "sala-pub" });
-  const sub = new Redis(url, { retryStrategy, connectionName: "sala-sub" });
+  // A (un)subscription asked for while Redis is away waits for the connection, however long that
+  // takes, instead of failing after 20 reconnect attempts (~21 s): failed, it would be lost (ioredis
+  // resubscribes only to the channels Redis had confirmed), and the node would never hear that
+  // room again.
+  const sub = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, connectionName: "sala-sub" });
+  observeSubscriptions(sub, logger);
   const clients = { command, pub, sub };
   for (const [name, client] of Object.entries(clients)) {
     let wasReady = false;
@@ -82,4 +111,16 @@ export async function connectRedis(url: string, logger: Logger, onError: () => v
     throw error;
   }
   return { ...clients, close };
+}
+
+/**
+ * Rejects at once when a connection is down (closed, reconnecting), and otherwise resolves when
+ * Redis answers a PING. A frozen Redis (SIGSTOP, a stalled primary, a partition) leaves the
+ * connections open and "ready" and never answers: the caller bounds the wait (see health-routes).
+ */
+export async function redisAnswers(redis: RedisConnections): Promise<void> {
+  for (const [name, client] of [["command", redis.command], ["pub", redis.pub], ["sub", redis.sub]] as const) {
+    if (client.status !== "ready") throw new Error(`Redis connection ${name} is ${client.status}`);
+  }
+  await redis.command.ping();
 }

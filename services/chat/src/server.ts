@@ -17,6 +17,16 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.nodeId, config.logLevel);
+  // A promise whose failure nobody looked at is a bug to fix, but no reason to drop every user of
+  // this node (Node ends the process on one by default): it is logged, loudly, and the node goes
+  // on. The Redis path that produced them (the adapter's subscriptions) is fixed at its cause in
+  // redis.ts; the fault tests check that none is logged. A thrown exception still ends the
+  // process: the state it left behind is unknown.
+  // (Name, message and stack only: a Redis reply error also carries the command's arguments.)
+  process.on("unhandledRejection", (reason: unknown) => {
+    const err = reason instanceof Error ? { name: reason.name, message: reason.message, stack: reason.stack } : String(reason);
+    logger.error({ event: "unhandled_rejection", err }, "a promise failed and nobody handled it");
+  });
   if (config.sessionSecretGenerated) {
     logger.warn({ event: "ephemeral_session_secret" }, "SESSION_SECRET not set: sessions will not survive a restart");
   }

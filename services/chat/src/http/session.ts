@@ -7,6 +7,7 @@ import { unsign } from "cookie-signature";
 import { RedisStore } from "connect-redis";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -44,17 +45,21 @@ export interface Sessions {
  * Secure behind TLS; `rolling` renews it on every request so it expires after the idle timeout;
  * the absolute timeout is enforced from `loginAt` (see currentUser).
  */
-export function createSessions(config: Config, redis: Redis | null, prefix: string): Sessions {
+export function createSessions(config: Config, redis: Redis | null, prefix: string, logger: Logger): Sessions {
   const idleSec = Math.floor(config.sessionIdleMs / 1000);
   const store: Store = redis ? new RedisStore({ client: redis, prefix, ttl: idleSec }) : new session.MemoryStore();
-  const middleware = session({
+  const expressSession = session({
     name: SESSION_COOKIE,
     secret: config.sessionSecret,
     store,
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    unset: "destroy",
+    // Not "destroy": when the store fails to load a session (Redis frozen, a failover), express-session
+    // leaves req.session unset, and "destroy" then deleted the session at the end of the error
+    // response: the DEL ran once Redis was back, and the user was logged out by a Redis blip.
+    // Logout destroys its session itself.
+    unset: "keep",
     proxy: config.trustProxy !== false,
     cookie: {
       httpOnly: true,
@@ -64,7 +69,33 @@ export function createSessions(config: Config, redis: Redis | null, prefix: stri
       path: "/",
     },
   }) as unknown as Middleware;
+  const middleware = nextCalledOnce(expressSession, (error, req) =>
+    logger.warn({ event: "session_store_failed", url: req.url, err: (error as Error).message }, "could not save or renew a session after its response"),
+  );
   return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store };
+}
+
+/**
+ * Lets a middleware's `next` through once. express-session calls it a second time, with the
+ * store's error, when saving, renewing or destroying the session fails at the end of the response
+ * (its res.end: `defer(next, err)`). By then @fastify/middie has finished the request and put its
+ * per-request state back in a pool: the late call read a released holder (a TypeError on
+ * `originalUrl`, thrown from a timer: it ended the process, as a Redis failover showed), and had the
+ * holder been reused, it would have moved another request's middleware chain on. The response is
+ * sent by then; the error is the store's, and is logged.
+ */
+export function nextCalledOnce(middleware: Middleware, onLateError: (error: unknown, req: IncomingMessage) => void): Middleware {
+  return (req, res, next) => {
+    let called = false;
+    middleware(req, res, (error?: unknown) => {
+      if (!called) {
+        called = true;
+        next(error);
+      } else if (error) {
+        onLateError(error, req);
+      }
+    });
+  };
 }
 
 /**

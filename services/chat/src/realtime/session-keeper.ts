@@ -30,6 +30,19 @@ export class SessionKeeper {
 
   sweep(now = Date.now()): void {
     const renewed = new Set<string>();
+    // With Redis away every renewal of the sweep fails: one log line for the sweep, not one per session.
+    let pending = 1;
+    let failed = 0;
+    let firstError = "";
+    const settled = (error?: unknown) => {
+      if (error) {
+        failed += 1;
+        firstError ||= (error as Error).message;
+      }
+      if (--pending === 0 && failed > 0) {
+        this.logger.warn({ event: "session_renew_failed", sessions: failed, err: firstError }, "could not renew sessions of open sockets");
+      }
+    };
     for (const socket of this.io.of("/").sockets.values()) {
       const { id: sessionId, loginAt, cookie } = socket.data.session;
       if (now - loginAt > this.absoluteMs) {
@@ -41,9 +54,10 @@ export class SessionKeeper {
       // What Session.touch() does: the idle timeout starts again now (express-session documents
       // that assigning cookie.maxAge moves cookie.expires); stores renew by the cookie's expiry.
       if (cookie.originalMaxAge !== null) cookie.maxAge = cookie.originalMaxAge;
-      this.store.touch?.(sessionId, { cookie } as SessionData, (error?: unknown) => {
-        if (error) this.logger.warn({ event: "session_renew_failed", err: (error as Error).message }, "could not renew a session");
-      });
+      if (!this.store.touch) continue;
+      pending += 1;
+      this.store.touch(sessionId, { cookie } as SessionData, settled);
     }
+    settled();
   }
 }
