@@ -110,6 +110,9 @@ describe("the web client", () => {
     await O.page.getByTestId("members").locator("li", { hasText: guest }).getByTestId("kick").click();
     await expect.poll(() => G.page.getByTestId("lobby-notice").innerText()).toContain(`${owner} removed you from ${ROOM}`);
     await expect.poll(() => O.page.getByTestId("members").innerText()).not.toContain(guest);
+    // A kick bars the guest until the owner lifts it (the later tests need the guest back in).
+    await O.page.getByRole("button", { name: `Unban ${guest}` }).click();
+    await expect.poll(() => O.page.getByTestId("banned").count()).toBe(0);
   });
 
   it("fits a phone's width without sideways scrolling", async () => {

@@ -21,6 +21,7 @@ import { keepConnected, type ConnectionState } from "./connection.js";
 import { describeError } from "./errors.js";
 import { Conversations } from "./conversations.svelte.js";
 import { RoomSession } from "./room.svelte.js";
+import { messageId, type SendText } from "./outbox.svelte.js";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 
 export type { ConnectionState };
@@ -35,15 +36,13 @@ interface PendingJoin {
 const TYPING_SIGNAL_EVERY_MS = 2000;
 const ACK_TIMEOUT_MS = 10_000;
 const SEND_ATTEMPTS = 4;
+/** Tries of a reconnect's `join_room` that failed for a passing reason (Redis, a busy node) before the room is given up. */
+const REJOIN_ATTEMPTS = 5;
+const PASSING = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.BUSY, ErrorCode.RATE_LIMITED]);
 /** How long messages numbered before our own may take to arrive after our ack before they are fetched. */
 const GAP_WAIT_MS = 1000;
 /** The server sends the lobby right after every connection; without it by then, ask for it. */
 const LOBBY_WAIT_MS = 3000;
-
-function messageId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 export class Chat {
   connection = $state<ConnectionState>("connecting");
@@ -52,6 +51,8 @@ export class Chat {
   room = $state<RoomSession | null>(null);
   /** A notice for the lobby (kicked, room deleted…), as a message key and its parameters. */
   lobbyNotice = $state<{ key: MessageKey; params: Record<string, string> } | null>(null);
+  /** Messages of a room we were taken out of before they were confirmed as sent: shown, so none is lost unseen. */
+  unsent = $state<{ room: string; texts: string[] } | null>(null);
   /** Ticks every second so typing indicators expire on screen. */
   now = $state(Date.now());
   readonly conversations = new Conversations();
@@ -62,6 +63,8 @@ export class Chat {
   /** `open_conversation` requests under way, by case-folded peer name. */
   private readonly conversationFetches = new Map<string, Promise<string | null>>();
   private everConnected = false;
+  /** Counts connections, so the catch-up of one that has since dropped stops. */
+  private connections = 0;
   private readonly clock: ReturnType<typeof setInterval>;
   private stopKeeping: () => void = () => {};
   /** When the last lobby snapshot arrived, and the check that asks for one when it is overdue. */
@@ -110,19 +113,21 @@ export class Chat {
     if (this.pendingJoin === early) this.pendingJoin = null;
     if (!answer.ok) return describeError(answer.error);
     const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
+    room.setBanned(answer.banned);
     for (const key of early.keys) room.addKey(key);
     for (const message of early.messages) room.receive(message, this.me);
+    this.room?.outbox.close();
     this.room = room;
     this.lobbyNotice = null;
+    this.unsent = null;
+    if (this.socket.connected) this.openOutbox(room);
     return null;
   }
 
   /** Back to the lobby at once; the server is told in the background. */
   leaveRoom(): void {
-    const room = this.room;
-    if (!room) return;
-    this.room = null;
-    void this.request("leave_room", { roomId: room.id });
+    const room = this.dropRoom();
+    if (room) void this.request("leave_room", { roomId: room.id });
   }
 
   async deleteRoom(): Promise<string | null> {
@@ -137,36 +142,31 @@ export class Chat {
     return answer.ok ? null : describeError(answer.error);
   }
 
+  /** Owner only: removes the member, who stays barred until `unban` (the server says so with `ban_changed`). */
   async kick(username: string): Promise<string | null> {
     if (!this.room) return null;
     const answer = await this.request("kick", { roomId: this.room.id, username });
     return answer.ok ? null : describeError(answer.error);
   }
 
-  /**
-   * Encrypts and sends; the round trip is measured from here to the server's ack. The message
-   * carries an id, so when its answer is lost (the connection dropped) it is sent again and the
-   * server answers the repeat with the first answer: posted exactly once.
-   */
-  async send(text: string): Promise<string | null> {
+  /** Owner only: lets a barred user join the room again. */
+  async unban(username: string): Promise<string | null> {
     const room = this.room;
     if (!room) return null;
-    const id = messageId();
-    let answer: AckOf<"text"> = { ok: false, error: { code: ErrorCode.UNAVAILABLE, message: "" } };
-    for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-      const started = performance.now();
-      answer = await this.request("text", { roomId: room.id, msg: room.encrypt(text), id });
-      if (answer.ok) {
-        room.acknowledged(answer.seq, answer.ts, text, this.me, Math.round(performance.now() - started));
-        this.checkGapBefore(room, answer.seq);
-        this.lastTypingSignal = 0;
-        return null;
-      }
-      // A rotated key (the new one is on its way, or here) or a lost answer: try again.
-      if (answer.error.code !== ErrorCode.STALE_KEY && answer.error.code !== ErrorCode.UNAVAILABLE) break;
-      await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
-    }
-    return describeError(answer.error);
+    const answer = await this.request("unban", { roomId: room.id, username });
+    if (!answer.ok) return describeError(answer.error);
+    room.banChanged(username, false); // `ban_changed` says it too; this tab need not wait for it
+    return null;
+  }
+
+  /**
+   * Queues the message in the room's outbox, which shows it at once as pending and sends it, now
+   * or once the connection and the room are back, with one id for every attempt: the server posts
+   * it once. How it ends (delivered, or failed with a retry) shows on its bubble.
+   */
+  send(text: string): void {
+    this.room?.outbox.add(text);
+    this.lastTypingSignal = 0;
   }
 
   /**
@@ -242,8 +242,9 @@ export class Chat {
     this.stopKeeping = keepConnected(socket, {
       state: (state) => (this.connection = state),
       connected: () => {
+        this.connections += 1;
         this.expectLobby();
-        if (this.everConnected && this.room) void this.rejoin(this.room);
+        if (this.everConnected && this.room) void this.rejoin(this.room, this.connections);
         void this.loadConversations();
         this.everConnected = true;
       },
@@ -252,6 +253,9 @@ export class Chat {
         this.onSessionEnded();
       },
     });
+    // What is typed from now on waits until the room is rejoined on the next connection; a send
+    // under way gets its answer as lost (Socket.IO ends pending acks on a disconnect).
+    socket.on("disconnect", () => this.room?.outbox.close());
     socket.on("lobby", (snapshot) => this.lobbyArrived(snapshot));
     socket.on("lobby_update", (update) => {
       this.lobby.applyUpdate(update);
@@ -282,6 +286,7 @@ export class Chat {
     socket.on("typing", ({ roomId, username }) => {
       if (username.toLowerCase() !== this.me.toLowerCase()) this.inRoom(roomId)?.startTyping(username);
     });
+    socket.on("ban_changed", ({ roomId, username, banned }) => this.inRoom(roomId)?.banChanged(username, banned));
     socket.on("kicked", ({ roomId, name, by }) => this.sentToLobby(roomId, "room.youWereKicked", { room: name, by }));
     socket.on("room_deleted", ({ roomId, name }) => this.sentToLobby(roomId, "room.deleted", { room: name }));
     socket.on("private_message", (whisper) => void this.whisperArrived(whisper));
@@ -320,9 +325,33 @@ export class Chat {
     return this.room?.id === roomId ? this.room : null;
   }
 
+  /**
+   * Closes the room's view: its outbox stops, and the messages it still held (never confirmed as
+   * sent) are shown in the lobby, so none is lost unseen.
+   */
+  private dropRoom(): RoomSession | null {
+    const room = this.room;
+    if (!room) return null;
+    room.outbox.close();
+    this.room = null;
+    const texts = room.outbox.items.map((message) => message.text);
+    this.unsent = texts.length > 0 ? { room: room.summary.name, texts } : null;
+    return room;
+  }
+
+  /** The room is usable (connected, joined, caught up): its outbox sends what waits. */
+  private openOutbox(room: RoomSession): void {
+    const send: SendText = async (payload) => {
+      const answer = await this.request("text", { roomId: room.id, ...payload });
+      if (answer.ok) this.checkGapBefore(room, answer.seq);
+      return answer;
+    };
+    room.outbox.open(send);
+  }
+
   private sentToLobby(roomId: string, key: MessageKey, params: Record<string, string>): void {
     if (this.room?.id !== roomId) return;
-    this.room = null;
+    this.dropRoom();
     this.lobbyNotice = { key, params };
   }
 
@@ -392,18 +421,35 @@ export class Chat {
     await this.request("mark_read", { with: user, seq: thread.lastSeq });
   }
 
-  /** After a reconnect: back into the room we were in (membership survives a short outage). */
-  private async rejoin(room: RoomSession): Promise<void> {
-    const answer = await this.request("join_room", { roomId: room.id });
-    if (this.room !== room) return;
-    if (answer.ok) {
-      const before = room.lastSeq();
-      room.addKey(answer.key);
-      room.setMembers(answer.members);
-      room.receiveHistory(answer.history, answer.keys, this.me);
-      await this.backfill(room, before);
-    } else {
-      this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
+  /**
+   * After a reconnect: back into the room we were in (membership survives a short outage), what
+   * was missed, and only then the outbox. A passing failure (Redis, a busy node) is tried again;
+   * a refusal (the room is gone, we are barred, a private room wants its password again) takes
+   * us to the lobby. Stops when this connection drops: the next one starts over.
+   */
+  private async rejoin(room: RoomSession, connection: number): Promise<void> {
+    const current = () => this.room === room && this.connections === connection && this.socket.connected;
+    const before = room.lastSeq();
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.request("join_room", { roomId: room.id });
+      if (!current()) return;
+      if (answer.ok) {
+        room.addKey(answer.key);
+        room.setMembers(answer.members);
+        room.setBanned(answer.banned);
+        room.receiveHistory(answer.history, answer.keys, this.me);
+        await this.backfill(room, before);
+        // Pending messages that reached the room before the drop came back just now, in the
+        // history, and left the outbox: what is still there was not posted.
+        if (current()) this.openOutbox(room);
+        return;
+      }
+      if (!PASSING.has(answer.error.code) || attempt >= REJOIN_ATTEMPTS) {
+        this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, answer.error.retryAfterMs ?? 500 * attempt));
+      if (!current()) return;
     }
   }
 

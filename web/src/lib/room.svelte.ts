@@ -7,6 +7,7 @@
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
+import { Outbox } from "./outbox.svelte.js";
 
 export type FeedItem =
   | {
@@ -35,15 +36,30 @@ export class RoomSession {
   feed = $state<FeedItem[]>([]);
   /** case-folded username → who is typing and until when (ms). */
   typing = $state<Record<string, { name: string; until: number }>>({});
+  /** Users the owner barred (kicked, not yet let back in): filled for the owner only. */
+  banned = $state<string[]>([]);
+  /** Our messages on their way: shown as pending bubbles below the feed until numbered. */
+  readonly outbox: Outbox;
   private readonly keys = new Map<number, string>();
   private currentKey: RoomKey;
   private readonly seen = new Set<number>();
   /** Highest seq in `seen`, kept as messages arrive (asked on every incoming message). */
   private maxSeq = 0;
 
-  constructor(summary: RoomSummary, members: string[], key: RoomKey, history: RoomMessage[] = [], keys: RoomKey[] = [], me = "") {
+  constructor(
+    summary: RoomSummary,
+    members: string[],
+    key: RoomKey,
+    history: RoomMessage[] = [],
+    keys: RoomKey[] = [],
+    private readonly me = "",
+  ) {
     this.summary = summary;
     this.setMembers(members);
+    this.outbox = new Outbox(
+      (text) => this.encrypt(text),
+      ({ message, seq, ts, rttMs }) => this.acknowledged(seq, ts, message.text, this.me, rttMs),
+    );
     this.currentKey = key;
     this.keys.set(key.id, key.key);
     for (const older of keys) this.keys.set(older.id, older.key);
@@ -94,10 +110,22 @@ export class RoomSession {
     this.members = [...members].sort(byName);
   }
 
+  /** The barred users as a join answered them (absent from a server that bars no one: none). */
+  setBanned(banned: string[] | undefined): void {
+    this.banned = [...(banned ?? [])].sort(byName);
+  }
+
+  /** The owner barred `username` (a kick) or let them back in (unban), on this tab or another. */
+  banChanged(username: string, banned: boolean): void {
+    const others = this.banned.filter((name) => name.toLowerCase() !== username.toLowerCase());
+    this.banned = banned ? [...others, username].sort(byName) : others;
+  }
+
   /** A message from the room (anyone's, including our own echo). */
   receive(message: RoomMessage, me: string): void {
     if (this.seen.has(message.seq)) return;
     const result = decryptText(message.msg, this.summary.id, (id) => this.keys.get(id));
+    const mine = message.from.toLowerCase() === me.toLowerCase();
     this.insert({
       kind: "message",
       id: itemId(),
@@ -105,20 +133,23 @@ export class RoomSession {
       from: message.from,
       ts: message.ts,
       text: result.ok ? result.text : null,
-      mine: message.from.toLowerCase() === me.toLowerCase(),
+      mine,
       ...(!result.ok && result.reason === "unknown-key" ? { awaitingKey: message.msg } : {}),
     });
     this.stopTyping(message.from);
+    // Ours, live or from history: if it is a pending message whose answer is lost or still on
+    // its way, it was posted and is not sent again.
+    if (mine) this.outbox.arrived(message.msg, message.seq, message.ts);
   }
 
-  /** Our own message, acknowledged by the server after `rttMs`. */
-  acknowledged(seq: number, ts: number, text: string, me: string, rttMs: number): void {
+  /** Our own message, acknowledged by the server after `rttMs` (absent: its copy came first). */
+  acknowledged(seq: number, ts: number, text: string, me: string, rttMs?: number): void {
     const existing = this.feed.find((item) => item.kind === "message" && item.seq === seq);
     if (existing && existing.kind === "message") {
-      existing.rttMs = rttMs;
+      if (rttMs !== undefined) existing.rttMs = rttMs;
       return;
     }
-    this.insert({ kind: "message", id: itemId(), seq, from: me, ts, text, mine: true, rttMs });
+    this.insert({ kind: "message", id: itemId(), seq, from: me, ts, text, mine: true, ...(rttMs !== undefined ? { rttMs } : {}) });
   }
 
   /**

@@ -4,6 +4,7 @@
  * playwright-core. Each browser context talks to the node it was pointed at, so users sit on
  * different nodes.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocket } from "playwright-core";
 import { startChildNode, type ChildNode } from "../../../services/chat/test/support/child-node.js";
@@ -11,6 +12,7 @@ import { freePort, startRedisServer, type RedisServer } from "../../../services/
 import { uniquePrefix } from "../../../services/chat/test/support/redis-client.js";
 
 export const ARTIFACTS = new URL("../../../test-results/browser/", import.meta.url).pathname;
+const ROOT = new URL("../../../", import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export interface BrowserCluster {
@@ -18,10 +20,14 @@ export interface BrowserCluster {
   browser: Browser;
   /** Starts one more node in the cluster (same Redis, same env); `close` stops it too. */
   addNode(): Promise<ChildNode>;
+  /** Gives an existing account the admin role, as an operator does: `npm run admin -- grant-admin NAME`. */
+  grantAdmin(username: string): Promise<void>;
+  /** Starts a stopped node again, same id and port (pages pointed at it reconnect there); replaces it in `nodes`. */
+  restartNode(node: ChildNode): Promise<ChildNode>;
   close(): Promise<void>;
 }
 
-/** `env` is added to every node's environment (e.g. ADMIN_USERS). */
+/** `env` is added to every node's environment (e.g. METRICS_WINDOW_SEC). */
 export async function startBrowserCluster(nodeCount = 2, env: Record<string, string> = {}): Promise<BrowserCluster> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const redis: RedisServer = await startRedisServer();
@@ -29,8 +35,8 @@ export async function startBrowserCluster(nodeCount = 2, env: Record<string, str
   const origins = ports.flatMap((port) => [`http://127.0.0.1:${port}`, `http://localhost:${port}`]).join(",");
   const prefix = uniquePrefix("browser");
   const nodes: ChildNode[] = [];
-  const start = (port: number) =>
-    startChildNode(`${prefix}-n${nodes.length + 1}`, redis.url, prefix, { ...env, PORT: String(port), ALLOWED_ORIGINS: origins });
+  const start = (port: number, id = `${prefix}-n${nodes.length + 1}`) =>
+    startChildNode(id, redis.url, prefix, { ...env, PORT: String(port), ALLOWED_ORIGINS: origins });
   for (const port of ports) nodes.push(await start(port));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -39,10 +45,19 @@ export async function startBrowserCluster(nodeCount = 2, env: Record<string, str
   return {
     nodes,
     browser,
+    async grantAdmin(username: string) {
+      const { code, stderr } = await runAdminCli(["grant-admin", username], { REDIS_URL: redis.url, REDIS_PREFIX: prefix });
+      if (code !== 0) throw new Error(`npm run admin -- grant-admin ${username}: exit ${code}: ${stderr}`);
+    },
     async addNode() {
       const node = await start(await freePort());
       nodes.push(node);
       return node;
+    },
+    async restartNode(node) {
+      const again = await start(Number(new URL(node.url).port), node.id);
+      nodes[nodes.indexOf(node)] = again;
+      return again;
     },
     async close() {
       await browser.close();
@@ -50,6 +65,21 @@ export async function startBrowserCluster(nodeCount = 2, env: Record<string, str
       await redis.stop();
     },
   };
+}
+
+/** Runs the admin CLI (`npm run admin -- ARGS`) from the repository root with `env`. */
+function runAdminCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
 }
 
 /** Every websocket frame a page sent or received, as text. */
