@@ -2,11 +2,15 @@ import type { Server } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import middie from "@fastify/middie";
 import { ErrorCode } from "@sala/protocol";
-import type { Config } from "./config.js";
+import { adminSocketPath, type Config } from "./config.js";
 import type { Logger } from "./logger.js";
-import { connectRedis, type RedisConnections } from "./redis.js";
+import { connectRedis, redisAnswers, type RedisConnections } from "./redis.js";
+import { HashQueue } from "./auth/hash-queue.js";
 import { PasswordHasher } from "./auth/passwords.js";
-import { throttleFactory } from "./auth/throttle.js";
+import { cooldown, throttleFactory } from "./auth/throttle.js";
+import { openControlSocket, type ControlSocket } from "./admin/control-socket.js";
+import { AdminRoleWatch } from "./admin/role-watch.js";
+import { readAdminRole } from "./admin/socket-role.js";
 import { AccountService } from "./domain/accounts.js";
 import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
@@ -15,6 +19,7 @@ import type { LobbyStore, Stores } from "./stores/types.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
 import { healthRoutes } from "./http/health-routes.js";
+import { hopsTrusted, proxyTrust } from "./http/client-address.js";
 import { originAllowed } from "./http/origin-guard.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { webClient } from "./http/web-client.js";
@@ -26,15 +31,17 @@ import { lobbyHandlers } from "./realtime/handlers/lobby.js";
 import { conversationHandlers } from "./realtime/handlers/conversations.js";
 import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
+import { IdleRoomReaper } from "./realtime/idle-rooms.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
 import { sharedRead } from "./realtime/shared-read.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
-import { resumeRooms } from "./realtime/resume-rooms.js";
+import { confirmResumedRooms, resumeRooms } from "./realtime/resume-rooms.js";
 import { roomAnnouncer } from "./realtime/room-announcer.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
 import { adapterSubscriptionsApplied, createSocketServer } from "./realtime/socket-server.js";
 import { metricsHandlers } from "./realtime/handlers/metrics.js";
+import { SocketCapGuard } from "./realtime/socket-caps.js";
 import { SocketRooms } from "./realtime/types.js";
 import { NodeMetrics } from "./observability/metrics.js";
 import { adminAccess, metricsRoute, startMetricsListener } from "./observability/routes.js";
@@ -52,9 +59,6 @@ export interface SalaNode {
   close(): Promise<void>;
 }
 
-/** Trust the first `hops` proxies in front of the node (TRUST_PROXY=<number>). */
-const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops;
-
 const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
@@ -71,19 +75,25 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
   // Cluster: the room store publishes each message it accepts to every node's adapter itself.
   const stores = redis ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec }) : createMemoryStores();
-  const hasher = new PasswordHasher(config.argon2, config.hashConcurrency);
+  // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
+  const hasher = new PasswordHasher(config.argon2, new HashQueue(config.hashConcurrency, config.hashQueueMax));
   const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
   const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;
   const accounts = new AccountService({
     users: stores.users,
     hasher,
-    loginsByIp: throttle("login-ip", login.maxFailsPerIp, login.windowSec),
-    loginsByUser: throttle("login-user", login.maxFailsPerUser, login.windowSec),
+    logins: {
+      byUserAndIp: throttle("login-user-ip", login.maxFailsPerUserIp, login.windowSec),
+      byIp: throttle("login-ip", login.maxFailsPerIp, login.windowSec),
+      byUser: throttle("login-user", login.maxFailsPerUser, login.windowSec),
+      delays: cooldown(redis?.command ?? null, keys.rateLimit("login-delay")),
+      delayMaxSec: login.delayMaxSec,
+    },
     registrationsByIp: throttle("register-ip", config.registrationsPerIp, config.registrationWindowSec),
     logger,
     onLogin: (result) => metrics.logins.inc({ result }),
   });
-  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix);
+  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix, logger);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -113,6 +123,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   app.use(SESSION_PATHS, sessions.middleware);
 
   const io = createSocketServer(app.server, config, sessions, redis, logger, (count) => metrics.deliveries.inc(count));
+  io.use(readAdminRole(stores.users, logger));
+  const adminRoles = new AdminRoleWatch(io, stores.users, logger);
   await app.register(authRoutes, {
     accounts,
     sessionAbsoluteMs: config.sessionAbsoluteMs,
@@ -123,10 +135,10 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     nodeId: config.nodeId,
     isDraining: () => draining,
     pingSharedState: async () => {
-      if (redis) await redis.command.ping();
+      if (redis) await redisAnswers(redis);
     },
   });
-  const access = (request: FastifyRequest) => adminAccess(request, config.adminUsers, config.sessionAbsoluteMs);
+  const access = (request: FastifyRequest) => adminAccess(request, stores.users, config.sessionAbsoluteMs);
   await app.register(metricsRoute, { metrics, access });
   await app.register(webClient, { webDir: config.webDir, guarded: { "/memory": access } });
   live.sockets = () => io.of("/").sockets.size;
@@ -140,16 +152,20 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
   const roomService = new RoomService({
     rooms: stores.rooms,
+    users: stores.users,
     io,
     lobbyFeed,
-    hasher,
+    hasher: hasher.forRoomPasswords(),
     roomPasswords: throttle("room-password", roomPw.maxFails, roomPw.windowSec),
+    roomCreations: throttle("room-create", config.roomLimits.creationsPerWindow, config.roomLimits.creationWindowSec),
+    maxOwnedRooms: config.roomLimits.maxOwned,
     joinHistory: config.history.onJoin,
     historyMax: config.history.max,
     historyMaxAgeMs: config.history.maxAgeMs,
     subscriptionsApplied,
     logger,
   });
+  const idleRooms = new IdleRoomReaper(roomService, config.roomLimits.idleExpiryMs, logger);
   const presence = new PresenceTracker({
     presence: stores.presence,
     nodeId: config.nodeId,
@@ -188,7 +204,18 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   // retries and lands on another node.
   io.use((_socket, next) => next(draining ? new Error(ErrorCode.UNAVAILABLE) : undefined));
   io.use(resumeRooms(stores.rooms, subscriptionsApplied));
-  handleConnections({ io, gate, presence, lobby, logger });
+  const socketCaps = new SocketCapGuard({
+    store: stores.socketCounts,
+    nodeId: config.nodeId,
+    caps: config.socketCaps,
+    trust: proxyTrust(config.trustProxy),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    nodeTtlMs: config.nodeTtlMs,
+    logger,
+  });
+  // Last: a socket it counts is connected, never refused afterwards (see SocketCapGuard).
+  io.use(socketCaps.admit);
+  handleConnections({ io, gate, presence, lobby, confirmResumedRooms: confirmResumedRooms(stores.rooms, logger), logger });
   const sampler = new Sampler({
     nodeId: config.nodeId,
     metrics,
@@ -200,6 +227,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     logger,
   });
   let metricsListener: Server | null = null;
+  let controlSocket: ControlSocket | null = null;
   const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
 
   return {
@@ -209,12 +237,20 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     stores,
     async listen() {
       await presence.start();
+      await socketCaps.start();
       sessionKeeper.start();
       sampler.start();
+      adminRoles.start();
+      idleRooms.start();
       if (config.metrics.port) metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port);
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
+      // Embedded: the admin CLI reaches the in-process user store through this socket.
+      if (!redis) {
+        controlSocket = await openControlSocket(config.adminSocket ?? adminSocketPath(port), { users: stores.users, audit: stores.audit, logger });
+        logger.info({ event: "admin_socket_open", path: controlSocket.path }, "admin commands accepted on a Unix socket (npm run admin)");
+      }
       logger.info(
         { event: "node_started", mode: redis ? "cluster" : "embedded", port, host: config.host },
         redis ? "Sala node started (cluster member, shared state in Redis)" : "Sala node started (embedded: in-process stores, single node)",
@@ -231,12 +267,18 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       draining = true;
       metrics.draining.set(1);
       sampler.stop();
+      adminRoles.stop();
+      idleRooms.stop();
       metricsListener?.close();
+      await controlSocket?.close();
       const sockets = io.of("/").sockets.size;
       logger.info({ event: "drain_started", sockets }, "draining: no new connections, finishing in-flight events");
       app.server.close(); // stop accepting; open connections go on until closed below
       sessionKeeper.stop();
       await gate.idle(5000);
+      await socketCaps.stop().catch((error: unknown) => {
+        logger.warn({ event: "socket_counts_stop_failed", err: (error as Error).message }, "could not forget this node's socket counts");
+      });
       for (const socket of io.of("/").sockets.values()) socket.conn.close();
       try {
         await presence.stop();

@@ -2,12 +2,13 @@
  * Configuration from the environment, validated once at start. A bad value stops the process with
  * a message naming the variable; nothing reads process.env anywhere else.
  */
-import { availableParallelism, hostname } from "node:os";
-import { resolve } from "node:path";
+import { availableParallelism, hostname, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import envSchema from "env-schema";
 import { Type, type Static } from "@sinclair/typebox";
+import { defaultHashQueueMax } from "./auth/hash-queue.js";
 
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -36,14 +37,32 @@ const EnvSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   /** Password hashes computed at once on this node (default: the number of cores, at most 3). */
   ARGON2_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  /** Hashes that may wait for a slot, per lane (account, room); more get BUSY. Default: 32 per slot. */
+  HASH_QUEUE_MAX: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+  // Failed logins per window (domain/accounts.ts LoginThrottles): per account and address, per
+  // address, and per account from any address (stops only addresses that failed on it).
+  LOGIN_MAX_FAILS_PER_USER_IP: Type.Integer({ minimum: 1, default: 10 }),
   LOGIN_MAX_FAILS_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
-  LOGIN_MAX_FAILS_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_MAX_FAILS_PER_USER: Type.Integer({ minimum: 1, default: 1000 }),
   LOGIN_THROTTLE_WINDOW_SEC: Type.Integer({ minimum: 1, default: 900 }),
+  /** Longest wait imposed on an address after a failure on an account under attack (0: none). */
+  LOGIN_DELAY_MAX_SEC: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   REGISTRATION_WINDOW_SEC: Type.Integer({ minimum: 1, default: 3600 }),
   ROOM_PASSWORD_MAX_FAILS: Type.Integer({ minimum: 1, default: 5 }),
   ROOM_PASSWORD_WINDOW_SEC: Type.Integer({ minimum: 1, default: 300 }),
+  /** Rooms one user may own at once (0: no limit). */
+  MAX_ROOMS_PER_USER: Type.Integer({ minimum: 0, default: 50 }),
+  /** Room creations per user per ROOM_CREATION_WINDOW_SEC. */
+  ROOM_CREATIONS_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
+  ROOM_CREATION_WINDOW_SEC: Type.Integer({ minimum: 1, default: 60 }),
+  /** A room without members for this long is deleted (0: never). */
+  ROOM_IDLE_EXPIRY_SEC: Type.Integer({ minimum: 0, maximum: 315_360_000, default: 2_592_000 }),
   SOCKET_EVENTS_PER_SEC: Type.Integer({ minimum: 1, default: 30 }),
+  /** Sockets one user may hold at once across the cluster (0: no limit). */
+  MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
+  /** Sockets one client address may hold at once across the cluster (0: no limit). */
+  MAX_SOCKETS_PER_ADDRESS: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 500 }),
   MESSAGE_ID_WINDOW_SEC: Type.Integer({ minimum: 60, maximum: 86_400, default: 600 }),
   TYPING_THROTTLE_MS: Type.Integer({ minimum: 0, default: 2000 }),
   MAX_HTTP_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 65_536 }),
@@ -53,8 +72,13 @@ const EnvSchema = Type.Object({
   PRESENCE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 5000 }),
   /** Directory of the built web client (index.html + assets). */
   WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  /** Comma-separated usernames with the admin role (/memory, /metrics). */
-  ADMIN_USERS: Type.String({ default: "" }),
+  /**
+   * No longer supported: admin rights are a flag on an existing account, granted with
+   * `npm run admin -- grant-admin NAME`. A node refuses to start while it is set.
+   */
+  ADMIN_USERS: Type.Optional(Type.String()),
+  /** Embedded mode: the Unix socket the admin CLI reaches this node on (default: under the OS temp dir, named by port). */
+  ADMIN_SOCKET: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   /** When set, /metrics is also served without a session on METRICS_HOST:METRICS_PORT (for Prometheus). */
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   METRICS_HOST: Type.String({ default: "127.0.0.1" }),
@@ -92,11 +116,17 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   /** Password hashes computed at once (see PasswordHasher). */
   hashConcurrency: number;
-  loginThrottle: { maxFailsPerIp: number; maxFailsPerUser: number; windowSec: number };
+  /** Hashes that may wait per lane before BUSY (see HashQueue). */
+  hashQueueMax: number;
+  loginThrottle: { maxFailsPerUserIp: number; maxFailsPerIp: number; maxFailsPerUser: number; windowSec: number; delayMaxSec: number };
   roomPasswordThrottle: { maxFails: number; windowSec: number };
+  /** maxOwned: 0 = no limit; idleExpiryMs: 0 = rooms never expire. */
+  roomLimits: { maxOwned: number; creationsPerWindow: number; creationWindowSec: number; idleExpiryMs: number };
   registrationsPerIp: number;
   registrationWindowSec: number;
   socketEventsPerSec: number;
+  /** Concurrent sockets per user and per client address, cluster-wide (0: no limit). */
+  socketCaps: { perUser: number; perAddress: number };
   typingThrottleMs: number;
   maxHttpBufferBytes: number;
   heartbeatIntervalMs: number;
@@ -108,8 +138,8 @@ export interface Config {
   history: { max: number; onJoin: number; maxAgeMs: number };
   /** Seconds a sender's message id is remembered in Redis, so that a retry is not posted twice. */
   messageIdWindowSec: number;
-  /** Case-folded usernames with the admin role. */
-  adminUsers: Set<string>;
+  /** Embedded mode: the admin CLI's Unix socket; null: adminSocketPath(bound port). */
+  adminSocket: string | null;
   metrics: { port: number | null; host: string; windowSec: number };
 }
 
@@ -137,6 +167,46 @@ function parseOrigins(raw: string): string[] {
   return origins;
 }
 
+/**
+ * ADMIN_USERS granted admin by name, to whoever registered that name first; admin rights are now
+ * a flag on an existing account (`npm run admin -- grant-admin NAME`). Refusing to start, rather
+ * than ignoring it, tells the operator at once that their admins need granting.
+ */
+function refuseAdminUsers(value: string | undefined): void {
+  if (value !== undefined && value.trim() !== "") {
+    throw new ConfigError(
+      "ADMIN_USERS is no longer supported: remove it, and grant admin rights to each existing account with `npm run admin -- grant-admin NAME`",
+    );
+  }
+}
+
+/** Where an embedded node listening on `port` opens the admin CLI's socket unless ADMIN_SOCKET says. */
+export function adminSocketPath(port: number): string {
+  return join(tmpdir(), `sala-admin-${port}.sock`);
+}
+
+/** What the admin CLI needs: the node's store (REDIS_URL, REDIS_PREFIX) or, embedded, its socket. */
+export interface AdminCliConfig {
+  redis: { url: string; prefix: string } | null;
+  adminSocket: string;
+}
+
+const AdminCliEnv = Type.Pick(EnvSchema, ["REDIS_URL", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET"]);
+
+/** The admin CLI's configuration, read from the same variables as a node's. */
+export function loadAdminCliConfig(source: Record<string, string | undefined> = process.env): AdminCliConfig {
+  let env: Static<typeof AdminCliEnv>;
+  try {
+    env = envSchema<Static<typeof AdminCliEnv>>({ schema: AdminCliEnv, data: { ...source }, dotenv: false });
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
+  return {
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.REDIS_PREFIX } : null,
+    adminSocket: env.ADMIN_SOCKET ?? adminSocketPath(env.PORT),
+  };
+}
+
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   let env: Env;
   try {
@@ -144,6 +214,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
+  refuseAdminUsers(env.ADMIN_USERS);
   if (env.REDIS_URL && !env.SESSION_SECRET) {
     throw new ConfigError("SESSION_SECRET (at least 32 characters) is required when REDIS_URL is set: every node must share it");
   }
@@ -154,6 +225,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError("NODE_TTL_MS must be more than twice HEARTBEAT_INTERVAL_MS");
   }
   const defaultOrigins = `http://localhost:${env.PORT},http://127.0.0.1:${env.PORT}`;
+  // One per core, and never all four of libuv's pool threads (file and DNS work needs them too).
+  const hashConcurrency = env.ARGON2_CONCURRENCY ?? Math.min(availableParallelism(), 3);
   return {
     port: env.PORT,
     host: env.HOST,
@@ -169,17 +242,26 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sessionIdleMs: env.SESSION_IDLE_TIMEOUT_SEC * 1000,
     sessionAbsoluteMs: env.SESSION_ABSOLUTE_TIMEOUT_SEC * 1000,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    // One per core, and never all four of libuv's pool threads (file and DNS work needs them too).
-    hashConcurrency: env.ARGON2_CONCURRENCY ?? Math.min(availableParallelism(), 3),
+    hashConcurrency,
+    hashQueueMax: env.HASH_QUEUE_MAX ?? defaultHashQueueMax(hashConcurrency),
     loginThrottle: {
+      maxFailsPerUserIp: env.LOGIN_MAX_FAILS_PER_USER_IP,
       maxFailsPerIp: env.LOGIN_MAX_FAILS_PER_IP,
       maxFailsPerUser: env.LOGIN_MAX_FAILS_PER_USER,
       windowSec: env.LOGIN_THROTTLE_WINDOW_SEC,
+      delayMaxSec: env.LOGIN_DELAY_MAX_SEC,
     },
     roomPasswordThrottle: { maxFails: env.ROOM_PASSWORD_MAX_FAILS, windowSec: env.ROOM_PASSWORD_WINDOW_SEC },
+    roomLimits: {
+      maxOwned: env.MAX_ROOMS_PER_USER,
+      creationsPerWindow: env.ROOM_CREATIONS_PER_USER,
+      creationWindowSec: env.ROOM_CREATION_WINDOW_SEC,
+      idleExpiryMs: env.ROOM_IDLE_EXPIRY_SEC * 1000,
+    },
     registrationsPerIp: env.REGISTRATIONS_PER_IP,
     registrationWindowSec: env.REGISTRATION_WINDOW_SEC,
     socketEventsPerSec: env.SOCKET_EVENTS_PER_SEC,
+    socketCaps: { perUser: env.MAX_SOCKETS_PER_USER, perAddress: env.MAX_SOCKETS_PER_ADDRESS },
     typingThrottleMs: env.TYPING_THROTTLE_MS,
     maxHttpBufferBytes: env.MAX_HTTP_BUFFER_BYTES,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
@@ -188,7 +270,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     presenceGraceMs: env.PRESENCE_GRACE_MS,
     history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY, maxAgeMs: env.HISTORY_MAX_AGE_SEC * 1000 },
     messageIdWindowSec: env.MESSAGE_ID_WINDOW_SEC,
-    adminUsers: new Set(env.ADMIN_USERS.split(",").map((name) => name.trim().normalize("NFC").toLowerCase()).filter(Boolean)),
+    adminSocket: env.ADMIN_SOCKET ?? null,
     metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),
   };
