@@ -5,7 +5,7 @@
  * holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
+import { createRoom, openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
 import { openMemoryPage, tableNodes } from "./support/memory-page.js";
 
 const PASSWORD = "correct horse battery";
@@ -99,9 +99,7 @@ describe("the /memory page", () => {
     M = await openUser(cluster, cluster.nodes[1]!);
     await register(M, member, PASSWORD);
     // Some traffic for the rates chart while we are here.
-    await M.page.getByTestId("room-name").fill(`Métricas ${run}`);
-    await M.page.locator('[data-testid="create-room"] button[type="submit"]').click();
-    await M.page.getByTestId("room").waitFor();
+    await createRoom(M, `Métricas ${run}`);
     for (let i = 1; i <= 5; i++) {
       await M.page.getByTestId("composer").fill(`mensagem ${i}`);
       await M.page.getByTestId("composer").press("Enter");
@@ -140,9 +138,7 @@ describe("the /memory page", () => {
 
   it("shows the live charts (screenshot)", async () => {
     // A few more seconds of samples and some chat traffic, then a picture for the docs.
-    await M.page.getByTestId("room-name").fill(`Gráficos ${run}`);
-    await M.page.locator('[data-testid="create-room"] button[type="submit"]').click();
-    await M.page.getByTestId("room").waitFor();
+    await createRoom(M, `Gráficos ${run}`);
     for (let i = 1; i <= 12; i++) {
       await M.page.getByTestId("composer").fill(`mais uma ${i}`);
       await M.page.getByTestId("composer").press("Enter");

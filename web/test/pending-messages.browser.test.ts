@@ -12,7 +12,7 @@ import { io } from "socket.io-client";
 import type { Page } from "playwright-core";
 import type { Ack, HistoryPage, JoinedRoom } from "@sala/protocol";
 import { decryptText } from "@sala/protocol/envelope";
-import { openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
+import { createRoom, joinRoom, openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
 
 const PASSWORD = "correct horse battery";
 const run = Date.now().toString(36).slice(-4);
@@ -29,11 +29,8 @@ beforeAll(async () => {
   B = await openUser(cluster, cluster.nodes[1]!);
   await register(A, ana, PASSWORD);
   await register(B, bruno, PASSWORD);
-  await A.page.getByTestId("room-name").fill(ROOM);
-  await A.page.locator('[data-testid="create-room"] button[type="submit"]').click();
-  await A.page.getByTestId("room").waitFor();
-  await B.page.locator(`[data-room="${ROOM}"]`).click();
-  await B.page.getByTestId("room").waitFor();
+  await createRoom(A, ROOM);
+  await joinRoom(B, ROOM);
   await A.page.getByTestId("members").locator(`[data-user="${bruno}"]`).waitFor();
 }, 90_000);
 afterAll(async () => {

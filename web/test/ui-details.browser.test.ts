@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { io } from "socket.io-client";
 import { randomBytes } from "node:crypto";
 import { encryptText } from "@sala/protocol/envelope";
-import { openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
+import { createRoom, joinRoom, openUser, register, screenshot, startBrowserCluster, type BrowserCluster, type UserPage } from "./support/browser-cluster.js";
 
 const PASSWORD = "correct horse battery";
 const run = Date.now().toString(36).slice(-4);
@@ -25,11 +25,8 @@ beforeAll(async () => {
   G = await openUser(cluster, cluster.nodes[1]!);
   await register(O, owner, PASSWORD);
   await register(G, guest, PASSWORD);
-  await O.page.getByTestId("room-name").fill(ROOM);
-  await O.page.locator('[data-testid="create-room"] button[type="submit"]').click();
-  await O.page.getByTestId("room").waitFor();
-  await G.page.locator(`[data-room="${ROOM}"]`).click();
-  await G.page.getByTestId("room").waitFor();
+  await createRoom(O, ROOM);
+  await joinRoom(G, ROOM);
 }, 60_000);
 afterAll(async () => {
   await cluster?.close();

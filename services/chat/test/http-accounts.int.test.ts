@@ -573,22 +573,33 @@ describe("login throttling per account and address (defaults: 10 per pair, 1000 
   });
 });
 
-describe("login throttling per account and address without delays (LOGIN_MAX_FAILS_PER_USER_IP=3, LOGIN_MAX_FAILS_PER_USER=5)", () => {
+/**
+ * Two nodes trusting X-Forwarded-For, with an account ceiling of 5 and no delays, so that tests
+ * see the ceiling's and the pair limit's answers alone; `env` on top.
+ */
+function throttledCluster(env: Record<string, string>) {
+  const nodes = { a: undefined as unknown as TestNode, b: undefined as unknown as TestNode };
   let limited: TestCluster;
-  let a: TestNode;
-  let b: TestNode;
   beforeAll(async () => {
     limited = await startCluster(2, inject("redisUrl"), {
       TRUST_PROXY: "1",
-      LOGIN_MAX_FAILS_PER_USER_IP: "3",
       LOGIN_MAX_FAILS_PER_USER: "5",
       LOGIN_DELAY_MAX_SEC: "0",
       LOGIN_MAX_FAILS_PER_IP: "1000",
       REGISTRATIONS_PER_IP: "1000",
+      ...env,
     });
-    [a, b] = limited.nodes as [TestNode, TestNode];
+    [nodes.a, nodes.b] = limited.nodes as [TestNode, TestNode];
   });
   afterAll(() => limited?.close());
+  return nodes;
+}
+
+describe("login throttling per account and address without delays (LOGIN_MAX_FAILS_PER_USER_IP=3, LOGIN_MAX_FAILS_PER_USER=5)", () => {
+  const nodes = throttledCluster({ LOGIN_MAX_FAILS_PER_USER_IP: "3" });
+  let a: TestNode;
+  let b: TestNode;
+  beforeAll(() => ({ a, b } = nodes));
 
   it("blocks the (account, address) pair on every node after 3 failures, even with the right password; not the account elsewhere", async () => {
     const username = newUsername("Victim");
@@ -633,20 +644,10 @@ describe("login throttling per account and address without delays (LOGIN_MAX_FAI
 });
 
 describe("login throttling past the account's ceiling (LOGIN_MAX_FAILS_PER_USER=5, 10 per pair, no delays)", () => {
-  let limited: TestCluster;
+  const nodes = throttledCluster({});
   let a: TestNode;
   let b: TestNode;
-  beforeAll(async () => {
-    limited = await startCluster(2, inject("redisUrl"), {
-      TRUST_PROXY: "1",
-      LOGIN_MAX_FAILS_PER_USER: "5",
-      LOGIN_DELAY_MAX_SEC: "0",
-      LOGIN_MAX_FAILS_PER_IP: "1000",
-      REGISTRATIONS_PER_IP: "1000",
-    });
-    [a, b] = limited.nodes as [TestNode, TestNode];
-  });
-  afterAll(() => limited?.close());
+  beforeAll(() => ({ a, b } = nodes));
 
   it("past the account's ceiling, stops the addresses that failed on it more than twice, and only those", async () => {
     const username = newUsername("spread");

@@ -124,6 +124,19 @@ export async function register(user: UserPage, username: string, password: strin
   await page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
 }
 
+/** Creates a public room from the lobby; the page lands in it. */
+export async function createRoom(user: UserPage, name: string): Promise<void> {
+  await user.page.getByTestId("room-name").fill(name);
+  await user.page.locator('[data-testid="create-room"] button[type="submit"]').click();
+  await user.page.getByTestId("room").waitFor();
+}
+
+/** Joins a public room by clicking it in the lobby; the page lands in it. */
+export async function joinRoom(user: UserPage, name: string): Promise<void> {
+  await user.page.locator(`[data-room="${name}"]`).click();
+  await user.page.getByTestId("room").waitFor();
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png` });
 }
