@@ -9,40 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import type { FeedItem } from "../src/lib/room.svelte.js";
 
-const fake = vi.hoisted(() => {
-  type Handler = (payload: unknown) => void;
-  class FakeSocket {
-    readonly handlers = new Map<string, Handler[]>();
-    connected = true;
-    active = true;
-    /** Every request, in the order the client made it. */
-    readonly requests: { event: string; payload: Record<string, unknown> }[] = [];
-    /** How the server answers a request; the test sets it. */
-    answer: (event: string, payload: Record<string, unknown>) => Promise<unknown> = () => Promise.reject(new Error("no answer"));
-    on(event: string, handler: Handler): this {
-      this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-      return this;
-    }
-    emit(): this {
-      return this;
-    }
-    timeout() {
-      return {
-        emitWithAck: (event: string, payload: Record<string, unknown>) => {
-          this.requests.push({ event, payload });
-          return this.answer(event, payload);
-        },
-      };
-    }
-    connect(): void {}
-    close(): void {}
-    /** The server sends `event` (or the client's own "connect"/"disconnect"). */
-    deliver(event: string, payload?: unknown): void {
-      if (event === "connect") this.connected = true;
-      if (event === "disconnect") this.connected = false;
-      for (const handler of this.handlers.get(event) ?? []) handler(payload);
-    }
-  }
+const fake = await vi.hoisted(async () => {
+  const { FakeSocket } = await import("./support/fake-socket.js");
   return { socket: new FakeSocket() };
 });
 

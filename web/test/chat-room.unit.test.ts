@@ -10,31 +10,8 @@ import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import { encryptText } from "@sala/protocol/envelope";
 import type { FeedItem } from "../src/lib/room.svelte.js";
 
-const fake = vi.hoisted(() => {
-  type Handler = (payload: unknown) => void;
-  class FakeSocket {
-    readonly handlers = new Map<string, Handler[]>();
-    connected = true;
-    active = true;
-    /** How the server answers a request; the test sets it. */
-    answer: (event: string, payload: unknown) => Promise<unknown> = () => Promise.reject(new Error("no answer"));
-    on(event: string, handler: Handler): this {
-      this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-      return this;
-    }
-    emit(): this {
-      return this;
-    }
-    timeout() {
-      return { emitWithAck: (event: string, payload: unknown) => this.answer(event, payload) };
-    }
-    connect(): void {}
-    close(): void {}
-    /** The server sends `event`. */
-    deliver(event: string, payload: unknown): void {
-      for (const handler of this.handlers.get(event) ?? []) handler(payload);
-    }
-  }
+const fake = await vi.hoisted(async () => {
+  const { FakeSocket } = await import("./support/fake-socket.js");
   return { socket: new FakeSocket() };
 });
 
