@@ -15,6 +15,7 @@ import { AccountService } from "./domain/accounts.js";
 import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
 import { RedisKeys } from "./stores/redis/keys.js";
+import { checkLayout, repairInBackground } from "./stores/redis/startup.js";
 import type { LobbyStore, Stores } from "./stores/types.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
@@ -70,9 +71,17 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const live = { sockets: () => 0, rooms: () => 0 };
   const metrics = new NodeMetrics(config.nodeId, { sockets: () => live.sockets(), rooms: () => live.rooms() });
   const redis: RedisConnections | null = config.redis
-    ? await connectRedis(config.redis.url, logger, () => metrics.redisErrors.inc())
+    ? await connectRedis(config.redis, logger, () => metrics.redisErrors.inc())
     : null;
   const keys = new RedisKeys(config.redis?.prefix ?? "sala");
+  if (redis) {
+    try {
+      await checkLayout(redis.command, keys);
+    } catch (error) {
+      await redis.close();
+      throw error;
+    }
+  }
   // Cluster: the room store publishes each message it accepts to every node's adapter itself.
   const stores = redis ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec }) : createMemoryStores();
   // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
@@ -242,6 +251,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       sampler.start();
       adminRoles.start();
       idleRooms.start();
+      if (redis) void repairInBackground(redis.command, keys, config.nodeId, logger);
       if (config.metrics.port) metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port);
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
@@ -251,9 +261,12 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
         controlSocket = await openControlSocket(config.adminSocket ?? adminSocketPath(port), { users: stores.users, audit: stores.audit, logger });
         logger.info({ event: "admin_socket_open", path: controlSocket.path }, "admin commands accepted on a Unix socket (npm run admin)");
       }
+      const store = !redis ? "embedded" : redis.cluster ? "redis-cluster" : "redis";
       logger.info(
-        { event: "node_started", mode: redis ? "cluster" : "embedded", port, host: config.host },
-        redis ? "Sala node started (cluster member, shared state in Redis)" : "Sala node started (embedded: in-process stores, single node)",
+        { event: "node_started", mode: redis ? "cluster" : "embedded", store, port, host: config.host },
+        !redis
+          ? "Sala node started (embedded: in-process stores, single node)"
+          : `Sala node started (cluster member, shared state in ${redis.cluster ? "a Redis Cluster" : "Redis"})`,
       );
       return port;
     },

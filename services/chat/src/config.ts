@@ -18,8 +18,17 @@ const EnvSchema = Type.Object({
     ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
     { default: "info" },
   ),
-  /** Absent: embedded mode (one node, in-process stores). Present: cluster member. */
+  /** Absent (and no REDIS_CLUSTER_NODES): embedded mode (one node, in-process stores). Present: cluster member. */
   REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
+  /**
+   * Seed nodes of a Redis Cluster, comma-separated (`host:port` or `redis://` / `rediss://` URLs):
+   * set, the node keeps its shared state on the cluster (never with REDIS_URL).
+   */
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
+  /** Replicas that must hold a message before it is acknowledged and delivered (Redis WAIT; 0: none). */
+  REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
+  /** How long a message waits for REDIS_WAIT_REPLICAS before it is refused as UNAVAILABLE. */
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
   REDIS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", default: "sala" }),
   /** Signs session cookies. Required in cluster mode (every node must share it). */
   SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
@@ -104,7 +113,7 @@ export interface Config {
   production: boolean;
   logLevel: string;
   nodeId: string;
-  redis: { url: string; prefix: string } | null;
+  redis: RedisSettings | null;
   sessionSecret: string;
   /** True when SESSION_SECRET was absent and a random one was made (embedded mode only). */
   sessionSecretGenerated: boolean;
@@ -185,13 +194,64 @@ export function adminSocketPath(port: number): string {
   return join(tmpdir(), `sala-admin-${port}.sock`);
 }
 
-/** What the admin CLI needs: the node's store (REDIS_URL, REDIS_PREFIX) or, embedded, its socket. */
+/** Where a Redis server or a Redis Cluster's seed node listens, and how to reach it. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
+/** Shared state: one Redis server (`url`) or a Redis Cluster (`clusterNodes`), under `prefix`. */
+export type RedisSettings = { prefix: string; waitReplicas: number; waitTimeoutMs: number } & (
+  | { url: string; clusterNodes?: undefined }
+  | { url?: undefined; clusterNodes: RedisEndpoint[] }
+);
+
+/** Parses REDIS_CLUSTER_NODES: `host:port` or `redis://` / `rediss://` URLs, comma-separated. */
+export function parseClusterNodes(raw: string): RedisEndpoint[] {
+  const seeds = raw.split(",").map((part) => part.trim()).filter(Boolean);
+  if (seeds.length === 0) throw new ConfigError("REDIS_CLUSTER_NODES: no seed node given");
+  const nodes = seeds.map((seed) => {
+    let url: URL;
+    try {
+      url = new URL(/^[a-z]+:\/\//i.test(seed) ? seed : `redis://${seed}`);
+    } catch {
+      throw new ConfigError(`REDIS_CLUSTER_NODES: "${seed}" is not host:port or a redis:// URL`);
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`REDIS_CLUSTER_NODES: "${seed}" is not a redis:// or rediss:// URL`);
+    if (!url.hostname || !url.port) throw new ConfigError(`REDIS_CLUSTER_NODES: "${seed}" needs a host and a port`);
+    if (url.pathname !== "" && url.pathname !== "/") throw new ConfigError(`REDIS_CLUSTER_NODES: "${seed}": a Redis Cluster has only database 0`);
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port),
+      tls: url.protocol === "rediss:",
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    };
+  });
+  if (new Set(nodes.map((node) => node.tls)).size > 1) throw new ConfigError("REDIS_CLUSTER_NODES: mixes rediss:// and plain seeds");
+  return nodes;
+}
+
+/** The shared-state settings of REDIS_URL / REDIS_CLUSTER_NODES (null: embedded). */
+function redisSettings(env: Pick<Env, "REDIS_URL" | "REDIS_CLUSTER_NODES" | "REDIS_PREFIX"> & Partial<Pick<Env, "REDIS_WAIT_REPLICAS" | "REDIS_WAIT_TIMEOUT_MS">>): RedisSettings | null {
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+    throw new ConfigError("set REDIS_URL (one Redis server) or REDIS_CLUSTER_NODES (a Redis Cluster), not both");
+  }
+  const common = { prefix: env.REDIS_PREFIX, waitReplicas: env.REDIS_WAIT_REPLICAS ?? 0, waitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS ?? 1000 };
+  if (env.REDIS_CLUSTER_NODES) return { ...common, clusterNodes: parseClusterNodes(env.REDIS_CLUSTER_NODES) };
+  return env.REDIS_URL ? { ...common, url: env.REDIS_URL } : null;
+}
+
+/** What the admin CLI needs: the node's store (REDIS_URL or REDIS_CLUSTER_NODES, REDIS_PREFIX) or, embedded, its socket. */
 export interface AdminCliConfig {
-  redis: { url: string; prefix: string } | null;
+  redis: RedisSettings | null;
   adminSocket: string;
 }
 
-const AdminCliEnv = Type.Pick(EnvSchema, ["REDIS_URL", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET"]);
+const AdminCliEnv = Type.Pick(EnvSchema, ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET"]);
 
 /** The admin CLI's configuration, read from the same variables as a node's. */
 export function loadAdminCliConfig(source: Record<string, string | undefined> = process.env): AdminCliConfig {
@@ -202,7 +262,7 @@ export function loadAdminCliConfig(source: Record<string, string | undefined> = 
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
   return {
-    redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.REDIS_PREFIX } : null,
+    redis: redisSettings(env),
     adminSocket: env.ADMIN_SOCKET ?? adminSocketPath(env.PORT),
   };
 }
@@ -215,8 +275,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
   refuseAdminUsers(env.ADMIN_USERS);
-  if (env.REDIS_URL && !env.SESSION_SECRET) {
-    throw new ConfigError("SESSION_SECRET (at least 32 characters) is required when REDIS_URL is set: every node must share it");
+  const redis = redisSettings(env);
+  if (redis && !env.SESSION_SECRET) {
+    throw new ConfigError(
+      `SESSION_SECRET (at least 32 characters) is required when ${redis.url ? "REDIS_URL" : "REDIS_CLUSTER_NODES"} is set: every node must share it`,
+    );
   }
   if (env.SESSION_ABSOLUTE_TIMEOUT_SEC < env.SESSION_IDLE_TIMEOUT_SEC) {
     throw new ConfigError("SESSION_ABSOLUTE_TIMEOUT_SEC must not be shorter than SESSION_IDLE_TIMEOUT_SEC");
@@ -233,7 +296,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     production: env.NODE_ENV === "production",
     logLevel: env.LOG_LEVEL,
     nodeId: env.NODE_ID ?? `${hostname()}-${env.PORT}`,
-    redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.REDIS_PREFIX } : null,
+    redis,
     sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString("base64url"),
     sessionSecretGenerated: !env.SESSION_SECRET,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -18,13 +18,26 @@ export class AppError extends Error {
   }
 }
 
-const UNAVAILABLE_PATTERN =
-  /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Command timed out|Stream isn't writeable|max retries per request|LOADING|READONLY|CLUSTERDOWN/i;
+/**
+ * Redis errors that mean "try again": the connection or the server is away (closed, refused,
+ * timed out, loading, a replica that became read-only), or — on a Redis Cluster — a slot is moving
+ * or has no primary for a moment (MOVED/ASK past ioredis' redirections, TRYAGAIN during a
+ * resharding, CLUSTERDOWN until a replica is promoted, MASTERDOWN), or no node answers at all.
+ */
+const UNAVAILABLE_PATTERN = new RegExp(
+  [
+    "Connection is closed", "enableOfflineQueue", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "Command timed out",
+    "Stream isn't writeable", "max retries per request", "LOADING", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "^MOVED ", "^ASK ",
+    "MASTERDOWN", "Too many Cluster redirections", "Cluster isn't ready", "None of startup nodes is available", "Failed to refresh slots cache",
+  ].join("|"),
+  "i",
+);
+const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError"]);
 
 /** True for errors that mean "shared state cannot be reached", as opposed to a bug. */
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return error.name === "MaxRetriesPerRequestError" || UNAVAILABLE_PATTERN.test(error.message);
+  return UNAVAILABLE_NAMES.has(error.name) || UNAVAILABLE_PATTERN.test(error.message);
 }
 
 /** Maps any thrown value to what the client may see. Unexpected errors become INTERNAL. */

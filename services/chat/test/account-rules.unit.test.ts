@@ -106,7 +106,8 @@ describe("configuration of accounts", () => {
   });
 
   it("gives the admin CLI the node's Redis, or the embedded node's socket for its PORT", () => {
-    expect(loadAdminCliConfig({ REDIS_URL: "redis://127.0.0.1:7000", REDIS_PREFIX: "p1" }).redis).toEqual({ url: "redis://127.0.0.1:7000", prefix: "p1" });
+    expect(loadAdminCliConfig({ REDIS_URL: "redis://127.0.0.1:7000", REDIS_PREFIX: "p1" }).redis).toMatchObject({ url: "redis://127.0.0.1:7000", prefix: "p1" });
+    expect(loadAdminCliConfig({ REDIS_CLUSTER_NODES: "127.0.0.1:7000", REDIS_PREFIX: "p1" }).redis).toMatchObject({ clusterNodes: [{ host: "127.0.0.1", port: 7000 }], prefix: "p1" });
     const embedded = loadAdminCliConfig({ PORT: "4100" });
     expect(embedded.redis).toBeNull();
     expect(embedded.adminSocket).toMatch(/sala-admin-4100\.sock$/);

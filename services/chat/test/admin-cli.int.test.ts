@@ -135,7 +135,7 @@ describe("admin role with Redis: npm run admin against the cluster's store", () 
     expect(samples.length).toBe(stoppedAt);
 
     // The audit trail: in the store, newest first, naming the OS user; and as a pino line.
-    const entries = (await redis.lrange(`${cluster.prefix}:audit`, 0, -1)).map((line) => JSON.parse(line));
+    const entries = (await redis.lrange(`${cluster.prefix}:{global}:audit`, 0, -1)).map((line) => JSON.parse(line));
     expect(entries.map(({ action, target, outcome, actor }) => ({ action, target, outcome, actor }))).toEqual([
       { action: "revoke-admin", target: ana, outcome: "done", actor: osUser },
       { action: "grant-admin", target: ana, outcome: "unchanged", actor: osUser },
@@ -158,7 +158,7 @@ describe("admin role with Redis: npm run admin against the cluster's store", () 
     expect(unknown.stderr).toContain(`sala admin: no such user: ${ghost}`);
     expect(unknown.stdout).toBe("");
     expect(await redis.exists(`${cluster.prefix}:user:${ghost.toLowerCase()}`)).toBe(0);
-    const [latest] = (await redis.lrange(`${cluster.prefix}:audit`, 0, 0)).map((line) => JSON.parse(line));
+    const [latest] = (await redis.lrange(`${cluster.prefix}:{global}:audit`, 0, 0)).map((line) => JSON.parse(line));
     expect(latest).toMatchObject({ action: "grant-admin", target: ghost, outcome: "unknown_user", actor: osUser });
 
     expect((await admin(["grant-admin", "not a name!"], env)).code).toBe(1);
@@ -180,15 +180,15 @@ describe("admin role with Redis: npm run admin against the cluster's store", () 
     const roomId = `legacy${Date.now().toString(36)}`.slice(0, 16);
     const roomName = `Legacy ${stem}`;
     await redis.hset(`${cluster.prefix}:{room:${roomId}}:meta`, "id", roomId, "name", roomName, "nameKey", roomName.toLowerCase(), "owner", older, "passwordHash", "", "createdAt", "1", "keyId", "1", "seq", "0");
-    await redis.hset(`${cluster.prefix}:roomnames`, roomName.toLowerCase(), roomId);
-    await redis.zadd(`${cluster.prefix}:rooms`, 1, roomId);
+    await redis.hset(`${cluster.prefix}:{global}:roomnames`, roomName.toLowerCase(), roomId);
+    await redis.zadd(`${cluster.prefix}:{global}:rooms`, 1, roomId);
 
     const indexed = await admin(["index-names"], env);
     expect(indexed, indexed.stderr).toMatchObject({ code: 0 });
     expect(indexed.stdout).toMatch(/^indexed \d+ user name\(s\) and 1 room name\(s\); \d+ empty room\(s\) now count as idle$/m);
     // The old room counts against its owner's quota and, empty, is idle from this run on.
     expect(await redis.sismember(`${cluster.prefix}:user:${older}:owned`, roomId)).toBe(1);
-    expect(Number(await redis.zscore(`${cluster.prefix}:rooms:empty`, roomId))).toBeGreaterThan(Date.now() - 60_000);
+    expect(Number(await redis.zscore(`${cluster.prefix}:{global}:rooms:empty`, roomId))).toBeGreaterThan(Date.now() - 60_000);
     // Which of the two holds the key depends on the scan's order; the other is reported.
     expect([`user ${twin} ~ ${older}`, `user ${older} ~ ${twin}`].some((line) => indexed.stdout.includes(line)), indexed.stdout).toBe(true);
     expect(await redis.hget(`${cluster.prefix}:{room:${roomId}}:meta`, "skeleton")).toBeTruthy();

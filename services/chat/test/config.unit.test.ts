@@ -17,6 +17,30 @@ describe("configuration", () => {
     expect(() => loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" })).toThrow(/SESSION_SECRET/);
   });
 
+  it("selects a Redis Cluster with REDIS_CLUSTER_NODES (host:port or URLs), never together with REDIS_URL", () => {
+    const secret = { SESSION_SECRET: "x".repeat(32) };
+    const config = loadConfig({ ...secret, REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis://10.0.0.2:7001 ,[::1]:7002", REDIS_WAIT_REPLICAS: "1" });
+    expect(config.redis).toEqual({
+      prefix: "sala",
+      waitReplicas: 1,
+      waitTimeoutMs: 1000,
+      clusterNodes: [
+        { host: "10.0.0.1", port: 7000, tls: false },
+        { host: "10.0.0.2", port: 7001, tls: false },
+        { host: "::1", port: 7002, tls: false },
+      ],
+    });
+    expect(loadConfig({ ...secret, REDIS_CLUSTER_NODES: "rediss://sala:p%40ss@redis.example:6380" }).redis?.clusterNodes).toEqual([
+      { host: "redis.example", port: 6380, tls: true, username: "sala", password: "p@ss" },
+    ]);
+    expect(loadConfig({ ...secret, REDIS_URL: "redis://127.0.0.1:6379" }).redis).toMatchObject({ url: "redis://127.0.0.1:6379", waitReplicas: 0 });
+    expect(() => loadConfig({ ...secret, REDIS_URL: "redis://a:1", REDIS_CLUSTER_NODES: "b:2" })).toThrow(/REDIS_URL.*REDIS_CLUSTER_NODES.*not both/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: "b:2" })).toThrow(/SESSION_SECRET.*REDIS_CLUSTER_NODES/);
+    for (const bad of ["b", "http://b:2", "redis://b:2/3", "redis://b:1,rediss://c:2", " , "]) {
+      expect(() => loadConfig({ ...secret, REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES/);
+    }
+  });
+
   it("names the variable of a bad value", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);

@@ -556,7 +556,7 @@ describe("after the attack", () => {
     expect(Object.keys(await redis.hgetall(`${cluster.prefix}:{room:${secret.id}}:members`)).sort()).toEqual(
       [alice, bob].map((name) => name.toLowerCase()).sort(),
     );
-    expect(await redis.hexists(`${cluster.prefix}:roomnames`, ghostRoomName.toLowerCase())).toBe(0);
+    expect(await redis.hexists(`${cluster.prefix}:{global}:roomnames`, ghostRoomName.toLowerCase())).toBe(0);
   });
 
   it("lets the members keep chatting with the next sequence numbers", async () => {

@@ -26,7 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sala-sub-outage-"));
   redis = new RedisProcess({ port: await freePort(), dir, persistent: false });
   await redis.start();
-  connections = await connectRedis(redis.url, pino({ level: "silent" }));
+  connections = await connectRedis({ url: redis.url }, pino({ level: "silent" }));
   process.on("unhandledRejection", onUnhandled);
 });
 afterAll(async () => {

@@ -7,13 +7,13 @@ const message = { roomId: "abcdefghijklmnop", keyId: 3, from: "Ana", ts: 1_764_0
 describe("roomAnnouncer", () => {
   it("frames a broadcast of `text` to the room, in the sharded adapter's format, on the room's channel", () => {
     const { channel, head, tail } = roomAnnouncer("sala")(message);
-    expect(channel).toBe("sala:sio#/#room:abcdefghijklmnop#");
+    expect(channel).toBe("sala:sio#/#{room:abcdefghijklmnop}#");
     expect(JSON.parse(`${head}42${tail}`)).toEqual({
       uid: ANNOUNCER_UID,
       nsp: "/",
       type: MessageType.BROADCAST,
       data: {
-        opts: { rooms: ["room:abcdefghijklmnop"], except: [], flags: {} },
+        opts: { rooms: ["{room:abcdefghijklmnop}"], except: [], flags: {} },
         packet: { type: 2, nsp: "/", data: ["text", { roomId: message.roomId, seq: 42, from: "Ana", ts: message.ts, msg: message.msg }] },
       },
     });

@@ -6,16 +6,23 @@ import { roomAnnouncer } from "../src/realtime/room-announcer.js";
 import { createRedisStores } from "../src/stores/redis/index.js";
 import { RedisKeys } from "../src/stores/redis/keys.js";
 import { describeStoreContract } from "./store-contract.js";
-import { testRedis, uniquePrefix } from "./support/redis-client.js";
+import { scanKeys } from "../src/stores/redis/repair.js";
+import { testRedis, testRedisCluster, uniquePrefix } from "./support/redis-client.js";
 
 /** The stores' own tests keep message ids as long as a node does by default. */
 const messageIdWindowSec = loadConfig({}).messageIdWindowSec;
 
-const redis = testRedis();
-describeStoreContract("redis", async () => createRedisStores(redis, new RedisKeys(uniquePrefix("stores")), { messageIdWindowSec }));
+/** Every test here runs on one redis-server and on the run's Redis Cluster (3 primaries). */
+const targets = [
+  { target: "redis", redis: testRedis(), subscriber: testRedis() },
+  { target: "redis-cluster", redis: testRedisCluster(), subscriber: testRedisCluster({ shardedSubscribers: true }) },
+];
 
-describe("redis room store with an announcer", () => {
-  const subscriber = testRedis();
+for (const { target, redis } of targets) {
+  describeStoreContract(target, async () => createRedisStores(redis, new RedisKeys(uniquePrefix("stores")), { messageIdWindowSec }));
+}
+
+describe.each(targets)("redis room store with an announcer ($target)", ({ redis, subscriber }) => {
 
   it("publishes each new message with its seq in the step that accepts it; never a repeat or a refused one", async () => {
     const keys = new RedisKeys(uniquePrefix("announce"));
@@ -24,7 +31,7 @@ describe("redis room store with an announcer", () => {
     await stores.rooms.create({ id: roomId, name: `r ${roomId}`, owner: "ana", passwordHash: null, createdAt: 1 }, { id: 1, key: "k1" }, 0);
     await stores.rooms.admit(roomId, "ana", null);
     const frames: string[] = [];
-    const channel = `${keys.prefix}:sio#/#room:${roomId}#`;
+    const channel = `${keys.prefix}:sio#/#{room:${roomId}}#`;
     subscriber.on("smessage", (from: string, frame: string) => {
       if (from === channel) frames.push(frame);
     });
@@ -98,9 +105,14 @@ describe("redis room store with an announcer", () => {
       await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "ana", ts: Date.now(), msg: "v1.1.m", clientId: `message-${i}` }, { maxMessages: 100, maxAgeMs: 0 });
     }
     await stores.rooms.bar(roomId, "bob", Date.now());
-    expect(await redis.keys(`${keys.prefix}:{room:${roomId}}:*`)).not.toEqual([]);
+    const roomKeys = async () => {
+      const found: string[] = [];
+      for await (const key of scanKeys(redis, `${keys.prefix}:{room:${roomId}}:*`)) found.push(key);
+      return found;
+    };
+    expect(await roomKeys()).not.toEqual([]);
     await stores.rooms.delete(roomId);
-    expect(await redis.keys(`${keys.prefix}:{room:${roomId}}:*`)).toEqual([]);
+    expect(await roomKeys()).toEqual([]);
     expect(await redis.zscore(keys.emptyRooms, roomId)).toBeNull();
     expect(await redis.smembers(keys.userOwnedRooms("ana"))).toEqual([]);
   });

@@ -8,15 +8,17 @@
  * configuration.
  */
 import { userInfo } from "node:os";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { ConfigError, loadAdminCliConfig, type AdminCliConfig } from "../config.js";
+import { connectTool, describeTarget, type RedisClient } from "../redis.js";
 import { RedisAuditStore } from "../stores/redis/audit.js";
 import { RedisKeys } from "../stores/redis/keys.js";
+import { repairer } from "../stores/redis/startup.js";
 import { RedisUserStore } from "../stores/redis/users.js";
 import { AdminError, COMMANDS, runCommand, usage } from "./commands.js";
 import { sendAdminRequest, type AdminReply } from "./control-socket.js";
-import { indexNames } from "./index-names.js";
+import { migrateToCluster } from "./migrate.js";
+import { MIGRATE_USAGE, parseMigrateArgs } from "./migrate-keys.js";
 
 /** The OS user running the command, for the audit trail. */
 function actor(): string {
@@ -27,28 +29,26 @@ function actor(): string {
   }
 }
 
-/** Runs the command against the cluster's Redis directly. */
+/** Runs the command against the cluster's Redis (one server or a Redis Cluster) directly. */
 async function viaRedis(redis: NonNullable<AdminCliConfig["redis"]>, command: string, args: string[]): Promise<AdminReply> {
-  // Fails fast rather than waiting for a Redis that is not there.
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null, lazyConnect: true });
-  client.on("error", () => undefined); // reported by the command that fails
   const keys = new RedisKeys(redis.prefix);
   const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
+  let client: RedisClient | undefined;
   try {
-    await client.connect();
+    client = await connectTool(redis);
     const context = {
       users: new RedisUserStore(client, keys),
       audit: new RedisAuditStore(client, keys),
       logger,
       actor: actor(),
-      indexNames: () => indexNames(client, keys),
+      repair: repairer(client, keys),
     };
     return { ok: true, message: await runCommand(context, command, args) };
   } catch (error) {
     if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
-    return { ok: false, kind: "failed", message: `cannot reach Redis at ${redactUrl(redis.url)}: ${(error as Error).message}` };
+    return { ok: false, kind: "failed", message: `cannot reach ${describeTarget(redis)}: ${(error as Error).message}` };
   } finally {
-    client.disconnect();
+    client?.disconnect();
   }
 }
 
@@ -59,12 +59,31 @@ async function viaNode(path: string, command: string, args: string[]): Promise<A
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" || code === "ECONNREFUSED" ? "is the node running (npm start) with this PORT or ADMIN_SOCKET?" : (error as Error).message;
-    return { ok: false, kind: "failed", message: `no REDIS_URL, and no embedded node answers on ${path}: ${why}` };
+    return { ok: false, kind: "failed", message: `no REDIS_URL or REDIS_CLUSTER_NODES, and no embedded node answers on ${path}: ${why}` };
   }
 }
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+/**
+ * `migrate-to-cluster` works on two stores, the source (--from) and the configured one, so it is
+ * not one of COMMANDS (which act on one store, or on an embedded node's).
+ */
+async function migrate(config: AdminCliConfig, args: string[]): Promise<AdminReply> {
+  let options;
+  try {
+    options = parseMigrateArgs(args);
+  } catch (error) {
+    return { ok: false, kind: "usage", message: `${(error as Error).message}\nusage: npm run admin -- ${MIGRATE_USAGE}` };
+  }
+  if (!config.redis) {
+    return { ok: false, kind: "usage", message: "migrate-to-cluster writes to the configured store: set REDIS_CLUSTER_NODES (or REDIS_URL) and REDIS_PREFIX as the nodes will have them" };
+  }
+  const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
+  try {
+    return { ok: true, message: await migrateToCluster({ target: config.redis, options, logger, actor: actor() }) };
+  } catch (error) {
+    if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
+    return { ok: false, kind: "failed", message: (error as Error).message };
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -73,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return command ? 0 : 2;
   }
-  if (!Object.hasOwn(COMMANDS, command)) {
+  if (!Object.hasOwn(COMMANDS, command) && command !== "migrate-to-cluster") {
     process.stderr.write(`sala admin: unknown command: ${command}\n\n${usage()}\n`);
     return 2;
   }
@@ -85,7 +104,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sala admin: ${error.message}\n`);
     return 2;
   }
-  const reply = config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
+  const reply =
+    command === "migrate-to-cluster" ? await migrate(config, args) : config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
   if (reply.ok) {
     process.stdout.write(`${reply.message}\n`);
     return 0;

@@ -7,7 +7,8 @@
 import { isUsername } from "../domain/names.js";
 import type { Logger } from "../logger.js";
 import type { AuditEntry, AuditStore, UserStore } from "../stores/types.js";
-import type { IndexReport } from "./index-names.js";
+import type { RepairReport } from "../stores/redis/repair.js";
+import { MIGRATE_USAGE } from "./migrate-keys.js";
 
 /** Audit entries kept in the store (the oldest are dropped). */
 export const AUDIT_KEEP = 1000;
@@ -18,8 +19,8 @@ export interface AdminContext {
   logger: Logger;
   /** Who runs the command: the OS user of the CLI process. */
   actor: string;
-  /** Adds names created before the look-alike index to it (Redis only; see index-names.ts). */
-  indexNames?: () => Promise<IndexReport>;
+  /** Rebuilds the indexes derived from rooms and users (Redis only; see stores/redis/repair.ts). */
+  repair?: () => Promise<RepairReport>;
 }
 
 /** A command's expected failure (unknown user, bad arguments): its message is for the operator. */
@@ -75,22 +76,39 @@ function roleCommand(action: "grant-admin" | "revoke-admin"): AdminCommand {
   };
 }
 
-export const COMMANDS: Record<string, AdminCommand> = {
-  "grant-admin": roleCommand("grant-admin"),
-  "revoke-admin": roleCommand("revoke-admin"),
-  "index-names": {
+function repairCommand(action: "repair" | "index-names"): AdminCommand {
+  return {
     args: "",
-    summary: "once after upgrading: index names made before look-alike checks, rooms made before quotas and idle expiry",
+    summary:
+      action === "repair"
+        ? "rebuild what is derived from rooms and users: names and look-alike keys, room sets, quotas, idle marks, leftovers of interrupted operations"
+        : "the same as repair (its former name)",
     async run(context, args) {
-      if (args.length > 0) throw new AdminError("usage: index-names", "usage");
-      if (!context.indexNames) return "nothing to index: embedded stores keep the index from their start";
-      const { users, rooms, idleRooms, clashes } = await context.indexNames();
-      await record(context, { action: "index-names", target: "*", outcome: `users=${users} rooms=${rooms} idle=${idleRooms} clashes=${clashes.length}` });
-      const lines = [`indexed ${users} user name(s) and ${rooms} room name(s); ${idleRooms} empty room(s) now count as idle`];
+      if (args.length > 0) throw new AdminError(`usage: ${action}`, "usage");
+      if (!context.repair) return "nothing to repair: embedded stores keep their indexes in step";
+      const report = await context.repair();
+      const { userNames, roomNames, idleRooms, danglingEntries, orphanedRooms, userSetFixes, clashes } = report;
+      await record(context, {
+        action,
+        target: "*",
+        outcome: `users=${userNames} rooms=${roomNames} idle=${idleRooms} dangling=${danglingEntries} orphans=${orphanedRooms} sets=${userSetFixes} clashes=${clashes.length}`,
+      });
+      const lines = [
+        `indexed ${userNames} user name(s) and ${roomNames} room name(s); ${idleRooms} empty room(s) now count as idle`,
+        `removed ${danglingEntries} dangling index entr(y/ies) and ${orphanedRooms} unlisted room(s); fixed ${userSetFixes} user room-set entr(y/ies)`,
+      ];
       if (clashes.length > 0) lines.push(`${clashes.length} old name(s) look like another old one (both keep working):`, ...clashes.map((clash) => `  ${clash}`));
       return lines.join("\n");
     },
-  },
+  };
+}
+
+export const COMMANDS: Record<string, AdminCommand> = {
+  "grant-admin": roleCommand("grant-admin"),
+  "revoke-admin": roleCommand("revoke-admin"),
+  repair: repairCommand("repair"),
+  // Its name up to session 9; the repair does what it did (names, quotas, idle marks) and more.
+  "index-names": repairCommand("index-names"),
   audit: {
     args: "[COUNT]",
     summary: "show the latest audit entries (default 20), newest first",
@@ -116,5 +134,7 @@ export async function runCommand(context: AdminContext, command: string, args: s
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${`${name} ${command.args}`.padEnd(24)} ${command.summary}`);
+  // migrate-to-cluster is run by cli.ts itself (it works on two stores): listed here all the same.
+  lines.push(`  ${MIGRATE_USAGE}\n  ${"".padEnd(24)} copy a single Redis's data (--from) to the configured store, renaming the old global keys (docs/OPERATIONS.md)`);
   return ["usage: npm run admin -- COMMAND [ARGS]", "", "commands:", ...lines].join("\n");
 }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis.js";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
 /** One attempt taken: `wait` 0 when allowed, otherwise ms until one will be; `count` in the window, this one included. */
@@ -70,15 +70,15 @@ export class Cooldown {
 
 export type ThrottleFactory = (name: string, maxAttempts: number, windowSec: number) => AttemptThrottle;
 
-function limiter(redis: Redis | null, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+function limiter(redis: RedisClient | null, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
   const options = { keyPrefix, points, duration };
   return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
 }
 
-export function throttleFactory(redis: Redis | null, keyPrefix: (name: string) => string): ThrottleFactory {
+export function throttleFactory(redis: RedisClient | null, keyPrefix: (name: string) => string): ThrottleFactory {
   return (name, maxAttempts, windowSec) => new AttemptThrottle(limiter(redis, keyPrefix(name), maxAttempts, windowSec));
 }
 
-export function cooldown(redis: Redis | null, keyPrefix: string): Cooldown {
+export function cooldown(redis: RedisClient | null, keyPrefix: string): Cooldown {
   return new Cooldown(limiter(redis, keyPrefix, 1, 1));
 }

@@ -5,7 +5,7 @@ import { parse as parseCookies } from "cookie";
 import { unsign } from "cookie-signature";
 // connect-redis 8.x is the last line that accepts an ioredis client (9+ speaks only node-redis).
 import { RedisStore } from "connect-redis";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 
@@ -45,7 +45,7 @@ export interface Sessions {
  * Secure behind TLS; `rolling` renews it on every request so it expires after the idle timeout;
  * the absolute timeout is enforced from `loginAt` (see currentUser).
  */
-export function createSessions(config: Config, redis: Redis | null, prefix: string, logger: Logger): Sessions {
+export function createSessions(config: Config, redis: RedisClient | null, prefix: string, logger: Logger): Sessions {
   const idleSec = Math.floor(config.sessionIdleMs / 1000);
   const store: Store = redis ? new RedisStore({ client: redis, prefix, ttl: idleSec }) : new session.MemoryStore();
   const expressSession = session({

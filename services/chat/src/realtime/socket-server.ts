@@ -114,9 +114,10 @@ export function createSocketServer(
  * Waits until Redis has applied every channel subscription this node's adapter has asked for so
  * far. The sharded adapter subscribes to a room's channel when the room gets its first socket on
  * the node, without waiting for Redis: a message published before Redis applies that SSUBSCRIBE
- * does not reach the node. Redis answers a connection's commands in order, so once a PING sent
- * on the subscriber connection after it is answered, the subscription is in effect. A join waits
- * for this before reading history, so every message is in the history it reads or delivered live.
+ * does not reach the node. Redis answers an SSUBSCRIBE once it is in effect, on the shard that owns
+ * the channel (a PING on another connection would prove nothing on a Redis Cluster), so this waits
+ * for the replies still outstanding. A join waits for this before reading history, so every
+ * message is in the history it reads or delivered live.
  *
  * Never fails and never waits longer than `timeoutMs`: while the subscriber connection is down it
  * resubscribes to every channel when it is back, and clients fetch what they missed meanwhile by
@@ -124,17 +125,5 @@ export function createSocketServer(
  */
 export function adapterSubscriptionsApplied(redis: RedisConnections | null, timeoutMs = 2000): () => Promise<void> {
   if (!redis) return () => Promise.resolve();
-  const { sub } = redis;
-  return async () => {
-    if (sub.status !== "ready") return;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    try {
-      await Promise.race([sub.ping().catch(() => {}), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  return () => redis.subscriptionsSettled(timeoutMs);
 }

@@ -32,12 +32,14 @@ export const SocketRooms = {
   metricsViewers: "admin:metrics",
   /**
    * Sockets that joined a chat room: its messages, keys and notices. The name is also the room's
-   * adapter channel (see room-announcer.ts): changing it splits a cluster in a rolling upgrade,
-   * old and new nodes listening on different channels.
+   * adapter channel (see room-announcer.ts), and carries the room's hash tag `{room:<id>}`, so that
+   * on a Redis Cluster the channel lives on the shard that holds the room's keys (the accepting
+   * script publishes on it). Changing it splits a cluster in a rolling upgrade, old and new nodes
+   * listening on different channels (it changed with the Redis Cluster support: CHANGELOG.md).
    */
-  room: (roomId: string) => `room:${roomId}`,
+  room: (roomId: string) => `{room:${roomId}}`,
   /** Whether a Socket.IO room name is a chat room's. */
-  isRoom: (name: string) => name.startsWith("room:"),
+  isRoom: (name: string) => name.startsWith("{room:"),
   /** The room id of a chat room's Socket.IO room name. */
-  roomId: (name: string) => name.slice("room:".length),
+  roomId: (name: string) => name.slice("{room:".length, -1),
 } as const;

@@ -8,6 +8,7 @@ import { expect } from "vitest";
 import { ErrorCode, type ClientToServerEvents, type LobbySnapshot, type ServerToClientEvents } from "@sala/protocol";
 import { buildNode, type SalaNode } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { inject } from "vitest";
 import { uniquePrefix } from "./redis-client.js";
 
 export const TEST_ORIGIN = "http://localhost:3000";
@@ -44,6 +45,23 @@ export async function startCluster(
   };
 }
 
+let onRedisCluster = false;
+
+/**
+ * Makes this file's test nodes keep their shared state on the run's Redis Cluster (3 primaries,
+ * 3 replicas) wherever they are given the run's redis-server: the `*.redis-cluster.int.test.ts`
+ * files call it, then import a suite, so that the same tests run on both.
+ */
+export function useRedisCluster(): void {
+  onRedisCluster = true;
+}
+
+/** The store variables for a node given `redisUrl` (see useRedisCluster). */
+function storeEnv(redisUrl: string | null): Record<string, string> {
+  if (!redisUrl) return {};
+  return onRedisCluster && redisUrl === inject("redisUrl") ? { REDIS_CLUSTER_NODES: inject("redisClusterNodes") } : { REDIS_URL: redisUrl };
+}
+
 /** The environment of a test node: free port, fast heartbeats and lobby flushes, `env` on top. */
 export function testNodeEnv(id: string, redisUrl: string | null, prefix: string, env: Record<string, string> = {}): Record<string, string> {
   return {
@@ -58,7 +76,7 @@ export function testNodeEnv(id: string, redisUrl: string | null, prefix: string,
     NODE_TTL_MS: "1000",
     PRESENCE_GRACE_MS: "0", // announce offline at once; the grace period has its own test
     REGISTRATIONS_PER_IP: "100000", // every test user registers from 127.0.0.1
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...storeEnv(redisUrl),
     ...env,
   };
 }

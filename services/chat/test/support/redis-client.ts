@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, inject } from "vitest";
 
 /** A unique key prefix for one test file or case, so runs never see each other's data. */
@@ -12,4 +12,18 @@ export function testRedis(): Redis {
   const redis = new Redis(inject("redisUrl"));
   afterAll(() => redis.quit());
   return redis;
+}
+
+/** The run's Redis Cluster seed nodes, as ioredis Cluster start nodes. */
+export function clusterStartNodes(): Array<{ host: string; port: number }> {
+  return inject("redisClusterNodes")
+    .split(",")
+    .map((seed) => ({ host: seed.slice(0, seed.lastIndexOf(":")), port: Number(seed.slice(seed.lastIndexOf(":") + 1)) }));
+}
+
+/** A Cluster client of the run's Redis Cluster (commands go to each key's primary), closed after the file. */
+export function testRedisCluster(options: ConstructorParameters<typeof Cluster>[1] = {}): Cluster {
+  const cluster = new Cluster(clusterStartNodes(), { scaleReads: "master", ...options });
+  afterAll(() => cluster.quit());
+  return cluster;
 }

@@ -1,11 +1,11 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import type { AuditEntry, AuditStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 
 /** A capped list of JSON entries, newest first. */
 export class RedisAuditStore implements AuditStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

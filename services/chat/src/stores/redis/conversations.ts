@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import { conversationId, type ConversationSummary, type RoomKey, type Whisper } from "@sala/protocol";
 import {
   nameKey,
@@ -10,6 +10,7 @@ import {
   type IncomingWhisper,
 } from "../types.js";
 import { ACCEPT_MESSAGE_LUA, acceptArgs, acceptResult, HistoryReader, keysFromHash } from "./history-stream.js";
+import { readEach } from "./batch.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
@@ -54,7 +55,7 @@ export class RedisConversationStore implements ConversationStore {
   private readonly reader: HistoryReader;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
     private readonly messageIdWindowSec: number,
@@ -81,11 +82,8 @@ export class RedisConversationStore implements ConversationStore {
     const mine = nameKey(me);
     const ids = await this.redis.zrevrange(this.keys.userConversations(mine), 0, limit - 1);
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.conversationMeta(id));
-    const results = (await pipeline.exec()) ?? [];
-    return results.flatMap(([error, value], i) => {
-      if (error) throw error;
+    const results = await readEach(this.redis, ids, (pipeline, id) => pipeline.hgetall(this.keys.conversationMeta(id)));
+    return results.flatMap(([value], i) => {
       const meta = value as Record<string, string>;
       if (meta.seq === undefined) return [];
       const peerName = Object.entries(meta).find(([field]) => field.startsWith("name:") && field !== `name:${mine}`)?.[1] ?? "";
@@ -106,11 +104,11 @@ export class RedisConversationStore implements ConversationStore {
       whisper.ts,
     );
     if (result && "seq" in result && !result.duplicate) {
-      await this.redis
-        .multi()
-        .zadd(k.userConversations(from), "GT", whisper.ts, id)
-        .zadd(k.userConversations(nameKey(whisper.to)), "GT", whisper.ts, id)
-        .exec();
+      // Each user's list is a key of its own (any shard of a Redis Cluster): two commands, sent together.
+      await Promise.all([
+        this.redis.zadd(k.userConversations(from), "GT", whisper.ts, id),
+        this.redis.zadd(k.userConversations(nameKey(whisper.to)), "GT", whisper.ts, id),
+      ]);
     }
     return result;
   }

@@ -18,7 +18,7 @@
  * instead, so an entry kept by the bound, by clock skew, or in a history nobody writes to any
  * more is never returned.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import type { RoomKey } from "@sala/protocol";
 import { nameKey, type AcceptResult, type HistoryQuery, type StoredMessage as LoggedMessage } from "../types.js";
 
@@ -153,7 +153,7 @@ export function acceptResult(result: unknown, ts: number, announced = false): Ac
 
 /** Reads pages of history streams, never returning entries past the age cap. */
 export class HistoryReader {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async read(key: string, query: HistoryQuery): Promise<LoggedMessage[]> {
     const notBefore = query.notBefore ?? 0;
@@ -186,7 +186,7 @@ function parse(entries: Array<[id: string, fields: string[]]>): LoggedMessage[] 
 }
 
 /** The keys with these ids from a hash of key id → base64 key (unknown ids are left out). */
-export async function keysFromHash(redis: Redis, hash: string, ids: number[]): Promise<RoomKey[]> {
+export async function keysFromHash(redis: RedisClient, hash: string, ids: number[]): Promise<RoomKey[]> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return [];
   const values = await redis.hmget(hash, ...unique.map(String));

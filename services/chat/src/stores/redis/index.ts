@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import type { Announcer, Stores } from "../types.js";
 import { RedisAuditStore } from "./audit.js";
 import { RedisConversationStore } from "./conversations.js";
@@ -17,7 +17,7 @@ export interface RedisStoreOptions {
 }
 
 /** Stores shared by every node of a cluster, on one Redis connection. */
-export function createRedisStores(redis: Redis, keys: RedisKeys, options: RedisStoreOptions): Stores {
+export function createRedisStores(redis: RedisClient, keys: RedisKeys, options: RedisStoreOptions): Stores {
   const { announceRoomMessage = null, messageIdWindowSec } = options;
   const rooms = new RedisRoomStore(redis, keys, announceRoomMessage, messageIdWindowSec);
   const presence = new RedisPresenceStore(redis, keys);

@@ -1,11 +1,21 @@
 /**
  * Every Redis key Sala uses, built in one place under one prefix (REDIS_PREFIX; tests use a unique
- * prefix per run). A room's own keys share the hash tag `{room:<id>}` so a move to Redis Cluster
- * keeps each room on one shard; a conversation's keys share `{dm:<a>:<b>}` (its id) the same way.
- * `<name>` is always the case-folded name (stores/types nameKey).
+ * prefix per run), in three scopes that a Redis Cluster may put on different shards:
+ * - a room's own keys share the hash tag `{room:<id>}` (meta, members, keys, history, ...), and so
+ *   does the Socket.IO room that carries its traffic (realtime/types SocketRooms.room); a
+ *   conversation's keys share `{dm:<a>:<b>}` (its id) the same way;
+ * - each user's keys (`user:<name>`, its room sets, its conversations) are each used alone;
+ * - the small global keys (presence, lobby revision, nodes, the room index and names, metrics
+ *   samples, the audit trail) share the tag `{global}`, so that the scripts that keep them
+ *   consistent run on one shard;
+ * and the socket counts share `{sockets}`. A script, MULTI or pipeline never mixes scopes (see
+ * rooms.ts for the operations that span them). `<name>` is always the case-folded name (stores/types
+ * nameKey).
  */
 /** A case-folded username (USERNAME_PATTERN, lower case): never `:`, `{`, `}` or spaces. */
 const SAFE_NAME_KEY = /^[a-z0-9][a-z0-9_.-]*$/;
+/** The hash tag of the global scope. */
+export const GLOBAL_TAG = "{global}";
 
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -27,29 +37,43 @@ export class RedisKeys {
   userRooms(name: string): string {
     return this.userScoped(name, ":rooms");
   }
-  /** Used inside Lua, which builds userRooms keys for each member of a deleted room. */
-  get userPrefix(): string {
-    return `${this.prefix}:user:`;
+  /** A key of the global scope: every one shares the hash tag `{global}` (one shard). */
+  private global(suffix: string): string {
+    return `${this.prefix}:${GLOBAL_TAG}:${suffix}`;
+  }
+  /** Redis MATCH patterns of every room's meta hash, and of every user's key family (repair, migration). */
+  get roomMetaPattern(): string {
+    return `${this.prefix}:{room:*}:meta`;
+  }
+  get userPattern(): string {
+    return `${this.prefix}:user:*`;
+  }
+  /**
+   * The global keys' names before they shared a hash tag (up to session 9): a node refuses to start
+   * while any of them holds data (`npm run admin -- migrate-to-cluster` moves them).
+   */
+  get legacyGlobalKeys(): string[] {
+    return ["roomnames", "rooms", "usernames:skeletons", "audit"].map((suffix) => `${this.prefix}:${suffix}`);
   }
   /** Hash: case-folded room name → room id (uniqueness). */
   get roomNames(): string {
-    return `${this.prefix}:roomnames`;
+    return this.global("roomnames");
   }
   /** Hash: confusable key of a room name (domain/confusables.ts) → id of the room that holds it. */
   get roomSkeletons(): string {
-    return `${this.prefix}:roomnames:skeletons`;
+    return this.global("roomnames:skeletons");
   }
   /** Hash: confusable key of a username → name key of the user who holds it. */
   get userSkeletons(): string {
-    return `${this.prefix}:usernames:skeletons`;
+    return this.global("usernames:skeletons");
   }
   /** List: the operators' audit trail (admin CLI), newest first, capped. */
   get audit(): string {
-    return `${this.prefix}:audit`;
+    return this.global("audit");
   }
   /** Sorted set: room id by creation time (the lobby's room index; never SCAN). */
   get roomIndex(): string {
-    return `${this.prefix}:rooms`;
+    return this.global("rooms");
   }
   roomMeta(id: string): string {
     return `${this.prefix}:{room:${id}}:meta`;
@@ -83,7 +107,7 @@ export class RedisKeys {
   }
   /** Sorted set: id of each room without members, by when it became empty (ms); idle rooms expire. */
   get emptyRooms(): string {
-    return `${this.prefix}:rooms:empty`;
+    return this.global("rooms:empty");
   }
   /** Set of the ids of the rooms the user owns (the per-user room quota). */
   userOwnedRooms(name: string): string {
@@ -117,31 +141,35 @@ export class RedisKeys {
   }
   /** Counter bumped by every lobby change (presence, room list, member counts). */
   get lobbyRev(): string {
-    return `${this.prefix}:lobby:rev`;
+    return this.global("lobby:rev");
   }
   /** Hash: case-folded name → number of sockets across the cluster. */
   get presence(): string {
-    return `${this.prefix}:presence`;
+    return this.global("presence");
   }
   /** Hash: case-folded name → lobby revision of the user's latest online transition. */
   get presenceOnlineRev(): string {
-    return `${this.prefix}:presence:online-rev`;
+    return this.global("presence:online-rev");
   }
   /** Hash: case-folded name → display name, for users online. */
   get presenceNames(): string {
-    return `${this.prefix}:presence:names`;
+    return this.global("presence:names");
   }
   /** Hash: case-folded name → number of sockets on that node (swept when the node dies). */
   nodeSockets(nodeId: string): string {
-    return `${this.prefix}:node:${nodeId}:sockets`;
+    return this.global(`node:${nodeId}:sockets`);
   }
   /** Sorted set: `<rev>:<display name>` of offline transitions, by the time they are confirmed. */
   get pendingOffline(): string {
-    return `${this.prefix}:presence:pending-offline`;
+    return this.global("presence:pending-offline");
+  }
+  /** String: the node repairing the derived indexes (repair.ts), until it expires. */
+  get repairLease(): string {
+    return this.global("repair:lease");
   }
   /** Sorted set: node id by last heartbeat (ms). */
   get nodes(): string {
-    return `${this.prefix}:nodes`;
+    return this.global("nodes");
   }
   /**
    * Sorted set: node id → until when (ms) its socket counts are live. The socket caps add up the
@@ -160,11 +188,11 @@ export class RedisKeys {
   }
   /** List: the node's latest health samples (JSON), newest first. */
   nodeSamples(nodeId: string): string {
-    return `${this.prefix}:metrics:${nodeId}`;
+    return this.global(`metrics:${nodeId}`);
   }
   /** Sorted set: node id by its latest sample time. */
   get sampledNodes(): string {
-    return `${this.prefix}:metrics:nodes`;
+    return this.global("metrics:nodes");
   }
   /** Prefix for connect-redis session keys. */
   get sessionPrefix(): string {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import { nameKey, type PresenceStore, type PresenceTransition } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
@@ -54,7 +54,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly takeDueScript: Script;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     this.connectScript = defineScript(redis, "salaPresenceConnect", 5, CONNECT);

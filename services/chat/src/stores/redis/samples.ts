@@ -1,11 +1,11 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import type { NodeSample } from "@sala/protocol";
 import type { SampleStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 
 export class RedisSampleStore implements SampleStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

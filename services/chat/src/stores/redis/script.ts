@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 
 export type Script = (keys: string[], args: Array<string | number>) => Promise<unknown>;
 
@@ -6,7 +6,7 @@ export type Script = (keys: string[], args: Array<string | number>) => Promise<u
  * Registers a Lua script with ioredis (EVALSHA, falling back to EVAL after a Redis restart) and
  * returns it as a typed function. Scripts make multi-key changes atomic without a round trip each.
  */
-export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): Script {
+export function defineScript(redis: RedisClient, name: string, numberOfKeys: number, lua: string): Script {
   redis.defineCommand(name, { numberOfKeys, lua });
   const command = (redis as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown>>)[name];
   if (!command) throw new Error(`ioredis did not define script ${name}`);

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import { socketCountFields, tallyFields } from "../socket-count-fields.js";
 import type { SocketAdmission, SocketCaps, SocketCountStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
@@ -65,7 +65,7 @@ export class RedisSocketCountStore implements SocketCountStore {
   private readonly restoreScript: Script;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     this.acquireScript = defineScript(redis, "salaSocketAcquire", 2, ACQUIRE);

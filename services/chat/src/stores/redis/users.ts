@@ -1,21 +1,34 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis.js";
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import { nameKey, type UserRecord, type UserStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
 /**
- * Claims the name and its confusable key and writes the record in one step, so no half-made
- * account, and no two look-alike accounts, can exist.
- * KEYS: user, userSkeletons. ARGV: username, passwordHash, createdAt, name key, confusable key.
- * → 1 created, 0 name taken, or the name key of the look-alike user.
+ * A new account is two single-slot steps: its confusable key is claimed in the global index of
+ * user names, then its hash is written (HSETNX on `username`: the first registrant wins). A claim
+ * left by a registration that never wrote its hash (a node died in between) names a user that does
+ * not exist: the next claimant takes it over (TAKE_OVER), so it blocks nobody for good.
  */
+
+// KEYS: userSkeletons. ARGV: confusable key, name key. → 1 held by this name (now or before), or
+// the name key of the holder.
+const CLAIM_SKELETON = `
+local holder = redis.call('HGET', KEYS[1], ARGV[1])
+if holder and holder ~= ARGV[2] then return holder end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS: userSkeletons. ARGV: confusable key, the holder found without an account, name key.
+const TAKE_OVER = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
+// KEYS: user. ARGV: username, passwordHash, createdAt. → 1 created, 0 name taken.
 const CREATE_USER = `
 if redis.call('HEXISTS', KEYS[1], 'username') == 1 then return 0 end
-local holder = redis.call('HGET', KEYS[2], ARGV[5])
-if holder and holder ~= ARGV[4] then return holder end
 redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'createdAt', ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[5], ARGV[4])
 return 1`;
 
 /** KEYS: user. ARGV: '1' grant, '' revoke. → 0 when there is no such user. */
@@ -25,28 +38,33 @@ if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'admin', '1') else redis.call
 return 1`;
 
 export class RedisUserStore implements UserStore {
+  private readonly claimSkeleton: Script;
+  private readonly takeOver: Script;
   private readonly createUser: Script;
   private readonly setAdminScript: Script;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    this.createUser = defineScript(redis, "salaCreateUser", 2, CREATE_USER);
+    this.claimSkeleton = defineScript(redis, "salaUserClaimSkeleton", 1, CLAIM_SKELETON);
+    this.takeOver = defineScript(redis, "salaUserTakeOverSkeleton", 1, TAKE_OVER);
+    this.createUser = defineScript(redis, "salaCreateUser", 1, CREATE_USER);
     this.setAdminScript = defineScript(redis, "salaSetAdmin", 1, SET_ADMIN);
   }
 
   async create(user: UserRecord): Promise<boolean> {
     const key = nameKey(user.username);
-    const result = await this.createUser(
-      [this.keys.user(key), this.keys.userSkeletons],
-      [user.username, user.passwordHash, user.createdAt, key, confusableKey(user.username)],
-    );
-    if (typeof result === "string") {
-      const existing = await this.redis.hget(this.keys.user(result), "username");
-      throw new NameConfusableError("user", existing ?? result);
+    const skeleton = confusableKey(user.username);
+    let holder = await this.claimSkeleton([this.keys.userSkeletons], [skeleton, key]);
+    if (typeof holder === "string") {
+      const existing = await this.redis.hget(this.keys.user(holder), "username");
+      if (existing) throw new NameConfusableError("user", existing);
+      holder = await this.takeOver([this.keys.userSkeletons], [skeleton, holder, key]);
+      // Taken over by another registrant at the same moment: they hold it now.
+      if (Number(holder) !== 1) throw new NameConfusableError("user", user.username);
     }
-    return result === 1;
+    return (await this.createUser([this.keys.user(key)], [user.username, user.passwordHash, user.createdAt])) === 1;
   }
 
   async get(username: string): Promise<UserRecord | null> {

@@ -1,0 +1,5 @@
+/** The history suite with every node's shared state on the run's Redis Cluster (3 primaries, 3 replicas). */
+import { useRedisCluster } from "./support/cluster.js";
+
+useRedisCluster();
+await import("./history.int.test.js");

@@ -1,0 +1,89 @@
+/**
+ * The repair (stores/redis/repair.ts) after operations cut short between their single-slot steps,
+ * as a node dying mid-way leaves them, on one Redis server and on a Redis Cluster of 3 primaries.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { createRedisStores } from "../src/stores/redis/index.js";
+import { RedisKeys } from "../src/stores/redis/keys.js";
+import { RedisRoomStore } from "../src/stores/redis/rooms.js";
+import { checkLayout, LegacyLayoutError, repairer } from "../src/stores/redis/startup.js";
+import { testRedis, testRedisCluster, uniquePrefix } from "./support/redis-client.js";
+
+const targets = [
+  { target: "redis", redis: testRedis() },
+  { target: "redis-cluster", redis: testRedisCluster() },
+];
+const newId = () => randomBytes(12).toString("base64url");
+const HOUR = 3_600_000;
+
+describe.each(targets)("repair ($target)", ({ redis }) => {
+  it("rebuilds what interrupted creations, joins and deletions left, and changes nothing the second time", async () => {
+    const keys = new RedisKeys(uniquePrefix("repair"));
+    const stores = createRedisStores(redis, keys, { messageIdWindowSec: 600 });
+    const rooms = stores.rooms as RedisRoomStore;
+    const old = Date.now() - HOUR;
+    const room = (name: string, owner: string) => ({ id: newId(), name, owner, passwordHash: null, createdAt: old });
+
+    // A healthy room with two members.
+    const kept = room("Kept", "ana");
+    await rooms.create(kept, { id: 1, key: "k1" }, 0);
+    await rooms.admit(kept.id, "ana", null);
+    await rooms.admit(kept.id, "bia", null);
+    // Interrupted after the room's shard admitted cao: his room set and the idle index never heard.
+    const joinedHalf = room("Half joined", "ana");
+    await rooms.create(joinedHalf, { id: 1, key: "k1" }, 0);
+    await rooms.shard.admit(joinedHalf.id, "cao", "Cao", null);
+    // A room set that lists a room its user left (the removal's second step was lost).
+    await rooms.userIndex.joined("bia", joinedHalf.id);
+    // A creation cut short after the room's keys were written: never listed, never announced.
+    const unlisted = room("Never listed", "bia");
+    await rooms.userIndex.reserveOwned("bia", unlisted.id, 0);
+    await rooms.shard.write({ ...unlisted, nameKey: "never listed", skeleton: "never-listed" }, { id: 1, key: "k1" });
+    // A deletion cut short after the room's keys went: the directory still lists it by name.
+    const deletedHalf = room("Deleted half", "cao");
+    await rooms.create(deletedHalf, { id: 1, key: "k1" }, 0);
+    await rooms.admit(deletedHalf.id, "dan", null);
+    await rooms.shard.delete(deletedHalf.id, undefined, Date.now());
+
+    const report = await repairer(redis, keys)();
+    expect(report).toMatchObject({ orphanedRooms: 1, clashes: [] });
+    expect(report.danglingEntries).toBeGreaterThanOrEqual(1);
+    // Room sets: from the member hashes.
+    expect((await rooms.roomsOf("ana")).sort()).toEqual([kept.id].sort());
+    expect(await rooms.roomsOf("bia")).toEqual([kept.id]);
+    expect(await rooms.roomsOf("cao")).toEqual([joinedHalf.id]);
+    expect(await rooms.roomsOf("dan")).toEqual([]);
+    // Quotas: from the rooms' owners.
+    expect((await redis.smembers(keys.userOwnedRooms("ana"))).sort()).toEqual([kept.id, joinedHalf.id].sort());
+    expect(await redis.smembers(keys.userOwnedRooms("bia"))).toEqual([]);
+    expect(await redis.smembers(keys.userOwnedRooms("cao"))).toEqual([]);
+    // The directory: the unlisted room's keys and the deleted room's name are gone; both names are free.
+    expect(await rooms.get(unlisted.id)).toBeNull();
+    expect(await redis.hget(keys.roomNames, "deleted half")).toBeNull();
+    expect((await stores.lobby.snapshot()).rooms.map((r) => r.name).sort()).toEqual(["Half joined", "Kept"]);
+    expect(await rooms.create(room("Deleted half", "cao"), { id: 1, key: "k1" }, 0)).toMatchObject({ created: true });
+    // The idle index lists exactly the empty rooms (none of these two).
+    expect(await redis.zscore(keys.emptyRooms, joinedHalf.id)).toBeNull();
+
+    const again = await repairer(redis, keys)();
+    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] });
+  });
+
+  it("leaves a room being created (keys written a moment ago, not listed yet) alone", async () => {
+    const keys = new RedisKeys(uniquePrefix("repair-young"));
+    const rooms = new RedisRoomStore(redis, keys, null, 600);
+    const id = newId();
+    await rooms.shard.write({ id, name: "Young", nameKey: "young", skeleton: "young", owner: "ana", passwordHash: null, createdAt: Date.now() }, { id: 1, key: "k1" });
+    expect((await repairer(redis, keys)()).orphanedRooms).toBe(0);
+    expect(await rooms.get(id)).not.toBeNull();
+  });
+
+  it("a node refuses a store in the layout before the global hash tag", async () => {
+    const keys = new RedisKeys(uniquePrefix("legacy"));
+    await expect(checkLayout(redis, keys)).resolves.toBeUndefined();
+    await redis.zadd(`${keys.prefix}:rooms`, 1, "old-room");
+    await expect(checkLayout(redis, keys)).rejects.toThrow(LegacyLayoutError);
+    await expect(checkLayout(redis, keys)).rejects.toThrow(/migrate-to-cluster/);
+  });
+});
