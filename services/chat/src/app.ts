@@ -82,8 +82,12 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       throw error;
     }
   }
-  // Cluster: the room store publishes each message it accepts to every node's adapter itself.
-  const stores = redis ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec }) : createMemoryStores();
+  // Cluster: the room store publishes each message it accepts to every node's adapter itself —
+  // unless messages wait for replicas (REDIS_WAIT_REPLICAS): then the handler delivers them after.
+  const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
+  const stores = redis
+    ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec, replicaWait })
+    : createMemoryStores();
   // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
   const hasher = new PasswordHasher(config.argon2, new HashQueue(config.hashConcurrency, config.hashQueueMax));
   const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));

@@ -27,8 +27,11 @@ const EnvSchema = Type.Object({
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
   /** Replicas that must hold a message before it is acknowledged and delivered (Redis WAIT; 0: none). */
   REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
-  /** How long a message waits for REDIS_WAIT_REPLICAS before it is refused as UNAVAILABLE. */
-  REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  /**
+   * How long a message waits for REDIS_WAIT_REPLICAS before it is refused as UNAVAILABLE. Below the
+   * command connection's 2 s timeout (redis.ts), which would otherwise cut the WAIT short.
+   */
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 1500, default: 1000 }),
   REDIS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", default: "sala" }),
   /** Signs session cookies. Required in cluster mode (every node must share it). */
   SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),

@@ -22,13 +22,14 @@ export class AppError extends Error {
  * Redis errors that mean "try again": the connection or the server is away (closed, refused,
  * timed out, loading, a replica that became read-only), or — on a Redis Cluster — a slot is moving
  * or has no primary for a moment (MOVED/ASK past ioredis' redirections, TRYAGAIN during a
- * resharding, CLUSTERDOWN until a replica is promoted, MASTERDOWN), or no node answers at all.
+ * resharding, CLUSTERDOWN until a replica is promoted, MASTERDOWN), or no node answers at all; and
+ * NOREPLICAS: a message not yet on REDIS_WAIT_REPLICAS replicas (stores/redis/replica-wait.ts).
  */
 const UNAVAILABLE_PATTERN = new RegExp(
   [
     "Connection is closed", "enableOfflineQueue", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "Command timed out",
     "Stream isn't writeable", "max retries per request", "LOADING", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "^MOVED ", "^ASK ",
-    "MASTERDOWN", "Too many Cluster redirections", "Cluster isn't ready", "None of startup nodes is available", "Failed to refresh slots cache",
+    "MASTERDOWN", "^NOREPLICAS ", "Too many Cluster redirections", "Cluster isn't ready", "None of startup nodes is available", "Failed to refresh slots cache",
   ].join("|"),
   "i",
 );

@@ -100,7 +100,8 @@ const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2000);
 /** ioredis options of a node of the cluster, its TLS and credentials included. */
 function endpointOptions(endpoint: RedisEndpoint): RedisOptions {
   return {
-    ...(endpoint.tls ? { tls: { servername: endpoint.host } } : {}),
+    // Each connection checks the certificate against the host it connects to (Node's default).
+    ...(endpoint.tls ? { tls: {} } : {}),
     ...(endpoint.username ? { username: endpoint.username } : {}),
     ...(endpoint.password ? { password: endpoint.password } : {}),
   };

@@ -36,10 +36,16 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     await rooms.shard.admit(joinedHalf.id, "cao", "Cao", null);
     // A room set that lists a room its user left (the removal's second step was lost).
     await rooms.userIndex.joined("bia", joinedHalf.id);
-    // A creation cut short after the room's keys were written: never listed, never announced.
+    // Creations cut short after the room's keys were written: never listed. The first one's name
+    // is free (it is listed again); the second's went to another room meanwhile (it goes).
     const unlisted = room("Never listed", "bia");
     await rooms.userIndex.reserveOwned("bia", unlisted.id, 0);
     await rooms.shard.write({ ...unlisted, nameKey: "never listed", skeleton: "never-listed" }, { id: 1, key: "k1" });
+    const lostName = room("Taken since", "bia");
+    await rooms.userIndex.reserveOwned("bia", lostName.id, 0);
+    await rooms.shard.write({ ...lostName, nameKey: "taken since", skeleton: "taken-since" }, { id: 1, key: "k1" });
+    const winner = room("Taken since", "eva");
+    await rooms.create(winner, { id: 1, key: "k1" }, 0);
     // A deletion cut short after the room's keys went: the directory still lists it by name.
     const deletedHalf = room("Deleted half", "cao");
     await rooms.create(deletedHalf, { id: 1, key: "k1" }, 0);
@@ -47,7 +53,7 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     await rooms.shard.delete(deletedHalf.id, undefined, Date.now());
 
     const report = await repairer(redis, keys)();
-    expect(report).toMatchObject({ orphanedRooms: 1, clashes: [] });
+    expect(report).toMatchObject({ relistedRooms: 1, orphanedRooms: 1, clashes: [] });
     expect(report.danglingEntries).toBeGreaterThanOrEqual(1);
     // Room sets: from the member hashes.
     expect((await rooms.roomsOf("ana")).sort()).toEqual([kept.id].sort());
@@ -56,18 +62,19 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     expect(await rooms.roomsOf("dan")).toEqual([]);
     // Quotas: from the rooms' owners.
     expect((await redis.smembers(keys.userOwnedRooms("ana"))).sort()).toEqual([kept.id, joinedHalf.id].sort());
-    expect(await redis.smembers(keys.userOwnedRooms("bia"))).toEqual([]);
+    expect(await redis.smembers(keys.userOwnedRooms("bia"))).toEqual([unlisted.id]);
     expect(await redis.smembers(keys.userOwnedRooms("cao"))).toEqual([]);
-    // The directory: the unlisted room's keys and the deleted room's name are gone; both names are free.
-    expect(await rooms.get(unlisted.id)).toBeNull();
+    // The directory: the unlisted room is listed, the one whose name went elsewhere is deleted,
+    // and the half-deleted room's name is free again.
+    expect(await rooms.get(lostName.id)).toBeNull();
     expect(await redis.hget(keys.roomNames, "deleted half")).toBeNull();
-    expect((await stores.lobby.snapshot()).rooms.map((r) => r.name).sort()).toEqual(["Half joined", "Kept"]);
+    expect((await stores.lobby.snapshot()).rooms.map((r) => r.name).sort()).toEqual(["Half joined", "Kept", "Never listed", "Taken since"]);
     expect(await rooms.create(room("Deleted half", "cao"), { id: 1, key: "k1" }, 0)).toMatchObject({ created: true });
     // The idle index lists exactly the empty rooms (none of these two).
     expect(await redis.zscore(keys.emptyRooms, joinedHalf.id)).toBeNull();
 
     const again = await repairer(redis, keys)();
-    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] });
+    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] });
   });
 
   it("leaves a room being created (keys written a moment ago, not listed yet) alone", async () => {

@@ -166,6 +166,12 @@ export interface AcceptedMessage {
   duplicate: boolean;
   /** The store delivered it to the room's sockets on every node itself (see Announcement). */
   announced: boolean;
+  /**
+   * A duplicate to deliver all the same: with REDIS_WAIT_REPLICAS, the first attempt may have
+   * been stored and then refused for want of replicas, so its receivers never got it (receivers
+   * ignore a seq they have).
+   */
+  deliver?: boolean;
 }
 
 /**

@@ -97,7 +97,8 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
         throw new AppError(ErrorCode.STALE_KEY, `The conversation's key is now ${accepted.staleKey}; re-encrypt with it`);
       }
       const whisper: Whisper = { conversationId: conversationId(from, peer), seq: accepted.seq, from, to: peer, ts: accepted.ts, msg };
-      if (!accepted.duplicate) socket.nsp.to([SocketRooms.user(peer), SocketRooms.user(from)]).emit("private_message", whisper);
+      // A repeat is delivered when the store says so (see AcceptedMessage.deliver).
+      if (!accepted.duplicate || accepted.deliver) socket.nsp.to([SocketRooms.user(peer), SocketRooms.user(from)]).emit("private_message", whisper);
       return { ts: accepted.ts, to: peer, seq: accepted.seq, conversationId: whisper.conversationId };
     }),
 

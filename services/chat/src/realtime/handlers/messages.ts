@@ -52,10 +52,12 @@ export function messageHandlers(deps: MessageDeps): EventTable {
     if ("staleKey" in accepted) {
       throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${accepted.staleKey}; re-encrypt with it`);
     }
-    if (!accepted.duplicate) {
-      deps.onAccepted?.();
-      // In a cluster the store has published it to every node's sockets in the room already.
-      if (!accepted.announced) socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
+    if (!accepted.duplicate) deps.onAccepted?.();
+    // In a cluster the store has published it to every node's sockets in the room already. A
+    // repeat is delivered when the store says so (REDIS_WAIT_REPLICAS: the first attempt may have
+    // been refused before its delivery); receivers ignore a seq they have.
+    if ((!accepted.duplicate || accepted.deliver) && !accepted.announced) {
+      socket.nsp.to(SocketRooms.room(roomId)).emit("text", { roomId, seq: accepted.seq, from, ts: accepted.ts, msg });
     }
     return { seq: accepted.seq, ts: accepted.ts };
   }

@@ -13,6 +13,7 @@ import { ACCEPT_MESSAGE_LUA, acceptArgs, acceptResult, HistoryReader, keysFromHa
 import { readEach } from "./batch.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
+import { WaitedScript, wroteMessage, type ReplicaWait } from "./replica-wait.js";
 
 // KEYS: meta, keys. ARGV: my name key, my display name, peer name key, peer display name, key.
 // Creates the conversation with key 1 when new. → {keyId, key, seq, lastTs, my read seq, peer display name}
@@ -53,13 +54,18 @@ export class RedisConversationStore implements ConversationStore {
   private readonly acceptScript: Script;
   private readonly markReadScript: Script;
   private readonly reader: HistoryReader;
+  /** With REDIS_WAIT_REPLICAS: the accepting script, run with a WAIT (replica-wait.ts). */
+  private readonly waitedAccept: WaitedScript | null;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
     private readonly messageIdWindowSec: number,
+    /** Replicas that must hold a whisper before it is acknowledged (REDIS_WAIT_REPLICAS; null: none). */
+    replicaWait: ReplicaWait | null = null,
   ) {
+    this.waitedAccept = replicaWait ? new WaitedScript(redis, ACCEPT, replicaWait) : null;
     this.openScript = defineScript(redis, "salaConversationOpen", 2, OPEN);
     this.acceptScript = defineScript(redis, "salaConversationAccept", 4, ACCEPT);
     this.markReadScript = defineScript(redis, "salaConversationMarkRead", 1, MARK_READ);
@@ -96,13 +102,14 @@ export class RedisConversationStore implements ConversationStore {
     const id = conversationId(whisper.from, whisper.to);
     const k = this.keys;
     const from = nameKey(whisper.from);
+    const keys = [k.conversationMeta(id), k.conversationHistory(id), k.conversationMessageIds(id), k.conversationMessageIdExpiry(id)];
+    const args = [...acceptArgs(whisper, cap.maxMessages, oldestKept(cap, whisper.ts), this.messageIdWindowSec), from];
     const result = acceptResult(
-      await this.acceptScript(
-        [k.conversationMeta(id), k.conversationHistory(id), k.conversationMessageIds(id), k.conversationMessageIdExpiry(id)],
-        [...acceptArgs(whisper, cap.maxMessages, oldestKept(cap, whisper.ts), this.messageIdWindowSec), from],
-      ),
+      this.waitedAccept ? await this.waitedAccept.runReplicated(keys, args, wroteMessage) : await this.acceptScript(keys, args),
       whisper.ts,
     );
+    // A repeat that waited again is delivered again: the first attempt may have been refused.
+    if (this.waitedAccept && result && "duplicate" in result && result.duplicate) result.deliver = true;
     if (result && "seq" in result && !result.duplicate) {
       // Each user's list is a key of its own (any shard of a Redis Cluster): two commands, sent together.
       await Promise.all([

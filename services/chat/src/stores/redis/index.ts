@@ -4,6 +4,7 @@ import { RedisAuditStore } from "./audit.js";
 import { RedisConversationStore } from "./conversations.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPresenceStore } from "./presence.js";
+import type { ReplicaWait } from "./replica-wait.js";
 import { RedisRoomStore } from "./rooms.js";
 import { RedisSampleStore } from "./samples.js";
 import { RedisSocketCountStore } from "./socket-counts.js";
@@ -14,12 +15,18 @@ export interface RedisStoreOptions {
   announceRoomMessage?: Announcer;
   /** Seconds a sender's message id is remembered (MESSAGE_ID_WINDOW_SEC; its default is config's). */
   messageIdWindowSec: number;
+  /**
+   * Replicas that must hold a room message or whisper before it is acknowledged and delivered
+   * (REDIS_WAIT_REPLICAS and its timeout; absent: none, and the room store announces as it accepts).
+   */
+  replicaWait?: ReplicaWait;
 }
 
 /** Stores shared by every node of a cluster, on one Redis connection. */
 export function createRedisStores(redis: RedisClient, keys: RedisKeys, options: RedisStoreOptions): Stores {
   const { announceRoomMessage = null, messageIdWindowSec } = options;
-  const rooms = new RedisRoomStore(redis, keys, announceRoomMessage, messageIdWindowSec);
+  const replicaWait = options.replicaWait && options.replicaWait.replicas > 0 ? options.replicaWait : null;
+  const rooms = new RedisRoomStore(redis, keys, announceRoomMessage, messageIdWindowSec, replicaWait);
   const presence = new RedisPresenceStore(redis, keys);
   return {
     users: new RedisUserStore(redis, keys),
@@ -27,7 +34,7 @@ export function createRedisStores(redis: RedisClient, keys: RedisKeys, options: 
     socketCounts: new RedisSocketCountStore(redis, keys),
     audit: new RedisAuditStore(redis, keys),
     rooms,
-    conversations: new RedisConversationStore(redis, keys, messageIdWindowSec),
+    conversations: new RedisConversationStore(redis, keys, messageIdWindowSec, replicaWait),
     presence,
     lobby: {
       async snapshot() {

@@ -3,17 +3,20 @@
  * the middle of an operation that spans scopes (rooms.ts), or after an upgrade from data made
  * before an index existed:
  *
- * - the directory: a listed room without keys is forgotten; a room with keys that was never listed
- *   (a creation cut short, older than a minute) is deleted; names and confusable keys (look-alike
- *   checks, domain/confusables.ts) are claimed for every room and user that has none, and released
- *   where they name a room that is gone; the idle index lists exactly the empty rooms;
+ * - the directory: a listed room without keys is forgotten; a room with keys that no index lists
+ *   (a creation cut short after its keys were written, older than a minute, or an entry a failover
+ *   lost) is listed again, or deleted when its name went to another room meanwhile and it has no
+ *   members; names and confusable keys (look-alike checks, domain/confusables.ts) are claimed for
+ *   every room and user that has none, and released where they name a room whose keys are gone
+ *   (checked right then, so a room being created keeps them); the idle index lists the empty rooms;
  * - each user's room sets: the rooms they are a member of (from the member hashes) and the rooms
  *   they own (from the rooms' owners).
  *
  * It walks every room and user key (SCAN on every primary): an operator's command
  * (`npm run admin -- repair`) and a node's background task at start, never a request path. It may
- * run while the cluster serves: an entry is removed from a user's set only after the room's shard
- * confirms, right then, that they are not a member (or not the owner).
+ * run while the cluster serves: it writes a room's meta only while the room exists (a script on its
+ * shard), and an entry removed from a user's set is put back if the room's shard says, right after,
+ * that they are a member (the live path admits on the shard first, then writes the set).
  */
 import { Cluster, type ChainableCommander } from "ioredis";
 import { confusableKey } from "../../domain/confusables.js";
@@ -21,6 +24,14 @@ import type { RedisClient } from "../../redis.js";
 import { nameKey } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisRoomStore } from "./rooms.js";
+import { defineScript, type Script } from "./script.js";
+
+// KEYS: a room's meta. ARGV: field, value. Only while the room exists: never a meta hash of its own
+// for a room deleted meanwhile. → 1 written, 0 gone.
+const SET_ROOM_FIELD = `
+if redis.call('HEXISTS', KEYS[1], 'name') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
 
 export interface RepairReport {
   /** Names given a confusable key (users, rooms). */
@@ -30,7 +41,8 @@ export interface RepairReport {
   idleRooms: number;
   /** Listed rooms without keys, and their names, forgotten. */
   danglingEntries: number;
-  /** Rooms with keys that were never listed, deleted. */
+  /** Rooms with keys that no index listed: listed again, or deleted (their name went to another room, no members). */
+  relistedRooms: number;
   orphanedRooms: number;
   /** Entries added to or removed from users' room sets (joined and owned). */
   userSetFixes: number;
@@ -67,7 +79,8 @@ interface LiveRoom {
 }
 
 export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: RedisRoomStore, now = Date.now()): Promise<RepairReport> {
-  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] };
+  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] };
+  const setRoomField = defineScript(redis, "salaRepairSetRoomField", 1, SET_ROOM_FIELD);
   const listed = new Set(await rooms.directory.roomIds());
   const withKeys = new Set<string>();
   const metaPrefix = `${keys.prefix}:{room:`;
@@ -80,10 +93,16 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
       await rooms.directory.release(id, "", "", false);
       report.danglingEntries++;
     } else if (!listed.has(id)) {
-      if (now - room.createdAt < CREATION_GRACE_MS) continue;
-      await rooms.shard.drop(id);
-      await rooms.userIndex.releaseOwned(nameKey(room.owner), id);
-      report.orphanedRooms++;
+      if (now - room.createdAt < CREATION_GRACE_MS) continue; // being created: its own steps list it
+      const claim = await rooms.directory.claim(id, room.nameKey, room.skeleton ?? confusableKey(room.name), room.createdAt);
+      if ("rev" in claim) {
+        report.relistedRooms++;
+        live.push(room);
+      } else if (room.members.length === 0) {
+        await rooms.shard.drop(id);
+        await rooms.userIndex.releaseOwned(nameKey(room.owner), id);
+        report.orphanedRooms++;
+      } else report.clashes.push(`room ${room.name} is not listed: its name went to another room, and it has members`);
     } else live.push(room);
   }
 
@@ -91,7 +110,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
   const owned = new Map<string, Set<string>>();
   const add = (map: Map<string, Set<string>>, user: string, id: string) => map.set(user, (map.get(user) ?? new Set()).add(id));
   for (const room of live) {
-    await claimRoomName(redis, keys, room, report);
+    await claimRoomName(redis, keys, room, report, setRoomField);
     for (const member of room.members) add(joined, member, room.id);
     if (USER_KEY.test(nameKey(room.owner))) add(owned, nameKey(room.owner), room.id);
     if (room.members.length > 0) await rooms.directory.markOccupied(room.id);
@@ -99,7 +118,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
       let since = Number(room.emptySince);
       if (!room.emptySince) {
         since = now;
-        await redis.hset(keys.roomMeta(room.id), "emptySince", since);
+        if (!(await setRoomField([keys.roomMeta(room.id)], ["emptySince", since]))) continue;
         report.idleRooms++;
       }
       await redis.zadd(keys.emptyRooms, "NX", since, room.id);
@@ -107,6 +126,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
   }
   const liveIds = new Set(live.map((room) => room.id));
   report.danglingEntries += await releaseStaleNames(redis, keys, rooms, liveIds);
+
 
   const seen = { joined: new Set<string>(), owned: new Set<string>() };
   const userPrefix = `${keys.prefix}:user:`;
@@ -140,21 +160,29 @@ async function readRoom(redis: RedisClient, keys: RedisKeys, id: string): Promis
 }
 
 /** Claims a name entry and a confusable key for a room that lacks them (first holder wins). */
-async function claimRoomName(redis: RedisClient, keys: RedisKeys, room: LiveRoom, report: RepairReport): Promise<void> {
+async function claimRoomName(redis: RedisClient, keys: RedisKeys, room: LiveRoom, report: RepairReport, setRoomField: Script): Promise<void> {
   if ((await redis.hsetnx(keys.roomNames, room.nameKey, room.id)) === 0) {
     const holder = await redis.hget(keys.roomNames, room.nameKey);
     if (holder !== room.id) report.clashes.push(`room ${room.name} = ${(await redis.hget(keys.roomMeta(holder ?? ""), "name")) ?? holder}`);
+  } else if (!(await redis.exists(keys.roomMeta(room.id)))) {
+    // Deleted since it was read: the name is not kept for it.
+    await redis.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.roomNames, room.nameKey, room.id);
+    return;
   }
   if (room.skeleton) return;
   const skeleton = confusableKey(room.name);
-  if ((await redis.hsetnx(keys.roomSkeletons, skeleton, room.id)) === 1) {
-    await redis.hset(keys.roomMeta(room.id), "skeleton", skeleton);
-    report.roomNames++;
+  const holder = (await redis.hsetnx(keys.roomSkeletons, skeleton, room.id)) === 1 ? room.id : await redis.hget(keys.roomSkeletons, skeleton);
+  if (holder !== room.id) {
+    report.clashes.push(`room ${room.name} ~ ${(await redis.hget(keys.roomMeta(holder ?? ""), "name")) ?? holder}`);
     return;
   }
-  const holder = await redis.hget(keys.roomSkeletons, skeleton);
-  if (holder === room.id) await redis.hset(keys.roomMeta(room.id), "skeleton", skeleton);
-  else report.clashes.push(`room ${room.name} ~ ${(await redis.hget(keys.roomMeta(holder ?? ""), "name")) ?? holder}`);
+  if (await setRoomField([keys.roomMeta(room.id)], ["skeleton", skeleton])) report.roomNames++;
+  else await releaseSkeleton(redis, keys, room.id, skeleton);
+}
+
+/** Frees a confusable key claimed for a room deleted meanwhile. */
+async function releaseSkeleton(redis: RedisClient, keys: RedisKeys, id: string, skeleton: string): Promise<void> {
+  await redis.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.roomSkeletons, skeleton, id);
 }
 
 async function claimUserName(redis: RedisClient, keys: RedisKeys, name: string, report: RepairReport): Promise<void> {
@@ -175,26 +203,31 @@ async function claimUserName(redis: RedisClient, keys: RedisKeys, name: string, 
   } else report.clashes.push(`user ${display} ~ ${holderDisplay}`);
 }
 
-/** Forgets name and confusable-key entries that name a room that is gone. → how many. */
+/**
+ * Forgets name, confusable-key and idle entries that name a room whose keys are gone — checked on
+ * the room's shard right then (a room being created has its keys before its names). → how many.
+ */
 async function releaseStaleNames(redis: RedisClient, keys: RedisKeys, rooms: RedisRoomStore, liveIds: Set<string>): Promise<number> {
+  const gone = async (id: string) => !liveIds.has(id) && (await redis.exists(keys.roomMeta(id))) === 0;
   let released = 0;
   for (const [hash, isName] of [[keys.roomNames, true], [keys.roomSkeletons, false]] as const) {
     const entries = await redis.hgetall(hash);
     for (const [field, id] of Object.entries(entries)) {
-      if (liveIds.has(id)) continue;
+      if (!(await gone(id))) continue;
       await rooms.directory.release(id, isName ? field : "", isName ? "" : field, false);
       released++;
     }
   }
   for (const id of await redis.zrange(keys.emptyRooms, "0", "-1")) {
-    if (!liveIds.has(id)) await rooms.directory.release(id, "", "", false);
+    if (await gone(id)) await rooms.directory.release(id, "", "", false);
   }
   return released;
 }
 
 /**
- * Makes the set at `key` hold `expected` (read a moment ago): an id missing is added, and an extra
- * one removed, only once `belongs` (asked of the room's shard, now) agrees. → entries changed.
+ * Makes the set at `key` hold `expected` (read a moment ago): an id missing is added once `belongs`
+ * (asked of the room's shard, now) agrees; an extra one is removed, then put back if `belongs`
+ * says, after the removal, that it does (a join that came in between). → entries changed.
  */
 async function reconcile(redis: RedisClient, key: string, expected: Set<string> | undefined, belongs: (id: string) => Promise<boolean>): Promise<number> {
   const actual = new Set(await redis.smembers(key));
@@ -205,9 +238,10 @@ async function reconcile(redis: RedisClient, key: string, expected: Set<string> 
     fixes++;
   }
   for (const id of actual) {
-    if (expected?.has(id) || (await belongs(id))) continue;
+    if (expected?.has(id)) continue;
     await redis.srem(key, id);
-    fixes++;
+    if (await belongs(id)) await redis.sadd(key, id);
+    else fixes++;
   }
   return fixes;
 }

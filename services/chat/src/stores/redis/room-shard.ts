@@ -98,7 +98,7 @@ return id`;
 // message sent a moment after a kick is refused. A new message is published as head .. seq .. tail
 // in the same step (see realtime/room-announcer.ts); the channel shares the room's hash tag, so on
 // a Redis Cluster it lives on the room's shard.
-const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
+export const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
 if redis.call('HEXISTS', KEYS[5], ARGV[12]) == 0 then
   if redis.call('EXISTS', KEYS[1]) == 0 then return false end
   return {3}

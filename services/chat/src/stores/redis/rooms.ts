@@ -40,7 +40,8 @@ import type { RedisClient } from "../../redis.js";
 import { readEach } from "./batch.js";
 import { RoomDirectory } from "./directory.js";
 import { acceptArgs, acceptResult, HistoryReader, keysFromHash } from "./history-stream.js";
-import { RoomShard, type ShardMembership } from "./room-shard.js";
+import { WaitedScript, wroteMessage, type ReplicaWait } from "./replica-wait.js";
+import { ACCEPT_MESSAGE, RoomShard, type ShardMembership } from "./room-shard.js";
 import { UserRoomIndex } from "./user-index.js";
 
 const SUMMARY_FIELDS = ["id", "name", "owner", "passwordHash", "createdAt"] as const;
@@ -50,6 +51,8 @@ export class RedisRoomStore implements RoomStore {
   readonly directory: RoomDirectory;
   readonly userIndex: UserRoomIndex;
   private readonly reader: HistoryReader;
+  /** With REDIS_WAIT_REPLICAS: the accepting script, run with a WAIT (replica-wait.ts). */
+  private readonly waitedAccept: WaitedScript | null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -58,8 +61,11 @@ export class RedisRoomStore implements RoomStore {
     private readonly announce: Announcer | null,
     /** How long a sender's message id is remembered, so that a retry is answered, not posted again. */
     private readonly messageIdWindowSec: number,
+    /** Replicas that must hold a message before it is acknowledged (REDIS_WAIT_REPLICAS; null: none). */
+    replicaWait: ReplicaWait | null = null,
   ) {
     this.shard = new RoomShard(redis, keys);
+    this.waitedAccept = replicaWait ? new WaitedScript(redis, ACCEPT_MESSAGE, replicaWait) : null;
     this.directory = new RoomDirectory(redis, keys);
     this.userIndex = new UserRoomIndex(redis, keys);
     this.reader = new HistoryReader(redis);
@@ -68,12 +74,19 @@ export class RedisRoomStore implements RoomStore {
   async create(room: RoomRecord, firstKey: RoomKey, maxOwned: number): Promise<RoomCreation> {
     const owner = nameKey(room.owner);
     const named = { ...room, nameKey: nameKey(room.name), skeleton: confusableKey(room.name) };
-    if (!(await this.userIndex.reserveOwned(owner, room.id, maxOwned))) return { created: false, reason: "quota" };
+    if (!(await this.userIndex.reserveOwned(owner, room.id, maxOwned))) {
+      // Rooms deleted by a node that died before its last step still count: forgotten, then asked again.
+      if (!(await this.forgetGoneOwned(owner)) || !(await this.userIndex.reserveOwned(owner, room.id, maxOwned))) return { created: false, reason: "quota" };
+    }
     let [written, listed] = [false, false];
     try {
       written = await this.shard.write(named, firstKey);
       if (!written) throw new Error(`create: room id ${room.id} is in use`);
-      const claim = await this.directory.claim(room.id, named.nameKey, named.skeleton, room.createdAt);
+      let claim = await this.directory.claim(room.id, named.nameKey, named.skeleton, room.createdAt);
+      // The name (or its look-alike) may name a room deleted half-way: freed, and claimed again.
+      if (!("rev" in claim) && (await this.releaseIfGone("taken" in claim ? await this.redis.hget(this.keys.roomNames, named.nameKey) : claim.lookalikeOf))) {
+        claim = await this.directory.claim(room.id, named.nameKey, named.skeleton, room.createdAt);
+      }
       if ("rev" in claim) {
         listed = true;
         return { created: true, rev: claim.rev };
@@ -81,10 +94,38 @@ export class RedisRoomStore implements RoomStore {
       if ("taken" in claim) return { created: false, reason: "name_taken" };
       throw new NameConfusableError("room", (await this.redis.hget(this.keys.roomMeta(claim.lookalikeOf), "name")) || "another room");
     } finally {
-      // Refused (or failed half-way): undone, so that nothing of the room stays; what a failure
-      // here leaves, the repair removes. Another room's keys (an id in use) are never touched.
-      if (!listed) await Promise.all([written ? this.shard.drop(room.id) : undefined, this.userIndex.releaseOwned(owner, room.id)]);
+      // Refused (or failed half-way): undone, so that nothing of the room stays. Should the undo
+      // fail too, the answer stays the original one; the repair removes what is left. Another
+      // room's keys (an id in use) are never touched.
+      if (!listed) {
+        await Promise.all([written ? this.shard.drop(room.id) : undefined, this.userIndex.releaseOwned(owner, room.id)]).catch(() => undefined);
+      }
     }
+  }
+
+  /** Frees the directory's entries of a room whose keys are gone; → whether it was gone. */
+  private async releaseIfGone(id: string | null): Promise<boolean> {
+    if (!id || (await this.redis.exists(this.keys.roomMeta(id))) === 1) return false;
+    const [nameKeyOf, skeleton] = await Promise.all([this.holderField(this.keys.roomNames, id), this.holderField(this.keys.roomSkeletons, id)]);
+    await this.directory.release(id, nameKeyOf, skeleton, false);
+    return true;
+  }
+
+  /** The field of `hash` whose value is `id` ('' when none): the directory's hashes are small. */
+  private async holderField(hash: string, id: string): Promise<string> {
+    const entries = await this.redis.hgetall(hash);
+    return Object.keys(entries).find((field) => entries[field] === id) ?? "";
+  }
+
+  /** Takes rooms that no longer exist out of the owner's quota; → whether any was. */
+  private async forgetGoneOwned(owner: string): Promise<boolean> {
+    let forgot = false;
+    for (const id of await this.redis.smembers(this.keys.userOwnedRooms(owner))) {
+      if ((await this.redis.exists(this.keys.roomMeta(id))) === 1) continue;
+      await this.userIndex.releaseOwned(owner, id);
+      forgot = true;
+    }
+    return forgot;
   }
 
   async get(roomId: string): Promise<RoomRecord | null> {
@@ -133,31 +174,47 @@ export class RedisRoomStore implements RoomStore {
 
   async admit(roomId: string, username: string, verifiedHash: string | null): Promise<Admission> {
     const user = nameKey(username);
+    // The user's index first, so that it always lists every room they are in (a superset): it is
+    // what takes them out of their rooms when they go offline, and a node dying right after the
+    // shard admitted them must not leave a member nobody removes.
+    await this.userIndex.joined(user, roomId);
     const answer = await this.shard.admit(roomId, user, username, verifiedHash);
+    const member = answer[0] === 1 || (answer[0] === 0 && answer[1] > 0);
+    if (!member) await this.forgetUnlessMember(roomId, user);
     if (answer[0] === -1) return { refused: "barred" };
     if (answer[0] === -2) return { refused: "password" };
-    return this.followMembership(roomId, user, answer, true, 0);
+    return this.directoryFollows(roomId, answer, 0);
   }
 
   async removeMember(roomId: string, username: string, now: number): Promise<MembershipChange> {
     const user = nameKey(username);
-    return this.followMembership(roomId, user, (await this.shard.remove(roomId, user, username, now))!, false, now);
+    const answer = (await this.shard.remove(roomId, user, username, now))!;
+    await this.forgetUnlessMember(roomId, user);
+    return this.directoryFollows(roomId, answer, now);
   }
 
   async bar(roomId: string, username: string, now: number): Promise<Barring> {
     const user = nameKey(username);
     const answer = await this.shard.remove(roomId, user, username, now, MAX_BARRED_PER_ROOM);
     if (!answer) return null;
-    return answer[0] === -3 ? { refused: "full" } : this.followMembership(roomId, user, answer, false, now);
+    if (answer[0] === -3) return { refused: "full" };
+    await this.forgetUnlessMember(roomId, user);
+    return this.directoryFollows(roomId, answer, now);
   }
 
-  /** After the room's shard changed its members: the user's index and the directory follow. */
-  private async followMembership(roomId: string, user: string, [changed, memberCount, username]: ShardMembership, joined: boolean, now: number): Promise<MembershipChange> {
+  /**
+   * Takes the room out of the user's index unless the shard says, after, that they are a member
+   * (another tab's join may have come in between): the index never misses a room they are in.
+   */
+  private async forgetUnlessMember(roomId: string, user: string): Promise<void> {
+    await this.userIndex.left(user, roomId);
+    if (await this.redis.hexists(this.keys.roomMembers(roomId), user)) await this.userIndex.joined(user, roomId);
+  }
+
+  /** After the room's shard changed its members: the directory follows (empty or not, revision). */
+  private async directoryFollows(roomId: string, [changed, memberCount, username]: ShardMembership, now: number): Promise<MembershipChange> {
     if (changed !== 1) return { changed: false, memberCount, rev: 0, username };
-    const [, rev] = await Promise.all([
-      joined ? this.userIndex.joined(user, roomId) : this.userIndex.left(user, roomId),
-      this.directory.membershipChanged(roomId, memberCount === 0 ? now : null),
-    ]);
+    const rev = await this.directory.membershipChanged(roomId, memberCount === 0 ? now : null);
     return { changed: true, memberCount, rev, username };
   }
 
@@ -198,8 +255,11 @@ export class RedisRoomStore implements RoomStore {
   async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null> {
     const { roomId, from } = message;
     const k = this.keys;
-    const announcement = this.announce?.(message);
-    const result = await this.shard.acceptScript(
+    // Waiting for replicas, a message is delivered only after the WAIT (by the caller): announced
+    // from inside the script, it would reach clients before it is safe from a failover.
+    const announcement = this.waitedAccept ? undefined : this.announce?.(message);
+    const run = this.waitedAccept ? (keys: string[], args: Array<string | number>) => this.waitedAccept!.runReplicated(keys, args, wroteMessage) : this.shard.acceptScript;
+    const result = await run(
       [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageIds(roomId), k.roomMessageIdExpiry(roomId), k.roomMembers(roomId), announcement?.channel ?? k.roomMeta(roomId)],
       [
         ...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts), this.messageIdWindowSec),
@@ -209,7 +269,10 @@ export class RedisRoomStore implements RoomStore {
       ],
     );
     if (Array.isArray(result) && result[0] === 3) return { notMember: true };
-    return acceptResult(result, message.ts, announcement !== undefined);
+    const accepted = acceptResult(result, message.ts, announcement !== undefined);
+    // A repeat that waited again is delivered again: the first attempt may have been refused.
+    if (this.waitedAccept && accepted && "duplicate" in accepted && accepted.duplicate) accepted.deliver = true;
+    return accepted;
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
@@ -232,4 +295,3 @@ export class RedisRoomStore implements RoomStore {
     return keysFromHash(this.redis, this.keys.roomKeys(roomId), ids);
   }
 }
-

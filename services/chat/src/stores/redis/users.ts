@@ -5,10 +5,13 @@ import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
 /**
- * A new account is two single-slot steps: its confusable key is claimed in the global index of
- * user names, then its hash is written (HSETNX on `username`: the first registrant wins). A claim
- * left by a registration that never wrote its hash (a node died in between) names a user that does
- * not exist: the next claimant takes it over (TAKE_OVER), so it blocks nobody for good.
+ * A new account is single-slot steps: its confusable key is claimed in the global index of user
+ * names, then its hash is written (the first registrant of a name wins), then the claim is checked
+ * again. A claim left by a registration that never wrote its hash (a node died in between) names a
+ * user that does not exist: the next claimant takes it over (TAKE_OVER), so it blocks nobody for
+ * good. A registration still between its steps looks the same: should its claim be taken over so,
+ * the check after the write finds the key held by the other name, and the account just written is
+ * deleted again (DROP_USER) — of two look-alike registrations at once, one account remains.
  */
 
 // KEYS: userSkeletons. ARGV: confusable key, name key. → 1 held by this name (now or before), or
@@ -23,6 +26,11 @@ return 1`;
 const TAKE_OVER = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
+// KEYS: user. ARGV: passwordHash. Deletes the account only if it is the one this registration wrote.
+const DROP_USER = `
+if redis.call('HGET', KEYS[1], 'passwordHash') == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`;
 
 // KEYS: user. ARGV: username, passwordHash, createdAt. → 1 created, 0 name taken.
@@ -41,6 +49,7 @@ export class RedisUserStore implements UserStore {
   private readonly claimSkeleton: Script;
   private readonly takeOver: Script;
   private readonly createUser: Script;
+  private readonly dropUser: Script;
   private readonly setAdminScript: Script;
 
   constructor(
@@ -50,6 +59,7 @@ export class RedisUserStore implements UserStore {
     this.claimSkeleton = defineScript(redis, "salaUserClaimSkeleton", 1, CLAIM_SKELETON);
     this.takeOver = defineScript(redis, "salaUserTakeOverSkeleton", 1, TAKE_OVER);
     this.createUser = defineScript(redis, "salaCreateUser", 1, CREATE_USER);
+    this.dropUser = defineScript(redis, "salaDropNewUser", 1, DROP_USER);
     this.setAdminScript = defineScript(redis, "salaSetAdmin", 1, SET_ADMIN);
   }
 
@@ -64,7 +74,13 @@ export class RedisUserStore implements UserStore {
       // Taken over by another registrant at the same moment: they hold it now.
       if (Number(holder) !== 1) throw new NameConfusableError("user", user.username);
     }
-    return (await this.createUser([this.keys.user(key)], [user.username, user.passwordHash, user.createdAt])) === 1;
+    if ((await this.createUser([this.keys.user(key)], [user.username, user.passwordHash, user.createdAt])) !== 1) return false;
+    const holderNow = await this.redis.hget(this.keys.userSkeletons, skeleton);
+    if (holderNow !== null && holderNow !== key) {
+      await this.dropUser([this.keys.user(key)], [user.passwordHash]);
+      throw new NameConfusableError("user", (await this.redis.hget(this.keys.user(holderNow), "username")) ?? holderNow);
+    }
+    return true;
   }
 
   async get(username: string): Promise<UserRecord | null> {
