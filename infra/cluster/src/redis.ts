@@ -12,6 +12,8 @@ export interface RedisOptions {
   dir: string;
   /** false: no persistence at all (the tests' default); true: infra/redis.conf (AOF everysec). */
   persistent: boolean;
+  /** More redis-server flags, after the others (a Redis Cluster member's, see redis-cluster.ts). */
+  extraArgs?: string[];
 }
 
 /** A redis-server that can be stopped and started again on the same port and data dir. */
@@ -28,6 +30,12 @@ export class RedisProcess {
     return this.child?.pid;
   }
 
+  /** The running redis-server (tests signal it directly). */
+  get process(): ChildProcess {
+    if (!this.child) throw new Error(`redis-server on port ${this.options.port} is not running`);
+    return this.child;
+  }
+
   async start(): Promise<void> {
     const { port, dir, persistent } = this.options;
     const args = [
@@ -37,6 +45,7 @@ export class RedisProcess {
       "--dir", dir,
       "--daemonize", "no",
       "--loglevel", "warning",
+      ...(this.options.extraArgs ?? []),
     ];
     const child = spawnLogged("redis-server", args, process.env, "ignore");
     this.child = child;

@@ -1,22 +1,7 @@
 /** `npm run cluster`'s machinery: starts healthy behind nginx, and stops with nothing left over. */
-import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
+import { alive, listening } from "./leftovers.js";
 import { ProcessCluster } from "../src/cluster.js";
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
 
 describe("the process cluster", () => {
   it("serves Sala through nginx from every node, and stops everything it started", async () => {

@@ -234,8 +234,58 @@ describe("docker-compose.yml", () => {
     expect(k6.environment.BASE_URL).toBe("http://nginx:8080");
     expect(k6.volumes).toEqual([`${at("loadtest/dist/k6")}:/scripts:ro`]);
     const profiled = Object.entries(config.services).filter(([, service]: [string, any]) => service.profiles).map(([name]) => name);
-    expect(profiled.sort()).toEqual(["k6", "nginx-tls"]);
-    expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "tls"]);
+    expect(profiled.filter((name) => config.services[name].profiles[0] !== "redis-cluster").sort()).toEqual(["k6", "nginx-tls"]);
+    expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "redis-cluster", "tls"]);
+  });
+
+  it("has a Redis Cluster under the redis-cluster profile: 6 members, a one-shot init, and nodes with REDIS_CLUSTER_NODES", () => {
+    const { config } = composeSetup();
+    const services = config.services as Record<string, any>;
+    const inProfile = Object.keys(services).filter((name) => services[name].profiles?.includes("redis-cluster")).sort();
+    const members = [1, 2, 3, 4, 5, 6].map((i) => `redis-cluster-${i}`);
+    expect(inProfile).toEqual([...members, "redis-cluster-init", "rc-nginx", "rc-node-1", "rc-node-2", "rc-node-3"].sort());
+    const addresses = new Set<string>();
+    for (const name of members) {
+      const member = services[name];
+      expect(member.image).toBe(services.redis.image); // the same pinned Redis as the single-Redis mode
+      expect(member.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf", "--include", "/usr/local/etc/redis/redis-cluster.conf", "--cluster-announce-hostname", name, "--cluster-preferred-endpoint-type", "hostname"]);
+      expect(member.volumes).toEqual(expect.arrayContaining([
+        `${at("infra/redis.conf")}:/usr/local/etc/redis/redis.conf:ro`,
+        `${at("infra/redis-cluster.conf")}:/usr/local/etc/redis/redis-cluster.conf:ro`,
+        `${name}-data:/data:rw`,
+      ]));
+      expect(Object.keys(config.volumes)).toContain(`${name}-data`);
+      expect(member.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
+      addresses.add(member.networks.sala.ipv4_address);
+    }
+    expect(addresses.size).toBe(6);
+    expect(read("infra/redis-cluster.conf")).toMatch(/^cluster-require-full-coverage no$/m);
+
+    const init = services["redis-cluster-init"];
+    expect(init.image).toBe(services.redis.image);
+    expect(init.restart).toBe("no");
+    expect(init.command).toEqual(["sh", "/usr/local/bin/redis-cluster-init.sh"]);
+    expect(init.volumes).toEqual([`${at("infra/redis-cluster-init.sh")}:/usr/local/bin/redis-cluster-init.sh:ro`]);
+    expect(init.environment.REDIS_CLUSTER_MEMBERS.split(" ")).toEqual(members.map((name) => `${name}:6379`));
+    expect(init.environment.REDIS_CLUSTER_REPLICAS).toBe("1");
+    expect(Object.keys(init.depends_on).sort()).toEqual(members);
+    expect(read("infra/redis-cluster-init.sh")).toMatch(/redis-cli --cluster create \$addresses --cluster-replicas "\$replicas" --cluster-yes/);
+
+    const nginx = services["rc-nginx"];
+    expect(nginx.ports).toEqual([expect.objectContaining({ published: 8090, target: 8080 })]);
+    expect(nginx.volumes).toContain(`${at(PLAIN_TEMPLATE)}:/etc/nginx/templates/default.conf.template:ro`);
+    expect(nginx.environment.SALA_UPSTREAMS).toBe("server rc-node-1:3000 max_fails=0; server rc-node-2:3000 max_fails=0; server rc-node-3:3000 max_fails=0;");
+    for (const name of ["rc-node-1", "rc-node-2", "rc-node-3"]) {
+      const node = services[name];
+      expect(node.image).toBe(services["node-1"].image);
+      expect(node.environment.NODE_ID).toBe(name);
+      expect(node.environment.REDIS_URL).toBeUndefined(); // both set: the node refuses to start
+      expect(node.environment.REDIS_CLUSTER_NODES.split(",")).toEqual(members.map((member) => `${member}:6379`));
+      expect(node.environment.SESSION_SECRET).toBe(services["node-1"].environment.SESSION_SECRET);
+      expect(node.environment.TRUST_PROXY).toBe(nginx.networks.sala.ipv4_address);
+      expect(node.environment.ALLOWED_ORIGINS.split(",")).toContain("http://localhost:8090");
+      expect(node.depends_on).toEqual({ "redis-cluster-init": { condition: "service_completed_successfully" } });
+    }
   });
 });
 
@@ -479,6 +529,92 @@ describe("infra/redis.conf", () => {
       }
     }
   });
+});
+
+/**
+ * The compose profile `redis-cluster` without Docker: its six members are started as redis-server
+ * processes with the compose command (the container paths of the config files mapped back to the
+ * files compose mounts there) plus what loopback needs (a port each, a data dir, a bus port), and
+ * its init script runs as compose runs it. Emulated: Docker's DNS. The members are given to the
+ * script as 127.0.0.1:<port> instead of redis-cluster-N:6379, and a client maps the names the
+ * members announce to those ports (natMap) as the compose network would resolve them.
+ */
+describe("the redis-cluster profile, emulated with redis-server processes", () => {
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(children.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      return gone;
+    }));
+  });
+
+  /** A compose service's command with every mounted container path replaced by its file here. */
+  function hostCommand(service: { command: string[]; volumes: string[] }): string[] {
+    const mounts = new Map(service.volumes.map((volume) => volume.split(":")).filter((parts) => parts[0]!.startsWith("/")).map((parts) => [parts[1]!, parts[0]!]));
+    return service.command.map((arg) => mounts.get(arg) ?? arg);
+  }
+
+  it("creates the 3+3 cluster with the init script (idempotently), and announces the member names clients route by", async () => {
+    const compose = requireBinary("docker-compose", "docker-compose");
+    const envFile = join(tempDir("rc-compose"), "empty.env");
+    writeFileSync(envFile, "");
+    const result = run(compose, ["--env-file", envFile, "-f", at("docker-compose.yml"), "config"], { cwd: ROOT });
+    expect(result.status, result.stderr).toBe(0);
+    const services = parseYaml(result.stdout, "docker-compose config output")[0].services as Record<string, any>;
+    const names = [1, 2, 3, 4, 5, 6].map((i) => `redis-cluster-${i}`);
+
+    const ports: number[] = [];
+    for (const name of names) {
+      const [binary, ...args] = hostCommand(services[name]);
+      expect(binary).toBe("redis-server");
+      const [port, bus] = [await freePort(), await freePort()];
+      const dir = tempDir(name);
+      const child = spawn(requireBinary("redis-server", "redis-server"), [...args, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--cluster-port", String(bus), "--daemonize", "no"], { stdio: "ignore" });
+      children.push(child);
+      ports.push(port);
+    }
+
+    const init = services["redis-cluster-init"];
+    const [shell, script] = hostCommand(init);
+    const members = ports.map((port) => `127.0.0.1:${port}`).join(" ");
+    const initEnv = { ...process.env, ...init.environment, REDIS_CLUSTER_MEMBERS: members };
+    const first = spawnSync(shell!, [script!], { encoding: "utf8", env: initEnv, timeout: 90_000 });
+    expect(first.status, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain("creating the cluster");
+    expect(first.stdout).toContain("[OK] All 16384 slots covered");
+    expect(first.stdout).toContain("the cluster is ok");
+    // Every later `up` runs it again: it must find the cluster and leave it alone.
+    const again = spawnSync(shell!, [script!], { encoding: "utf8", env: initEnv, timeout: 30_000 });
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain("already ok: nothing to do");
+
+    // What a node in the compose network sees: endpoints by member name, on the members' port.
+    const natMap = Object.fromEntries(names.map((name, i) => [`${name}:${ports[i]}`, { host: "127.0.0.1", port: ports[i]! }]));
+    const { Cluster } = await import("ioredis");
+    const cluster = new Cluster([{ host: "127.0.0.1", port: ports[0]! }], { natMap, scaleReads: "master", clusterRetryStrategy: () => null });
+    try {
+      // Each slot range: [first, last, [primary endpoint, port, id, …], replicas…].
+      const slots = (await cluster.call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number, string]]>;
+      expect(slots.map((range) => range[2][0]).every((endpoint) => names.includes(endpoint))).toBe(true);
+      expect(new Set(slots.map((range) => range[2][0])).size).toBe(3);
+      // A replica for every primary (CLUSTER SLOTS lists a replica only once it has replicated data).
+      const lines = String(await cluster.call("CLUSTER", "NODES")).trim().split("\n").map((line) => line.split(" "));
+      const primaries = lines.filter((fields) => fields[2]!.includes("master")).map((fields) => fields[0]);
+      const replicaOf = lines.filter((fields) => fields[2]!.includes("slave")).map((fields) => fields[3]);
+      expect(primaries).toHaveLength(3);
+      expect(replicaOf.sort()).toEqual([...primaries].sort());
+      const keys = ["{room:a}:x", "{room:b}:x", "{room:c}:x", "{global}:x", "user:someone"];
+      for (const key of keys) await cluster.set(key, key);
+      for (const key of keys) expect(await cluster.get(key)).toBe(key);
+      const setting = async (name: string) => ((await cluster.nodes("master")[0]!.call("CONFIG", "GET", name)) as string[])[1];
+      expect(await setting("cluster-require-full-coverage")).toBe("no");
+      expect(await setting("appendonly")).toBe("yes");
+    } finally {
+      cluster.disconnect();
+    }
+  }, 120_000);
 });
 
 describe("infra/k8s", () => {
