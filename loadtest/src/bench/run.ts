@@ -15,6 +15,7 @@
  *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
  *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
  *   npm run bench -- --only small,idle       # just these phases (login, big, small, idle, churn, whisper), printed; docs are not rewritten
+ *   npm run bench -- redis-cluster [--quick] # one Redis vs a Redis Cluster of 3+3 (redis-cluster.ts), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,7 @@ import { renderReport, writeReport } from "./report.js";
 import { verdicts, type BenchResults } from "./results.js";
 import { combineRounds } from "./rounds.js";
 import { ADMIN, BenchCluster, type System } from "./systems.js";
+import { REDIS_CLUSTER_FULL, REDIS_CLUSTER_QUICK, redisClusterBench } from "./redis-cluster.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 
@@ -86,7 +88,8 @@ function chosenPhases(only: string | undefined): Set<Phase> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       quick: { type: "boolean", default: false },
       out: { type: "string", default: "docs/BENCHMARKS.md" },
@@ -94,6 +97,12 @@ async function main(): Promise<void> {
       only: { type: "string" },
     },
   });
+  if (positionals.length > 0) {
+    if (positionals.length > 1 || positionals[0] !== "redis-cluster") throw new Error(`unknown bench "${positionals.join(" ")}"; the only named one is redis-cluster`);
+    const report = await redisClusterBench(values.quick ? REDIS_CLUSTER_QUICK : REDIS_CLUSTER_FULL, new ProgressLine());
+    process.stdout.write(`${report}\n`);
+    return;
+  }
   const phases = chosenPhases(values.only);
   const when = async <T>(phase: Phase, run: () => Promise<T[]>): Promise<T[]> => (phases.has(phase) ? run() : []);
   const size = values.quick ? QUICK : FULL;
