@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from "vitest";
 import { ErrorCode, LobbyState, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
+import { SocketRooms } from "../src/realtime/types.js";
 import {
   connect,
   expectNoSessionRefused,
@@ -219,6 +220,9 @@ describe("private rooms and keys", () => {
     const deleted = waitFor(bia.socket, "room_deleted");
     expect((await request(ana.socket, "delete_room", { roomId: room.id })).ok).toBe(true);
     expect(await deleted).toEqual({ roomId: room.id, name: room.name });
+    // Every socket left the deleted room's Socket.IO room, on both nodes (and so its channel).
+    const socketRoom = SocketRooms.room(room.id);
+    await eventually(() => [n1, n2].every((n) => !n.node.io.of("/").adapter.rooms.has(socketRoom)), 3000, "sockets to leave the room");
     await eventually(() => bia.lobby.room(room.id) === undefined, 3000, "room to leave the lobby");
     expect((await request(bia.socket, "join_room", { roomId: room.id })).error.code).toBe(ErrorCode.ROOM_NOT_FOUND);
   });

@@ -1,3 +1,4 @@
+import { leaveDeletedRooms } from "./leave-deleted-rooms.js";
 import type { LobbySnapshot, LobbyStore } from "../stores/types.js";
 import type { Logger } from "../logger.js";
 import type { EventGate } from "./event-gate.js";
@@ -25,6 +26,7 @@ export function handleConnections(deps: ConnectionDeps): void {
   io.on("connection", (socket: SalaSocket) => {
     const { username, sessionRoom } = socket.data;
     gate.attach(socket);
+    leaveDeletedRooms(socket);
     socket.join([SocketRooms.lobby, SocketRooms.user(username), sessionRoom]);
     // Now that a kick can reach this socket through its user room.
     void confirmResumedRooms(socket);

@@ -246,8 +246,8 @@ export class RoomService {
   /** Tells the room's sockets and the lobby that a deleted room is gone. */
   private removed(room: RoomRecord, rev: number): void {
     const socketRoom = SocketRooms.room(room.id);
+    // Each socket leaves the room as this reaches it (leave-deleted-rooms.ts).
     this.deps.io.to(socketRoom).emit("room_deleted", { roomId: room.id, name: room.name });
-    this.deps.io.in(socketRoom).socketsLeave(socketRoom);
     this.deps.lobbyFeed.roomRemoved(room.id, rev);
   }
 
