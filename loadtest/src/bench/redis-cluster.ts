@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- redis-cluster`: Sala on one redis-server beside Sala on a Redis Cluster of 3
- * primaries + 3 replicas, in one run (issue 18). Each store gets its own two Sala nodes, its own
- * users and the same load, the two measured in interleaved rounds (rounds.ts says why):
+ * primaries + 3 replicas, in one run (issue 18), and Sala on that same cluster again with
+ * REDIS_WAIT_REPLICAS=1 (its own prefix, so its own data), to price that guarantee per message.
+ * Each store gets its own two Sala nodes, its own users and the same load, the three measured in
+ * interleaved rounds (rounds.ts says why):
  *
  * - handshakes: sockets opened by logged-in users, timed, with the Redis CPU each one costs per
  *   server (the lobby, presence and session keys live on one shard: `{global}` and the users' own
@@ -30,7 +32,7 @@ import { Samples } from "../stats.js";
 import { connect, inPool, type LoadUser, type Target } from "../target.js";
 import { coreLayout, type CoreLayout } from "./cores.js";
 import { CpuMeter, machineDescription, pin } from "./machine.js";
-import { RedisProbe, type Reading } from "./redis-probe.js";
+import { RedisProbe, type Reading, type RedisServer } from "./redis-probe.js";
 import { ORIGIN } from "./systems.js";
 
 export interface RedisClusterBenchSize {
@@ -193,6 +195,10 @@ export async function redisClusterBench(size: RedisClusterBenchSize, progress: P
     const ports = cluster.members.map((member) => member.options.port);
     stores.push(await startStore("one Redis", "single", await RedisProbe.single(single.options.port), { REDIS_URL: single.url }, cores));
     stores.push(await startStore("Redis Cluster 3+3", "cluster", await RedisProbe.cluster(ports), { REDIS_CLUSTER_NODES: cluster.seeds }, cores));
+    // Same servers, a prefix of its own (startStore draws one per store): only the WAIT differs.
+    // Its rounds never overlap the other cluster store's, so each one's CPU readings are its own.
+    const waitEnv = { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_WAIT_REPLICAS: "1" };
+    stores.push(await startStore("Redis Cluster 3+3, WAIT 1", "cluster-wait", await RedisProbe.cluster(ports), waitEnv, cores));
 
     const names = Array.from({ length: size.users }, (_, i) => `rcbench${i}`);
     for (const store of stores) {
@@ -242,8 +248,8 @@ function report(stores: Store[], size: RedisClusterBenchSize, pinning: string): 
     `Per store: 2 Sala nodes, ${size.users} users in ${size.users / 4} rooms of 4, ${size.messagesPerSec} msg/s for ${size.stepSeconds} s and ${size.users} handshakes per round, ${size.rounds} interleaved rounds (figures pooled over the rounds).`,
   );
   lines.push("", "**Small-room chat**", "");
-  lines.push("| store | sent | acked | failed | delivered / expected | lost | dup | ack p50 / p99 ms | nodes µs/msg | Redis µs/msg (net of idle) | Redis µs/msg by round |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
+  lines.push("| store | sent | acked | failed | delivered / expected | lost | dup | ack p50 / p99 ms | nodes µs/msg | Redis µs/msg (net of idle) | net: primaries / replicas | Redis µs/msg by round |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const store of stores) {
     const m = store.messages;
     const sum = (pick: (r: ChatStepResult) => number) => m.results.reduce((total, r) => total + pick(r), 0);
@@ -251,8 +257,10 @@ function report(stores: Store[], size: RedisClusterBenchSize, pinning: string): 
     for (const r of m.results) ack.addAll(r.ackRtt);
     const acked = Math.max(1, sum((r) => r.acked));
     const { raw, net } = redisTotals(store, m);
+    const byRole = netByRole(store, m);
+    const roles = store.probe.servers.some((server) => server.role === "replica") ? `${fixed((byRole.primary * 1000) / acked)} / ${fixed((byRole.replica * 1000) / acked)}` : "–";
     lines.push(
-      `| ${store.label} | ${sum((r) => r.sent)} | ${sum((r) => r.acked)} | ${sum((r) => r.failed)} | ${sum((r) => r.deliveries)} / ${sum((r) => r.expected)} | ${sum((r) => r.lost)} | ${sum((r) => r.duplicates)} | ${ack.percentile(50)} / ${ack.percentile(99)} | ${fixed((m.nodeCpuMs * 1000) / acked)} | ${fixed((raw * 1000) / acked)} (${fixed((net * 1000) / acked)}) | ${m.redisUsPerRound.map((v) => fixed(v)).join(" / ")} |`,
+      `| ${store.label} | ${sum((r) => r.sent)} | ${sum((r) => r.acked)} | ${sum((r) => r.failed)} | ${sum((r) => r.deliveries)} / ${sum((r) => r.expected)} | ${sum((r) => r.lost)} | ${sum((r) => r.duplicates)} | ${ack.percentile(50)} / ${ack.percentile(99)} | ${fixed((m.nodeCpuMs * 1000) / acked)} | ${fixed((raw * 1000) / acked)} (${fixed((net * 1000) / acked)}) | ${roles} | ${m.redisUsPerRound.map((v) => fixed(v)).join(" / ")} |`,
     );
   }
   lines.push("", "**Handshakes** (a second socket for each logged-in user, " + HANDSHAKE_CONCURRENCY + " at a time)", "");
@@ -291,6 +299,14 @@ function netByServer(store: Store, measured: Measured): Map<number, number> {
   return new Map(
     store.probe.servers.map(({ port }) => [port, measured.redis.get(port)!.cpuMs - (store.idleMsPerSec.get(port) ?? 0) * (measured.wallMs / 1000)]),
   );
+}
+
+/** Net CPU (ms) of the primaries and of the replicas: WAIT's cost lands on both sides. */
+function netByRole(store: Store, measured: Measured): Record<RedisServer["role"], number> {
+  const net = netByServer(store, measured);
+  const totals = { primary: 0, replica: 0 };
+  for (const server of store.probe.servers) totals[server.role] += net.get(server.port)!;
+  return totals;
 }
 
 function redisTotals(store: Store, measured: Measured): { raw: number; net: number } {
