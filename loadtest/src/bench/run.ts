@@ -15,7 +15,7 @@
  *   npm run bench -- --quick   # small numbers, to check the machinery (about 2 minutes)
  *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
  *   npm run bench -- --only small,idle       # just these phases (login, big, small, idle, churn, whisper), printed; docs are not rewritten
- *   npm run bench -- redis-cluster [--quick] # one Redis vs a Redis Cluster of 3+3 (redis-cluster.ts), printed; docs are not rewritten
+ *   npm run bench -- redis-cluster [--quick] # one Redis vs a Redis Cluster of 3+3, with and without WAIT 1 (redis-cluster.ts), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
