@@ -32,32 +32,11 @@ import {
   type TestCluster,
   type TestNode,
 } from "./support/cluster.js";
+import { runAdmin } from "./support/admin-cli.js";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const SERVER = fileURLToPath(new URL("../dist/server.js", import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npm run admin -- ARGS` from the repository root, with only `env` (and PATH) set. */
-function admin(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const admin = runAdmin;
 
 async function metricsStatus(node: TestNode, cookie: string): Promise<number> {
   return (await fetch(`${node.url}/metrics`, { headers: { cookie } })).status;

@@ -7,8 +7,6 @@
  * run's 3+3 Redis Cluster; nodes on the cluster then serve it to real socket.io clients as before.
  * Needs the built CLI (`npx tsc -b services/chat`).
  */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ErrorCode, type RoomKey, type RoomMessage, type RoomSummary, type Whisper } from "@sala/protocol";
@@ -31,31 +29,10 @@ import {
   type ClientSocket,
   type TestNode,
 } from "./support/cluster.js";
+import { runAdmin } from "./support/admin-cli.js";
 
-const CLI = fileURLToPath(new URL("../dist/admin/cli.js", import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The admin CLI as an operator runs it, with only `env` (and PATH) set. */
-function admin(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const admin = runAdmin;
 
 const read = (messages: Array<RoomMessage | Whisper>, scope: string, keys: RoomKey[]) =>
   messages.map((m) => {
