@@ -77,6 +77,20 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] });
   });
 
+  it("frees at once, for a new room, the name and look-alike key of a room deleted half-way", async () => {
+    const keys = new RedisKeys(uniquePrefix("half-deleted"));
+    const rooms = new RedisRoomStore(redis, keys, null, 600);
+    const gone = { id: newId(), name: "Reused", owner: "ana", passwordHash: null, createdAt: Date.now() };
+    await rooms.create(gone, { id: 1, key: "k1" }, 0);
+    await rooms.shard.delete(gone.id, undefined, Date.now()); // the directory never heard
+    expect(await redis.hget(keys.roomNames, "reused")).toBe(gone.id);
+    const again = { ...gone, id: newId() };
+    expect(await rooms.create(again, { id: 1, key: "k1" }, 0)).toMatchObject({ created: true });
+    expect(await redis.hget(keys.roomNames, "reused")).toBe(again.id);
+    // A live holder still refuses the name.
+    expect(await rooms.create({ ...gone, id: newId() }, { id: 1, key: "k1" }, 0)).toEqual({ created: false, reason: "name_taken" });
+  });
+
   it("leaves a room being created (keys written a moment ago, not listed yet) alone", async () => {
     const keys = new RedisKeys(uniquePrefix("repair-young"));
     const rooms = new RedisRoomStore(redis, keys, null, 600);

@@ -84,7 +84,8 @@ export class RedisRoomStore implements RoomStore {
       if (!written) throw new Error(`create: room id ${room.id} is in use`);
       let claim = await this.directory.claim(room.id, named.nameKey, named.skeleton, room.createdAt);
       // The name (or its look-alike) may name a room deleted half-way: freed, and claimed again.
-      if (!("rev" in claim) && (await this.releaseIfGone("taken" in claim ? await this.redis.hget(this.keys.roomNames, named.nameKey) : claim.lookalikeOf))) {
+      const holder = "rev" in claim ? null : "taken" in claim ? await this.redis.hget(this.keys.roomNames, named.nameKey) : claim.lookalikeOf;
+      if (holder && (await this.releaseIfGone(holder, named.nameKey, named.skeleton))) {
         claim = await this.directory.claim(room.id, named.nameKey, named.skeleton, room.createdAt);
       }
       if ("rev" in claim) {
@@ -103,18 +104,15 @@ export class RedisRoomStore implements RoomStore {
     }
   }
 
-  /** Frees the directory's entries of a room whose keys are gone; → whether it was gone. */
-  private async releaseIfGone(id: string | null): Promise<boolean> {
-    if (!id || (await this.redis.exists(this.keys.roomMeta(id))) === 1) return false;
-    const [nameKeyOf, skeleton] = await Promise.all([this.holderField(this.keys.roomNames, id), this.holderField(this.keys.roomSkeletons, id)]);
+  /**
+   * Frees the entries under this name and confusable key if they name `id` and its keys are gone
+   * (RELEASE removes only entries naming that id; the room's other entries are the repair's);
+   * → whether it was gone.
+   */
+  private async releaseIfGone(id: string, nameKeyOf: string, skeleton: string): Promise<boolean> {
+    if ((await this.redis.exists(this.keys.roomMeta(id))) === 1) return false;
     await this.directory.release(id, nameKeyOf, skeleton, false);
     return true;
-  }
-
-  /** The field of `hash` whose value is `id` ('' when none): the directory's hashes are small. */
-  private async holderField(hash: string, id: string): Promise<string> {
-    const entries = await this.redis.hgetall(hash);
-    return Object.keys(entries).find((field) => entries[field] === id) ?? "";
   }
 
   /** Takes rooms that no longer exist out of the owner's quota; → whether any was. */
