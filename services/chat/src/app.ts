@@ -16,7 +16,7 @@ import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
 import { RedisKeys } from "./stores/redis/keys.js";
 import { checkLayout, repairInBackground } from "./stores/redis/startup.js";
-import type { LobbyStore, Stores } from "./stores/types.js";
+import type { Stores } from "./stores/types.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
 import { healthRoutes } from "./http/health-routes.js";
@@ -34,7 +34,7 @@ import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
 import { IdleRoomReaper } from "./realtime/idle-rooms.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
-import { sharedRead } from "./realtime/shared-read.js";
+import { LobbyViews } from "./realtime/lobby-views.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
 import { confirmResumedRooms, resumeRooms } from "./realtime/resume-rooms.js";
 import { roomAnnouncer } from "./realtime/room-announcer.js";
@@ -162,7 +162,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   };
 
   const subscriptionsApplied = adapterSubscriptionsApplied(redis);
-  const lobbyFeed = new LobbyFeed(io, config.lobbyFlushMs);
+  const lobbyFeed = new LobbyFeed(io, stores.lobby, { flushMs: config.lobbyFlushMs, countsMs: config.lobbyCountsMs, pageSize: config.lobbyPageSize }, logger);
   const roomService = new RoomService({
     rooms: stores.rooms,
     users: stores.users,
@@ -190,12 +190,12 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     logger,
   });
   const historyCap = { maxMessages: config.history.max, maxAgeMs: config.history.maxAgeMs };
-  // Handshakes arriving together share one read of the lobby, at most one per LOBBY_READ_SPACING_MS
-  // under a burst (see shared-read.ts).
-  const lobby: LobbyStore = { snapshot: sharedRead(() => stores.lobby.snapshot(), LOBBY_READ_SPACING_MS) };
+  // Handshakes arriving together share one read of the lobby's first page, at most one per
+  // LOBBY_READ_SPACING_MS under a burst (see shared-read.ts).
+  const lobbyViews = new LobbyViews({ lobby: stores.lobby, rooms: stores.rooms, conversations: stores.conversations, pageSize: config.lobbyPageSize, readSpacingMs: LOBBY_READ_SPACING_MS });
   const gate = new EventGate(
     {
-      ...lobbyHandlers({ lobby }),
+      ...lobbyHandlers({ lobbyViews }),
       ...roomHandlers({ roomService }),
       ...messageHandlers({
         rooms: stores.rooms,
@@ -228,7 +228,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   });
   // Last: a socket it counts is connected, never refused afterwards (see SocketCapGuard).
   io.use(socketCaps.admit);
-  handleConnections({ io, gate, presence, lobby, confirmResumedRooms: confirmResumedRooms(stores.rooms, logger), logger });
+  handleConnections({ io, gate, presence, lobbyViews, confirmResumedRooms: confirmResumedRooms(stores.rooms, logger), logger });
   const sampler = new Sampler({
     nodeId: config.nodeId,
     metrics,
@@ -255,6 +255,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       sampler.start();
       adminRoles.start();
       idleRooms.start();
+      lobbyFeed.start();
       if (redis) void repairInBackground(redis.command, keys, config.nodeId, logger);
       if (config.metrics.port) metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port);
       await app.listen({ port: config.port, host: config.host });
@@ -302,7 +303,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       } catch (error) {
         logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not release presence at shutdown");
       }
-      lobbyFeed.flush();
+      lobbyFeed.stop();
+      await lobbyFeed.flush();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();

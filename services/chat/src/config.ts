@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import envSchema from "env-schema";
 import { Type, type Static } from "@sinclair/typebox";
+import { LobbyLimits } from "@sala/protocol";
 import { defaultHashQueueMax } from "./auth/hash-queue.js";
 
 const EnvSchema = Type.Object({
@@ -106,6 +107,8 @@ const EnvSchema = Type.Object({
   /** Latest messages a member gets when joining a room. */
   JOIN_HISTORY: Type.Integer({ minimum: 0, maximum: 200, default: 50 }),
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
+  LOBBY_COUNTS_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2000 }),
+  LOBBY_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: LobbyLimits.pageMax, default: LobbyLimits.pageMax }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -144,6 +147,10 @@ export interface Config {
   heartbeatIntervalMs: number;
   nodeTtlMs: number;
   lobbyFlushMs: number;
+  /** Member counts and the lobby's counts are sent at most this often (ms). */
+  lobbyCountsMs: number;
+  /** Users, and rooms, on the lobby's first page (every socket's snapshot; changes on it reach every lobby socket). */
+  lobbyPageSize: number;
   presenceGraceMs: number;
   webDir: string;
   /** max: messages kept per room or conversation; onJoin: sent with a join; maxAgeMs: 0 = no age cap. */
@@ -333,6 +340,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     nodeTtlMs: env.NODE_TTL_MS,
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
+    lobbyCountsMs: env.LOBBY_COUNTS_MS,
+    lobbyPageSize: env.LOBBY_PAGE_SIZE,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
     history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY, maxAgeMs: env.HISTORY_MAX_AGE_SEC * 1000 },
     messageIdWindowSec: env.MESSAGE_ID_WINDOW_SEC,

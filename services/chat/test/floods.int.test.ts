@@ -4,7 +4,7 @@
  * sockets, real HTTP, and a real node process killed with SIGKILL.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { ErrorCode } from "@sala/protocol";
+import { ErrorCode, nameKey } from "@sala/protocol";
 import { startChildNode, type ChildNode } from "./support/child-node.js";
 import {
   connect,
@@ -103,8 +103,8 @@ describe("a flood of private-room creations", () => {
       expect(answer.error.retryAfterMs).toBeGreaterThan(0);
     }
     // Exactly the answered creations exist: a BUSY one left nothing behind.
-    const { rooms } = await node!.node.stores.lobby.snapshot();
-    const floodRooms = rooms.filter((room) => owners.has(room.owner) && room.name.startsWith(prefix)).map((room) => room.name);
+    const { items: rooms } = await node!.node.stores.lobby.roomPage({ prefix: nameKey(prefix), after: null, limit: 100 });
+    const floodRooms = rooms.filter((room) => owners.has(room.owner)).map((room) => room.name);
     expect(floodRooms.sort()).toEqual(created.sort());
   }
 

@@ -20,6 +20,8 @@ describe("planKey", () => {
       ["audit", keys.audit],
       ["rooms", keys.roomIndex],
       ["rooms:empty", keys.emptyRooms],
+      ["rooms:byname", keys.roomsByName],
+      ["rooms:active", keys.roomsByActivity],
       ["lobby:rev", keys.lobbyRev],
     ];
     for (const [old, now] of moved) expect(planKey(P, `${P}:${old}`), old).toEqual({ family: "global", target: now, renamed: true });
@@ -32,6 +34,7 @@ describe("planKey", () => {
       ["presence", keys.presence],
       ["presence:online-rev", keys.presenceOnlineRev],
       ["presence:names", keys.presenceNames],
+      ["presence:byname", keys.presenceByName],
       ["presence:pending-offline", keys.pendingOffline],
       ["nodes", keys.nodes],
       ["node:n-1:sockets", keys.nodeSockets("n-1")],

@@ -52,7 +52,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(created.created).toBe(true);
         expect((await stores.rooms.create(room({ name: "CAFÉ" }), { id: 1, key: key() }, 0)).created).toBe(false);
         expect(await stores.rooms.get(first.id)).toEqual(first);
-        const snapshot = await stores.lobby.snapshot();
+        const snapshot = await stores.lobby.firstPage(100);
         expect(snapshot.rooms).toEqual([
           { id: first.id, name: "Café", owner: "ana", isPrivate: true, memberCount: 0, createdAt: first.createdAt },
         ]);
@@ -275,7 +275,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.rooms.currentKey(r.id)).toBeNull();
         expect(await stores.rooms.roomsOf("ana")).toEqual([]);
         expect(await stores.rooms.delete(r.id)).toBeNull();
-        expect((await stores.lobby.snapshot()).rooms.map((x) => x.id)).not.toContain(r.id);
+        expect((await stores.lobby.firstPage(100)).rooms.map((x) => x.id)).not.toContain(r.id);
         expect((await stores.rooms.create(room({ name: "doomed" }), { id: 1, key: key() }, 0)).created).toBe(true);
       });
     });
@@ -378,7 +378,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(on).toMatchObject({ username: "Ana" });
         expect(await stores.presence.connect("n2", "ana")).toBeNull();
         expect(await stores.presence.connect("n1", "Ana")).toBeNull(); // n1 holds her already
-        expect((await stores.lobby.snapshot()).users).toEqual(["Ana"]);
+        expect((await stores.lobby.firstPage(100)).users).toEqual(["Ana"]);
         expect(await stores.presence.isOnline("ANA")).toBe(true);
         expect(await stores.presence.disconnect("n2", "Ana")).toBeNull();
         expect(await stores.presence.disconnect("n2", "Ana")).toBeNull(); // a repeat takes nothing back
@@ -402,7 +402,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(swept.map((t) => t.username)).toEqual(["Ana"]);
         expect(await stores.presence.sweepNode("n1")).toEqual([]);
         expect(await stores.presence.deadNodes(6000, 2000)).toEqual([]);
-        expect((await stores.lobby.snapshot()).users).toEqual(["Bruno"]);
+        expect((await stores.lobby.firstPage(100)).users).toEqual(["Bruno"]);
         // A late disconnect from the swept node takes nothing back.
         expect(await stores.presence.disconnect("n1", "Bruno")).toBeNull();
         expect(await stores.presence.isOnline("bruno")).toBe(true);
@@ -431,6 +431,75 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
     });
 
     // Issue 17, item 9 (d): look-alike names are refused in the same atomic step that claims a name.
+    describe("lobby pages", () => {
+      const page = (prefix: string, after: string | null, limit: number) => ({ prefix, after, limit });
+
+      it("pages online users in name order, by prefix and cursor, with counts and a boundary", async () => {
+        const names = ["Zoe", "ana", "Bruno", "bia", "Bea", "carla", "Beto"];
+        for (const name of names) await stores.presence.connect("n1", name);
+        const first = await stores.lobby.firstPage(3);
+        expect(first.users).toEqual(["ana", "Bea", "Beto"]);
+        expect(first.counts.users).toBe(7);
+        const all = await stores.lobby.userPage(page("", null, 100));
+        expect(all.items).toEqual(["ana", "Bea", "Beto", "bia", "Bruno", "carla", "Zoe"]);
+        expect(all.next).toBeNull();
+        const b1 = await stores.lobby.userPage(page("b", null, 2));
+        expect(b1.items).toEqual(["Bea", "Beto"]);
+        expect(b1.next).toBe("beto");
+        const b2 = await stores.lobby.userPage(page("b", b1.next, 2));
+        expect(b2.items).toEqual(["bia", "Bruno"]);
+        expect(b2.next).toBeNull(); // nothing after Bruno starts with b
+        expect((await stores.lobby.userPage(page("be", null, 10))).items).toEqual(["Bea", "Beto"]);
+        expect((await stores.lobby.userPage(page("x", null, 10))).items).toEqual([]);
+        // A cursor before the prefix starts at the prefix; one past it ends the list.
+        expect((await stores.lobby.userPage(page("c", "ana", 10))).items).toEqual(["carla"]);
+        expect((await stores.lobby.userPage(page("b", "c", 10))).items).toEqual([]);
+        expect(await stores.lobby.boundary(3)).toMatchObject({ lastUser: "beto" });
+        expect(await stores.lobby.boundary(8)).toMatchObject({ lastUser: null });
+        expect(await stores.lobby.onlineOf(["BRUNO", "nobody", "zoe"])).toEqual(["Bruno", "Zoe"]);
+        // Going offline (last node) takes them off every page at once.
+        await stores.presence.disconnect("n1", "bea");
+        expect((await stores.lobby.firstPage(3)).users).toEqual(["ana", "Beto", "bia"]);
+        expect(await stores.lobby.counts()).toMatchObject({ users: 6 });
+        await stores.presence.sweepNode("n1");
+        expect(await stores.lobby.firstPage(3)).toMatchObject({ users: [], counts: { users: 0 } });
+      });
+
+      it("pages rooms by name and lists the most active first, as memberships change", async () => {
+        const names = ["Beta", "alpha", "Árvore", "gamma", "Delta"];
+        const rooms = names.map((name) => room({ name }));
+        for (const r of rooms) expect((await stores.rooms.create(r, { id: 1, key: key() }, 0)).created).toBe(true);
+        const [beta, alpha, arvore, gamma, delta] = rooms as [RoomRecord, RoomRecord, RoomRecord, RoomRecord, RoomRecord];
+        const byName = await stores.lobby.roomPage(page("", null, 10));
+        expect(byName.items.map((r) => r.name)).toEqual(["alpha", "Beta", "Delta", "gamma", "Árvore"]); // nameKey order (UTF-8 bytes)
+        const firstTwo = await stores.lobby.roomPage(page("", null, 2));
+        expect(firstTwo.next).toBe("beta");
+        expect((await stores.lobby.roomPage(page("", firstTwo.next, 2))).items.map((r) => r.name)).toEqual(["Delta", "gamma"]);
+        expect((await stores.lobby.roomPage(page("á", null, 10))).items.map((r) => r.id)).toEqual([arvore.id]);
+
+        for (const user of ["u1", "u2", "u3"]) await stores.rooms.admit(gamma.id, user, null);
+        for (const user of ["u1", "u2"]) await stores.rooms.admit(beta.id, user, null);
+        await stores.rooms.admit(alpha.id, "u1", null);
+        const first = await stores.lobby.firstPage(3);
+        expect(first.rooms.map((r) => [r.name, r.memberCount])).toEqual([["gamma", 3], ["Beta", 2], ["alpha", 1]]);
+        expect(first.counts.rooms).toBe(5);
+        expect(await stores.lobby.boundary(3)).toMatchObject({ lastRoom: { id: alpha.id, memberCount: 1 } });
+        await stores.rooms.removeMember(gamma.id, "u1", Date.now());
+        await stores.rooms.bar(gamma.id, "u2", Date.now());
+        expect((await stores.lobby.firstPage(2)).rooms.map((r) => [r.name, r.memberCount])).toEqual([["Beta", 2], alpha.id > gamma.id ? ["alpha", 1] : ["gamma", 1]]);
+
+        // A deleted room leaves every index; its name can be taken again.
+        await stores.rooms.delete(delta.id);
+        expect((await stores.lobby.roomPage(page("d", null, 10))).items).toEqual([]);
+        expect((await stores.lobby.firstPage(10)).rooms.map((r) => r.id)).not.toContain(delta.id);
+        expect(await stores.lobby.counts()).toMatchObject({ rooms: 4 });
+        const again = room({ name: "delta" });
+        expect((await stores.rooms.create(again, { id: 1, key: key() }, 0)).created).toBe(true);
+        expect((await stores.lobby.roomPage(page("d", null, 10))).items.map((r) => r.id)).toEqual([again.id]);
+        expect(await stores.lobby.boundary(10)).toEqual({ lastUser: null, lastRoom: null });
+      });
+    });
+
     describe("look-alike names", () => {
       // Usernames are ASCII (USERNAME_PATTERN): what still looks alike there is rn/m, l/1/I, O/0.
       it("refuses a username confusable with an existing one, and keeps an exact duplicate a plain 'taken'", async () => {
@@ -464,7 +533,7 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
           await expect(stores.rooms.create(lookalike, { id: 1, key: key() }, 0)).rejects.toMatchObject({ code: ErrorCode.NAME_CONFUSABLE, existing: "Lobby" });
           expect(await stores.rooms.get(lookalike.id)).toBeNull();
         }
-        expect((await stores.lobby.snapshot()).rooms.map((r) => r.name)).toEqual(["Lobby"]);
+        expect((await stores.lobby.firstPage(100)).rooms.map((r) => r.name)).toEqual(["Lobby"]);
         const again = await stores.rooms.create(room({ name: "LOBBY" }), { id: 1, key: key() }, 0);
         expect(again).toEqual({ created: false, reason: "name_taken" });
         expect(await stores.rooms.delete(lobby.id)).not.toBeNull();

@@ -68,13 +68,45 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     // and the half-deleted room's name is free again.
     expect(await rooms.get(lostName.id)).toBeNull();
     expect(await redis.hget(keys.roomNames, "deleted half")).toBeNull();
-    expect((await stores.lobby.snapshot()).rooms.map((r) => r.name).sort()).toEqual(["Half joined", "Kept", "Never listed", "Taken since"]);
+    expect((await stores.lobby.firstPage(100)).rooms.map((r) => r.name).sort()).toEqual(["Half joined", "Kept", "Never listed", "Taken since"]);
     expect(await rooms.create(room("Deleted half", "cao"), { id: 1, key: "k1" }, 0)).toMatchObject({ created: true });
     // The idle index lists exactly the empty rooms (none of these two).
     expect(await redis.zscore(keys.emptyRooms, joinedHalf.id)).toBeNull();
+    // The lobby's activity index counts the member the directory never heard of.
+    expect(await redis.zscore(keys.roomsByActivity, joinedHalf.id)).toBe("1");
 
     const again = await repairer(redis, keys)();
-    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] });
+    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, clashes: [] });
+  });
+
+  it("rebuilds the lobby's indexes (data from before they existed, or a lost write), and nothing the second time", async () => {
+    const keys = new RedisKeys(uniquePrefix("repair-lobby"));
+    const stores = createRedisStores(redis, keys, { messageIdWindowSec: 600 });
+    const rooms = stores.rooms as RedisRoomStore;
+    const made = ["Zebra", "apple", "Mango"].map((name) => ({ id: newId(), name, owner: "ana", passwordHash: null, createdAt: Date.now() - HOUR }));
+    for (const r of made) await rooms.create(r, { id: 1, key: "k1" }, 0);
+    const [zebra, apple, mango] = made as [(typeof made)[0], (typeof made)[0], (typeof made)[0]];
+    for (const user of ["bia", "cao"]) await rooms.admit(mango.id, user, null);
+    for (const user of ["Bia", "cao", "Dan"]) await stores.presence.connect("n1", user);
+    const pages = async () => ({
+      first: await stores.lobby.firstPage(10),
+      rooms: (await stores.lobby.roomPage({ prefix: "", after: null, limit: 10 })).items.map((r) => r.name),
+    });
+    const healthy = await pages();
+    // Data from before the indexes, plus entries that name nothing.
+    await redis.del(keys.roomsByName, keys.roomsByActivity, keys.presenceByName);
+    await redis.zadd(keys.roomsByName, 0, "gone room");
+    await redis.zadd(keys.roomsByActivity, 5, newId());
+    await redis.zadd(keys.presenceByName, 0, "ghost");
+    expect((await stores.lobby.firstPage(10)).users).not.toEqual(healthy.first.users);
+
+    const report = await repairer(redis, keys)();
+    expect(report.lobbyEntries).toBe(3 + 3 + 3 + 3); // 3 names, 3 counts, 3 users put back; 3 strays removed
+    expect(await pages()).toEqual(healthy);
+    expect(healthy.first.users).toEqual(["Bia", "cao", "Dan"]);
+    expect(healthy.first.rooms.map((r) => r.id)).toEqual([mango.id, ...[zebra.id, apple.id].sort().reverse()]);
+    expect(healthy.rooms).toEqual(["apple", "Mango", "Zebra"]);
+    expect((await repairer(redis, keys)()).lobbyEntries).toBe(0);
   });
 
   it("frees at once, for a new room, the name and look-alike key of a room deleted half-way", async () => {

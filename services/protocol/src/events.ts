@@ -9,6 +9,7 @@ import type {
   JoinRoomPayload,
   KickPayload,
   HistoryPayload,
+  LobbyPagePayload,
   PrivateMessagePayload,
   ConversationRefPayload,
   ConversationHistoryPayload,
@@ -32,16 +33,52 @@ export interface RoomSummary {
   createdAt: number;
 }
 
-/** The lobby on connect (and on request): everything a client needs to draw it. */
+/** The size of the whole lobby, cluster-wide. */
+export interface LobbyCounts {
+  /** Users online. */
+  users: number;
+  /** Rooms. */
+  rooms: number;
+}
+
+/**
+ * The lobby on connect (and on `lobby` request): its counts and a first page, never all of it
+ * (LobbyLimits). Every room and online user is reachable through `lobby_rooms` / `lobby_users`.
+ */
 export interface LobbySnapshot {
+  counts: LobbyCounts;
+  /** The first LobbyLimits.pageMax online users in name order (nameKey). */
   users: string[];
+  /** The user's conversation partners who are online (at most LobbyLimits.partnersMax). */
+  partners: string[];
+  /** The LobbyLimits.pageMax most active rooms, in activity order (byActivity: most members first). */
   rooms: RoomSummary[];
+  /** The rooms the user is a member of (at most LobbyLimits.ownRoomsMax). */
+  myRooms: RoomSummary[];
   /**
    * Lobby revision this snapshot reflects. Every later lobby change carries a larger `rev`;
    * a client ignores changes with `rev <= snapshot.rev` (already in the snapshot), and for each
    * user or room keeps only the change with the highest rev (updates from different nodes may
    * arrive out of order).
    */
+  rev: number;
+  /** How many users, and rooms, the first page holds at most. */
+  pageSize: number;
+}
+
+/** One page of online users in name order (nameKey), from `lobby_users`. */
+export interface UserPage {
+  users: string[];
+  /** Pass as `after` for the next page; null: this was the last one. */
+  next: string | null;
+  /** The lobby revision the page reflects (as a snapshot's). */
+  rev: number;
+}
+
+/** One page of rooms in name order (nameKey), from `lobby_rooms`. */
+export interface RoomPage {
+  rooms: RoomSummary[];
+  next: string | null;
   rev: number;
 }
 
@@ -53,7 +90,12 @@ export interface PresenceChange {
 
 export type RoomChange = { rev: number; room: RoomSummary } | { rev: number; removed: string };
 
-/** A batch of lobby changes; nodes coalesce them for a few hundred ms. */
+/**
+ * A batch of lobby changes; nodes coalesce them for a few hundred ms. A socket is sent the changes
+ * of what it can see: the first page of the lobby (the users and rooms at the top of the snapshot's
+ * order), the users and rooms of the pages it asked for since its last search, its conversation
+ * partners. Member counts of the rooms on the first page are sent at a lower rate.
+ */
 export interface LobbyUpdate {
   presence: PresenceChange[];
   rooms: RoomChange[];
@@ -192,11 +234,14 @@ export const ClientEvent = {
   clearHistory: "clear_history",
   setRetention: "set_retention",
   metricsSubscribe: "metrics_subscribe",
+  lobbyUsers: "lobby_users",
+  lobbyRooms: "lobby_rooms",
 } as const;
 
 export const ServerEvent = {
   lobby: "lobby",
   lobbyUpdate: "lobby_update",
+  lobbyCounts: "lobby_counts",
   memberJoined: "member_joined",
   memberLeft: "member_left",
   roomKey: "room_key",
@@ -213,6 +258,15 @@ export const ServerEvent = {
 
 export interface ClientToServerEvents {
   lobby: (payload: EmptyPayload, ack: AckCallback<LobbySnapshot>) => void;
+  /**
+   * Online users in name order, from `after` (a previous page's `next`), whose names start with
+   * `prefix` (case-insensitively). The socket is then sent their presence changes: a request
+   * without `after` starts a new view (a search) and replaces what it followed; with `after`, it
+   * adds to it (up to LobbyLimits.watchMax).
+   */
+  lobby_users: (payload: LobbyPagePayload, ack: AckCallback<UserPage>) => void;
+  /** Rooms in name order, like `lobby_users`; the socket is then sent their changes. */
+  lobby_rooms: (payload: LobbyPagePayload, ack: AckCallback<RoomPage>) => void;
   create_room: (payload: CreateRoomPayload, ack: AckCallback<{ room: RoomSummary }>) => void;
   join_room: (payload: JoinRoomPayload, ack: AckCallback<JoinedRoom>) => void;
   leave_room: (payload: RoomRefPayload, ack: AckCallback) => void;
@@ -247,6 +301,8 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   lobby: (snapshot: LobbySnapshot) => void;
   lobby_update: (update: LobbyUpdate) => void;
+  /** The lobby's counts, to every lobby socket, at most every few seconds and only when they changed. */
+  lobby_counts: (counts: LobbyCounts) => void;
   member_joined: (event: { roomId: string; username: string }) => void;
   member_left: (event: { roomId: string; username: string; reason: LeaveReason }) => void;
   room_key: (event: { roomId: string; key: RoomKey }) => void;

@@ -5,6 +5,7 @@
  */
 export * from "./errors.js";
 export * from "./limits.js";
+export * from "./names.js";
 export * from "./events.js";
 export * from "./envelope-format.js";
 export * from "./conversation-id.js";

@@ -15,6 +15,22 @@ export const Limits = {
   envelopeMax: 12_000,
 } as const;
 
+/** How much of the lobby one socket is sent at once (docs/PROTOCOL.md, the lobby). */
+export const LobbyLimits = {
+  /** Users, and rooms, in the lobby snapshot's first page and in one `lobby_users` / `lobby_rooms` page. */
+  pageMax: 100,
+  /** The user's online conversation partners shown first in the snapshot, besides the first page. */
+  partnersMax: 20,
+  /** The user's own rooms shown first in the snapshot, besides the most active ones. */
+  ownRoomsMax: 20,
+  /** Users (and rooms) one socket follows the changes of, over the pages it asked for since its last search. */
+  watchMax: 300,
+  /** Characters of a search prefix. */
+  prefixMax: 40,
+  /** Characters of a paging cursor (a name key). */
+  cursorMax: 200,
+} as const;
+
 /** Usernames: ASCII letters, digits, `_ . -`, starting with a letter or digit. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

@@ -1,57 +1,195 @@
-import type { LobbySnapshot, LobbyUpdate, RoomSummary } from "./events.js";
+import type { LobbyCounts, LobbySnapshot, LobbyUpdate, RoomPage, RoomSummary, UserPage } from "./events.js";
+import { nameKey } from "./names.js";
 
 /**
- * The lobby as a client sees it: a snapshot, then `lobby_update` batches applied in revision
- * order. Updates from different nodes can arrive out of order; for each user and room only the
- * change with the highest revision counts, and changes already covered by the snapshot
- * (`rev <= snapshot.rev`) are ignored. Used by the web client and by tests.
+ * The lobby's room order: most members first; ties by id, the greater first (the order of a Redis
+ * sorted set read from the top, which the server's index is).
+ */
+export function byActivity(a: Pick<RoomSummary, "id" | "memberCount">, b: Pick<RoomSummary, "id" | "memberCount">): number {
+  if (a.memberCount !== b.memberCount) return b.memberCount - a.memberCount;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Names in the lobby's order: by nameKey, which is how the server pages and searches them. */
+export function byName(a: string, b: string): number {
+  const ka = nameKey(a);
+  const kb = nameKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Why an entry is kept whatever the first page does. */
+interface Pins {
+  /** A conversation partner, a room of the user's: until the next snapshot. */
+  mine?: boolean;
+  /** Fetched in a page: until the next search. */
+  paged?: boolean;
+}
+
+interface Known<T> {
+  value: T;
+  rev: number;
+  pins: Pins;
+}
+
+const pinned = (pins: Pins) => Boolean(pins.mine || pins.paged);
+
+/**
+ * The part of the lobby one client knows, kept current: the snapshot, then `lobby_update` batches
+ * applied in revision order, and the pages it asked for.
+ *
+ * Updates from different nodes can arrive out of order; for each user and room only the change
+ * with the highest revision counts, and changes already covered by the snapshot (`rev <=
+ * snapshot.rev`) are ignored.
+ *
+ * The server sends a socket the changes of the lobby's first page (the first `pageSize` users in
+ * name order, the `pageSize` most active rooms) and of what it pinned (pages it asked for, its
+ * partners, its rooms). So what this state holds outside its pins must stay a first page: after
+ * each change, entries that fell past `pageSize` in the lobby's order are dropped (they would get
+ * no more changes, and would go stale). What it holds is then always the start of the true order.
+ *
+ * Used by the web client and by tests.
  */
 export class LobbyState {
   private snapshotRev = 0;
-  private readonly users = new Map<string, { username: string; online: boolean; rev: number }>();
-  private readonly rooms = new Map<string, { room: RoomSummary | null; rev: number }>();
+  private pageSize = Number.POSITIVE_INFINITY;
+  /** nameKey → the user (online or not, as last heard). */
+  private readonly users = new Map<string, Known<{ username: string; online: boolean }>>();
+  /** id → the room (null: removed). */
+  private readonly rooms = new Map<string, Known<RoomSummary | null>>();
+  private lobbyCounts: LobbyCounts = { users: 0, rooms: 0 };
+  /** Cursors of the last page asked for (null: that list is at its end). */
+  usersNext: string | null = null;
+  roomsNext: string | null = null;
 
   applySnapshot(snapshot: LobbySnapshot): void {
     this.snapshotRev = snapshot.rev;
+    this.pageSize = snapshot.pageSize;
+    this.lobbyCounts = snapshot.counts;
     // Changes newer than the snapshot (an update can overtake it) stay; the rest is replaced.
     for (const [key, entry] of this.users) if (entry.rev <= snapshot.rev) this.users.delete(key);
     for (const [id, entry] of this.rooms) if (entry.rev <= snapshot.rev) this.rooms.delete(id);
-    for (const username of snapshot.users) {
-      const key = username.toLowerCase();
-      if (!this.users.has(key)) this.users.set(key, { username, online: true, rev: snapshot.rev });
-    }
-    for (const room of snapshot.rooms) if (!this.rooms.has(room.id)) this.rooms.set(room.id, { room, rev: snapshot.rev });
+    for (const entry of [...this.users.values(), ...this.rooms.values()]) entry.pins.mine = false;
+    for (const username of snapshot.users) this.learnUser(username, snapshot.rev, {});
+    for (const username of snapshot.partners) this.learnUser(username, snapshot.rev, { mine: true });
+    for (const room of snapshot.rooms) this.learnRoom(room, snapshot.rev, {});
+    for (const room of snapshot.myRooms) this.learnRoom(room, snapshot.rev, { mine: true });
+    this.usersNext = lastKey(snapshot.users, (user) => user, snapshot.users.length >= snapshot.pageSize);
+    this.roomsNext = null;
+    this.trim();
   }
 
   applyUpdate(update: LobbyUpdate): void {
     for (const change of update.presence) {
-      const key = change.username.toLowerCase();
-      if (change.rev <= this.snapshotRev || change.rev <= (this.users.get(key)?.rev ?? 0)) continue;
-      this.users.set(key, { username: change.username, online: change.online, rev: change.rev });
+      const key = nameKey(change.username);
+      const known = this.users.get(key);
+      if (change.rev <= this.snapshotRev || change.rev <= (known?.rev ?? 0)) continue;
+      this.users.set(key, { value: { username: change.username, online: change.online }, rev: change.rev, pins: known?.pins ?? {} });
     }
     for (const change of update.rooms) {
       const id = "removed" in change ? change.removed : change.room.id;
-      if (change.rev <= this.snapshotRev || change.rev <= (this.rooms.get(id)?.rev ?? 0)) continue;
-      this.rooms.set(id, { room: "removed" in change ? null : change.room, rev: change.rev });
+      const known = this.rooms.get(id);
+      if (change.rev <= this.snapshotRev || change.rev <= (known?.rev ?? 0)) continue;
+      this.rooms.set(id, { value: "removed" in change ? null : change.room, rev: change.rev, pins: known?.pins ?? {} });
     }
+    this.trim();
   }
 
-  /** Users online, sorted case-insensitively. */
-  onlineUsers(): string[] {
-    return [...this.users.values()]
-      .filter((entry) => entry.online)
-      .map((entry) => entry.username)
-      .sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+  applyCounts(counts: LobbyCounts): void {
+    this.lobbyCounts = counts;
   }
 
-  /** Rooms, oldest first. */
-  roomList(): RoomSummary[] {
+  /**
+   * A page of users the client asked for: kept (and followed by the server) until the next search.
+   * `fresh`: the page starts a new search (no `after`), so the previous pages' pins are dropped.
+   */
+  applyUserPage(page: UserPage, fresh: boolean): void {
+    if (fresh) for (const entry of this.users.values()) entry.pins.paged = false;
+    for (const username of page.users) this.learnUser(username, page.rev, { paged: true });
+    this.usersNext = page.next;
+    this.trim();
+  }
+
+  applyRoomPage(page: RoomPage, fresh: boolean): void {
+    if (fresh) for (const entry of this.rooms.values()) entry.pins.paged = false;
+    for (const room of page.rooms) this.learnRoom(room, page.rev, { paged: true });
+    this.roomsNext = page.next;
+    this.trim();
+  }
+
+  /** The user is someone this client follows whatever the first page does (a new conversation partner). */
+  pinUser(username: string): void {
+    const known = this.users.get(nameKey(username));
+    if (known) known.pins.mine = true;
+  }
+
+  counts(): LobbyCounts {
+    return this.lobbyCounts;
+  }
+
+  /** Users known online, in name order; with `prefix`, only those whose name starts with it. */
+  onlineUsers(prefix = ""): string[] {
+    const start = nameKey(prefix);
+    return [...this.users.entries()]
+      .filter(([key, entry]) => entry.value.online && key.startsWith(start))
+      .map(([, entry]) => entry.value.username)
+      .sort(byName);
+  }
+
+  /** Rooms known, most active first; with `prefix`, only those whose name starts with it. */
+  roomList(prefix = ""): RoomSummary[] {
+    const start = nameKey(prefix);
     return [...this.rooms.values()]
-      .flatMap((entry) => (entry.room ? [entry.room] : []))
-      .sort((a, b) => a.createdAt - b.createdAt);
+      .flatMap((entry) => (entry.value && nameKey(entry.value.name).startsWith(start) ? [entry.value] : []))
+      .sort(byActivity);
   }
 
   room(id: string): RoomSummary | undefined {
-    return this.rooms.get(id)?.room ?? undefined;
+    return this.rooms.get(id)?.value ?? undefined;
   }
+
+  private learnUser(username: string, rev: number, pins: Pins): void {
+    const key = nameKey(username);
+    const known = this.users.get(key);
+    const merged = { ...known?.pins, ...pins };
+    if (known && known.rev > rev) known.pins = merged;
+    else this.users.set(key, { value: { username, online: true }, rev, pins: merged });
+  }
+
+  private learnRoom(room: RoomSummary, rev: number, pins: Pins): void {
+    const known = this.rooms.get(room.id);
+    const merged = { ...known?.pins, ...pins };
+    if (known && known.rev > rev) known.pins = merged;
+    else this.rooms.set(room.id, { value: room, rev, pins: merged });
+  }
+
+  /**
+   * Drops what fell past the first page and is not pinned. Users gone offline and rooms removed are
+   * kept as tombstones (an older change arriving late must not bring them back), the latest
+   * TOMBSTONES_KEPT of each: out-of-order changes are seconds apart, not thousands of changes.
+   */
+  private trim(): void {
+    dropOldest([...this.users].filter(([, entry]) => !entry.value.online), this.users);
+    dropOldest([...this.rooms].filter(([, entry]) => !entry.value), this.rooms);
+    const users = [...this.users.entries()].filter(([, entry]) => entry.value.online).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    users.forEach(([key, entry], position) => {
+      if (position >= this.pageSize && !pinned(entry.pins)) this.users.delete(key);
+    });
+    const rooms = [...this.rooms.values()].flatMap((entry) => (entry.value ? [{ ...entry.value, pinned: pinned(entry.pins) }] : []));
+    rooms.sort(byActivity).forEach((room, position) => {
+      if (position >= this.pageSize && !room.pinned) this.rooms.delete(room.id);
+    });
+  }
+}
+
+const TOMBSTONES_KEPT = 1000;
+
+function dropOldest<T>(tombstones: Array<[string, Known<T>]>, from: Map<string, Known<T>>): void {
+  if (tombstones.length <= TOMBSTONES_KEPT) return;
+  tombstones.sort(([, a], [, b]) => a.rev - b.rev);
+  for (const [key] of tombstones.slice(0, tombstones.length - TOMBSTONES_KEPT)) from.delete(key);
+}
+
+function lastKey<T>(items: T[], name: (item: T) => string, more: boolean): string | null {
+  const last = items.at(-1);
+  return more && last !== undefined ? nameKey(name(last)) : null;
 }

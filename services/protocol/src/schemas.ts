@@ -5,7 +5,7 @@
  * checked after the shape, in the server's domain code.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from "@sinclair/typebox";
-import { Limits, ROOM_ID_PATTERN, USERNAME_PATTERN } from "./limits.js";
+import { Limits, LobbyLimits, ROOM_ID_PATTERN, USERNAME_PATTERN } from "./limits.js";
 import { ENVELOPE_PATTERN } from "./envelope-format.js";
 
 const strict = <T extends TProperties>(properties: T): TObject<T> =>
@@ -76,6 +76,16 @@ export const MarkReadPayload = strict({ with: Username, seq: Seq(0) });
 export const EmptyPayload = strict({});
 
 /**
+ * A page of the lobby's users or rooms: those whose names start with `prefix` (compared by nameKey),
+ * after the cursor `after` (a previous page's `next`), at most `limit`.
+ */
+export const LobbyPagePayload = strict({
+  prefix: Type.Optional(Type.String({ maxLength: LobbyLimits.prefixMax })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: LobbyLimits.cursorMax })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LobbyLimits.pageMax })),
+});
+
+/**
  * The Socket.IO handshake's `auth`: the rooms this client was in, so that after a reconnect (a
  * drain, a node crash, a network blip) its socket is back in them before any buffered event is
  * processed. Rooms the user is no longer a member of are ignored.
@@ -97,6 +107,7 @@ export type ConversationRefPayload = Static<typeof ConversationRefPayload>;
 export type ConversationHistoryPayload = Static<typeof ConversationHistoryPayload>;
 export type MarkReadPayload = Static<typeof MarkReadPayload>;
 export type EmptyPayload = Static<typeof EmptyPayload>;
+export type LobbyPagePayload = Static<typeof LobbyPagePayload>;
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 
 export type { TSchema };

@@ -87,15 +87,16 @@ function repairCommand(action: "repair" | "index-names"): AdminCommand {
       if (args.length > 0) throw new AdminError(`usage: ${action}`, "usage");
       if (!context.repair) return "nothing to repair: embedded stores keep their indexes in step";
       const report = await context.repair();
-      const { userNames, roomNames, idleRooms, danglingEntries, relistedRooms, orphanedRooms, userSetFixes, clashes } = report;
+      const { userNames, roomNames, idleRooms, danglingEntries, relistedRooms, orphanedRooms, userSetFixes, lobbyEntries, clashes } = report;
       await record(context, {
         action,
         target: "*",
-        outcome: `users=${userNames} rooms=${roomNames} idle=${idleRooms} dangling=${danglingEntries} relisted=${relistedRooms} orphans=${orphanedRooms} sets=${userSetFixes} clashes=${clashes.length}`,
+        outcome: `users=${userNames} rooms=${roomNames} idle=${idleRooms} dangling=${danglingEntries} relisted=${relistedRooms} orphans=${orphanedRooms} sets=${userSetFixes} lobby=${lobbyEntries} clashes=${clashes.length}`,
       });
       const lines = [
         `indexed ${userNames} user name(s) and ${roomNames} room name(s); ${idleRooms} empty room(s) now count as idle`,
         `removed ${danglingEntries} dangling index entr(y/ies); listed ${relistedRooms} unlisted room(s) again and deleted ${orphanedRooms}; fixed ${userSetFixes} user room-set entr(y/ies)`,
+        `fixed ${lobbyEntries} entr(y/ies) of the lobby's indexes (users online by name, rooms by name and by member count)`,
       ];
       if (clashes.length > 0) lines.push(`${clashes.length} old name(s) look like another old one (both keep working):`, ...clashes.map((clash) => `  ${clash}`));
       return lines.join("\n");

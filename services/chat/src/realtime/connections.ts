@@ -1,7 +1,7 @@
 import { leaveDeletedRooms } from "./leave-deleted-rooms.js";
-import type { LobbySnapshot, LobbyStore } from "../stores/types.js";
 import type { Logger } from "../logger.js";
 import type { EventGate } from "./event-gate.js";
+import type { LobbyViews } from "./lobby-views.js";
 import type { PresenceTracker } from "./presence-tracker.js";
 import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
 
@@ -9,7 +9,7 @@ export interface ConnectionDeps {
   io: SalaServer;
   gate: EventGate;
   presence: PresenceTracker;
-  lobby: LobbyStore;
+  lobbyViews: LobbyViews;
   /** Asks the store again about the rooms the handshake resumed (resume-rooms.ts). */
   confirmResumedRooms: (socket: SalaSocket) => Promise<void>;
   logger: Logger;
@@ -21,8 +21,7 @@ export interface ConnectionDeps {
  * disconnect, presence released (and rooms left when it was the user's last socket anywhere).
  */
 export function handleConnections(deps: ConnectionDeps): void {
-  const { io, gate, presence, lobby, confirmResumedRooms, logger } = deps;
-  const greet = lobbyGreeter(io, lobby, logger);
+  const { io, gate, presence, lobbyViews, confirmResumedRooms, logger } = deps;
   io.on("connection", (socket: SalaSocket) => {
     const { username, sessionRoom } = socket.data;
     gate.attach(socket);
@@ -38,7 +37,9 @@ export function handleConnections(deps: ConnectionDeps): void {
         return false;
       },
     );
-    void registered.then((ok) => ok && socket.connected && greet(socket.id));
+    void registered.then((ok) => {
+      if (ok && socket.connected) void greet(socket, lobbyViews, logger);
+    });
     socket.on("disconnect", (reason) => {
       void registered.then(async (ok) => {
         if (!ok) return;
@@ -53,30 +54,13 @@ export function handleConnections(deps: ConnectionDeps): void {
 }
 
 /**
- * Sends new sockets the lobby snapshot. Sockets whose request got the same (shared) read are sent
- * it as one local broadcast: Socket.IO encodes the packet once and writes it to each, instead of
- * serialising the whole lobby again for every socket of a burst of handshakes.
+ * Sends a new socket its lobby snapshot. When it cannot be read (Redis busy or reconnecting), the
+ * client asks for it with a `lobby` request once it is overdue.
  */
-function lobbyGreeter(io: SalaServer, lobby: LobbyStore, logger: Logger): (socketId: string) => void {
-  const waiting = new Map<Promise<LobbySnapshot>, string[]>();
-  return (socketId) => {
-    const read = lobby.snapshot();
-    const group = waiting.get(read);
-    if (group) {
-      group.push(socketId);
-      return;
-    }
-    const ids = [socketId];
-    waiting.set(read, ids);
-    read.then(
-      (snapshot) => {
-        waiting.delete(read);
-        io.local.to(ids).emit("lobby", snapshot);
-      },
-      (error: unknown) => {
-        waiting.delete(read);
-        logger.warn({ event: "lobby_snapshot_failed", sockets: ids.length, err: (error as Error).message }, "could not send lobby snapshot");
-      },
-    );
-  };
+async function greet(socket: SalaSocket, lobbyViews: LobbyViews, logger: Logger): Promise<void> {
+  try {
+    socket.emit("lobby", await lobbyViews.snapshot(socket));
+  } catch (error) {
+    logger.warn({ event: "lobby_snapshot_failed", user: socket.data.username, err: (error as Error).message }, "could not send lobby snapshot");
+  }
 }

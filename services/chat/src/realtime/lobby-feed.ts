@@ -1,24 +1,57 @@
-import type { LobbyUpdate, PresenceChange, RoomChange, RoomSummary } from "@sala/protocol";
-import { nameKey } from "../stores/types.js";
+import { nameKey, type LobbyCounts, type LobbyUpdate, type PresenceChange, type RoomChange, type RoomSummary } from "@sala/protocol";
+import type { Logger } from "../logger.js";
+import type { LobbyBoundary, LobbyStore } from "../stores/types.js";
 import type { SalaServer } from "./types.js";
 import { SocketRooms } from "./types.js";
 
+export interface LobbyFeedOptions {
+  /** Presence changes, rooms created and removed are sent this often (LOBBY_FLUSH_MS; 0: at once). */
+  flushMs: number;
+  /** Member counts, and the lobby's counts, are sent this often (LOBBY_COUNTS_MS). */
+  countsMs: number;
+  /** The lobby's first page: what every lobby socket is shown (LobbyLimits.pageMax). */
+  pageSize: number;
+}
+
 /**
- * Coalesces this node's lobby changes (presence, rooms, member counts) and sends them to every
- * lobby socket in the cluster as one `lobby_update` per flush interval. Under churn this bounds
- * lobby traffic to one message per socket per interval per node, instead of one per change.
- * Each change carries the Redis-issued lobby revision, so clients order changes from different
- * nodes correctly.
+ * Sends this node's lobby changes to the sockets that can see them, coalesced: a change reaches
+ * - every lobby socket of the cluster (Socket.IO room `lobby`) only when it is on the lobby's first
+ *   page (the boundary is read once per flush: lobby.boundary), so that churn among 50,000 users
+ *   does not reach everyone;
+ * - the sockets following that user or room (SocketRooms.presenceOf / lobbyRoom: the pages they
+ *   asked for, their conversation partners), through a Socket.IO room per user or room, which the
+ *   sharded adapter maps onto a channel that only nodes with such a socket subscribe to.
+ * Member counts go out at a lower rate than the rest, and each node sends its own lobby sockets
+ * the lobby's counts when they changed. Each change carries the Redis-issued lobby revision, so
+ * clients order changes from different nodes correctly.
  */
 export class LobbyFeed {
   private presence = new Map<string, PresenceChange>();
   private rooms = new Map<string, RoomChange>();
+  private memberCounts = new Map<string, { room: RoomSummary; rev: number; peak: number }>();
+  /** A removed room's member count when it went (to tell whether it was on the first page). */
+  private removedCounts = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private countsTimer: NodeJS.Timeout | null = null;
+  private lastCounts = "";
 
   constructor(
     private readonly io: SalaServer,
-    private readonly flushMs: number,
+    private readonly lobby: LobbyStore,
+    private readonly options: LobbyFeedOptions,
+    private readonly logger: Logger,
   ) {}
+
+  /** Starts the slower beat: member counts, then the lobby's counts, every `countsMs`. */
+  start(): void {
+    this.countsTimer = setInterval(() => void this.sendCounts(), this.options.countsMs);
+    this.countsTimer.unref();
+  }
+
+  stop(): void {
+    if (this.countsTimer) clearInterval(this.countsTimer);
+    this.countsTimer = null;
+  }
 
   userOnline(username: string, rev: number): void {
     this.keepLatest(this.presence, nameKey(username), { username, online: true, rev });
@@ -28,29 +61,118 @@ export class LobbyFeed {
     this.keepLatest(this.presence, nameKey(username), { username, online: false, rev });
   }
 
-  roomChanged(room: RoomSummary, rev: number): void {
+  roomCreated(room: RoomSummary, rev: number): void {
     this.keepLatest(this.rooms, room.id, { room, rev });
   }
 
-  roomRemoved(roomId: string, rev: number): void {
+  /**
+   * The room's member count changed from `before`: sent with the next counts. `peak` is the highest
+   * count it had since the last send, to tell whether it was on the first page before.
+   */
+  roomChanged(room: RoomSummary, rev: number, before: number): void {
+    const existing = this.memberCounts.get(room.id);
+    const peak = Math.max(existing?.peak ?? 0, before, room.memberCount);
+    if (!existing || existing.rev < rev) this.memberCounts.set(room.id, { room, rev, peak });
+    else existing.peak = peak;
+  }
+
+  roomRemoved(roomId: string, rev: number, memberCount: number): void {
+    this.memberCounts.delete(roomId);
+    this.removedCounts.set(roomId, memberCount);
     this.keepLatest(this.rooms, roomId, { removed: roomId, rev });
   }
 
   /** Sends whatever is pending now (also called at shutdown). */
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.presence.size === 0 && this.rooms.size === 0) return;
-    const update: LobbyUpdate = { presence: [...this.presence.values()], rooms: [...this.rooms.values()] };
+    const presence = [...this.presence.values()];
+    const rooms = [...this.rooms.values()];
+    const removedCounts = this.removedCounts;
     this.presence = new Map();
     this.rooms = new Map();
-    this.io.to(SocketRooms.lobby).emit("lobby_update", update);
+    this.removedCounts = new Map();
+    await this.send(presence, rooms, removedCounts);
+  }
+
+  /** Member counts, then the lobby's counts to this node's lobby sockets when they changed. */
+  async sendCounts(): Promise<void> {
+    if (this.memberCounts.size > 0) {
+      const pending = [...this.memberCounts.values()];
+      this.memberCounts = new Map();
+      await this.send([], pending, new Map());
+    }
+    if (this.io.of("/").sockets.size === 0) return;
+    let counts: LobbyCounts;
+    try {
+      counts = await this.lobby.counts();
+    } catch (error) {
+      this.logger.warn({ event: "lobby_counts_failed", err: (error as Error).message }, "could not read the lobby's counts");
+      return;
+    }
+    const seen = `${counts.users}:${counts.rooms}`;
+    if (seen === this.lastCounts) return;
+    this.lastCounts = seen;
+    this.io.local.to(SocketRooms.lobby).emit("lobby_counts", counts);
+  }
+
+  /**
+   * `rooms`: changes, each with the highest member count the room had since the last send (`peak`),
+   * or removals with their count when they went (`removedCounts`).
+   */
+  private async send(presence: PresenceChange[], rooms: Array<RoomChange & { peak?: number }>, removedCounts: Map<string, number>): Promise<void> {
+    const boundary = await this.boundary();
+    const onPage = (change: RoomChange & { peak?: number }) =>
+      "removed" in change
+        ? roomOnPage(boundary, change.removed, removedCounts.get(change.removed) ?? 0)
+        : roomOnPage(boundary, change.room.id, Math.max(change.room.memberCount, change.peak ?? 0));
+    const onFirstPage: LobbyUpdate = {
+      presence: presence.filter((change) => userOnPage(boundary, nameKey(change.username))),
+      rooms: rooms.filter(onPage).map(strip),
+    };
+    if (onFirstPage.presence.length > 0 || onFirstPage.rooms.length > 0) this.io.to(SocketRooms.lobby).emit("lobby_update", onFirstPage);
+    for (const change of presence) this.io.to(SocketRooms.presenceOf(change.username)).emit("lobby_update", { presence: [change], rooms: [] });
+    for (const change of rooms.map(strip)) {
+      const id = "removed" in change ? change.removed : change.room.id;
+      this.io.to(SocketRooms.lobbyRoom(id)).emit("lobby_update", { presence: [], rooms: [change] });
+    }
+  }
+
+  /** Where the first page ends now; when it cannot be read, everything counts as on it (as before paging). */
+  private async boundary(): Promise<LobbyBoundary> {
+    try {
+      return await this.lobby.boundary(this.options.pageSize);
+    } catch (error) {
+      this.logger.warn({ event: "lobby_boundary_failed", err: (error as Error).message }, "could not read the lobby's first page; sending changes to every lobby socket");
+      return { lastUser: null, lastRoom: null };
+    }
   }
 
   private keepLatest<T extends { rev: number }>(pending: Map<string, T>, key: string, change: T): void {
     const existing = pending.get(key);
     if (!existing || existing.rev < change.rev) pending.set(key, change);
-    if (this.flushMs === 0) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+    if (this.options.flushMs === 0) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
   }
 }
+
+/**
+ * Read after the change: a user who came online is on the page when their key is within it; one
+ * who went offline was on it exactly when their key is within the page without them.
+ */
+function userOnPage(boundary: LobbyBoundary, key: string): boolean {
+  return boundary.lastUser === null || key <= boundary.lastUser;
+}
+
+/** The change as clients get it (without the feed's own bookkeeping). */
+function strip(change: RoomChange & { peak?: number }): RoomChange {
+  return "removed" in change ? { rev: change.rev, removed: change.removed } : { rev: change.rev, room: change.room };
+}
+
+function roomOnPage(boundary: LobbyBoundary, id: string, memberCount: number): boolean {
+  const last = boundary.lastRoom;
+  if (last === null) return true;
+  return memberCount > last.memberCount || (memberCount === last.memberCount && id >= last.id);
+}
+

@@ -28,6 +28,10 @@ export const SocketRooms = {
   lobby: "lobby",
   /** Every socket of one user, on any node: whispers, kicks. */
   user: (username: string) => `user:${nameKey(username)}`,
+  /** Sockets following one user's presence: they show them on a lobby page, or talk with them. */
+  presenceOf: (username: string) => `presence:${nameKey(username)}`,
+  /** Sockets following one room's lobby entry (its member count, its removal): they show it on a lobby page. */
+  lobbyRoom: (roomId: string) => `lobby-room:${roomId}`,
   /** Admin sockets watching every node's health samples. */
   metricsViewers: "admin:metrics",
   /**

@@ -5,7 +5,9 @@
  *
  * Names are passed as users typed them; stores compare them case-insensitively (`nameKey`).
  */
-import type { ConversationSummary, NodeSample, RoomKey, RoomMessage, RoomSummary, Whisper } from "@sala/protocol";
+import type { ConversationSummary, LobbyCounts, NodeSample, RoomKey, RoomMessage, RoomSummary, Whisper } from "@sala/protocol";
+
+export { nameKey } from "@sala/protocol";
 
 export interface UserRecord {
   /** Display form, as registered. */
@@ -257,15 +259,57 @@ export interface ConversationStore {
   keysById(conversationId: string, ids: number[]): Promise<RoomKey[]>;
 }
 
-/** Everything the lobby shows, with the revision it reflects. */
-export interface LobbySnapshot {
+/** A page of the lobby by name: names are compared by nameKey (the caller folds `prefix` and `after`). */
+export interface LobbyPageQuery {
+  /** Only names that start with this ("" for all). */
+  prefix: string;
+  /** Only names after this name key (a previous page's `next`); null: from the start. */
+  after: string | null;
+  limit: number;
+}
+
+export interface LobbyPage<T> {
+  items: T[];
+  /** The name key of the last item when there are more after it; null otherwise. */
+  next: string | null;
+  /** The lobby revision the page reflects (read before the page). */
+  rev: number;
+}
+
+/** The top of the lobby: what every socket is shown first, and its counts. */
+export interface LobbyFirstPage {
+  counts: LobbyCounts;
+  /** Display names of the first `size` users online, in name order (nameKey). */
   users: string[];
+  /** The `size` most active rooms (byActivity). */
   rooms: RoomSummary[];
   rev: number;
 }
 
+/**
+ * Where the lobby's first page of `size` ends, to decide which changes every lobby socket is sent
+ * (realtime/lobby-feed.ts). A user is on it when their name key is at most `lastUser`; a room when
+ * it comes no later than `lastRoom` in activity order. null: everything fits on it.
+ */
+export interface LobbyBoundary {
+  lastUser: string | null;
+  lastRoom: { id: string; memberCount: number } | null;
+}
+
+/**
+ * The lobby's indexes, read in pages: nothing here reads every user or room. Online users by name,
+ * rooms by name and by member count, kept by the presence and room stores as they change.
+ */
 export interface LobbyStore {
-  snapshot(): Promise<LobbySnapshot>;
+  firstPage(size: number): Promise<LobbyFirstPage>;
+  /** Online users (display names) in name order. */
+  userPage(query: LobbyPageQuery): Promise<LobbyPage<string>>;
+  /** Rooms in name order. */
+  roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>>;
+  counts(): Promise<LobbyCounts>;
+  boundary(size: number): Promise<LobbyBoundary>;
+  /** Those of `usernames` who are online, as display names (order kept). */
+  onlineOf(usernames: string[]): Promise<string[]>;
 }
 
 /** Transition of a user's cluster-wide presence, with its lobby revision. */
@@ -359,7 +403,3 @@ export interface Stores {
   audit: AuditStore;
 }
 
-/** The case-insensitive identity of a username or room name. */
-export function nameKey(name: string): string {
-  return name.normalize("NFC").toLowerCase();
-}

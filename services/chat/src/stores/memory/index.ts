@@ -1,6 +1,7 @@
 import type { Stores } from "../types.js";
 import { MemoryAuditStore } from "./audit.js";
 import { MemoryConversationStore } from "./conversations.js";
+import { MemoryLobbyStore } from "./lobby.js";
 import { MemoryPresenceStore } from "./presence.js";
 import { Revision } from "./revision.js";
 import { MemoryRoomStore } from "./rooms.js";
@@ -21,10 +22,6 @@ export function createMemoryStores(): Stores {
     rooms,
     conversations: new MemoryConversationStore(),
     presence,
-    lobby: {
-      async snapshot() {
-        return { users: presence.users(), rooms: rooms.list(), rev: revision.current() };
-      },
-    },
+    lobby: new MemoryLobbyStore(presence, rooms, revision),
   };
 }

@@ -1,5 +1,6 @@
 import { nameKey, type PresenceStore, type PresenceTransition } from "../types.js";
 import type { Revision } from "./revision.js";
+import { SortedList } from "./sorted-list.js";
 
 export class MemoryPresenceStore implements PresenceStore {
   /** nodeId → (nameKey → 1: the node holds the user) */
@@ -10,6 +11,8 @@ export class MemoryPresenceStore implements PresenceStore {
   /** nameKey → revision of the user's latest online transition */
   private readonly onlineRev = new Map<string, number>();
   private pendingOffline: Array<{ transition: PresenceTransition; dueAt: number }> = [];
+  /** The name keys of the users online, in order (the lobby's user pages). */
+  readonly byName = new SortedList<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
   constructor(private readonly revision: Revision) {}
 
@@ -25,6 +28,7 @@ export class MemoryPresenceStore implements PresenceStore {
       return null;
     }
     this.online.set(key, { username, count: 1 });
+    this.byName.add(key);
     const rev = this.revision.next();
     this.onlineRev.set(key, rev);
     return { username, rev };
@@ -41,8 +45,9 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.online.has(nameKey(username));
   }
 
-  users(): string[] {
-    return [...this.online.values()].map((entry) => entry.username);
+  /** The display name of a user online. */
+  displayName(key: string): string | undefined {
+    return this.online.get(key)?.username;
   }
 
   async heartbeat(nodeId: string, now: number): Promise<boolean> {
@@ -88,6 +93,7 @@ export class MemoryPresenceStore implements PresenceStore {
     entry.count -= count;
     if (entry.count > 0) return null;
     this.online.delete(key);
+    this.byName.delete(key);
     return { username: entry.username, rev: this.revision.next() };
   }
 }

@@ -1,4 +1,4 @@
-import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import { byActivity, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import {
   MAX_BARRED_PER_ROOM,
   nameKey,
@@ -16,6 +16,7 @@ import {
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import { MessageLog, pickKeys } from "./message-log.js";
 import type { Revision } from "./revision.js";
+import { SortedList } from "./sorted-list.js";
 
 interface RoomState {
   record: RoomRecord;
@@ -37,6 +38,9 @@ export class MemoryRoomStore implements RoomStore {
   private readonly ownedByUser = new Map<string, Set<string>>();
   /** Room id → when it became empty (ms); insertion order is not time order, so idleRooms sorts. */
   private readonly emptySince = new Map<string, number>();
+  /** The lobby's indexes: name keys of the rooms in order, and the rooms by member count. */
+  readonly byName = new SortedList<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  readonly byActivity = new SortedList<{ id: string; memberCount: number }>(byActivity);
 
   constructor(private readonly revision: Revision) {}
 
@@ -52,6 +56,8 @@ export class MemoryRoomStore implements RoomStore {
     this.emptySince.set(room.id, room.createdAt);
     this.idsByName.set(key, room.id);
     this.idsBySkeleton.set(look, room.id);
+    this.byName.add(key);
+    this.byActivity.add({ id: room.id, memberCount: 0 });
     this.rooms.set(room.id, {
       record: { ...room },
       members: new Map(),
@@ -73,8 +79,13 @@ export class MemoryRoomStore implements RoomStore {
     return state ? summarize(state) : null;
   }
 
-  list(): RoomSummary[] {
-    return [...this.rooms.values()].map(summarize).sort((a, b) => a.createdAt - b.createdAt);
+  /** The id of the room listed under this name key. */
+  idByName(key: string): string | undefined {
+    return this.idsByName.get(key);
+  }
+
+  get count(): number {
+    return this.rooms.size;
   }
 
   async delete(roomId: string, idleBefore?: number): Promise<{ members: string[]; rev: number } | null> {
@@ -89,6 +100,8 @@ export class MemoryRoomStore implements RoomStore {
     this.emptySince.delete(roomId);
     this.ownedByUser.get(nameKey(state.record.owner))?.delete(roomId);
     this.idsByName.delete(nameKey(state.record.name));
+    this.byName.delete(nameKey(state.record.name));
+    this.byActivity.delete({ id: roomId, memberCount: state.members.size });
     const look = confusableKey(state.record.name);
     if (this.idsBySkeleton.get(look) === roomId) this.idsBySkeleton.delete(look);
     for (const member of state.members.keys()) this.roomsByUser.get(member)?.delete(roomId);
@@ -103,7 +116,9 @@ export class MemoryRoomStore implements RoomStore {
     if (existing) return { changed: false, memberCount: state.members.size, rev: 0, username: existing };
     if (state.barred.has(key)) return { refused: "barred" };
     if (state.record.passwordHash !== null && state.record.passwordHash !== verifiedHash) return { refused: "password" };
+    this.byActivity.delete({ id: roomId, memberCount: state.members.size });
     state.members.set(key, username);
+    this.byActivity.add({ id: roomId, memberCount: state.members.size });
     this.emptySince.delete(roomId);
     let rooms = this.roomsByUser.get(key);
     if (!rooms) this.roomsByUser.set(key, (rooms = new Set()));
@@ -117,7 +132,9 @@ export class MemoryRoomStore implements RoomStore {
     const state = this.rooms.get(roomId);
     const stored = state?.members.get(key);
     if (!state || stored === undefined) return { changed: false, memberCount: state?.members.size ?? 0, rev: 0, username };
+    this.byActivity.delete({ id: roomId, memberCount: state.members.size });
     state.members.delete(key);
+    this.byActivity.add({ id: roomId, memberCount: state.members.size });
     if (state.members.size === 0) this.emptySince.set(roomId, now);
     return { changed: true, memberCount: state.members.size, rev: this.revision.next(), username: stored };
   }

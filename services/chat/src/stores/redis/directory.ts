@@ -1,7 +1,8 @@
 /**
  * The global room directory, under the hash tag `{global}` (one shard of a Redis Cluster): room
- * names (unique, case-insensitively) and their confusable keys, the room index the lobby lists,
- * the index of empty rooms the idle sweep reads, and the lobby revision every change bumps. Each
+ * names (unique, case-insensitively) and their confusable keys, the room index, the lobby's indexes
+ * by name and by activity, the index of empty rooms the idle sweep reads, and the lobby revision
+ * every change bumps. Each
  * operation is one script here; none touches a room's own keys or a user's (rooms.ts orders the
  * steps).
  */
@@ -9,9 +10,9 @@ import type { RedisClient } from "../../redis.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
-// KEYS: roomNames, roomSkeletons, roomIndex, emptyRooms, lobbyRev. ARGV: nameKey, id, confusable
-// key, createdAt. → the lobby revision, -1 (name taken) or the id of the room whose name it looks
-// like. A new room is empty: idle from its creation.
+// KEYS: roomNames, roomSkeletons, roomIndex, emptyRooms, lobbyRev, roomsByName, roomsByActivity.
+// ARGV: nameKey, id, confusable key, createdAt. → the lobby revision, -1 (name taken) or the id of
+// the room whose name it looks like. A new room is empty: idle from its creation, and no members.
 const CLAIM = `
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
 if holder and holder ~= ARGV[2] then return -1 end
@@ -21,24 +22,32 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[6], 0, ARGV[1])
+redis.call('ZADD', KEYS[7], 'NX', 0, ARGV[2])
 return redis.call('INCR', KEYS[5])`;
 
 // KEYS: as CLAIM. ARGV: id, nameKey ('' = unknown), confusable key ('' = unknown), '1' to bump the
 // lobby revision. Entries that name another room stay. → the lobby revision (0: not bumped).
 const RELEASE = `
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[2]) end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[6], ARGV[2])
+end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[3]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
 if ARGV[4] == '1' then return redis.call('INCR', KEYS[5]) end
 return 0`;
 
-// KEYS: emptyRooms, lobbyRev, roomIndex. ARGV: id, since (ms; '' = has members). A member count
-// changed: the room is (or is no longer) empty, and the lobby moves on. Not for a room the index
-// no longer lists (deleted meanwhile). → the lobby revision.
+// KEYS: emptyRooms, lobbyRev, roomIndex, roomsByActivity. ARGV: id, since (ms; '' = has members),
+// member count. A member count changed: the room is (or is no longer) empty, its activity is its
+// new count, and the lobby moves on. Not for a room the index no longer lists (deleted meanwhile).
+// → the lobby revision.
 const MEMBERSHIP_CHANGED = `
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then
   if ARGV[2] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 end
 return redis.call('INCR', KEYS[2])`;
 
@@ -51,14 +60,14 @@ export class RoomDirectory {
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    this.claimScript = defineScript(redis, "salaDirectoryClaim", 5, CLAIM);
-    this.releaseScript = defineScript(redis, "salaDirectoryRelease", 5, RELEASE);
-    this.membershipChangedScript = defineScript(redis, "salaDirectoryMembership", 3, MEMBERSHIP_CHANGED);
+    this.claimScript = defineScript(redis, "salaDirectoryClaim", 7, CLAIM);
+    this.releaseScript = defineScript(redis, "salaDirectoryRelease", 7, RELEASE);
+    this.membershipChangedScript = defineScript(redis, "salaDirectoryMembership", 4, MEMBERSHIP_CHANGED);
   }
 
   private directoryKeys(): string[] {
     const k = this.keys;
-    return [k.roomNames, k.roomSkeletons, k.roomIndex, k.emptyRooms, k.lobbyRev];
+    return [k.roomNames, k.roomSkeletons, k.roomIndex, k.emptyRooms, k.lobbyRev, k.roomsByName, k.roomsByActivity];
   }
 
   /** Lists the room under its name: the lobby revision, or why not (the name, or one like it, is taken). */
@@ -74,9 +83,9 @@ export class RoomDirectory {
   }
 
   /** The room's member count changed; `emptySince`: it has none since then. → the lobby revision. */
-  async membershipChanged(id: string, emptySince: number | null): Promise<number> {
+  async membershipChanged(id: string, memberCount: number, emptySince: number | null): Promise<number> {
     const k = this.keys;
-    return Number(await this.membershipChangedScript([k.emptyRooms, k.lobbyRev, k.roomIndex], [id, emptySince ?? ""]));
+    return Number(await this.membershipChangedScript([k.emptyRooms, k.lobbyRev, k.roomIndex, k.roomsByActivity], [id, emptySince ?? "", memberCount]));
   }
 
   /** Records when a room the index lists as empty became so (its own meta says). */

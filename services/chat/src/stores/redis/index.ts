@@ -3,6 +3,7 @@ import type { Announcer, Stores } from "../types.js";
 import { RedisAuditStore } from "./audit.js";
 import { RedisConversationStore } from "./conversations.js";
 import type { RedisKeys } from "./keys.js";
+import { RedisLobbyStore } from "./lobby.js";
 import { RedisPresenceStore } from "./presence.js";
 import type { ReplicaWait } from "./replica-wait.js";
 import { RedisRoomStore } from "./rooms.js";
@@ -36,21 +37,6 @@ export function createRedisStores(redis: RedisClient, keys: RedisKeys, options: 
     rooms,
     conversations: new RedisConversationStore(redis, keys, messageIdWindowSec, replicaWait),
     presence,
-    lobby: {
-      async snapshot() {
-        // The revision is read first: a change racing with the snapshot is then both in the lists
-        // and re-sent with a higher rev, which clients apply idempotently; never lost.
-        const results =
-          (await redis.multi().get(keys.lobbyRev).hvals(keys.presenceNames).zrange(keys.roomIndex, "0", "-1").exec()) ?? [];
-        const failed = results.find(([error]) => error);
-        if (failed) throw failed[0];
-        const [[, rev] = [], [, users] = [], [, roomIds] = []] = results;
-        return {
-          users: users as string[],
-          rooms: await rooms.summaries(roomIds as string[]),
-          rev: Number(rev ?? 0),
-        };
-      },
-    },
+    lobby: new RedisLobbyStore(redis, keys, rooms),
   };
 }

@@ -75,6 +75,18 @@ export class RedisKeys {
   get roomIndex(): string {
     return this.global("rooms");
   }
+  /**
+   * Sorted set, every score 0: the name key of each listed room, so that the lobby pages and
+   * searches rooms by name with lexicographic ranges (ZRANGE BYLEX), never SCAN; roomNames maps
+   * each to its id.
+   */
+  get roomsByName(): string {
+    return this.global("rooms:byname");
+  }
+  /** Sorted set: id of each listed room by its member count (the lobby's most active rooms). */
+  get roomsByActivity(): string {
+    return this.global("rooms:active");
+  }
   roomMeta(id: string): string {
     return `${this.prefix}:{room:${id}}:meta`;
   }
@@ -154,6 +166,10 @@ export class RedisKeys {
   /** Hash: case-folded name → display name, for users online. */
   get presenceNames(): string {
     return this.global("presence:names");
+  }
+  /** Sorted set, every score 0: the name key of each user online (the lobby's user pages and search). */
+  get presenceByName(): string {
+    return this.global("presence:byname");
   }
   /** Hash: case-folded name → number of sockets on that node (swept when the node dies). */
   nodeSockets(nodeId: string): string {

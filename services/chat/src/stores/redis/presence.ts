@@ -3,30 +3,33 @@ import { nameKey, type PresenceStore, type PresenceTransition } from "../types.j
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
-// KEYS: nodeSockets, presence, presenceNames, lobbyRev, onlineRev. ARGV: nameKey, display name.
+// KEYS: nodeSockets, presence, presenceNames, lobbyRev, presenceByName, onlineRev. ARGV: nameKey, display name.
 // Idempotent per node and user: a repeated call (a retry whose reply was lost, a re-registration
 // racing a first socket) changes nothing.
 const CONNECT = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], 1) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[1], 1) ~= 1 then return 0 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[5], 0, ARGV[1])
 local rev = redis.call('INCR', KEYS[4])
-redis.call('HSET', KEYS[5], ARGV[1], rev)
+redis.call('HSET', KEYS[6], ARGV[1], rev)
 return rev`;
 
-// Same keys. A node that was swept holds nothing any more, so it takes nothing back.
+// KEYS: as CONNECT, without onlineRev. A node that was swept holds nothing any more, so it takes
+// nothing back.
 const DISCONNECT = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0, ''} end
 if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) > 0 then return {0, ''} end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local display = redis.call('HGET', KEYS[3], ARGV[1]) or ARGV[1]
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 return {redis.call('INCR', KEYS[4]), display}`;
 
-// KEYS: nodeSockets, presence, presenceNames, lobbyRev, nodes. ARGV: nodeId.
+// KEYS: as DISCONNECT, then nodes. ARGV: nodeId.
 // Returns a flat list: display name, rev, display name, rev, ...
 const SWEEP = `
-redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 local offline = {}
@@ -36,6 +39,7 @@ for i = 1, #entries, 2 do
     redis.call('HDEL', KEYS[2], key)
     offline[#offline + 1] = redis.call('HGET', KEYS[3], key) or key
     redis.call('HDEL', KEYS[3], key)
+    redis.call('ZREM', KEYS[5], key)
     offline[#offline + 1] = redis.call('INCR', KEYS[4])
   end
 end
@@ -57,14 +61,15 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    this.connectScript = defineScript(redis, "salaPresenceConnect", 5, CONNECT);
-    this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 4, DISCONNECT);
-    this.sweepScript = defineScript(redis, "salaPresenceSweep", 5, SWEEP);
+    this.connectScript = defineScript(redis, "salaPresenceConnect", 6, CONNECT);
+    this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 5, DISCONNECT);
+    this.sweepScript = defineScript(redis, "salaPresenceSweep", 6, SWEEP);
     this.takeDueScript = defineScript(redis, "salaPresenceTakeDue", 1, TAKE_DUE);
   }
 
   private presenceKeys(nodeId: string): string[] {
-    return [this.keys.nodeSockets(nodeId), this.keys.presence, this.keys.presenceNames, this.keys.lobbyRev];
+    const k = this.keys;
+    return [k.nodeSockets(nodeId), k.presence, k.presenceNames, k.lobbyRev, k.presenceByName];
   }
 
   async connect(nodeId: string, username: string): Promise<PresenceTransition | null> {
@@ -119,10 +124,5 @@ export class RedisPresenceStore implements PresenceStore {
       const separator = entry.indexOf(":");
       return { rev: Number(entry.slice(0, separator)), username: entry.slice(separator + 1) };
     });
-  }
-
-  /** Display names of everyone online. */
-  users(): Promise<string[]> {
-    return this.redis.hvals(this.keys.presenceNames);
   }
 }

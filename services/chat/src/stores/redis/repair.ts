@@ -10,7 +10,8 @@
  *   every room and user that has none, and released where they name a room whose keys are gone
  *   (checked right then, so a room being created keeps them); the idle index lists the empty rooms;
  * - each user's room sets: the rooms they are a member of (from the member hashes) and the rooms
- *   they own (from the rooms' owners).
+ *   they own (from the rooms' owners);
+ * - the lobby's indexes (lobby-repair.ts).
  *
  * It walks every room and user key (SCAN on every primary): an operator's command
  * (`npm run admin -- repair`) and a node's background task at start, never a request path. It may
@@ -23,6 +24,7 @@ import { confusableKey } from "../../domain/confusables.js";
 import type { RedisClient } from "../../redis.js";
 import { nameKey } from "../types.js";
 import type { RedisKeys } from "./keys.js";
+import { repairLobbyIndexes } from "./lobby-repair.js";
 import type { RedisRoomStore } from "./rooms.js";
 import { defineScript, type Script } from "./script.js";
 
@@ -46,6 +48,8 @@ export interface RepairReport {
   orphanedRooms: number;
   /** Entries added to or removed from users' room sets (joined and owned). */
   userSetFixes: number;
+  /** Entries of the lobby's indexes (users online by name, rooms by name and by member count) added, corrected or removed. */
+  lobbyEntries: number;
   /** Names that look like another existing name (`name ~ holder`): both keep working. */
   clashes: string[];
 }
@@ -79,7 +83,7 @@ interface LiveRoom {
 }
 
 export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: RedisRoomStore, now = Date.now()): Promise<RepairReport> {
-  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, clashes: [] };
+  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, clashes: [] };
   const setRoomField = defineScript(redis, "salaRepairSetRoomField", 1, SET_ROOM_FIELD);
   const listed = new Set(await rooms.directory.roomIds());
   const withKeys = new Set<string>();
@@ -126,7 +130,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
   }
   const liveIds = new Set(live.map((room) => room.id));
   report.danglingEntries += await releaseStaleNames(redis, keys, rooms, liveIds);
-
+  report.lobbyEntries = await repairLobbyIndexes(redis, keys, live);
 
   const seen = { joined: new Set<string>(), owned: new Set<string>() };
   const userPrefix = `${keys.prefix}:user:`;

@@ -212,7 +212,7 @@ export class RedisRoomStore implements RoomStore {
   /** After the room's shard changed its members: the directory follows (empty or not, revision). */
   private async directoryFollows(roomId: string, [changed, memberCount, username]: ShardMembership, now: number): Promise<MembershipChange> {
     if (changed !== 1) return { changed: false, memberCount, rev: 0, username };
-    const rev = await this.directory.membershipChanged(roomId, memberCount === 0 ? now : null);
+    const rev = await this.directory.membershipChanged(roomId, memberCount, memberCount === 0 ? now : null);
     return { changed: true, memberCount, rev, username };
   }
 

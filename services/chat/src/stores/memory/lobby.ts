@@ -1,0 +1,72 @@
+import type { LobbyCounts, RoomSummary } from "@sala/protocol";
+import { nameKey, type LobbyBoundary, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import type { MemoryPresenceStore } from "./presence.js";
+import type { Revision } from "./revision.js";
+import type { MemoryRoomStore } from "./rooms.js";
+import type { SortedList } from "./sorted-list.js";
+
+/** The embedded lobby, read from the presence and room stores' sorted indexes. */
+export class MemoryLobbyStore implements LobbyStore {
+  constructor(
+    private readonly presence: MemoryPresenceStore,
+    private readonly rooms: MemoryRoomStore,
+    private readonly revision: Revision,
+  ) {}
+
+  async firstPage(size: number): Promise<LobbyFirstPage> {
+    return {
+      rev: this.revision.current(),
+      counts: await this.counts(),
+      users: this.presence.byName.slice(0, size).map((key) => this.presence.displayName(key) ?? key),
+      rooms: await this.summaries(this.rooms.byActivity.slice(0, size).map((room) => room.id)),
+    };
+  }
+
+  async userPage(query: LobbyPageQuery): Promise<LobbyPage<string>> {
+    const rev = this.revision.current();
+    const page = namePage(this.presence.byName, query);
+    return { rev, next: page.next, items: page.keys.flatMap((key) => this.presence.displayName(key) ?? []) };
+  }
+
+  async roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>> {
+    const rev = this.revision.current();
+    const page = namePage(this.rooms.byName, query);
+    return { rev, next: page.next, items: await this.summaries(page.keys.flatMap((key) => this.rooms.idByName(key) ?? [])) };
+  }
+
+  async counts(): Promise<LobbyCounts> {
+    return { users: this.presence.byName.size, rooms: this.rooms.count };
+  }
+
+  async boundary(size: number): Promise<LobbyBoundary> {
+    const lastRoom = this.rooms.byActivity.at(size - 1);
+    return { lastUser: this.presence.byName.at(size - 1) ?? null, lastRoom: lastRoom ? { ...lastRoom } : null };
+  }
+
+  async onlineOf(usernames: string[]): Promise<string[]> {
+    return usernames.flatMap((username) => this.presence.displayName(nameKey(username)) ?? []);
+  }
+
+  private async summaries(ids: string[]): Promise<RoomSummary[]> {
+    const rooms = await Promise.all(ids.map((id) => this.rooms.summary(id)));
+    return rooms.filter((room): room is RoomSummary => room !== null);
+  }
+}
+
+/** The keys of one page: those starting with `prefix`, after `after`, at most `limit`. */
+function namePage(index: SortedList<string>, { prefix, after, limit }: LobbyPageQuery): { keys: string[]; next: string | null } {
+  let start = index.firstNotBefore(prefix);
+  if (after !== null && after >= prefix) {
+    start = index.firstNotBefore(after);
+    if (index.at(start) === after) start++;
+  }
+  const keys: string[] = [];
+  for (let at = start; keys.length <= limit; at++) {
+    const key = index.at(at);
+    if (key === undefined || !key.startsWith(prefix)) break;
+    keys.push(key);
+  }
+  const more = keys.length > limit;
+  if (more) keys.length = limit;
+  return { keys, next: more ? (keys.at(-1) ?? null) : null };
+}
