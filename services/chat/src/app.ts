@@ -27,7 +27,7 @@ import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
 import { handleConnections } from "./realtime/connections.js";
-import { EventGate } from "./realtime/event-gate.js";
+import { EventGate, type EventTable } from "./realtime/event-gate.js";
 import { lobbyHandlers } from "./realtime/handlers/lobby.js";
 import { conversationHandlers } from "./realtime/handlers/conversations.js";
 import { messageHandlers } from "./realtime/handlers/messages.js";
@@ -205,7 +205,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       }),
       ...conversationHandlers({ conversations: stores.conversations, users: stores.users, historyCap, openHistory: config.history.onJoin }),
       ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),
-    },
+    } satisfies EventTable,
     config.socketEventsPerSec,
     logger,
     {

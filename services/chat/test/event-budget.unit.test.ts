@@ -3,7 +3,7 @@ import { ErrorCode, type Ack } from "@sala/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { pino } from "pino";
 import { createLogger, type Logger } from "../src/logger.js";
-import { defineEvent, EventGate, FloodRule } from "../src/realtime/event-gate.js";
+import { compileEvent, EventGate, FloodRule } from "../src/realtime/event-gate.js";
 import type { SalaSocket } from "../src/realtime/types.js";
 
 /**
@@ -44,8 +44,8 @@ function fakeSocket() {
 
 function gate(eventsPerSecond: number, logger: Logger = createLogger("n1", "silent")) {
   const table = {
-    ping: defineEvent(Type.Object({}), async () => ({})),
-    typing: defineEvent(Type.Object({}), async () => ({}), { ackOptional: true }),
+    ping: compileEvent(Type.Object({}), async () => ({})),
+    typing: compileEvent(Type.Object({}), async () => ({}), true),
   };
   return new EventGate(table, eventsPerSecond, logger);
 }

@@ -3,21 +3,7 @@
  * Client→server events all take an ack answering `Ack<T>`; docs/PROTOCOL.md shows examples.
  */
 import type { ErrorBody } from "./errors.js";
-import type {
-  CreateRoomPayload,
-  EmptyPayload,
-  JoinRoomPayload,
-  KickPayload,
-  HistoryPayload,
-  LobbyPagePayload,
-  PrivateMessagePayload,
-  ConversationRefPayload,
-  ConversationHistoryPayload,
-  MarkReadPayload,
-  RetentionPayload,
-  RoomRefPayload,
-  TextPayload,
-} from "./schemas.js";
+import type { Requests } from "./schemas.js";
 import type { RoomKey } from "./envelope.js";
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
@@ -236,7 +222,7 @@ export const ClientEvent = {
   metricsSubscribe: "metrics_subscribe",
   lobbyUsers: "lobby_users",
   lobbyRooms: "lobby_rooms",
-} as const;
+} as const satisfies Record<string, RequestName>;
 
 export const ServerEvent = {
   lobby: "lobby",
@@ -256,47 +242,65 @@ export const ServerEvent = {
   metricsSample: "metrics_sample",
 } as const;
 
-export interface ClientToServerEvents {
-  lobby: (payload: EmptyPayload, ack: AckCallback<LobbySnapshot>) => void;
+/** What a request answers when it has nothing to tell but that it was done. */
+export type Done = Record<never, never>;
+
+/**
+ * Every client→server request and what its ack answers when ok (`Ack<T>`). Its payload's schema is
+ * the entry of the same name in `Requests` ("@sala/protocol/schemas"); the server's event table is
+ * typed from both, so a handler cannot drift from its schema or its answer.
+ */
+export interface RequestAnswers {
+  lobby: LobbySnapshot;
   /**
    * Online users in name order, from `after` (a previous page's `next`), whose names start with
    * `prefix` (case-insensitively). The socket is then sent their presence changes: a request
    * without `after` starts a new view (a search) and replaces what it followed; with `after`, it
    * adds to it (up to LobbyLimits.watchMax).
    */
-  lobby_users: (payload: LobbyPagePayload, ack: AckCallback<UserPage>) => void;
+  lobby_users: UserPage;
   /** Rooms in name order, like `lobby_users`; the socket is then sent their changes. */
-  lobby_rooms: (payload: LobbyPagePayload, ack: AckCallback<RoomPage>) => void;
-  create_room: (payload: CreateRoomPayload, ack: AckCallback<{ room: RoomSummary }>) => void;
-  join_room: (payload: JoinRoomPayload, ack: AckCallback<JoinedRoom>) => void;
-  leave_room: (payload: RoomRefPayload, ack: AckCallback) => void;
-  delete_room: (payload: RoomRefPayload, ack: AckCallback) => void;
+  lobby_rooms: RoomPage;
+  create_room: { room: RoomSummary };
+  join_room: JoinedRoom;
+  leave_room: Done;
+  delete_room: Done;
   /** Owner only: removes the member and bars them from the room until `unban`. */
-  kick: (payload: KickPayload, ack: AckCallback) => void;
+  kick: Done;
   /** Owner only: lifts a kick's bar (answers ok when the user was not barred). */
-  unban: (payload: KickPayload, ack: AckCallback) => void;
-  text: (payload: TextPayload, ack: AckCallback<{ seq: number; ts: number }>) => void;
-  history: (payload: HistoryPayload, ack: AckCallback<HistoryPage>) => void;
+  unban: Done;
+  text: { seq: number; ts: number };
+  history: HistoryPage;
   /** Owner only: delete the room's stored messages. */
-  clear_history: (payload: RoomRefPayload, ack: AckCallback) => void;
+  clear_history: Done;
   /** Owner only: how many messages the room keeps (capped by the server's HISTORY_MAX). */
-  set_retention: (payload: RetentionPayload, ack: AckCallback<{ maxMessages: number }>) => void;
+  set_retention: { maxMessages: number };
   /** A whisper: stored, then delivered to every socket of both participants. */
-  private_message: (
-    payload: PrivateMessagePayload,
-    ack: AckCallback<{ ts: number; to: string; seq: number; conversationId: string }>,
-  ) => void;
+  private_message: { ts: number; to: string; seq: number; conversationId: string };
   /** The conversation with `with` (created with its key on first use), its key and latest messages. */
-  open_conversation: (payload: ConversationRefPayload, ack: AckCallback<OpenedConversation>) => void;
+  open_conversation: OpenedConversation;
   /** The user's conversations, most recent first, with unread counts. */
-  conversations: (payload: EmptyPayload, ack: AckCallback<{ conversations: ConversationSummary[] }>) => void;
-  conversation_history: (payload: ConversationHistoryPayload, ack: AckCallback<ConversationPage>) => void;
+  conversations: { conversations: ConversationSummary[] };
+  conversation_history: ConversationPage;
   /** Read up to `seq`: every socket of the user gets `conversation_read`. */
-  mark_read: (payload: MarkReadPayload, ack: AckCallback<{ conversation: ConversationSummary }>) => void;
-  typing: (payload: RoomRefPayload, ack?: AckCallback) => void;
+  mark_read: { conversation: ConversationSummary };
+  /** A signal: its ack is optional (`Requests.typing.ackOptional`). */
+  typing: Done;
   /** Admins only: start receiving `metrics_sample` from every node. */
-  metrics_subscribe: (payload: EmptyPayload, ack: AckCallback<MetricsSubscription>) => void;
+  metrics_subscribe: MetricsSubscription;
 }
+
+export type RequestName = keyof RequestAnswers;
+
+/** The payload of request `E`: the static type of its schema in `Requests`. */
+export type RequestPayload<E extends RequestName> = (typeof Requests)[E]["payload"]["static"];
+
+/** The requests as Socket.IO's typed events: payload, then the ack (optional for signals). */
+export type ClientToServerEvents = {
+  [E in RequestName]: (typeof Requests)[E] extends { ackOptional: true }
+    ? (payload: RequestPayload<E>, ack?: AckCallback<RequestAnswers[E]>) => void
+    : (payload: RequestPayload<E>, ack: AckCallback<RequestAnswers[E]>) => void;
+};
 
 export interface ServerToClientEvents {
   lobby: (snapshot: LobbySnapshot) => void;

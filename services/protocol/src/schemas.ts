@@ -7,6 +7,7 @@
 import { Type, type Static, type TSchema, type TObject, type TProperties } from "@sinclair/typebox";
 import { Limits, LobbyLimits, ROOM_ID_PATTERN, USERNAME_PATTERN } from "./limits.js";
 import { ENVELOPE_PATTERN } from "./envelope-format.js";
+import type { RequestName } from "./events.js";
 
 const strict = <T extends TProperties>(properties: T): TObject<T> =>
   Type.Object(properties, { additionalProperties: false });
@@ -93,6 +94,40 @@ export const LobbyPagePayload = strict({
 export const HandshakeAuth = strict({
   rooms: Type.Optional(Type.Array(RoomId, { maxItems: 16 })),
 });
+
+/** How the server takes one request: its payload's schema, and whether it may come without an ack. */
+export interface RequestSpec {
+  payload: TSchema;
+  /** A signal (`typing`): it may come without an ack. */
+  ackOptional?: true;
+}
+
+/**
+ * Every client→server request's schema, by event name: one table for the server (which compiles it
+ * and dispatches by it), the clients and the docs. What each answers is `RequestAnswers` (events.ts).
+ */
+export const Requests = {
+  lobby: { payload: EmptyPayload },
+  lobby_users: { payload: LobbyPagePayload },
+  lobby_rooms: { payload: LobbyPagePayload },
+  create_room: { payload: CreateRoomPayload },
+  join_room: { payload: JoinRoomPayload },
+  leave_room: { payload: RoomRefPayload },
+  delete_room: { payload: RoomRefPayload },
+  kick: { payload: KickPayload },
+  unban: { payload: KickPayload },
+  text: { payload: TextPayload },
+  history: { payload: HistoryPayload },
+  clear_history: { payload: RoomRefPayload },
+  set_retention: { payload: RetentionPayload },
+  private_message: { payload: PrivateMessagePayload },
+  open_conversation: { payload: ConversationRefPayload },
+  conversations: { payload: EmptyPayload },
+  conversation_history: { payload: ConversationHistoryPayload },
+  mark_read: { payload: MarkReadPayload },
+  typing: { payload: RoomRefPayload, ackOptional: true },
+  metrics_subscribe: { payload: EmptyPayload },
+} as const satisfies Record<RequestName, RequestSpec>;
 
 export type CredentialsBody = Static<typeof CredentialsBody>;
 export type CreateRoomPayload = Static<typeof CreateRoomPayload>;

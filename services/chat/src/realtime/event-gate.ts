@@ -1,11 +1,12 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { ErrorCode, type Ack, type ErrorBody } from "@sala/protocol";
+import { ErrorCode, type Ack, type ErrorBody, type RequestAnswers, type RequestName, type RequestPayload } from "@sala/protocol";
+import { Requests, type RequestSpec } from "@sala/protocol/schemas";
 import { toErrorBody } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SalaSocket } from "./types.js";
 
-/** One client→server event: its payload schema and what it does with a valid payload. */
+/** One client→server event as the gate runs it: its payload check and what it does with a valid one. */
 export interface EventSpec {
   check(payload: unknown): boolean;
   /** Signals like `typing` may come without an ack; requests may not. */
@@ -13,20 +14,35 @@ export interface EventSpec {
   run(socket: SalaSocket, payload: unknown): Promise<object>;
 }
 
-export function defineEvent<S extends TSchema>(
-  schema: S,
-  run: (socket: SalaSocket, payload: Static<S>) => Promise<object>,
-  options: { ackOptional?: boolean } = {},
-): EventSpec {
+/** The handler of request `E`: its schema is the protocol's (`Requests`), its answer `RequestAnswers[E]`. */
+export interface RequestHandler<E extends RequestName> extends EventSpec {
+  readonly event: E;
+}
+
+/** Every request's handler: app.ts's table must have one for each, under its own name. */
+export type EventTable = { readonly [E in RequestName]: RequestHandler<E> };
+
+/**
+ * Handles request `event` with `run`, which gets the payload as the protocol's schema for it
+ * types it (checked before `run` is called) and must answer what the protocol says it answers.
+ */
+export function defineEvent<E extends RequestName>(
+  event: E,
+  run: (socket: SalaSocket, payload: RequestPayload<E>) => Promise<RequestAnswers[E]>,
+): RequestHandler<E> {
+  const spec: RequestSpec = Requests[event];
+  return { event, ...compileEvent(spec.payload, run as (socket: SalaSocket, payload: unknown) => Promise<object>, spec.ackOptional ?? false) };
+}
+
+/** The gate's view of any event: a compiled schema and a handler (tests build made-up events with it). */
+export function compileEvent<S extends TSchema>(schema: S, run: (socket: SalaSocket, payload: Static<S>) => Promise<object>, ackOptional = false): EventSpec {
   const compiled = TypeCompiler.Compile(schema);
   return {
     check: (payload) => compiled.Check(payload),
-    ackOptional: options.ackOptional ?? false,
+    ackOptional,
     run: (socket, payload) => run(socket, payload as Static<S>),
   };
 }
-
-export type EventTable = Record<string, EventSpec>;
 
 type AckFn = (answer: Ack) => void;
 
@@ -80,7 +96,7 @@ export class EventGate {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly table: EventTable,
+    private readonly table: Readonly<Record<string, EventSpec>>,
     private readonly eventsPerSecond: number,
     private readonly logger: Logger,
     private readonly observe: { answered(event: string, seconds: number): void; unavailable(): void } = { answered() {}, unavailable() {} },

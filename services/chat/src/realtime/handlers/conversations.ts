@@ -1,11 +1,4 @@
 import { conversationId, ErrorCode, parseEnvelope, type Whisper } from "@sala/protocol";
-import {
-  ConversationHistoryPayload,
-  ConversationRefPayload,
-  EmptyPayload,
-  MarkReadPayload,
-  PrivateMessagePayload,
-} from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
 import { nameKey, oldestKept, type ConversationStore, type HistoryCap, type UserStore } from "../../stores/types.js";
 import { keysFor, mintKey } from "../epoch-keys.js";
@@ -34,7 +27,7 @@ const DISPLAY_NAMES_KEPT = 10_000;
  * conversation, and its key goes only to its two participants. The server never decrypts; it
  * checks an envelope's shape and key id, numbers and stores it, then delivers it.
  */
-export function conversationHandlers(deps: ConversationDeps): EventTable {
+export function conversationHandlers(deps: ConversationDeps): Pick<EventTable, "open_conversation" | "conversations" | "conversation_history" | "private_message" | "mark_read"> {
   const { conversations } = deps;
 
   // Display names by case-folded name. Accounts are never renamed or deleted, so a name found
@@ -59,7 +52,7 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
   const notBefore = () => oldestKept(deps.historyCap, Date.now());
 
   return {
-    open_conversation: defineEvent(ConversationRefPayload, async (socket, { with: name }) => {
+    open_conversation: defineEvent("open_conversation", async (socket, { with: name }) => {
       const me = socket.data.username;
       const peer = await peerOf(socket, name);
       const { conversation, key } = await conversations.open(me, peer, mintKey());
@@ -69,11 +62,11 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
       return { conversation, key, keys: [...older, key], history };
     }),
 
-    conversations: defineEvent(EmptyPayload, async (socket) => ({
+    conversations: defineEvent("conversations", async (socket) => ({
       conversations: await conversations.list(socket.data.username, LIST_LIMIT),
     })),
 
-    conversation_history: defineEvent(ConversationHistoryPayload, async (socket, { with: name, ...paging }) => {
+    conversation_history: defineEvent("conversation_history", async (socket, { with: name, ...paging }) => {
       const query = pageQuery(paging, deps.historyCap);
       const me = socket.data.username;
       const peer = await peerOf(socket, name);
@@ -87,7 +80,7 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
      * room echo; clients drop the repeat by seq). The recipient need not be online: they read
      * it from the conversation later.
      */
-    private_message: defineEvent(PrivateMessagePayload, async (socket, { to, msg, id }) => {
+    private_message: defineEvent("private_message", async (socket, { to, msg, id }) => {
       const from = socket.data.username;
       const peer = await peerOf(socket, to);
       const keyId = parseEnvelope(msg)?.keyId ?? 0;
@@ -103,7 +96,7 @@ export function conversationHandlers(deps: ConversationDeps): EventTable {
     }),
 
     /** Read up to `seq`: the user's other sockets (tabs, devices) clear their unread count too. */
-    mark_read: defineEvent(MarkReadPayload, async (socket, { with: name, seq }) => {
+    mark_read: defineEvent("mark_read", async (socket, { with: name, seq }) => {
       const me = socket.data.username;
       const peer = await peerOf(socket, name);
       const conversation = await conversations.markRead(me, peer, seq);

@@ -1,5 +1,5 @@
 import { ErrorCode, parseEnvelope } from "@sala/protocol";
-import { HistoryPayload, RoomRefPayload, TextPayload } from "@sala/protocol/schemas";
+import type { TextPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
 import type { HistoryCap, RoomStore } from "../../stores/types.js";
 import { keysFor } from "../epoch-keys.js";
@@ -35,7 +35,7 @@ async function inJoinedRoom<T>(socket: SalaSocket, roomId: string, run: () => Pr
 }
 
 /** Room messages (`text`), their history and typing signals (whispers: conversations.ts). */
-export function messageHandlers(deps: MessageDeps): EventTable {
+export function messageHandlers(deps: MessageDeps): Pick<EventTable, "text" | "history" | "typing"> {
   /**
    * Relays a ciphertext envelope to the room on every node. The server never decrypts: it checks
    * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
@@ -63,10 +63,10 @@ export function messageHandlers(deps: MessageDeps): EventTable {
   }
 
   return {
-    text: defineEvent(TextPayload, (socket, payload) => inJoinedRoom(socket, payload.roomId, () => acceptText(socket, payload))),
+    text: defineEvent("text", (socket, payload) => inJoinedRoom(socket, payload.roomId, () => acceptText(socket, payload))),
 
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
-    history: defineEvent(HistoryPayload, (socket, { roomId, ...paging }) =>
+    history: defineEvent("history", (socket, { roomId, ...paging }) =>
       inJoinedRoom(socket, roomId, () =>
         readAsMember(deps.rooms, roomId, socket.data.username, async () => {
           const messages = await deps.rooms.history(roomId, pageQuery(paging, deps.historyCap));
@@ -75,8 +75,7 @@ export function messageHandlers(deps: MessageDeps): EventTable {
       ),
     ),
 
-    typing: defineEvent(
-      RoomRefPayload,
+    typing: defineEvent("typing",
       (socket, { roomId }) =>
         inJoinedRoom(socket, roomId, async () => {
           const now = Date.now();
@@ -88,7 +87,6 @@ export function messageHandlers(deps: MessageDeps): EventTable {
           }
           return {};
         }),
-      { ackOptional: true },
     ),
   };
 }

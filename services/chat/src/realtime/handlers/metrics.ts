@@ -1,5 +1,4 @@
 import { ErrorCode } from "@sala/protocol";
-import { EmptyPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
 import type { SampleStore } from "../../stores/types.js";
 import { defineEvent, type EventTable } from "../event-gate.js";
@@ -12,9 +11,9 @@ export interface MetricsHandlerDeps {
 }
 
 /** Admins watch every node's health: recent samples now, then one per node per second. */
-export function metricsHandlers(deps: MetricsHandlerDeps): EventTable {
+export function metricsHandlers(deps: MetricsHandlerDeps): Pick<EventTable, "metrics_subscribe"> {
   return {
-    metrics_subscribe: defineEvent(EmptyPayload, async (socket) => {
+    metrics_subscribe: defineEvent("metrics_subscribe", async (socket) => {
       if (!socket.data.isAdmin) throw new AppError(ErrorCode.FORBIDDEN, "Only admins can watch the cluster's health");
       socket.join(SocketRooms.metricsViewers);
       return {

@@ -1,35 +1,34 @@
-import { CreateRoomPayload, JoinRoomPayload, KickPayload, RetentionPayload, RoomRefPayload } from "@sala/protocol/schemas";
 import { defineEvent, type EventTable } from "../event-gate.js";
 import type { RoomService } from "../room-service.js";
 
-export function roomHandlers(deps: { roomService: RoomService }): EventTable {
+export function roomHandlers(deps: { roomService: RoomService }): Pick<EventTable, "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
   const { roomService } = deps;
   return {
-    create_room: defineEvent(CreateRoomPayload, async (socket, { name, password }) => ({
+    create_room: defineEvent("create_room", async (socket, { name, password }) => ({
       room: await roomService.create(socket.data.username, name, password),
     })),
-    join_room: defineEvent(JoinRoomPayload, (socket, { roomId, password }) => roomService.join(socket, roomId, password)),
-    leave_room: defineEvent(RoomRefPayload, async (socket, { roomId }) => {
+    join_room: defineEvent("join_room", (socket, { roomId, password }) => roomService.join(socket, roomId, password)),
+    leave_room: defineEvent("leave_room", async (socket, { roomId }) => {
       await roomService.leave(socket.data.username, roomId);
       return {};
     }),
-    delete_room: defineEvent(RoomRefPayload, async (socket, { roomId }) => {
+    delete_room: defineEvent("delete_room", async (socket, { roomId }) => {
       await roomService.delete(socket.data.username, roomId);
       return {};
     }),
-    kick: defineEvent(KickPayload, async (socket, { roomId, username }) => {
+    kick: defineEvent("kick", async (socket, { roomId, username }) => {
       await roomService.kick(socket.data.username, roomId, username);
       return {};
     }),
-    unban: defineEvent(KickPayload, async (socket, { roomId, username }) => {
+    unban: defineEvent("unban", async (socket, { roomId, username }) => {
       await roomService.unban(socket.data.username, roomId, username);
       return {};
     }),
-    clear_history: defineEvent(RoomRefPayload, async (socket, { roomId }) => {
+    clear_history: defineEvent("clear_history", async (socket, { roomId }) => {
       await roomService.clearHistory(socket.data.username, roomId);
       return {};
     }),
-    set_retention: defineEvent(RetentionPayload, async (socket, { roomId, maxMessages }) => ({
+    set_retention: defineEvent("set_retention", async (socket, { roomId, maxMessages }) => ({
       maxMessages: await roomService.setRetention(socket.data.username, roomId, maxMessages),
     })),
   };
