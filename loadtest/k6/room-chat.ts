@@ -8,7 +8,7 @@
  */
 import { positive, vuIndex, type RunData } from "./lib/config.js";
 import { chat, chatOptions, ReceiverTally, sendPaced } from "./lib/delivery.js";
-import { joinRoom, LobbyRooms, roomNamed, sendText } from "./lib/room.js";
+import { joinRoom, roomNamed, sendText } from "./lib/room.js";
 import { checked, openSocket, signIn } from "./lib/session.js";
 
 export { setup } from "./lib/config.js";
@@ -21,17 +21,15 @@ export default async function (data: RunData): Promise<void> {
   const vu = vuIndex();
   const user = await signIn(`${data.prefix}${vu}`);
   if (!user) return;
-  const lobby = new LobbyRooms();
   const tally = new ReceiverTally();
   const client = await checked("connected", () =>
     openSocket(user, (c) => {
-      lobby.follow(c);
       c.on("text", (message) => tally.delivered(message.roomId, message.seq, message.msg));
     }),
   );
   if (!client) return;
   const room = await checked("in room", async () => {
-    const roomId = await roomNamed(client, lobby, `${data.prefix}room-${vu % ROOMS}`, vu < ROOMS, chat.waitMs);
+    const roomId = await roomNamed(client, `${data.prefix}room-${vu % ROOMS}`, vu < ROOMS, chat.waitMs);
     return joinRoom(client, roomId, tally);
   });
   if (room) await tally.finish(room.id, await sendPaced((n, sentAt) => sendText(client, room, vu, n, sentAt)));

@@ -33,7 +33,7 @@ const shown = (feed: FeedItem[]) => feed.flatMap((item) => (item.kind === "messa
 const roomRequests = () => fake.socket.requests.filter((request) => ["join_room", "history", "text"].includes(request.event)).map((request) => request.event);
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 /** Answers to what the chat asks around the room (the lobby when overdue, the conversations). */
-const aside = (event: string) => (event === "lobby" ? { ok: true, users: [], rooms: [], rev: 0 } : { ok: true, conversations: [] });
+const aside = (event: string) => (event === "lobby" ? { ok: true, counts: { users: 0, rooms: 0 }, users: [], partners: [], rooms: [], myRooms: [], rev: 0, pageSize: 100 } : { ok: true, conversations: [] });
 
 /** A server that numbers messages from `next` and answers everything else plainly. */
 function server(next = 1) {

@@ -6,7 +6,7 @@
  * connection. socket.io-client is replaced by a stand-in whose requests the test answers.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import type { LobbySnapshot, RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
 import { encryptText } from "@sala/protocol/envelope";
 import type { FeedItem } from "../src/lib/room.svelte.js";
 
@@ -32,6 +32,17 @@ const summary: RoomSummary = { id: ROOM_ID, name: "General", owner: "Bob", isPri
 function message(seq: number, text: string, key: RoomKey, roomId = ROOM_ID): RoomMessage {
   return { roomId, seq, from: "Bob", ts: 1_700_000_000_000 + seq, msg: encryptText(text, roomId, key) };
 }
+
+/** A lobby snapshot with these users online and no room. */
+const snapshot = (users: string[], rev: number): LobbySnapshot => ({
+  counts: { users: users.length, rooms: 0 },
+  users,
+  partners: [],
+  rooms: [],
+  myRooms: [],
+  rev,
+  pageSize: 100,
+});
 
 const shown = (feed: FeedItem[]) => feed.flatMap((item) => (item.kind === "message" ? [`${item.seq}:${item.text}`] : []));
 
@@ -99,7 +110,7 @@ describe("joining a room", () => {
       const asked: string[] = [];
       fake.socket.answer = async (event) => {
         asked.push(event);
-        return event === "lobby" ? { ok: true, users: ["Ana", "Bob"], rooms: [], rev: 3 } : { ok: false, error: { code: "UNAVAILABLE", message: "" } };
+        return event === "lobby" ? { ok: true, ...snapshot(["Ana", "Bob"], 3) } : { ok: false, error: { code: "UNAVAILABLE", message: "" } };
       };
       // The server could not read the lobby: no snapshot follows the connection.
       fake.socket.deliver("connect", undefined);
@@ -107,15 +118,15 @@ describe("joining a room", () => {
       expect(asked).not.toContain("lobby");
       await vi.advanceTimersByTimeAsync(1000);
       expect(asked.filter((event) => event === "lobby")).toHaveLength(1);
-      expect(chat.users).toEqual(["Ana", "Bob"]);
+      expect(chat.lobby.users).toEqual(["Ana", "Bob"]);
 
       // The snapshot came with the connection: nothing to ask.
       asked.length = 0;
       fake.socket.deliver("connect", undefined);
-      fake.socket.deliver("lobby", { users: ["Ana"], rooms: [], rev: 4 });
+      fake.socket.deliver("lobby", snapshot(["Ana"], 4));
       await vi.advanceTimersByTimeAsync(5000);
       expect(asked).not.toContain("lobby");
-      expect(chat.users).toEqual(["Ana"]);
+      expect(chat.lobby.users).toEqual(["Ana"]);
       chat.close();
     } finally {
       vi.useRealTimers();

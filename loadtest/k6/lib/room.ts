@@ -1,37 +1,36 @@
 /** Room chat's protocol steps: find or create a room by name, join it, send sealed messages into it. */
-import { LobbyState, type RoomKey } from "@sala/protocol";
+import { nameKey, type RoomKey } from "@sala/protocol";
 import { sealPayload } from "../../src/chat-payload.js";
-import { settle } from "../../src/pacer.js";
 import type { SioClient } from "../../src/sio-client.js";
 import { messageId, type ReceiverTally } from "./delivery.js";
 
-/** The lobby as this VU's socket sees it, from the connect on (give `follow` to openSocket). */
-export class LobbyRooms {
-  private readonly state = new LobbyState();
+/** How often a VU waiting for another's room searches the lobby for it. */
+const SEARCH_EVERY_MS = 250;
 
-  readonly follow = (client: SioClient): void => {
-    client.on("lobby", (snapshot) => this.state.applySnapshot(snapshot));
-    client.on("lobby_update", (update) => this.state.applyUpdate(update));
-  };
-
-  /** Room names compare regardless of case, as Sala compares them. */
-  find(name: string): string | undefined {
-    const wanted = name.toLowerCase();
-    return this.state.roomList().find((room) => room.name.toLowerCase() === wanted)?.id;
-  }
+/** The room named `name` (names compare as Sala compares them), searched by name in the lobby. */
+async function findRoom(client: SioClient, name: string): Promise<string | undefined> {
+  const page = await client.request("lobby_rooms", { prefix: name, limit: 1 }, 20_000);
+  if (!page.ok) throw new Error(`lobby_rooms: ${page.error.code}`);
+  return page.rooms.find((room) => nameKey(room.name) === nameKey(name))?.id;
 }
 
-/** The id of the room `name`: this VU creates it when `create` (else, or on a rerun, waits for it in the lobby). */
-export async function roomNamed(client: SioClient, lobby: LobbyRooms, name: string, create: boolean, waitMs: number): Promise<string> {
+/**
+ * The id of the room `name`: this VU creates it when `create` (else, or on a rerun, waits for it,
+ * searching the lobby by name: the lobby's first page shows only the most active rooms).
+ */
+export async function roomNamed(client: SioClient, name: string, create: boolean, waitMs: number): Promise<string> {
   if (create) {
     const created = await client.request("create_room", { name }, 20_000);
     if (created.ok) return created.room.id;
     if (created.error.code !== "ROOM_EXISTS") throw new Error(`create_room: ${created.error.code}`);
   }
-  await settle(() => lobby.find(name) !== undefined, waitMs);
-  const id = lobby.find(name);
-  if (!id) throw new Error(`room "${name}" did not appear in the lobby within ${waitMs} ms`);
-  return id;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const id = await findRoom(client, name);
+    if (id) return id;
+    if (Date.now() >= deadline) throw new Error(`room "${name}" did not appear in the lobby within ${waitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, SEARCH_EVERY_MS));
+  }
 }
 
 export interface JoinedRoom {

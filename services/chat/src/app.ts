@@ -196,14 +196,20 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const gate = new EventGate(
     {
       ...lobbyHandlers({ lobbyViews }),
-      ...roomHandlers({ roomService }),
+      ...roomHandlers({ roomService, followRoom: (socket, roomId) => lobbyViews.followOwnRooms(socket, [roomId]) }),
       ...messageHandlers({
         rooms: stores.rooms,
         typingThrottleMs: config.typingThrottleMs,
         historyCap,
         onAccepted: () => metrics.messagesAccepted.inc(),
       }),
-      ...conversationHandlers({ conversations: stores.conversations, users: stores.users, historyCap, openHistory: config.history.onJoin }),
+      ...conversationHandlers({
+        conversations: stores.conversations,
+        users: stores.users,
+        historyCap,
+        openHistory: config.history.onJoin,
+        followPartner: (socket, partner) => lobbyViews.followPartners(socket, [partner]),
+      }),
       ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),
     } satisfies EventTable,
     config.socketEventsPerSec,

@@ -6,6 +6,7 @@
  * the first page, `z…` are past it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from "vitest";
+import { encryptText } from "@sala/protocol/envelope";
 import { ErrorCode, LobbyState, type LobbyCounts, type LobbyUpdate, type RoomSummary } from "@sala/protocol";
 import {
   connect,
@@ -196,6 +197,42 @@ describe("lobby changes by interest", () => {
     const returned = await connect(n2, partner.cookie);
     sockets.push(returned);
     await waitFor(other.socket, "lobby_update", (update: LobbyUpdate) => update.presence.some((change) => change.username === partnerName && change.online));
+  });
+
+  it("reach a socket for partners and rooms it gained since its snapshot: a conversation opened or received, a room joined", async () => {
+    const tag = letters();
+    for (const name of ["a1", "a2", "a3"]) await online(n2, `${tag}${name}${newUsername("")}`);
+    const offlineOf = (username: string) => (update: LobbyUpdate) => update.presence.some((change) => change.username === username && !change.online);
+    // Opening a conversation: the opener's socket follows the other user.
+    const opener = await online(n1, `${tag}y${newUsername("opener")}`);
+    const opened = await online(n2, `${tag}z${newUsername("opened")}`);
+    expect((await request(opener.socket, "open_conversation", { with: opened.username })).ok).toBe(true);
+    opened.socket.close();
+    await waitFor(opener.socket, "lobby_update", offlineOf(opened.username));
+    // A first whisper received: every socket of the receiver, on any node, follows the sender.
+    const sender = await online(n2, `${tag}z${newUsername("sender")}`);
+    const receiver = await online(n1, `${tag}y${newUsername("receiver")}`);
+    const receiverTab = await tab(n2, receiver.username, receiver.cookie);
+    const conversation = await request(sender.socket, "open_conversation", { with: receiver.username });
+    const whisper = encryptText("hi", conversation.conversation.id, conversation.key);
+    expect((await request(sender.socket, "private_message", { to: receiver.username, msg: whisper })).ok).toBe(true);
+    await waitFor(receiverTab.socket, "private_message");
+    sender.socket.close();
+    await Promise.all([receiver, receiverTab].map((socketOf) => waitFor(socketOf.socket, "lobby_update", offlineOf(sender.username))));
+
+    // A room past the first page, joined: the joining socket follows its lobby entry.
+    const owner = await online(n1, `${tag}b${newUsername("owner")}`);
+    const quiet = (await request(owner.socket, "create_room", { name: `${tag} zz quiet` })).room as RoomSummary;
+    const member = await online(n2, `${tag}c${newUsername("member")}`);
+    expect((await request(member.socket, "join_room", { roomId: quiet.id })).ok).toBe(true);
+    expect((await request(member.socket, "leave_room", { roomId: quiet.id })).ok).toBe(true);
+    const joiner = await online(n1, `${tag}d${newUsername("joiner")}`);
+    expect((await request(joiner.socket, "join_room", { roomId: quiet.id })).ok).toBe(true);
+    // The joiner's other tab: the room is among its snapshot's rooms, and followed.
+    const otherTab = await tab(n2, joiner.username, joiner.cookie);
+    expect(otherTab.snapshot.myRooms.map((room) => room.id)).toEqual([quiet.id]);
+    expect((await request(member.socket, "join_room", { roomId: quiet.id })).ok).toBe(true);
+    await waitFor(otherTab.socket, "lobby_update", (update: LobbyUpdate) => update.rooms.some((change) => "room" in change && change.room.id === quiet.id && change.room.memberCount === 2));
   });
 
   it("send member counts of the first page's rooms to every lobby socket, of other rooms to their followers", async () => {

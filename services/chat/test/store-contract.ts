@@ -343,6 +343,9 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         await stores.conversations.accept(whisper(bia, ana, 300), cap(100));
         expect((await stores.conversations.list(ana, 10)).map((c) => c.with)).toEqual([bia, caio]);
         expect((await stores.conversations.list(ana, 1)).map((c) => c.with)).toEqual([bia]);
+        // The partners alone, as the lobby asks for them: name keys, in the same order.
+        expect(await stores.conversations.partners(ana.toUpperCase(), 10)).toEqual([bia.toLowerCase(), caio.toLowerCase()]);
+        expect(await stores.conversations.partners(caio, 1)).toEqual([ana.toLowerCase()]);
       });
 
       it("caps a conversation's history by length and by age", async () => {

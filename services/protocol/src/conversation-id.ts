@@ -1,3 +1,5 @@
+import { nameKey } from "./names.js";
+
 /**
  * The id of the 1-to-1 conversation between two users: `dm:<a>:<b>`, the two case-folded names
  * sorted. Usernames cannot contain ":", so the id is unambiguous. It is the scope that a whisper
@@ -5,10 +7,13 @@
  * another conversation.
  */
 export function conversationId(userA: string, userB: string): string {
-  const [first, second] = [fold(userA), fold(userB)].sort();
+  const [first, second] = [nameKey(userA), nameKey(userB)].sort();
   return `dm:${first}:${second}`;
 }
 
-function fold(name: string): string {
-  return name.normalize("NFC").toLowerCase();
+/** The other participant's name key in conversation `id` (`me`'s own, for a conversation with oneself); null: not a conversation id. */
+export function partnerIn(id: string, me: string): string | null {
+  const [tag, first, second, ...rest] = id.split(":");
+  if (tag !== "dm" || first === undefined || second === undefined || rest.length > 0) return null;
+  return first === nameKey(me) ? second : first;
 }

@@ -171,8 +171,14 @@ export class LobbyState {
     dropOldest([...this.users].filter(([, entry]) => !entry.value.online), this.users);
     dropOldest([...this.rooms].filter(([, entry]) => !entry.value), this.rooms);
     const users = [...this.users.entries()].filter(([, entry]) => entry.value.online).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    let lastKept: string | null = null;
     users.forEach(([key, entry], position) => {
-      if (position >= this.pageSize && !pinned(entry.pins)) this.users.delete(key);
+      if (position < this.pageSize) lastKept = key;
+      else if (!pinned(entry.pins)) {
+        this.users.delete(key);
+        // The next page starts after the last user still on this one, or those let go never show.
+        if (lastKept !== null && (this.usersNext === null || lastKept < this.usersNext)) this.usersNext = lastKept;
+      }
     });
     const rooms = [...this.rooms.values()].flatMap((entry) => (entry.value ? [{ ...entry.value, pinned: pinned(entry.pins) }] : []));
     rooms.sort(byActivity).forEach((room, position) => {

@@ -6,20 +6,21 @@
 import { io, type Socket } from "socket.io-client";
 import {
   ErrorCode,
-  LobbyState,
+  nameKey,
+  sameName,
   type Ack,
   type ClientToServerEvents,
   type ErrorBody,
   type LobbySnapshot,
   type RoomKey,
   type RoomMessage,
-  type RoomSummary,
   type ServerToClientEvents,
   type Whisper,
 } from "@sala/protocol";
 import { keepConnected, type ConnectionState } from "./connection.js";
 import { describeError } from "./errors.js";
 import { Conversations } from "./conversations.svelte.js";
+import { Lobby } from "./lobby.svelte.js";
 import { RoomSession } from "./room.svelte.js";
 import { messageId, type SendText } from "./outbox.svelte.js";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
@@ -46,8 +47,6 @@ const LOBBY_WAIT_MS = 3000;
 
 export class Chat {
   connection = $state<ConnectionState>("connecting");
-  users = $state<string[]>([]);
-  rooms = $state<RoomSummary[]>([]);
   room = $state<RoomSession | null>(null);
   /** A notice for the lobby (kicked, room deleted…), as a message key and its parameters. */
   lobbyNotice = $state<{ key: MessageKey; params: Record<string, string> } | null>(null);
@@ -56,8 +55,9 @@ export class Chat {
   /** Ticks every second so typing indicators expire on screen. */
   now = $state(Date.now());
   readonly conversations = new Conversations();
+  /** What the lobby shows (counts, users, rooms) and its searches and pages. */
+  readonly lobby: Lobby;
 
-  private readonly lobby = new LobbyState();
   private readonly socket: SalaSocket;
   private lastTypingSignal = 0;
   /** `open_conversation` requests under way, by case-folded peer name. */
@@ -85,6 +85,10 @@ export class Chat {
       // handles anything we typed while disconnected.
       auth: (send) => send(this.room ? { rooms: [this.room.id] } : {}),
     });
+    this.lobby = new Lobby(me, {
+      users: (payload) => this.request("lobby_users", payload),
+      rooms: (payload) => this.request("lobby_rooms", payload),
+    });
     this.listen();
     this.clock = setInterval(() => (this.now = Date.now()), 1000);
   }
@@ -92,6 +96,7 @@ export class Chat {
   close(): void {
     clearInterval(this.clock);
     clearTimeout(this.lobbyCheck);
+    this.lobby.close();
     this.stopKeeping();
     this.socket.close();
   }
@@ -118,6 +123,7 @@ export class Chat {
     for (const message of early.messages) room.receive(message, this.me);
     this.room?.outbox.close();
     this.room = room;
+    this.lobby.joined(answer.room);
     this.lobbyNotice = null;
     this.unsent = null;
     if (this.socket.connected) this.openOutbox(room);
@@ -127,7 +133,9 @@ export class Chat {
   /** Back to the lobby at once; the server is told in the background. */
   leaveRoom(): void {
     const room = this.dropRoom();
-    if (room) void this.request("leave_room", { roomId: room.id });
+    if (!room) return;
+    this.lobby.left(room.id);
+    void this.request("leave_room", { roomId: room.id });
   }
 
   async deleteRoom(): Promise<string | null> {
@@ -217,6 +225,7 @@ export class Chat {
       answer = await this.request("private_message", { to, msg, id });
       if (answer.ok) {
         const { conversationId, seq, ts, to: recipient } = answer;
+        this.lobby.addPartners([recipient]);
         this.showWhisper({ conversationId, seq, ts, from: this.me, to: recipient, msg });
         return null;
       }
@@ -257,16 +266,14 @@ export class Chat {
     // under way gets its answer as lost (Socket.IO ends pending acks on a disconnect).
     socket.on("disconnect", () => this.room?.outbox.close());
     socket.on("lobby", (snapshot) => this.lobbyArrived(snapshot));
-    socket.on("lobby_update", (update) => {
-      this.lobby.applyUpdate(update);
-      this.refreshLobby();
-    });
+    socket.on("lobby_update", (update) => this.lobby.applyUpdate(update));
+    socket.on("lobby_counts", (counts) => this.lobby.applyCounts(counts));
     socket.on("member_joined", ({ roomId, username }) => this.inRoom(roomId)?.memberJoined(username));
     socket.on("member_left", ({ roomId, username, reason }) => {
       const room = this.inRoom(roomId);
       if (!room) return;
       // Membership is the user's, not the tab's: leaving in another tab takes this one out too.
-      if (username.toLowerCase() === this.me.toLowerCase()) this.sentToLobby(roomId, "room.youLeftElsewhere", { room: room.summary.name });
+      if (sameName(username, this.me)) this.sentToLobby(roomId, "room.youLeftElsewhere", { room: room.summary.name });
       else room.memberLeft(username, reason);
     });
     socket.on("room_key", ({ roomId, key }) => {
@@ -284,7 +291,7 @@ export class Chat {
       if (last > 0 && message.seq > last + 1) void this.backfill(room, last);
     });
     socket.on("typing", ({ roomId, username }) => {
-      if (username.toLowerCase() !== this.me.toLowerCase()) this.inRoom(roomId)?.startTyping(username);
+      if (!sameName(username, this.me)) this.inRoom(roomId)?.startTyping(username);
     });
     socket.on("ban_changed", ({ roomId, username, banned }) => this.inRoom(roomId)?.banChanged(username, banned));
     socket.on("kicked", ({ roomId, name, by }) => this.sentToLobby(roomId, "room.youWereKicked", { room: name, by }));
@@ -296,7 +303,6 @@ export class Chat {
   private lobbyArrived(snapshot: LobbySnapshot): void {
     this.lobbyAt = Date.now();
     this.lobby.applySnapshot(snapshot);
-    this.refreshLobby();
   }
 
   /**
@@ -314,11 +320,6 @@ export class Chat {
         this.lobbyArrived(snapshot);
       }
     }, LOBBY_WAIT_MS);
-  }
-
-  private refreshLobby(): void {
-    this.users = this.lobby.onlineUsers();
-    this.rooms = this.lobby.roomList();
   }
 
   private inRoom(roomId: string): RoomSession | null {
@@ -352,13 +353,15 @@ export class Chat {
   private sentToLobby(roomId: string, key: MessageKey, params: Record<string, string>): void {
     if (this.room?.id !== roomId) return;
     this.dropRoom();
+    this.lobby.left(roomId);
     this.lobbyNotice = { key, params };
   }
 
   /** A whisper event (ours, echoed, or someone's): into its thread, and the room's feed. */
   private async whisperArrived(whisper: Whisper): Promise<void> {
-    const incoming = whisper.from.toLowerCase() !== this.me.toLowerCase();
+    const incoming = !sameName(whisper.from, this.me);
     const peer = incoming ? whisper.from : whisper.to;
+    this.lobby.addPartners([peer]);
     // A thread never opened on this device: its key first (opening does not mark anything read).
     if (!this.conversations.hasKey(peer)) await this.fetchConversation(peer);
     this.showWhisper(whisper);
@@ -368,7 +371,7 @@ export class Chat {
   /** Files a whisper in its thread, and shows it in the room's feed (once, by conversation and seq). */
   private showWhisper(whisper: Whisper): void {
     this.conversations.receive(whisper, this.me);
-    const mine = whisper.from.toLowerCase() === this.me.toLowerCase();
+    const mine = sameName(whisper.from, this.me);
     const line = this.conversations.line(mine ? whisper.to : whisper.from, whisper.seq);
     if (line) this.room?.whisper(`${whisper.conversationId}#${whisper.seq}`, whisper.from, whisper.to, whisper.ts, line.text, line.incoming);
   }
@@ -376,7 +379,10 @@ export class Chat {
   /** The panel's list with unread counts (on every connect: after a reload, or a reconnect). */
   private async loadConversations(): Promise<void> {
     const answer = await this.request("conversations", {});
-    if (answer.ok) this.conversations.load(answer.conversations);
+    if (answer.ok) {
+      this.conversations.load(answer.conversations);
+      this.lobby.addPartners(answer.conversations.map((conversation) => conversation.with));
+    }
     const open = this.conversations.current();
     if (open) void this.openConversation(open.user); // a reconnect: what it missed, and read
 
@@ -387,7 +393,7 @@ export class Chat {
    * time: a burst of whispers from someone new must not fire one `open_conversation` each.
    */
   private fetchConversation(user: string): Promise<string | null> {
-    const key = user.toLowerCase();
+    const key = nameKey(user);
     let pending = this.conversationFetches.get(key);
     if (!pending) {
       pending = this.request("open_conversation", { with: user })
@@ -416,7 +422,7 @@ export class Chat {
   /** The open thread is read up to its last whisper, here and on every other device. */
   private async markRead(user: string): Promise<void> {
     const thread = this.conversations.current();
-    if (!thread || thread.user.toLowerCase() !== user.toLowerCase() || thread.lastSeq === 0) return;
+    if (!thread || !sameName(thread.user, user) || thread.lastSeq === 0) return;
     this.conversations.read(user, thread.lastSeq);
     await this.request("mark_read", { with: user, seq: thread.lastSeq });
   }

@@ -8,7 +8,7 @@
  * Unread, as on the server: the thread's last seq minus the last seq this user read — reading on
  * any device, or sending, moves it (so every device shows the same count).
  */
-import { conversationId, type ConversationSummary, type OpenedConversation, type RoomKey, type Whisper } from "@sala/protocol";
+import { conversationId, nameKey, sameName, type ConversationSummary, type OpenedConversation, type RoomKey, type Whisper } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 
 export interface ConversationLine {
@@ -84,7 +84,7 @@ export class Conversations {
   }
 
   isOpen(user: string): boolean {
-    return this.open?.toLowerCase() === user.toLowerCase();
+    return this.open !== null && sameName(this.open, user);
   }
 
   hasKey(user: string): boolean {
@@ -137,7 +137,7 @@ export class Conversations {
    * is new, null for one already held.
    */
   receive(whisper: Whisper, me: string): ConversationLine | null {
-    const incoming = whisper.from.toLowerCase() !== me.toLowerCase();
+    const incoming = !sameName(whisper.from, me);
     const peer = incoming ? whisper.from : whisper.to;
     const thread = this.thread(peer);
     thread.id ??= conversationId(me, peer);
@@ -214,5 +214,5 @@ export class Conversations {
 
 /** Case-folded and prefixed, so a user named "constructor" is not an inherited property. */
 function threadKey(user: string): string {
-  return `@${user.toLowerCase()}`;
+  return `@${nameKey(user)}`;
 }

@@ -4,7 +4,7 @@
  * them slightly out of order) and deduplicated by sequence number (the sender gets both its ack
  * and the room's echo).
  */
-import type { RoomKey, RoomMessage, RoomSummary } from "@sala/protocol";
+import { nameKey, sameName, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 import { Outbox } from "./outbox.svelte.js";
@@ -117,7 +117,7 @@ export class RoomSession {
 
   /** The owner barred `username` (a kick) or let them back in (unban), on this tab or another. */
   banChanged(username: string, banned: boolean): void {
-    const others = this.banned.filter((name) => name.toLowerCase() !== username.toLowerCase());
+    const others = this.banned.filter((name) => !sameName(name, username));
     this.banned = banned ? [...others, username].sort(byName) : others;
   }
 
@@ -125,7 +125,7 @@ export class RoomSession {
   receive(message: RoomMessage, me: string): void {
     if (this.seen.has(message.seq)) return;
     const result = decryptText(message.msg, this.summary.id, (id) => this.keys.get(id));
-    const mine = message.from.toLowerCase() === me.toLowerCase();
+    const mine = sameName(message.from, me);
     this.insert({
       kind: "message",
       id: itemId(),
@@ -180,14 +180,14 @@ export class RoomSession {
   }
 
   memberJoined(username: string): void {
-    if (!this.members.some((member) => member.toLowerCase() === username.toLowerCase())) {
+    if (!this.members.some((member) => sameName(member, username))) {
       this.members = [...this.members, username].sort(byName);
     }
     this.notice("room.joined", { user: username });
   }
 
   memberLeft(username: string, reason: "left" | "kicked" | "offline"): void {
-    this.members = this.members.filter((member) => member.toLowerCase() !== username.toLowerCase());
+    this.members = this.members.filter((member) => !sameName(member, username));
     this.stopTyping(username);
     const key = reason === "kicked" ? "room.kicked" : reason === "offline" ? "room.wentOffline" : "room.left";
     this.notice(key, { user: username });
@@ -223,7 +223,7 @@ export class RoomSession {
 
 /** Keys of `typing`: case-folded, and prefixed so no name can be an inherited property. */
 function typingKey(username: string): string {
-  return `@${username.toLowerCase()}`;
+  return `@${nameKey(username)}`;
 }
 
 function byName(a: string, b: string): number {

@@ -37,11 +37,19 @@ export async function startBrowserCluster(nodeCount = 2, env: Record<string, str
   const nodes: ChildNode[] = [];
   const start = (port: number, id = `${prefix}-n${nodes.length + 1}`) =>
     startChildNode(id, redis.url, prefix, { ...env, PORT: String(port), ALLOWED_ORIGINS: origins });
-  for (const port of ports) nodes.push(await start(port));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  let browser: Browser;
+  try {
+    for (const port of ports) nodes.push(await start(port));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  } catch (error) {
+    // A node that cannot start (or a browser that cannot launch) must not leave the others and Redis behind.
+    await Promise.all(nodes.map((node) => node.kill("SIGTERM")));
+    await redis.stop();
+    throw error;
+  }
   return {
     nodes,
     browser,

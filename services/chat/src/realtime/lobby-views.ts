@@ -6,18 +6,20 @@ import { SocketRooms, type SalaSocket } from "./types.js";
 
 export interface LobbyViewDeps {
   lobby: LobbyStore;
-  rooms: Pick<RoomStore, "roomsOf" | "summary">;
-  conversations: Pick<ConversationStore, "list">;
+  rooms: Pick<RoomStore, "roomsOf" | "summaries">;
+  conversations: Pick<ConversationStore, "partners">;
   /** Users, and rooms, on the lobby's first page (LOBBY_PAGE_SIZE). */
   pageSize: number;
   /** Handshakes arriving together share one read of the first page, at most one per this many ms. */
   readSpacingMs: number;
 }
 
-/** Which users and rooms one socket follows: its partners, and those of its pages since its last search. */
+/** Which users and rooms one socket follows: its partners and rooms, and those of its pages since its last search. */
 interface Following {
   /** Name keys of its conversation partners (followed for as long as the socket lives). */
   partners: Set<string>;
+  /** Ids of the user's rooms it was told of (followed for as long as the socket lives). */
+  ownRooms: Set<string>;
   users: string[];
   rooms: string[];
 }
@@ -38,13 +40,14 @@ export class LobbyViews {
   }
 
   /**
-   * The socket's snapshot. It follows its conversation partners' presence from now on; the pages
-   * it followed are dropped (the snapshot starts its view over).
+   * The socket's snapshot. It follows its conversation partners' presence and its user's rooms from
+   * now on; the pages it followed are dropped (the snapshot starts its view over).
    */
   async snapshot(socket: SalaSocket): Promise<LobbySnapshot> {
     const { username } = socket.data;
     const [first, partners, myRooms] = await Promise.all([this.firstPage(), this.partners(username), this.myRooms(username)]);
     this.followPartners(socket, partners);
+    this.followOwnRooms(socket, myRooms.map((room) => room.id));
     this.follow(socket, "users", [], true);
     this.follow(socket, "rooms", [], true);
     return {
@@ -77,15 +80,13 @@ export class LobbyViews {
     return { rooms: page.items, next: page.next, rev: page.rev };
   }
 
-  /** The user's conversation partners, most recent first. */
-  private async partners(username: string): Promise<string[]> {
-    return (await this.deps.conversations.list(username, LobbyLimits.partnersMax)).map((conversation) => conversation.with);
+  /** The name keys of the user's latest conversation partners. */
+  private partners(username: string): Promise<string[]> {
+    return this.deps.conversations.partners(username, LobbyLimits.partnersMax);
   }
 
   private async myRooms(username: string): Promise<RoomSummary[]> {
-    const ids = (await this.deps.rooms.roomsOf(username)).slice(0, LobbyLimits.ownRoomsMax);
-    const rooms = await Promise.all(ids.map((id) => this.deps.rooms.summary(id)));
-    return rooms.filter((room): room is RoomSummary => room !== null);
+    return this.deps.rooms.summaries((await this.deps.rooms.roomsOf(username)).slice(0, LobbyLimits.ownRoomsMax));
   }
 
   /** The socket follows these partners' presence (besides those it followed already). */
@@ -96,9 +97,18 @@ export class LobbyViews {
     void socket.join(partners.map(SocketRooms.presenceOf));
   }
 
+  /** The socket follows these rooms of the user's (besides those it followed already). */
+  followOwnRooms(socket: SalaSocket, roomIds: string[]): void {
+    if (roomIds.length === 0) return;
+    const following = this.followingOf(socket);
+    for (const id of roomIds) following.ownRooms.add(id);
+    void socket.join(roomIds.map(SocketRooms.lobbyRoom));
+  }
+
   /**
    * The socket follows these users (or room ids) too; `fresh` drops what it followed before. At
-   * most LobbyLimits.watchMax are followed: beyond, the earliest are let go. A partner is never let go.
+   * most LobbyLimits.watchMax are followed: beyond, the earliest are let go. A partner, or a room of
+   * the user's, is never let go.
    */
   private follow(socket: SalaSocket, kind: "users" | "rooms", names: string[], fresh: boolean): void {
     const following = this.following.get(socket);
@@ -108,16 +118,15 @@ export class LobbyViews {
     const before = current[kind];
     const after = fresh ? names : [...new Set([...before, ...names])].slice(-LobbyLimits.watchMax);
     const kept = new Set(after);
-    for (const name of before) {
-      if (!kept.has(name) && !(kind === "users" && current.partners.has(nameKey(name)))) void socket.leave(socketRoom(name));
-    }
+    const sticky = (name: string) => (kind === "users" ? current.partners.has(nameKey(name)) : current.ownRooms.has(name));
+    for (const name of before) if (!kept.has(name) && !sticky(name)) void socket.leave(socketRoom(name));
     void socket.join(after.map(socketRoom));
     current[kind] = after;
   }
 
   private followingOf(socket: SalaSocket): Following {
     let following = this.following.get(socket);
-    if (!following) this.following.set(socket, (following = { partners: new Set(), users: [], rooms: [] }));
+    if (!following) this.following.set(socket, (following = { partners: new Set(), ownRooms: new Set(), users: [], rooms: [] }));
     return following;
   }
 }

@@ -98,6 +98,8 @@ export interface RoomStore {
   create(room: RoomRecord, firstKey: RoomKey, maxOwned: number): Promise<RoomCreation>;
   get(roomId: string): Promise<RoomRecord | null>;
   summary(roomId: string): Promise<RoomSummary | null>;
+  /** Summaries of these rooms, in order; rooms that do not exist are left out. */
+  summaries(roomIds: string[]): Promise<RoomSummary[]>;
   /**
    * Deletes the room, its keys, memberships, bars, history and remembered message ids; returns the
    * members it had (null: no such room, or — with `idleBefore` — the room is no longer empty and
@@ -249,6 +251,8 @@ export interface ConversationStore {
   open(me: string, peer: string, key: string): Promise<{ conversation: ConversationSummary; key: RoomKey }>;
   /** The user's conversations, most recent first (at most `limit`). */
   list(me: string, limit: number): Promise<ConversationSummary[]>;
+  /** The name keys of the user's conversation partners, most recent first (at most `limit`); reads no conversation. */
+  partners(me: string, limit: number): Promise<string[]>;
   /** Like RoomStore.acceptMessage; the sender's read seq moves to the new message. null: not opened yet. */
   accept(whisper: IncomingWhisper, cap: HistoryCap): Promise<AcceptResult | null>;
   /** Stored whispers of the conversation of `me` and `peer`, oldest first. */

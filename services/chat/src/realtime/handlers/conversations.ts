@@ -13,6 +13,8 @@ export interface ConversationDeps {
   historyCap: HistoryCap;
   /** Latest whispers sent with open_conversation (JOIN_HISTORY). */
   openHistory: number;
+  /** The lobby sends these sockets the partner's presence from now on (lobby-views.ts). */
+  followPartner(socket: SalaSocket, partner: string): void;
 }
 
 /** Conversations listed for the panel (most recent first). */
@@ -56,6 +58,7 @@ export function conversationHandlers(deps: ConversationDeps): Pick<EventTable, "
       const me = socket.data.username;
       const peer = await peerOf(socket, name);
       const { conversation, key } = await conversations.open(me, peer, mintKey());
+      deps.followPartner(socket, peer);
       const history: Whisper[] =
         deps.openHistory > 0 ? await conversations.history(me, peer, { limit: deps.openHistory, notBefore: notBefore() }) : [];
       const older = (await keysFor(conversations, conversation.id, history)).filter((k) => k.id !== key.id);
@@ -92,6 +95,8 @@ export function conversationHandlers(deps: ConversationDeps): Pick<EventTable, "
       const whisper: Whisper = { conversationId: conversationId(from, peer), seq: accepted.seq, from, to: peer, ts: accepted.ts, msg };
       // A repeat is delivered when the store says so (see AcceptedMessage.deliver).
       if (!accepted.duplicate || accepted.deliver) socket.nsp.to([SocketRooms.user(peer), SocketRooms.user(from)]).emit("private_message", whisper);
+      // The conversation's first whisper: every socket of the peer, on any node, follows the sender's presence.
+      if (accepted.seq === 1 && !accepted.duplicate) socket.nsp.in(SocketRooms.user(peer)).socketsJoin(SocketRooms.presenceOf(from));
       return { ts: accepted.ts, to: peer, seq: accepted.seq, conversationId: whisper.conversationId };
     }),
 

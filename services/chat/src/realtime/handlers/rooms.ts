@@ -1,13 +1,24 @@
 import { defineEvent, type EventTable } from "../event-gate.js";
 import type { RoomService } from "../room-service.js";
+import type { SalaSocket } from "../types.js";
 
-export function roomHandlers(deps: { roomService: RoomService }): Pick<EventTable, "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
+export interface RoomHandlerDeps {
+  roomService: RoomService;
+  /** The lobby sends this socket the room's changes from now on: it is one of the user's rooms (lobby-views.ts). */
+  followRoom(socket: SalaSocket, roomId: string): void;
+}
+
+export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
   const { roomService } = deps;
   return {
     create_room: defineEvent("create_room", async (socket, { name, password }) => ({
       room: await roomService.create(socket.data.username, name, password),
     })),
-    join_room: defineEvent("join_room", (socket, { roomId, password }) => roomService.join(socket, roomId, password)),
+    join_room: defineEvent("join_room", async (socket, { roomId, password }) => {
+      const joined = await roomService.join(socket, roomId, password);
+      deps.followRoom(socket, roomId);
+      return joined;
+    }),
     leave_room: defineEvent("leave_room", async (socket, { roomId }) => {
       await roomService.leave(socket.data.username, roomId);
       return {};

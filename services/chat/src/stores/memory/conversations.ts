@@ -53,6 +53,10 @@ export class MemoryConversationStore implements ConversationStore {
       .slice(0, limit);
   }
 
+  async partners(me: string, limit: number): Promise<string[]> {
+    return (await this.list(me, limit)).map((conversation) => nameKey(conversation.with));
+  }
+
   async accept(whisper: IncomingWhisper, cap: HistoryCap): Promise<AcceptResult | null> {
     const state = this.conversations.get(conversationId(whisper.from, whisper.to));
     if (!state) return null;

@@ -79,6 +79,13 @@ export class MemoryRoomStore implements RoomStore {
     return state ? summarize(state) : null;
   }
 
+  async summaries(roomIds: string[]): Promise<RoomSummary[]> {
+    return roomIds.flatMap((id) => {
+      const state = this.rooms.get(id);
+      return state ? [summarize(state)] : [];
+    });
+  }
+
   /** The id of the room listed under this name key. */
   idByName(key: string): string | undefined {
     return this.idsByName.get(key);

@@ -1,5 +1,5 @@
 import type { RedisClient } from "../../redis.js";
-import { conversationId, type ConversationSummary, type RoomKey, type Whisper } from "@sala/protocol";
+import { conversationId, partnerIn, type ConversationSummary, type RoomKey, type Whisper } from "@sala/protocol";
 import {
   nameKey,
   oldestKept,
@@ -96,6 +96,11 @@ export class RedisConversationStore implements ConversationStore {
       const seq = Number(meta.seq);
       return [{ id: ids[i]!, with: peerName, unread: seq - Number(meta[`read:${mine}`] ?? 0), lastSeq: seq, lastTs: Number(meta.lastTs ?? 0) }];
     });
+  }
+
+  async partners(me: string, limit: number): Promise<string[]> {
+    const ids = await this.redis.zrevrange(this.keys.userConversations(nameKey(me)), 0, limit - 1);
+    return ids.flatMap((id) => partnerIn(id, me) ?? []);
   }
 
   async accept(whisper: IncomingWhisper, cap: HistoryCap): Promise<AcceptResult | null> {
