@@ -309,8 +309,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       } catch (error) {
         logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not release presence at shutdown");
       }
-      lobbyFeed.stop();
-      await lobbyFeed.flush();
+      await lobbyFeed.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();

@@ -4,6 +4,9 @@ import type { LobbyBoundary, LobbyStore } from "../stores/types.js";
 import type { SalaServer } from "./types.js";
 import { SocketRooms } from "./types.js";
 
+/** A room change waiting to be sent, with the highest member count the room had since the last send. */
+type PendingRoomChange = RoomChange & { peak?: number };
+
 export interface LobbyFeedOptions {
   /** Presence changes, rooms created and removed are sent this often (LOBBY_FLUSH_MS; 0: at once). */
   flushMs: number;
@@ -48,9 +51,12 @@ export class LobbyFeed {
     this.countsTimer.unref();
   }
 
-  stop(): void {
+  /** Stops the beats and sends whatever is pending, member counts included (shutdown). */
+  async close(): Promise<void> {
     if (this.countsTimer) clearInterval(this.countsTimer);
     this.countsTimer = null;
+    await this.flush();
+    await this.sendMemberCounts();
   }
 
   userOnline(username: string, rev: number): void {
@@ -98,11 +104,7 @@ export class LobbyFeed {
 
   /** Member counts, then the lobby's counts to this node's lobby sockets when they changed. */
   async sendCounts(): Promise<void> {
-    if (this.memberCounts.size > 0) {
-      const pending = [...this.memberCounts.values()];
-      this.memberCounts = new Map();
-      await this.send([], pending, new Map());
-    }
+    await this.sendMemberCounts();
     if (this.io.of("/").sockets.size === 0) return;
     let counts: LobbyCounts;
     try {
@@ -117,13 +119,28 @@ export class LobbyFeed {
     this.io.local.to(SocketRooms.lobby).emit("lobby_counts", counts);
   }
 
+  private async sendMemberCounts(): Promise<void> {
+    if (this.memberCounts.size === 0) return;
+    const pending = [...this.memberCounts.values()];
+    this.memberCounts = new Map();
+    await this.send([], pending, new Map());
+  }
+
   /**
    * `rooms`: changes, each with the highest member count the room had since the last send (`peak`),
    * or removals with their count when they went (`removedCounts`).
    */
-  private async send(presence: PresenceChange[], rooms: Array<RoomChange & { peak?: number }>, removedCounts: Map<string, number>): Promise<void> {
-    const boundary = await this.boundary();
-    const onPage = (change: RoomChange & { peak?: number }) =>
+  private async send(presence: PresenceChange[], rooms: PendingRoomChange[], removedCounts: Map<string, number>): Promise<void> {
+    try {
+      this.emit(await this.boundary(), presence, rooms, removedCounts);
+    } catch (error) {
+      // Runs from timers: nothing may escape (an unhandled rejection would end the process).
+      this.logger.error({ event: "lobby_send_failed", err: (error as Error).message }, "could not send lobby changes");
+    }
+  }
+
+  private emit(boundary: LobbyBoundary, presence: PresenceChange[], rooms: PendingRoomChange[], removedCounts: Map<string, number>): void {
+    const onPage = (change: PendingRoomChange) =>
       "removed" in change
         ? roomOnPage(boundary, change.removed, removedCounts.get(change.removed) ?? 0)
         : roomOnPage(boundary, change.room.id, Math.max(change.room.memberCount, change.peak ?? 0));
@@ -166,7 +183,7 @@ function userOnPage(boundary: LobbyBoundary, key: string): boolean {
 }
 
 /** The change as clients get it (without the feed's own bookkeeping). */
-function strip(change: RoomChange & { peak?: number }): RoomChange {
+function strip(change: PendingRoomChange): RoomChange {
   return "removed" in change ? { rev: change.rev, removed: change.removed } : { rev: change.rev, room: change.room };
 }
 
