@@ -162,7 +162,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   };
 
   const subscriptionsApplied = adapterSubscriptionsApplied(redis);
-  const lobbyFeed = new LobbyFeed(io, stores.lobby, { flushMs: config.lobbyFlushMs, countsMs: config.lobbyCountsMs, pageSize: config.lobbyPageSize }, logger);
+  const lobbyFeed = new LobbyFeed(io, stores.lobby, stores.rooms, { flushMs: config.lobbyFlushMs, countsMs: config.lobbyCountsMs, pageSize: config.lobbyPageSize }, logger);
   const roomService = new RoomService({
     rooms: stores.rooms,
     users: stores.users,
@@ -192,11 +192,11 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const historyCap = { maxMessages: config.history.max, maxAgeMs: config.history.maxAgeMs };
   // Handshakes arriving together share one read of the lobby's first page, at most one per
   // LOBBY_READ_SPACING_MS under a burst (see shared-read.ts).
-  const lobbyViews = new LobbyViews({ lobby: stores.lobby, rooms: stores.rooms, conversations: stores.conversations, pageSize: config.lobbyPageSize, readSpacingMs: LOBBY_READ_SPACING_MS });
+  const lobbyViews = new LobbyViews({ lobby: stores.lobby, rooms: stores.rooms, conversations: stores.conversations, subscriptionsApplied, pageSize: config.lobbyPageSize, readSpacingMs: LOBBY_READ_SPACING_MS });
   const gate = new EventGate(
     {
       ...lobbyHandlers({ lobbyViews }),
-      ...roomHandlers({ roomService, followRoom: (socket, roomId) => lobbyViews.followOwnRooms(socket, [roomId]) }),
+      ...roomHandlers({ roomService, lobbyViews }),
       ...messageHandlers({
         rooms: stores.rooms,
         typingThrottleMs: config.typingThrottleMs,
@@ -208,7 +208,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
         users: stores.users,
         historyCap,
         openHistory: config.history.onJoin,
-        followPartner: (socket, partner) => lobbyViews.followPartners(socket, [partner]),
+        followPartner: (socket, partner) => lobbyViews.followPartner(socket, partner),
       }),
       ...metricsHandlers({ samples: stores.samples, nodeTtlMs: config.nodeTtlMs, windowSec: config.metrics.windowSec }),
     } satisfies EventTable,

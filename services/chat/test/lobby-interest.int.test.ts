@@ -181,6 +181,47 @@ describe("lobby changes by interest", () => {
     expect(mentions(follower.updates, lateName)).toBe(false);
   });
 
+  it("keep every lobby socket's first page whole when users and rooms leave it: who moves up is sent too", async () => {
+    // A lobby of its own: the rooms other tests leave behind would move on and off its first page.
+    const own = await startCluster(2, inject("redisUrl"), { LOBBY_PAGE_SIZE: String(PAGE) });
+    try {
+      await keepsFirstPageWhole(own.nodes as [TestNode, TestNode]);
+    } finally {
+      for (const socket of sockets.splice(0)) socket.close();
+      await own.close();
+    }
+  });
+
+  async function keepsFirstPageWhole([n1, n2]: [TestNode, TestNode]) {
+    const tag = letters();
+    const early = [];
+    for (const name of ["a1", "a2", "a3", "b1", "b2"]) early.push(await online(name < "b" ? n1 : n2, `${tag}${name}${newUsername("")}`));
+    const watcher = await online(n1, `${tag}z${newUsername("watch")}`);
+    const names = early.map((user) => user.username);
+    expect(watcher.lobby.onlineUsers()).toEqual(names.slice(0, PAGE));
+    // Two on the page leave at once (one batch): both who move up are sent.
+    early[1]!.socket.close();
+    early[2]!.socket.close();
+    await eventually(() => JSON.stringify(watcher.lobby.onlineUsers()) === JSON.stringify([names[0], names[3], names[4]]), 5000, "the page topped up");
+
+    // Rooms: three busy ones fill the page, a fourth waits past it; one busy room empties.
+    const rooms: RoomSummary[] = [];
+    for (const [i, size] of [2, 2, 1, 1].entries()) {
+      const room = (await request(early[0]!.socket, "create_room", { name: `${tag} room ${i}` })).room as RoomSummary;
+      for (const member of [early[3]!, early[4]!].slice(0, size)) expect((await request(member.socket, "join_room", { roomId: room.id })).ok).toBe(true);
+      rooms.push(room);
+    }
+    const onPage = () => watcher.lobby.roomList().map((room) => room.id);
+    await eventually(() => onPage().length === PAGE && onPage()[0] !== undefined && [rooms[0]!.id, rooms[1]!.id].includes(onPage()[0]!), 5000, "the busy rooms on the page");
+    const [pastPage] = rooms.slice(2).filter((room) => !onPage().includes(room.id));
+    expect(pastPage).toBeDefined();
+    for (const member of [early[3]!, early[4]!]) expect((await request(member.socket, "leave_room", { roomId: rooms[0]!.id })).ok).toBe(true);
+    await eventually(() => onPage().includes(pastPage!.id), 5000, `the room that moved onto the page shown (${pastPage!.id} in ${JSON.stringify(rooms.map((room) => room.id))})`).catch((error: Error) => {
+      throw new Error(`${error.message}: shown ${JSON.stringify(watcher.lobby.roomList().map((room) => [room.id, room.memberCount]))}; updates ${JSON.stringify(watcher.updates.slice(-6))}`);
+    });
+    expect(onPage()).toHaveLength(PAGE);
+  }
+
   it("reach a socket for its conversation partners wherever their names sort", async () => {
     const tag = letters();
     for (const name of ["a1", "a2", "a3"]) await online(n2, `${tag}${name}${newUsername("")}`);

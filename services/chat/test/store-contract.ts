@@ -457,15 +457,29 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         // A cursor before the prefix starts at the prefix; one past it ends the list.
         expect((await stores.lobby.userPage(page("c", "ana", 10))).items).toEqual(["carla"]);
         expect((await stores.lobby.userPage(page("b", "c", 10))).items).toEqual([]);
-        expect(await stores.lobby.boundary(3)).toMatchObject({ lastUser: "beto" });
-        expect(await stores.lobby.boundary(8)).toMatchObject({ lastUser: null });
-        expect(await stores.lobby.onlineOf(["BRUNO", "nobody", "zoe"])).toEqual(["Bruno", "Zoe"]);
+        // The page's last entries, as many as asked for; none when everyone fits on the page.
+        expect((await stores.lobby.boundary(3, { users: 2, rooms: 1 })).users).toEqual([
+          { key: "bea", username: "Bea" },
+          { key: "beto", username: "Beto" },
+        ]);
+        expect((await stores.lobby.boundary(3, { users: 9, rooms: 1 })).users.map((user) => user.key)).toEqual(["ana", "bea", "beto"]);
+        expect((await stores.lobby.boundary(8, { users: 1, rooms: 1 })).users).toEqual([]);
+        expect((await stores.lobby.onlineOf(["BRUNO", "nobody", "zoe"])).online).toEqual(["Bruno", "Zoe"]);
+        expect((await stores.lobby.onlineOf([])).rev).toBe(await stores.lobby.rev());
         // Going offline (last node) takes them off every page at once.
         await stores.presence.disconnect("n1", "bea");
         expect((await stores.lobby.firstPage(3)).users).toEqual(["ana", "Beto", "bia"]);
         expect(await stores.lobby.counts()).toMatchObject({ users: 6 });
         await stores.presence.sweepNode("n1");
         expect(await stores.lobby.firstPage(3)).toMatchObject({ users: [], counts: { users: 0 } });
+      });
+
+      it("orders names as Redis does, by code point (an astral letter after U+FF00), in pages and cursors", async () => {
+        for (const name of ["𠀀bar", "ｇolf", "ｆoo"]) expect((await stores.rooms.create(room({ name }), { id: 1, key: key() }, 0)).created).toBe(true);
+        expect((await stores.lobby.roomPage(page("", null, 10))).items.map((r) => r.name)).toEqual(["ｆoo", "ｇolf", "𠀀bar"]);
+        expect((await stores.lobby.roomPage(page("", "ｆoo", 10))).items.map((r) => r.name)).toEqual(["ｇolf", "𠀀bar"]);
+        // A cursor that sorts before the prefix starts at the prefix.
+        expect((await stores.lobby.roomPage(page("𠀀", "ｆoo", 10))).items.map((r) => r.name)).toEqual(["𠀀bar"]);
       });
 
       it("pages rooms by name and lists the most active first, as memberships change", async () => {
@@ -486,7 +500,10 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const first = await stores.lobby.firstPage(3);
         expect(first.rooms.map((r) => [r.name, r.memberCount])).toEqual([["gamma", 3], ["Beta", 2], ["alpha", 1]]);
         expect(first.counts.rooms).toBe(5);
-        expect(await stores.lobby.boundary(3)).toMatchObject({ lastRoom: { id: alpha.id, memberCount: 1 } });
+        expect((await stores.lobby.boundary(3, { users: 1, rooms: 2 })).rooms).toEqual([
+          { id: beta.id, memberCount: 2 },
+          { id: alpha.id, memberCount: 1 },
+        ]);
         await stores.rooms.removeMember(gamma.id, "u1", Date.now());
         await stores.rooms.bar(gamma.id, "u2", Date.now());
         expect((await stores.lobby.firstPage(2)).rooms.map((r) => [r.name, r.memberCount])).toEqual([["Beta", 2], alpha.id > gamma.id ? ["alpha", 1] : ["gamma", 1]]);
@@ -499,7 +516,8 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         const again = room({ name: "delta" });
         expect((await stores.rooms.create(again, { id: 1, key: key() }, 0)).created).toBe(true);
         expect((await stores.lobby.roomPage(page("d", null, 10))).items.map((r) => r.id)).toEqual([again.id]);
-        expect(await stores.lobby.boundary(10)).toEqual({ lastUser: null, lastRoom: null });
+        expect(await stores.lobby.boundary(10, { users: 1, rooms: 1 })).toMatchObject({ users: [], rooms: [] });
+        expect((await stores.lobby.boundary(10, { users: 1, rooms: 1 })).rev).toBeGreaterThan(0);
       });
     });
 

@@ -1,5 +1,6 @@
 import type { LobbyCounts, LobbySnapshot, LobbyUpdate, RoomPage, RoomSummary, UserPage } from "./events.js";
-import { nameKey } from "./names.js";
+import { LobbyLimits } from "./limits.js";
+import { compareNameKeys, nameKey } from "./names.js";
 
 /**
  * The lobby's room order: most members first; ties by id, the greater first (the order of a Redis
@@ -12,9 +13,7 @@ export function byActivity(a: Pick<RoomSummary, "id" | "memberCount">, b: Pick<R
 
 /** Names in the lobby's order: by nameKey, which is how the server pages and searches them. */
 export function byName(a: string, b: string): number {
-  const ka = nameKey(a);
-  const kb = nameKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return compareNameKeys(nameKey(a), nameKey(b));
 }
 
 /** Why an entry is kept whatever the first page does. */
@@ -60,6 +59,11 @@ export class LobbyState {
   /** Cursors of the last page asked for (null: that list is at its end). */
   usersNext: string | null = null;
   roomsNext: string | null = null;
+  /** The prefix the users' pages answer ("" when browsing everyone: the first page's cursor moves with it). */
+  private usersPrefix = "";
+  /** Paged pins in the order they came: the server follows the latest LobbyLimits.watchMax of each. */
+  private pagedUsers: string[] = [];
+  private pagedRooms: string[] = [];
 
   applySnapshot(snapshot: LobbySnapshot): void {
     this.snapshotRev = snapshot.rev;
@@ -68,7 +72,11 @@ export class LobbyState {
     // Changes newer than the snapshot (an update can overtake it) stay; the rest is replaced.
     for (const [key, entry] of this.users) if (entry.rev <= snapshot.rev) this.users.delete(key);
     for (const [id, entry] of this.rooms) if (entry.rev <= snapshot.rev) this.rooms.delete(id);
-    for (const entry of [...this.users.values(), ...this.rooms.values()]) entry.pins.mine = false;
+    // A snapshot starts the view over: the server follows its partners and rooms, no page.
+    for (const entry of [...this.users.values(), ...this.rooms.values()]) entry.pins = {};
+    this.pagedUsers = [];
+    this.pagedRooms = [];
+    this.usersPrefix = "";
     for (const username of snapshot.users) this.learnUser(username, snapshot.rev, {});
     for (const username of snapshot.partners) this.learnUser(username, snapshot.rev, { mine: true });
     for (const room of snapshot.rooms) this.learnRoom(room, snapshot.rev, {});
@@ -99,18 +107,20 @@ export class LobbyState {
   }
 
   /**
-   * A page of users the client asked for: kept (and followed by the server) until the next search.
-   * `fresh`: the page starts a new search (no `after`), so the previous pages' pins are dropped.
+   * A page of users the client asked for (with `prefix`): kept, and followed by the server, until
+   * the next search, the latest LobbyLimits.watchMax of them. `fresh`: the page starts a new search
+   * (no `after`), so the previous pages' pins are dropped.
    */
-  applyUserPage(page: UserPage, fresh: boolean): void {
-    if (fresh) for (const entry of this.users.values()) entry.pins.paged = false;
+  applyUserPage(page: UserPage, fresh: boolean, prefix = ""): void {
+    if (fresh) this.usersPrefix = prefix;
+    this.pagedUsers = this.pin(this.users, this.pagedUsers, page.users.map(nameKey), fresh);
     for (const username of page.users) this.learnUser(username, page.rev, { paged: true });
     this.usersNext = page.next;
     this.trim();
   }
 
   applyRoomPage(page: RoomPage, fresh: boolean): void {
-    if (fresh) for (const entry of this.rooms.values()) entry.pins.paged = false;
+    this.pagedRooms = this.pin(this.rooms, this.pagedRooms, page.rooms.map((room) => room.id), fresh);
     for (const room of page.rooms) this.learnRoom(room, page.rev, { paged: true });
     this.roomsNext = page.next;
     this.trim();
@@ -147,6 +157,17 @@ export class LobbyState {
     return this.rooms.get(id)?.value ?? undefined;
   }
 
+  /** The paged pins after a page of `keys`: as the server's (socket-follows.ts), so that nothing shown goes unfollowed. */
+  private pin<T>(known: Map<string, Known<T>>, before: string[], keys: string[], fresh: boolean): string[] {
+    const after = fresh ? [...new Set(keys)] : [...new Set([...before, ...keys])].slice(-LobbyLimits.watchMax);
+    const kept = new Set(after);
+    for (const key of before) {
+      const entry = known.get(key);
+      if (entry && !kept.has(key)) entry.pins.paged = false;
+    }
+    return after;
+  }
+
   private learnUser(username: string, rev: number, pins: Pins): void {
     const key = nameKey(username);
     const known = this.users.get(key);
@@ -170,14 +191,15 @@ export class LobbyState {
   private trim(): void {
     dropOldest([...this.users].filter(([, entry]) => !entry.value.online), this.users);
     dropOldest([...this.rooms].filter(([, entry]) => !entry.value), this.rooms);
-    const users = [...this.users.entries()].filter(([, entry]) => entry.value.online).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const users = [...this.users.entries()].filter(([, entry]) => entry.value.online).sort(([a], [b]) => compareNameKeys(a, b));
     let lastKept: string | null = null;
     users.forEach(([key, entry], position) => {
       if (position < this.pageSize) lastKept = key;
       else if (!pinned(entry.pins)) {
         this.users.delete(key);
         // The next page starts after the last user still on this one, or those let go never show.
-        if (lastKept !== null && (this.usersNext === null || lastKept < this.usersNext)) this.usersNext = lastKept;
+        const browsing = this.usersPrefix === "";
+        if (browsing && lastKept !== null && (this.usersNext === null || compareNameKeys(lastKept, this.usersNext) < 0)) this.usersNext = lastKept;
       }
     });
     const rooms = [...this.rooms.values()].flatMap((entry) => (entry.value ? [{ ...entry.value, pinned: pinned(entry.pins) }] : []));

@@ -199,4 +199,21 @@ describe("LobbyState: pages and pins", () => {
     lobby.applySnapshot(snapshot({ counts: { users: 49_999, rooms: 10_001 }, rev: 20 }));
     expect(lobby.counts()).toEqual({ users: 49_999, rooms: 10_001 });
   });
+
+  it("keeps the search's cursor when the first page moves, and only the latest watchMax paged entries (as the server follows)", () => {
+    const lobby = new LobbyState();
+    lobby.applySnapshot(snapshot({ users: ["a1", "a2", "a3"], rev: 1 }));
+    lobby.applyUserPage({ users: ["b1", "b2"], next: "b2", rev: 2 }, true, "b");
+    lobby.applyUpdate(online("a0", 3)); // the first page moves: not the search's cursor
+    expect(lobby.usersNext).toBe("b2");
+    // Four more pages of 100: the earliest paged users are let go (they are past the first page).
+    for (let page = 0; page < 4; page++) {
+      const users = Array.from({ length: 100 }, (_, i) => `c${page}${String(i).padStart(3, "0")}`);
+      lobby.applyUserPage({ users, next: users.at(-1)!, rev: 4 + page }, false, "b");
+    }
+    const paged = lobby.onlineUsers("c");
+    expect(paged).toHaveLength(300);
+    expect(paged[0]).toBe("c1000");
+    expect(lobby.onlineUsers("b")).toEqual([]);
+  });
 });

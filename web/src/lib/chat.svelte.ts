@@ -361,7 +361,8 @@ export class Chat {
   private async whisperArrived(whisper: Whisper): Promise<void> {
     const incoming = !sameName(whisper.from, this.me);
     const peer = incoming ? whisper.from : whisper.to;
-    this.lobby.addPartners([peer]);
+    // Followed by the server for this socket: whispers it sends, and a conversation's first one.
+    if (!incoming || whisper.seq === 1) this.lobby.addPartners([peer]);
     // A thread never opened on this device: its key first (opening does not mark anything read).
     if (!this.conversations.hasKey(peer)) await this.fetchConversation(peer);
     this.showWhisper(whisper);
@@ -381,7 +382,6 @@ export class Chat {
     const answer = await this.request("conversations", {});
     if (answer.ok) {
       this.conversations.load(answer.conversations);
-      this.lobby.addPartners(answer.conversations.map((conversation) => conversation.with));
     }
     const open = this.conversations.current();
     if (open) void this.openConversation(open.user); // a reconnect: what it missed, and read

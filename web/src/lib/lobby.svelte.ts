@@ -127,6 +127,8 @@ export class Lobby {
     this.snapshotRev = snapshot.rev;
     this.latestRev = Math.max(this.latestRev, snapshot.rev);
     for (const [key, entry] of this.partnerPresence) if (entry.rev <= snapshot.rev) this.partnerPresence.delete(key);
+    // The server now follows the snapshot's partners (and those of this connection from here on).
+    this.partnerKeys.clear();
     for (const username of snapshot.partners) {
       const key = nameKey(username);
       this.partnerKeys.add(key);
@@ -146,9 +148,13 @@ export class Lobby {
 
   applyUpdate(update: LobbyUpdate): void {
     this.state.applyUpdate(update);
+    const listed = new Set(this.state.onlineUsers().map(nameKey));
     for (const change of update.presence) {
       this.latestRev = Math.max(this.latestRev, change.rev);
       const key = nameKey(change.username);
+      // Past the first page and on no page asked for: the server sends it because it follows a
+      // partner of ours (one of the latest, offline at the snapshot) for this socket.
+      if (change.online && !listed.has(key) && !sameName(change.username, this.me)) this.partnerKeys.add(key);
       if (!this.partnerKeys.has(key) || change.rev <= this.snapshotRev) continue;
       if (change.rev > (this.partnerPresence.get(key)?.rev ?? 0)) this.partnerPresence.set(key, { ...change });
     }
@@ -255,7 +261,7 @@ export class Lobby {
       this.refresh();
       return false;
     }
-    this.state.applyUserPage(answer, after === null);
+    this.state.applyUserPage(answer, after === null, prefix);
     this.latestRev = Math.max(this.latestRev, answer.rev);
     search.answered = prefix;
     this.refresh();

@@ -1,6 +1,6 @@
-import { nameKey, type LobbyCounts, type LobbyUpdate, type PresenceChange, type RoomChange, type RoomSummary } from "@sala/protocol";
+import { compareNameKeys, nameKey, type LobbyCounts, type LobbyUpdate, type PresenceChange, type RoomChange, type RoomSummary } from "@sala/protocol";
 import type { Logger } from "../logger.js";
-import type { LobbyBoundary, LobbyStore } from "../stores/types.js";
+import type { BoundaryTail, LobbyBoundary, LobbyStore, RoomStore } from "../stores/types.js";
 import type { SalaServer } from "./types.js";
 import { SocketRooms } from "./types.js";
 
@@ -37,10 +37,13 @@ export class LobbyFeed {
   private timer: NodeJS.Timeout | null = null;
   private countsTimer: NodeJS.Timeout | null = null;
   private lastCounts = "";
+  /** Sends run one after the other (in the order their changes were taken), and close() waits for them. */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly io: SalaServer,
     private readonly lobby: LobbyStore,
+    private readonly roomStore: Pick<RoomStore, "summaries">,
     private readonly options: LobbyFeedOptions,
     private readonly logger: Logger,
   ) {}
@@ -57,6 +60,7 @@ export class LobbyFeed {
     this.countsTimer = null;
     await this.flush();
     await this.sendMemberCounts();
+    await this.sending;
   }
 
   userOnline(username: string, rev: number): void {
@@ -99,7 +103,7 @@ export class LobbyFeed {
     this.presence = new Map();
     this.rooms = new Map();
     this.removedCounts = new Map();
-    await this.send(presence, rooms, removedCounts);
+    await this.queue(() => this.send(presence, rooms, removedCounts));
   }
 
   /** Member counts, then the lobby's counts to this node's lobby sockets when they changed. */
@@ -123,7 +127,13 @@ export class LobbyFeed {
     if (this.memberCounts.size === 0) return;
     const pending = [...this.memberCounts.values()];
     this.memberCounts = new Map();
-    await this.send([], pending, new Map());
+    await this.queue(() => this.send([], pending, new Map()));
+  }
+
+  /** `send` never throws (it logs), so the queue never breaks. */
+  private queue(send: () => Promise<void>): Promise<void> {
+    this.sending = this.sending.then(send);
+    return this.sending;
   }
 
   /**
@@ -132,37 +142,60 @@ export class LobbyFeed {
    */
   private async send(presence: PresenceChange[], rooms: PendingRoomChange[], removedCounts: Map<string, number>): Promise<void> {
     try {
-      this.emit(await this.boundary(), presence, rooms, removedCounts);
+      const { pageSize } = this.options;
+      // Entries that may leave the page, so that as many of the page's last entries are read: they
+      // are the ones that move onto it.
+      const leaving = {
+        users: presence.filter((change) => !change.online).length,
+        rooms: rooms.filter((change) => "removed" in change || (change.peak ?? 0) > change.room.memberCount).length,
+      };
+      const boundary = await this.boundary({ users: Math.min(1 + leaving.users, pageSize), rooms: Math.min(1 + leaving.rooms, pageSize) });
+      const firstPage = await this.firstPageUpdate(boundary, presence, rooms, removedCounts);
+      if (firstPage.presence.length > 0 || firstPage.rooms.length > 0) this.io.to(SocketRooms.lobby).emit("lobby_update", firstPage);
+      for (const change of presence) this.io.to(SocketRooms.presenceOf(change.username)).emit("lobby_update", { presence: [change], rooms: [] });
+      for (const change of rooms.map(strip)) {
+        const id = "removed" in change ? change.removed : change.room.id;
+        this.io.to(SocketRooms.lobbyRoom(id)).emit("lobby_update", { presence: [], rooms: [change] });
+      }
     } catch (error) {
       // Runs from timers: nothing may escape (an unhandled rejection would end the process).
       this.logger.error({ event: "lobby_send_failed", err: (error as Error).message }, "could not send lobby changes");
     }
   }
 
-  private emit(boundary: LobbyBoundary, presence: PresenceChange[], rooms: PendingRoomChange[], removedCounts: Map<string, number>): void {
+  /**
+   * The changes on the first page. When one takes a user or a room off it, those that moved onto it
+   * (the page's last entries, read with the boundary) come too, as of the boundary's revision:
+   * a client's first page would otherwise shrink and get holes (LobbyState keeps only a page).
+   */
+  private async firstPageUpdate(boundary: LobbyBoundary, presence: PresenceChange[], rooms: PendingRoomChange[], removedCounts: Map<string, number>): Promise<LobbyUpdate> {
     const onPage = (change: PendingRoomChange) =>
       "removed" in change
         ? roomOnPage(boundary, change.removed, removedCounts.get(change.removed) ?? 0)
         : roomOnPage(boundary, change.room.id, Math.max(change.room.memberCount, change.peak ?? 0));
-    const onFirstPage: LobbyUpdate = {
+    const update: LobbyUpdate = {
       presence: presence.filter((change) => userOnPage(boundary, nameKey(change.username))),
       rooms: rooms.filter(onPage).map(strip),
     };
-    if (onFirstPage.presence.length > 0 || onFirstPage.rooms.length > 0) this.io.to(SocketRooms.lobby).emit("lobby_update", onFirstPage);
-    for (const change of presence) this.io.to(SocketRooms.presenceOf(change.username)).emit("lobby_update", { presence: [change], rooms: [] });
-    for (const change of rooms.map(strip)) {
-      const id = "removed" in change ? change.removed : change.room.id;
-      this.io.to(SocketRooms.lobbyRoom(id)).emit("lobby_update", { presence: [], rooms: [change] });
+    if (update.presence.some((change) => !change.online)) {
+      const listed = new Set(update.presence.map((change) => nameKey(change.username)));
+      for (const { key, username } of boundary.users) if (!listed.has(key)) update.presence.push({ username, online: true, rev: boundary.rev });
     }
+    if (rooms.some((change) => onPage(change) && ("removed" in change || (change.peak ?? 0) > change.room.memberCount))) {
+      const listed = new Set(update.rooms.map((change) => ("removed" in change ? change.removed : change.room.id)));
+      const movedOn = await this.roomStore.summaries(boundary.rooms.map((room) => room.id).filter((id) => !listed.has(id)));
+      for (const room of movedOn) update.rooms.push({ rev: boundary.rev, room });
+    }
+    return update;
   }
 
   /** Where the first page ends now; when it cannot be read, everything counts as on it (as before paging). */
-  private async boundary(): Promise<LobbyBoundary> {
+  private async boundary(tail: BoundaryTail): Promise<LobbyBoundary> {
     try {
-      return await this.lobby.boundary(this.options.pageSize);
+      return await this.lobby.boundary(this.options.pageSize, tail);
     } catch (error) {
       this.logger.warn({ event: "lobby_boundary_failed", err: (error as Error).message }, "could not read the lobby's first page; sending changes to every lobby socket");
-      return { lastUser: null, lastRoom: null };
+      return { rev: 0, users: [], rooms: [] };
     }
   }
 
@@ -179,7 +212,8 @@ export class LobbyFeed {
  * who went offline was on it exactly when their key is within the page without them.
  */
 function userOnPage(boundary: LobbyBoundary, key: string): boolean {
-  return boundary.lastUser === null || key <= boundary.lastUser;
+  const last = boundary.users.at(-1);
+  return last === undefined || compareNameKeys(key, last.key) <= 0;
 }
 
 /** The change as clients get it (without the feed's own bookkeeping). */
@@ -188,8 +222,8 @@ function strip(change: PendingRoomChange): RoomChange {
 }
 
 function roomOnPage(boundary: LobbyBoundary, id: string, memberCount: number): boolean {
-  const last = boundary.lastRoom;
-  if (last === null) return true;
+  const last = boundary.rooms.at(-1);
+  if (last === undefined) return true;
   return memberCount > last.memberCount || (memberCount === last.memberCount && id >= last.id);
 }
 

@@ -130,8 +130,8 @@ export interface RoomStore {
   isMember(roomId: string, username: string): Promise<boolean>;
   /** Ids of rooms empty since before `before` (ms), oldest first, at most `limit`. */
   idleRooms(before: number, limit: number): Promise<string[]>;
-  /** Ids of the rooms the user is a member of. */
-  roomsOf(username: string): Promise<string[]>;
+  /** Ids of the rooms the user is a member of; with `limit`, at most that many of them (any). */
+  roomsOf(username: string, limit?: number): Promise<string[]>;
   currentKey(roomId: string): Promise<RoomKey | null>;
   /** Stores `key` as the room's next key (id = previous id + 1) and returns it. */
   rotateKey(roomId: string, key: string): Promise<RoomKey>;
@@ -291,13 +291,22 @@ export interface LobbyFirstPage {
 }
 
 /**
- * Where the lobby's first page of `size` ends, to decide which changes every lobby socket is sent
- * (realtime/lobby-feed.ts). A user is on it when their name key is at most `lastUser`; a room when
- * it comes no later than `lastRoom` in activity order. null: everything fits on it.
+ * The end of the lobby's first page of `size`, to decide which changes every lobby socket is sent
+ * (realtime/lobby-feed.ts): a user is on it when their name key is at most the last user's; a room
+ * when it comes no later than the last room in activity order. Each list holds the last entries of
+ * the page (as many as asked for, the last one last), and is empty when everything fits on it.
  */
 export interface LobbyBoundary {
-  lastUser: string | null;
-  lastRoom: { id: string; memberCount: number } | null;
+  /** The lobby revision when it was read: the page's entries are as of this revision. */
+  rev: number;
+  users: Array<{ key: string; username: string }>;
+  rooms: Array<{ id: string; memberCount: number }>;
+}
+
+/** The entries of the page's end to read with the boundary (at least 1 each). */
+export interface BoundaryTail {
+  users: number;
+  rooms: number;
 }
 
 /**
@@ -311,9 +320,11 @@ export interface LobbyStore {
   /** Rooms in name order. */
   roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>>;
   counts(): Promise<LobbyCounts>;
-  boundary(size: number): Promise<LobbyBoundary>;
-  /** Those of `usernames` who are online, as display names (order kept). */
-  onlineOf(usernames: string[]): Promise<string[]>;
+  boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary>;
+  /** Those of `usernames` who are online, as display names (order kept), and the lobby revision read just before. */
+  onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }>;
+  /** The lobby revision now. */
+  rev(): Promise<number>;
 }
 
 /** Transition of a user's cluster-wide presence, with its lobby revision. */

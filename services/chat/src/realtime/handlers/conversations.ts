@@ -95,6 +95,7 @@ export function conversationHandlers(deps: ConversationDeps): Pick<EventTable, "
       const whisper: Whisper = { conversationId: conversationId(from, peer), seq: accepted.seq, from, to: peer, ts: accepted.ts, msg };
       // A repeat is delivered when the store says so (see AcceptedMessage.deliver).
       if (!accepted.duplicate || accepted.deliver) socket.nsp.to([SocketRooms.user(peer), SocketRooms.user(from)]).emit("private_message", whisper);
+      deps.followPartner(socket, peer);
       // The conversation's first whisper: every socket of the peer, on any node, follows the sender's presence.
       if (accepted.seq === 1 && !accepted.duplicate) socket.nsp.in(SocketRooms.user(peer)).socketsJoin(SocketRooms.presenceOf(from));
       return { ts: accepted.ts, to: peer, seq: accepted.seq, conversationId: whisper.conversationId };

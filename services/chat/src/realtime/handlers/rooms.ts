@@ -1,11 +1,11 @@
 import { defineEvent, type EventTable } from "../event-gate.js";
 import type { RoomService } from "../room-service.js";
-import type { SalaSocket } from "../types.js";
+import type { LobbyViews } from "../lobby-views.js";
 
 export interface RoomHandlerDeps {
   roomService: RoomService;
-  /** The lobby sends this socket the room's changes from now on: it is one of the user's rooms (lobby-views.ts). */
-  followRoom(socket: SalaSocket, roomId: string): void;
+  /** A socket follows the lobby entry of a room it joined, until it leaves it. */
+  lobbyViews: Pick<LobbyViews, "followOwnRoom" | "unfollowOwnRoom">;
 }
 
 export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
@@ -16,11 +16,12 @@ export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "create_ro
     })),
     join_room: defineEvent("join_room", async (socket, { roomId, password }) => {
       const joined = await roomService.join(socket, roomId, password);
-      deps.followRoom(socket, roomId);
+      deps.lobbyViews.followOwnRoom(socket, roomId);
       return joined;
     }),
     leave_room: defineEvent("leave_room", async (socket, { roomId }) => {
       await roomService.leave(socket.data.username, roomId);
+      deps.lobbyViews.unfollowOwnRoom(socket, roomId);
       return {};
     }),
     delete_room: defineEvent("delete_room", async (socket, { roomId }) => {

@@ -1,5 +1,5 @@
-import type { LobbyCounts, RoomSummary } from "@sala/protocol";
-import { nameKey, type LobbyBoundary, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import { compareNameKeys, type LobbyCounts, type RoomSummary } from "@sala/protocol";
+import { nameKey, type BoundaryTail, type LobbyBoundary, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
 import type { MemoryPresenceStore } from "./presence.js";
 import type { Revision } from "./revision.js";
 import type { MemoryRoomStore } from "./rooms.js";
@@ -38,13 +38,25 @@ export class MemoryLobbyStore implements LobbyStore {
     return { users: this.presence.byName.size, rooms: this.rooms.count };
   }
 
-  async boundary(size: number): Promise<LobbyBoundary> {
-    const lastRoom = this.rooms.byActivity.at(size - 1);
-    return { lastUser: this.presence.byName.at(size - 1) ?? null, lastRoom: lastRoom ? { ...lastRoom } : null };
+  async boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary> {
+    const { byName } = this.presence;
+    const { byActivity } = this.rooms;
+    const last = <T>(list: SortedList<T>, count: number): T[] => (list.size < size ? [] : list.slice(size - Math.min(count, size), Math.min(count, size)));
+    const users = last(byName, tail.users);
+    const rooms = last(byActivity, tail.rooms);
+    return {
+      rev: this.revision.current(),
+      users: users.map((key) => ({ key, username: this.presence.displayName(key) ?? key })),
+      rooms: rooms.map((room) => ({ ...room })),
+    };
   }
 
-  async onlineOf(usernames: string[]): Promise<string[]> {
-    return usernames.flatMap((username) => this.presence.displayName(nameKey(username)) ?? []);
+  async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {
+    return { rev: this.revision.current(), online: usernames.flatMap((username) => this.presence.displayName(nameKey(username)) ?? []) };
+  }
+
+  async rev(): Promise<number> {
+    return this.revision.current();
   }
 
   private async summaries(ids: string[]): Promise<RoomSummary[]> {
@@ -56,7 +68,7 @@ export class MemoryLobbyStore implements LobbyStore {
 /** The keys of one page: those starting with `prefix`, after `after`, at most `limit`. */
 function namePage(index: SortedList<string>, { prefix, after, limit }: LobbyPageQuery): { keys: string[]; next: string | null } {
   let start = index.firstNotBefore(prefix);
-  if (after !== null && after >= prefix) {
+  if (after !== null && compareNameKeys(after, prefix) >= 0) {
     start = index.firstNotBefore(after);
     if (index.at(start) === after) start++;
   }

@@ -1,3 +1,4 @@
+import { compareNameKeys } from "@sala/protocol";
 import { nameKey, type PresenceStore, type PresenceTransition } from "../types.js";
 import type { Revision } from "./revision.js";
 import { SortedList } from "./sorted-list.js";
@@ -12,7 +13,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly onlineRev = new Map<string, number>();
   private pendingOffline: Array<{ transition: PresenceTransition; dueAt: number }> = [];
   /** The name keys of the users online, in order (the lobby's user pages). */
-  readonly byName = new SortedList<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  readonly byName = new SortedList<string>(compareNameKeys);
 
   constructor(private readonly revision: Revision) {}
 

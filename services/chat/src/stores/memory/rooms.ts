@@ -1,4 +1,4 @@
-import { byActivity, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
+import { byActivity, compareNameKeys, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import {
   MAX_BARRED_PER_ROOM,
   nameKey,
@@ -39,7 +39,7 @@ export class MemoryRoomStore implements RoomStore {
   /** Room id → when it became empty (ms); insertion order is not time order, so idleRooms sorts. */
   private readonly emptySince = new Map<string, number>();
   /** The lobby's indexes: name keys of the rooms in order, and the rooms by member count. */
-  readonly byName = new SortedList<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  readonly byName = new SortedList<string>(compareNameKeys);
   readonly byActivity = new SortedList<{ id: string; memberCount: number }>(byActivity);
 
   constructor(private readonly revision: Revision) {}
@@ -179,8 +179,8 @@ export class MemoryRoomStore implements RoomStore {
     return this.rooms.get(roomId)?.members.has(nameKey(username)) ?? false;
   }
 
-  async roomsOf(username: string): Promise<string[]> {
-    return [...(this.roomsByUser.get(nameKey(username)) ?? [])];
+  async roomsOf(username: string, limit?: number): Promise<string[]> {
+    return [...(this.roomsByUser.get(nameKey(username)) ?? [])].slice(0, limit);
   }
 
   async currentKey(roomId: string): Promise<RoomKey | null> {

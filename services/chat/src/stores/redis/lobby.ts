@@ -4,9 +4,9 @@
  * presence and directory scripts as they change. Each read is one script or one MULTI: a page is
  * O(log n + page) in Redis, whatever the number of users and rooms.
  */
-import { nameKey, type LobbyCounts, type RoomSummary } from "@sala/protocol";
+import { compareNameKeys, nameKey, type LobbyCounts, type RoomSummary } from "@sala/protocol";
 import type { RedisClient } from "../../redis.js";
-import type { LobbyBoundary, LobbyFirstPage, LobbyPage, LobbyPageQuery, LobbyStore } from "../types.js";
+import type { BoundaryTail, LobbyBoundary, LobbyFirstPage, LobbyPage, LobbyPageQuery, LobbyStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisRoomStore } from "./rooms.js";
 import { defineScript, type Script } from "./script.js";
@@ -49,12 +49,34 @@ local rooms = redis.call('ZREVRANGE', KEYS[3], 0, size - 1, 'WITHSCORES')
 for i = 1, #rooms do out[#out + 1] = rooms[i] end
 return out`;
 
+// KEYS: presenceByName, presenceNames, roomsByActivity, lobbyRev. ARGV: size, users, rooms (how many
+// of the page's last entries to read). → {rev, n, key, display × n, id, members, ...}; no entries of a
+// list that has fewer than `size`.
+const BOUNDARY = `
+local size = tonumber(ARGV[1])
+local out = {redis.call('GET', KEYS[4]) or '0', 0}
+if redis.call('ZCARD', KEYS[1]) >= size then
+  local users = redis.call('ZRANGE', KEYS[1], size - math.min(tonumber(ARGV[2]), size), size - 1)
+  local names = redis.call('HMGET', KEYS[2], unpack(users))
+  out[2] = #users
+  for i = 1, #users do
+    out[#out + 1] = users[i]
+    out[#out + 1] = names[i] or users[i]
+  end
+end
+if redis.call('ZCARD', KEYS[3]) >= size then
+  local rooms = redis.call('ZREVRANGE', KEYS[3], size - math.min(tonumber(ARGV[3]), size), size - 1, 'WITHSCORES')
+  for i = 1, #rooms do out[#out + 1] = rooms[i] end
+end
+return out`;
+
 /** Sorts after every character a name key can hold (Redis compares bytes: UTF-8 order). */
 const AFTER_ALL = "\u{10FFFF}";
 
 export class RedisLobbyStore implements LobbyStore {
   private readonly namePage: Script;
   private readonly firstPageScript: Script;
+  private readonly boundaryScript: Script;
 
   constructor(
     private readonly redis: RedisClient,
@@ -63,6 +85,7 @@ export class RedisLobbyStore implements LobbyStore {
   ) {
     this.namePage = defineScript(redis, "salaLobbyNamePage", 3, NAME_PAGE);
     this.firstPageScript = defineScript(redis, "salaLobbyFirstPage", 5, FIRST_PAGE);
+    this.boundaryScript = defineScript(redis, "salaLobbyBoundary", 4, BOUNDARY);
   }
 
   async firstPage(size: number): Promise<LobbyFirstPage> {
@@ -99,32 +122,32 @@ export class RedisLobbyStore implements LobbyStore {
     return { users: Number(users), rooms: Number(rooms) };
   }
 
-  async boundary(size: number): Promise<LobbyBoundary> {
-    const results =
-      (await this.redis
-        .multi()
-        .zrange(this.keys.presenceByName, String(size - 1), String(size - 1))
-        .zrevrange(this.keys.roomsByActivity, size - 1, size - 1, "WITHSCORES")
-        .exec()) ?? [];
-    const [[usersError, users] = [], [roomsError, rooms] = []] = results;
-    if (usersError || roomsError) throw usersError ?? roomsError;
-    const [lastUser] = users as string[];
-    const [lastRoomId, lastRoomCount] = rooms as string[];
-    return {
-      lastUser: lastUser ?? null,
-      lastRoom: lastRoomId === undefined ? null : { id: lastRoomId, memberCount: Number(lastRoomCount) },
-    };
+  async boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary> {
+    const k = this.keys;
+    const flat = ((await this.boundaryScript([k.presenceByName, k.presenceNames, k.roomsByActivity, k.lobbyRev], [size, tail.users, tail.rooms])) as Array<string | number>).map(String);
+    const userCount = Number(flat[1]);
+    const users: LobbyBoundary["users"] = [];
+    for (let i = 0; i < userCount; i++) users.push({ key: flat[2 + 2 * i]!, username: flat[3 + 2 * i]! });
+    const rooms: LobbyBoundary["rooms"] = [];
+    for (let i = 2 + 2 * userCount; i + 1 < flat.length; i += 2) rooms.push({ id: flat[i]!, memberCount: Number(flat[i + 1]) });
+    return { rev: Number(flat[0]), users, rooms };
   }
 
-  async onlineOf(usernames: string[]): Promise<string[]> {
-    if (usernames.length === 0) return [];
-    const names = await this.redis.hmget(this.keys.presenceNames, ...usernames.map(nameKey));
-    return names.filter((name): name is string => name !== null);
+  async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {
+    if (usernames.length === 0) return { rev: await this.rev(), online: [] };
+    const results = (await this.redis.multi().get(this.keys.lobbyRev).hmget(this.keys.presenceNames, ...usernames.map(nameKey)).exec()) ?? [];
+    const [[revError, rev] = [], [namesError, names] = []] = results;
+    if (revError || namesError) throw revError ?? namesError;
+    return { rev: Number(rev ?? 0), online: (names as Array<string | null>).filter((name): name is string => name !== null) };
+  }
+
+  async rev(): Promise<number> {
+    return Number((await this.redis.get(this.keys.lobbyRev)) ?? 0);
   }
 
   /** Name keys and their values, in name order. */
   private async readNamePage(index: string, values: string, { prefix, after, limit }: LobbyPageQuery): Promise<LobbyPage<[string, string]>> {
-    const min = after !== null && after >= prefix ? `(${after}` : `[${prefix}`;
+    const min = after !== null && compareNameKeys(after, prefix) >= 0 ? `(${after}` : `[${prefix}`;
     const max = prefix === "" ? "+" : `[${prefix}${AFTER_ALL}`;
     const [rev, next = "", ...flat] = ((await this.namePage([index, values, this.keys.lobbyRev], [min, max, limit])) as Array<string | number>).map(String);
     const items: Array<[string, string]> = [];

@@ -236,8 +236,8 @@ export class RedisRoomStore implements RoomStore {
     return (await this.redis.hexists(this.keys.roomMembers(roomId), nameKey(username))) === 1;
   }
 
-  roomsOf(username: string): Promise<string[]> {
-    return this.userIndex.rooms(nameKey(username));
+  roomsOf(username: string, limit?: number): Promise<string[]> {
+    return this.userIndex.rooms(nameKey(username), limit);
   }
 
   currentKey(roomId: string): Promise<RoomKey | null> {

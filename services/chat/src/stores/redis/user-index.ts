@@ -43,7 +43,9 @@ export class UserRoomIndex {
     await this.redis.srem(this.keys.userRooms(user), id);
   }
 
-  rooms(user: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.userRooms(user));
+  /** With `limit`, at most that many (SRANDMEMBER: not the whole set, however many rooms the user is in). */
+  rooms(user: string, limit?: number): Promise<string[]> {
+    if (limit === undefined) return this.redis.smembers(this.keys.userRooms(user));
+    return this.redis.srandmember(this.keys.userRooms(user), limit);
   }
 }
