@@ -40,11 +40,10 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 end
 return redis.call('ZREM', KEYS[2], ARGV[1])`;
 
-/** A room the repair found alive and listed, with its members. */
+/** A room the repair found alive and listed. */
 export interface IndexedRoom {
   id: string;
   nameKey: string;
-  members: string[];
 }
 
 /** → entries added, corrected or removed. */
@@ -54,7 +53,11 @@ export async function repairLobbyIndexes(redis: RedisClient, keys: RedisKeys, li
   const pruneRoomEntry = defineScript(redis, "salaRepairPruneRoomEntry", 4, PRUNE_ROOM_ENTRY);
   const syncPresence = defineScript(redis, "salaRepairSyncPresence", 2, SYNC_PRESENCE);
   let fixes = 0;
-  for (const room of live) fixes += Number(await indexRoom(roomKeys, [room.id, room.nameKey, room.members.length]));
+  for (const room of live) {
+    // Counted again right before: the walk over every room takes a while, and joins go on meanwhile.
+    const members = await redis.hlen(keys.roomMembers(room.id));
+    fixes += Number(await indexRoom(roomKeys, [room.id, room.nameKey, members]));
+  }
   for (const name of await redis.zrange(keys.roomsByName, "0", "-1")) fixes += Number(await pruneRoomEntry(roomKeys, ["name", name]));
   for (const id of await redis.zrange(keys.roomsByActivity, "0", "-1")) fixes += Number(await pruneRoomEntry(roomKeys, ["id", id]));
   const online = new Set([...(await redis.hkeys(keys.presence)), ...(await redis.zrange(keys.presenceByName, "0", "-1"))]);
