@@ -84,6 +84,22 @@ export function ask(socket: ClientSocket, event: string, payload: unknown, timeo
 }
 
 /**
+ * Every entry of a lobby list whose names start with `prefix`, page after page (`lobby_users` →
+ * usernames, `lobby_rooms` → room summaries): the lobby's snapshot holds a first page only.
+ */
+export async function lobbyList(socket: ClientSocket, event: "lobby_users" | "lobby_rooms", prefix: string): Promise<any[]> {
+  const all: any[] = [];
+  let after: string | undefined;
+  do {
+    const page = await ask(socket, event, { prefix, ...(after ? { after } : {}) });
+    if (!page.ok) throw new Error(`${event}: ${JSON.stringify(page.error)}`);
+    all.push(...(event === "lobby_users" ? page.users : page.rooms));
+    after = page.next ?? undefined;
+  } while (after);
+  return all;
+}
+
+/**
  * Sends a room message with an id, and sends it again (same id) when the answer is lost with a
  * closing connection: the server answers a repeated id with its first answer, so the message is
  * posted exactly once.
