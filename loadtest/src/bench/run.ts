@@ -16,6 +16,9 @@
  *   npm run bench -- --cpu-prof /tmp/prof   # also write the Sala nodes' CPU profiles there
  *   npm run bench -- --only small,idle       # just these phases (login, big, small, idle, churn, whisper), printed; docs are not rewritten
  *   npm run bench -- redis-cluster [--quick] # one Redis vs a Redis Cluster of 3+3, with and without WAIT 1 (redis-cluster.ts), printed; docs are not rewritten
+ *   npm run bench -- lobby-scale [--quick]   # the lobby at U users online and R rooms, with churn (lobby-scale.ts), printed; docs are not rewritten
+ *     (LOBBY_SCALE_USERS=1000,10000 LOBBY_SCALE_ROOMS=1000 pick other sizes)
+ *   npm run bench -- sockets-100k [--quick]  # 100,000 authenticated sockets on this machine (quick: 10,000) (sockets-100k.ts), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -35,6 +38,8 @@ import { verdicts, type BenchResults } from "./results.js";
 import { combineRounds } from "./rounds.js";
 import { ADMIN, BenchCluster, type System } from "./systems.js";
 import { REDIS_CLUSTER_FULL, REDIS_CLUSTER_QUICK, redisClusterBench } from "./redis-cluster.js";
+import { LOBBY_SCALE_FULL, LOBBY_SCALE_QUICK, lobbyScaleBench, type LobbyScaleSize } from "./lobby-scale.js";
+import { SOCKETS_100K_FULL, SOCKETS_100K_QUICK, sockets100kBench } from "./sockets-100k.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 
@@ -87,6 +92,12 @@ function chosenPhases(only: string | undefined): Set<Phase> {
   return new Set(picked as Phase[]);
 }
 
+/** The lobby-scale sizes, with LOBBY_SCALE_USERS / LOBBY_SCALE_ROOMS (comma-separated counts) instead of the defaults. */
+function lobbyScaleSize(defaults: LobbyScaleSize): LobbyScaleSize {
+  const counts = (value: string | undefined) => value?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  return { ...defaults, users: counts(process.env.LOBBY_SCALE_USERS) ?? defaults.users, rooms: counts(process.env.LOBBY_SCALE_ROOMS) ?? defaults.rooms };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -98,8 +109,14 @@ async function main(): Promise<void> {
     },
   });
   if (positionals.length > 0) {
-    if (positionals.length > 1 || positionals[0] !== "redis-cluster") throw new Error(`unknown bench "${positionals.join(" ")}"; the only named one is redis-cluster`);
-    const report = await redisClusterBench(values.quick ? REDIS_CLUSTER_QUICK : REDIS_CLUSTER_FULL, new ProgressLine());
+    const named: Record<string, (progress: ProgressLine) => Promise<string>> = {
+      "redis-cluster": (progress) => redisClusterBench(values.quick ? REDIS_CLUSTER_QUICK : REDIS_CLUSTER_FULL, progress),
+      "lobby-scale": (progress) => lobbyScaleBench(lobbyScaleSize(values.quick ? LOBBY_SCALE_QUICK : LOBBY_SCALE_FULL), progress),
+      "sockets-100k": (progress) => sockets100kBench(values.quick ? SOCKETS_100K_QUICK : SOCKETS_100K_FULL, progress),
+    };
+    const bench = positionals.length === 1 ? named[positionals[0]!] : undefined;
+    if (!bench) throw new Error(`unknown bench "${positionals.join(" ")}"; the named ones are ${Object.keys(named).join(", ")}`);
+    const report = await bench(new ProgressLine());
     process.stdout.write(`${report}\n`);
     return;
   }
