@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- lobby-scale [--quick]`: the lobby at scale (issue 19, requirement 4). For each
- * room count R (a fresh Redis and two fresh Sala nodes per R), R real rooms (room-filler.ts), then
+ * room count R (a fresh Redis and fresh Sala nodes per R: two, or one per 15,000 sockets), R real rooms (room-filler.ts), then
  * U distinct users online, growing (1k, 10k, 50k; quick: 1k, 5k), their idle lobby sockets held by
  * generator processes (socket-generator.ts) over both nodes, sessions minted in the store
  * (minted-sessions.ts). At each U:
@@ -46,6 +46,7 @@ export const LOBBY_SCALE_QUICK: LobbyScaleSize = { users: [1000, 5000], rooms: [
 /** Room owners (online all along, among the U). */
 const OWNERS = 20;
 const GENERATORS = 4;
+const SOCKETS_PER_NODE = 15_000;
 const PRESENCE_GRACE_MS = 1000;
 /**
  * How long a churned user stays away: past the grace and the node's next presence tick (every
@@ -68,6 +69,8 @@ export interface LobbyScaleRow {
   watcher: Traffic;
   /** Per socket, averaged over every generator socket open all through the window. */
   steady: Traffic & { sockets: number };
+  /** Users whose socket was open when the window opened, as the clients saw it (a socket the server dropped is not). */
+  onlineAtWindow: number;
   transitions: number;
   reconnectErrors: number;
   windowSec: number;
@@ -98,9 +101,11 @@ async function measureCpu<T>(cluster: ScaleCluster, work: () => Promise<T>): Pro
 
 /** One R: a fresh cluster, its rooms, then the users growing through the steps. */
 async function measureRooms(size: LobbyScaleSize, rooms: number, progress: ProgressLine): Promise<LobbyScaleRow[]> {
-  progress.phase(`R = ${rooms}: starting Redis and 2 Sala nodes…`);
+  // A process here holds at most 20,000 descriptors (`ulimit -n`): 15,000 sockets per node at most.
+  const nodeCount = Math.max(2, Math.ceil(Math.max(...size.users) / SOCKETS_PER_NODE));
+  progress.phase(`R = ${rooms}: starting Redis and ${nodeCount} Sala nodes…`);
   const cluster = await ScaleCluster.start({
-    nodes: 2,
+    nodes: nodeCount,
     label: `lobby${rooms}`,
     env: {
       PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS),
@@ -201,6 +206,7 @@ async function measureRooms(size: LobbyScaleSize, rooms: number, progress: Progr
         missing,
         probe,
         watcher: { bytesPerSec: watcherDelta.bytes / windowSec, framesPerSec: watcherDelta.frames / windowSec },
+        onlineAtWindow: sum(before, (c) => c.open) + OWNERS + 1,
         steady: {
           sockets: steadySockets,
           bytesPerSec: sum(after, (c) => c.steadyBytes) / Math.max(1, steadySockets) / windowSec,
@@ -249,13 +255,13 @@ function report(rows: LobbyScaleRow[], size: LobbyScaleSize): string {
   const lines: string[] = [];
   lines.push(`Machine: ${machineDescription()}; not pinned (nodes, Redis and ${GENERATORS} generator processes share the cores).`);
   lines.push(
-    `Per R: a fresh Redis and 2 Sala nodes (PRESENCE_GRACE_MS=${PRESENCE_GRACE_MS}); R rooms made by ${OWNERS} owners over create_room (every tenth with a second member); U distinct users online (sessions minted in the store, every socket through the real handshake), idle lobby sockets spread over both nodes. ` +
+    `Per R: a fresh Redis and Sala nodes (two, or one per ${SOCKETS_PER_NODE} sockets: a process here holds 20,000 descriptors; PRESENCE_GRACE_MS=${PRESENCE_GRACE_MS}); R rooms made by ${OWNERS} owners over create_room (every tenth with a second member); U distinct users online (sessions minted in the store, every socket through the real handshake), idle lobby sockets spread over both nodes. ` +
       `Handshakes: ${size.probes} fresh users one at a time, timed from the upgrade request to the first \`lobby\` event. Churn: ${CHURN_PER_MINUTE * 100} % of U per minute go offline for ${OFFLINE_MS / 1000} s and come back; ` +
       `the window is ${size.windowSec} s after ${size.warmupSec} s of churn; an event is one online or offline transition. Traffic counts every server→client websocket frame (payload bytes), pings included.`,
   );
   lines.push("");
   lines.push(
-    "| U | R | snapshot p50 / max | handshake → lobby p50 / p99 ms | idle socket B/s (frames/s), watcher | idle socket B/s (frames/s), mean of all | churn events in window | node CPU ms / event (net of idle) | Redis CPU ms / event (net of idle) | idle CPU node / Redis ms/s | bring-up s (failed tries) |",
+    "| U (online at the window) | R | snapshot p50 / max | handshake → lobby p50 / p99 ms | idle socket B/s (frames/s), watcher | idle socket B/s (frames/s), mean of all | churn events in window | node CPU ms / event (net of idle) | Redis CPU ms / event (net of idle) | idle CPU node / Redis ms/s | bring-up s (failed tries) |",
   );
   lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
@@ -263,7 +269,7 @@ function report(rows: LobbyScaleRow[], size: LobbyScaleSize): string {
     const redis = perTransition(row, row.redisCpuMs, row.idleRedisMsPerSec);
     const probeErrors = row.probe.errors > 0 ? ` (${row.probe.errors} failed: ${row.probe.errorSamples[0]})` : "";
     lines.push(
-      `| ${row.users} | ${row.rooms} | ${kb(row.probe.snapshotBytes.percentile(50))} / ${kb(row.probe.snapshotBytes.max())} | ${fixed(row.probe.toLobby.percentile(50))} / ${fixed(row.probe.toLobby.percentile(99))}${probeErrors} | ${fixed(row.watcher.bytesPerSec)} (${fixed(row.watcher.framesPerSec, 1)}) | ${fixed(row.steady.bytesPerSec)} (${fixed(row.steady.framesPerSec, 1)}) over ${row.steady.sockets} | ${row.transitions}${row.reconnectErrors > 0 ? ` (${row.reconnectErrors} reconnects refused)` : ""} | ${fixed(node.raw, 2)} (${fixed(node.net, 2)}) | ${fixed(redis.raw, 2)} (${fixed(redis.net, 2)}) | ${fixed(row.idleNodeMsPerSec, 1)} / ${fixed(row.idleRedisMsPerSec, 1)} | ${fixed(row.openSec)} (${row.openErrors}${row.missing > 0 ? `; ${row.missing} users never online` : ""}) |`,
+      `| ${row.users} (${row.onlineAtWindow}) | ${row.rooms} | ${kb(row.probe.snapshotBytes.percentile(50))} / ${kb(row.probe.snapshotBytes.max())} | ${fixed(row.probe.toLobby.percentile(50))} / ${fixed(row.probe.toLobby.percentile(99))}${probeErrors} | ${fixed(row.watcher.bytesPerSec)} (${fixed(row.watcher.framesPerSec, 1)}) | ${fixed(row.steady.bytesPerSec)} (${fixed(row.steady.framesPerSec, 1)}) over ${row.steady.sockets} | ${row.transitions}${row.reconnectErrors > 0 ? ` (${row.reconnectErrors} reconnects refused)` : ""} | ${fixed(node.raw, 2)} (${fixed(node.net, 2)}) | ${fixed(redis.raw, 2)} (${fixed(redis.net, 2)}) | ${fixed(row.idleNodeMsPerSec, 1)} / ${fixed(row.idleRedisMsPerSec, 1)} | ${fixed(row.openSec)} (${row.openErrors}${row.missing > 0 ? `; ${row.missing} users never online` : ""}) |`,
     );
   }
   lines.push("", "**Targets (issue 19)**", "");
