@@ -249,40 +249,17 @@ export class Lobby {
   // ---- pages --------------------------------------------------------------------------------
 
   private async fetchUsers(prefix: string, after: string | null): Promise<boolean> {
-    const search = this.userSearch;
-    const ticket = ++search.ticket;
-    search.loading = true;
-    this.refresh();
-    const answer = await this.requests.users(pagePayload(prefix, after));
-    if (ticket !== search.ticket) return false;
-    search.loading = false;
-    if (!answer.ok) {
-      search.error = describeError(answer.error);
-      this.refresh();
-      return false;
-    }
+    const answer = await this.ask(this.userSearch, () => this.requests.users(pagePayload(prefix, after)));
+    if (!answer) return false;
     this.state.applyUserPage(answer, after === null, prefix);
-    this.latestRev = Math.max(this.latestRev, answer.rev);
-    search.answered = prefix;
-    this.refresh();
+    this.pageArrived(this.userSearch, prefix, answer.rev);
     return true;
   }
 
   private async fetchRooms(prefix: string, after: string | null): Promise<boolean> {
-    const search = this.roomSearch;
-    const ticket = ++search.ticket;
-    search.loading = true;
-    this.refresh();
-    const answer = await this.requests.rooms(pagePayload(prefix, after));
-    if (ticket !== search.ticket) return false;
-    search.loading = false;
-    if (!answer.ok) {
-      search.error = describeError(answer.error);
-      this.refresh();
-      return false;
-    }
+    const answer = await this.ask(this.roomSearch, () => this.requests.rooms(pagePayload(prefix, after)));
+    if (!answer) return false;
     this.state.applyRoomPage(answer, after === null);
-    this.latestRev = Math.max(this.latestRev, answer.rev);
     for (const room of answer.rooms) {
       const mine = this.myRooms.get(room.id);
       if (mine && answer.rev >= mine.rev) this.myRooms.set(room.id, { room, rev: answer.rev });
@@ -290,9 +267,31 @@ export class Lobby {
     if (after === null) this.pagedRooms = [];
     this.pagedRooms.push(...answer.rooms.map((room) => room.id));
     this.roomPaging = true;
+    this.pageArrived(this.roomSearch, prefix, answer.rev);
+    return true;
+  }
+
+  /**
+   * One page request of a list: its answer, or null when it failed (the error is shown) or a newer
+   * request of the same list was made meanwhile (this answer is dropped).
+   */
+  private async ask<T extends object>(search: ListQuery, request: () => Promise<Ack<T>>): Promise<T | null> {
+    const ticket = ++search.ticket;
+    search.loading = true;
+    this.refresh();
+    const answer = await request();
+    if (ticket !== search.ticket) return null;
+    search.loading = false;
+    if (answer.ok) return answer;
+    search.error = describeError(answer.error);
+    this.refresh();
+    return null;
+  }
+
+  private pageArrived(search: ListQuery, prefix: string, rev: number): void {
+    this.latestRev = Math.max(this.latestRev, rev);
     search.answered = prefix;
     this.refresh();
-    return true;
   }
 
   // ---- what shows -----------------------------------------------------------------------------
