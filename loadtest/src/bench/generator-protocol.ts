@@ -34,6 +34,9 @@ export interface OpenResult {
   /** Each opened socket's time to its first `lobby` event (ms), and its size (bytes); NaN when none came yet. */
   lobbyMs: number[];
   lobbyBytes: number[];
+  /** What the opened sockets received in all until the last one opened (frames, payload bytes), snapshots included. */
+  frames: number;
+  bytes: number;
 }
 
 /** Closes this generator's last `count` sockets (all when absent). */

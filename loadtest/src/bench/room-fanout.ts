@@ -22,6 +22,8 @@ export interface FanoutResult {
   sent: number;
   acked: number;
   failed: number;
+  /** Why sends failed: error codes (or "timeout"), with counts. */
+  errors: Record<string, number>;
   deliveries: number;
   expected: number;
   lost: number;
@@ -36,8 +38,20 @@ export class RoomFanout {
   private readonly sentAt = new Map<string, number>();
   private room: { id: string; key: RoomKey; keys: Map<number, string> } | null = null;
   private latency: Samples | null = null;
+  /** Messages sent over every step: message ids are never reused (the server would take a reuse for a retry). */
+  private counter = 0;
 
-  private constructor(readonly members: SioClient[]) {}
+  /** The members still connected (a socket the server dropped under load leaves). */
+  private readonly open = new Set<SioClient>();
+  /** The members in the room, once joined. */
+  private joined: SioClient[] = [];
+
+  private constructor(readonly members: SioClient[]) {
+    for (const member of members) {
+      this.open.add(member);
+      void member.closed.then(() => this.open.delete(member));
+    }
+  }
 
   /**
    * Connects the members (member i to urls[(offset + i) % urls.length]), retrying a refusal twice;
@@ -58,22 +72,36 @@ export class RoomFanout {
     return { fanout: new RoomFanout(members), errors, errorSamples };
   }
 
-  /** The first member creates the room, every other one joins it. */
-  async join(name: string, onProgress?: (joined: number) => void): Promise<void> {
-    const created = await this.members[0]!.request("create_room", { name }, 30_000);
+  /**
+   * The first member still connected creates the room, every other one joins it; a member whose
+   * socket was dropped, or whose join fails, stays out (the count says how many are in).
+   */
+  async join(name: string, onProgress?: (joined: number) => void): Promise<{ members: number; failed: string[] }> {
+    const candidates = this.members.filter((member) => this.open.has(member));
+    const owner = candidates[0];
+    if (!owner) throw new Error("no chat client is still connected");
+    const created = await owner.request("create_room", { name }, 30_000);
     if (!created.ok) throw new Error(`create_room: ${created.error.code}`);
     const room = { id: created.room.id, key: { id: 0, key: "" }, keys: new Map<number, string>() };
-    let joined = 0;
-    await inPool(this.members, 20, async (member, i) => {
-      const answer = await member.request("join_room", { roomId: room.id }, 60_000);
-      if (!answer.ok) throw new Error(`join_room: ${answer.error.code}`);
-      room.key = answer.key;
-      for (const key of answer.keys) room.keys.set(key.id, key.key);
-      this.ledger.expect(String(i), room.id);
-      member.on("text", (message) => this.onText(String(i), message));
-      if (++joined % 100 === 0) onProgress?.(joined);
+    const failed: string[] = [];
+    await inPool(candidates, 20, async (member, i) => {
+      try {
+        const answer = await member.request("join_room", { roomId: room.id }, 60_000);
+        if (!answer.ok) throw new Error(`join_room: ${answer.error.code}`);
+        room.key = answer.key;
+        for (const key of answer.keys) room.keys.set(key.id, key.key);
+        this.ledger.expect(String(i), room.id);
+        member.on("text", (message) => this.onText(String(i), message));
+        this.joined.push(member);
+        if (this.joined.length % 100 === 0) onProgress?.(this.joined.length);
+      } catch (error) {
+        failed.push((error as Error).message);
+      }
     });
+    // The owner first: the senders are the first members in.
+    this.joined.sort((a, b) => (a === owner ? -1 : b === owner ? 1 : 0));
     this.room = room;
+    return { members: this.joined.length, failed };
   }
 
   /** `senders` members send `messagesPerSec` in all for `seconds`; then waits (≤ 5 s) for every delivery. */
@@ -87,20 +115,26 @@ export class RoomFanout {
     const inFlight = new Set<Promise<void>>();
     let acked = 0;
     let failed = 0;
+    const errors: Record<string, number> = {};
+    const fail = (code: string) => {
+      failed++;
+      errors[code] = (errors[code] ?? 0) + 1;
+    };
     const start = Date.now();
-    await pace(messagesPerSec, Math.round(messagesPerSec * seconds), (n) => {
-      const sender = this.members[n % senders]!;
+    await pace(messagesPerSec, Math.round(messagesPerSec * seconds), () => {
+      const n = this.counter++;
+      const sender = this.joined[n % senders]!;
       const t0 = Date.now();
       const msg = sealPayload({ sentAt: t0, n }, room.id, room.key, nodeCodec);
       const request = sender
         .request("text", { roomId: room.id, msg, id: `fo${n.toString(36).padStart(8, "0")}` }, 10_000)
         .then((answer) => {
-          if (!answer.ok) return void failed++;
+          if (!answer.ok) return fail(answer.error.code);
           acked++;
           ackRtt.add(Date.now() - t0);
           this.ledger.acknowledged(room.id, answer.seq);
         })
-        .catch(() => void failed++)
+        .catch(() => fail("timeout"))
         .finally(() => inFlight.delete(request));
       inFlight.add(request);
     });
@@ -109,13 +143,14 @@ export class RoomFanout {
     await settle(() => this.ledger.deliveries >= this.ledger.expected(), 5000);
     this.latency = null;
     return {
-      members: this.members.length,
+      members: this.joined.length,
       senders,
       messagesPerSec,
       seconds: sendingSec,
       sent: Math.round(messagesPerSec * seconds),
       acked,
       failed,
+      errors,
       deliveries: this.ledger.deliveries,
       expected: this.ledger.expected(),
       lost: this.ledger.missing(),

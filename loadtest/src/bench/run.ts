@@ -18,7 +18,7 @@
  *   npm run bench -- redis-cluster [--quick] # one Redis vs a Redis Cluster of 3+3, with and without WAIT 1 (redis-cluster.ts), printed; docs are not rewritten
  *   npm run bench -- lobby-scale [--quick]   # the lobby at U users online and R rooms, with churn (lobby-scale.ts), printed; docs are not rewritten
  *     (LOBBY_SCALE_USERS=1000,10000 LOBBY_SCALE_ROOMS=1000 pick other sizes)
- *   npm run bench -- sockets-100k [--quick]  # 100,000 authenticated sockets on this machine (quick: 10,000) (sockets-100k.ts), printed; docs are not rewritten
+ *   npm run bench -- sockets-100k [--quick] [--cpu-prof DIR]  # 100,000 authenticated sockets on this machine (quick: 10,000) (sockets-100k.ts), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     const named: Record<string, (progress: ProgressLine) => Promise<string>> = {
       "redis-cluster": (progress) => redisClusterBench(values.quick ? REDIS_CLUSTER_QUICK : REDIS_CLUSTER_FULL, progress),
       "lobby-scale": (progress) => lobbyScaleBench(lobbyScaleSize(values.quick ? LOBBY_SCALE_QUICK : LOBBY_SCALE_FULL), progress),
-      "sockets-100k": (progress) => sockets100kBench(values.quick ? SOCKETS_100K_QUICK : SOCKETS_100K_FULL, progress),
+      "sockets-100k": (progress) => sockets100kBench(values.quick ? SOCKETS_100K_QUICK : SOCKETS_100K_FULL, progress, values["cpu-prof"]),
     };
     const bench = positionals.length === 1 ? named[positionals[0]!] : undefined;
     if (!bench) throw new Error(`unknown bench "${positionals.join(" ")}"; the named ones are ${Object.keys(named).join(", ")}`);

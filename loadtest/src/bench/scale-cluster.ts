@@ -5,9 +5,10 @@
  * generators share both, and each process's CPU is read from the process itself.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { NodeProcess } from "@sala/cluster/node";
 import { freePort } from "@sala/cluster/processes";
@@ -22,16 +23,36 @@ export interface ScaleClusterOptions {
   env?: Record<string, string>;
   /** Node.js flags for the nodes (a larger heap). */
   execArgv?: string[];
+  /** Stop the nodes with SIGTERM (they drain, and write a `--cpu-prof` profile) instead of SIGKILL. */
+  gracefulStop?: boolean;
   label: string;
 }
 
+/** Warnings and errors the nodes logged, by their `event` field: how many, and the first one's message. */
+export type NodeWarnings = Map<string, { count: number; first: string }>;
+
+/** The default LOBBY_SENDS_PER_SEC, meant for a node with a core of its own. */
+const LOBBY_SENDS_PER_CORE = 5000;
+
+/**
+ * Each node's share of the lobby budget: here all the nodes share this machine's cores (eight
+ * nodes on two cores: a quarter of a core each), where a deployment gives each node its own.
+ */
+export function lobbySendsPerSec(nodes: number): number {
+  return Math.max(100, Math.round((LOBBY_SENDS_PER_CORE * availableParallelism()) / nodes));
+}
+
 export class ScaleCluster {
+  /** What the nodes logged at warn level or above (pino: level ≥ 40), to say why something failed. */
+  readonly warnings: NodeWarnings = new Map();
+
   private constructor(
     readonly redis: RedisProcess,
     readonly nodes: NodeProcess[],
     readonly probe: RedisProbe,
     readonly sessions: SessionStore,
     private readonly dir: string,
+    private readonly gracefulStop: boolean,
   ) {}
 
   static async start(options: ScaleClusterOptions): Promise<ScaleCluster> {
@@ -49,17 +70,42 @@ export class ScaleCluster {
         NODE_ENV: "production",
         // Every bench socket comes from 127.0.0.1.
         MAX_SOCKETS_PER_ADDRESS: "0",
+        LOBBY_SENDS_PER_SEC: String(lobbySendsPerSec(options.nodes)),
         ...options.env,
       };
       for (let i = 0; i < options.nodes; i++) nodes.push(new NodeProcess(`${options.label}-${i + 1}`, await freePort(), env, options.execArgv ?? []));
       await Promise.all(nodes.map((node) => node.start()));
-      return new ScaleCluster(redis, nodes, await RedisProbe.single(redis.options.port), sessions, dir);
+      const cluster = new ScaleCluster(redis, nodes, await RedisProbe.single(redis.options.port), sessions, dir, options.gracefulStop ?? false);
+      for (const node of nodes) cluster.collectWarnings(node);
+      return cluster;
     } catch (error) {
       await Promise.allSettled(nodes.map((node) => node.stop()));
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Reads the node's JSON log lines beside NodeProcess (which reads them only until the node has started). */
+  private collectWarnings(node: NodeProcess): void {
+    createInterface({ input: node.process.stdout! }).on("line", (line) => {
+      if (!line.includes('"level":4') && !line.includes('"level":5') && !line.includes('"level":6')) return;
+      try {
+        const entry = JSON.parse(line) as { level?: number; event?: string; msg?: string; err?: string };
+        if ((entry.level ?? 0) < 40) return;
+        const key = entry.event ?? entry.msg ?? "?";
+        const seen = this.warnings.get(key);
+        if (seen) seen.count++;
+        else this.warnings.set(key, { count: 1, first: `${entry.msg ?? ""}${entry.err ? `: ${entry.err}` : ""}` });
+      } catch {
+        // not a log line
+      }
+    });
+  }
+
+  /** The warnings as one line each, most frequent first. */
+  warningLines(): string[] {
+    return [...this.warnings.entries()].sort((a, b) => b[1].count - a[1].count).map(([event, { count, first }]) => `${event} × ${count} (${first})`);
   }
 
   get urls(): string[] {
@@ -86,8 +132,8 @@ export class ScaleCluster {
 
   async stop(): Promise<void> {
     this.probe.close();
-    // SIGKILL: a drain of thousands of sockets would only time the shutdown.
-    await Promise.allSettled(this.nodes.map((node) => node.kill()));
+    // SIGKILL unless asked: a drain of thousands of sockets would only time the shutdown.
+    await Promise.allSettled(this.nodes.map((node) => (this.gracefulStop ? node.stop() : node.kill())));
     await this.redis.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

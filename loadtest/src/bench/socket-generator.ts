@@ -26,7 +26,7 @@ function send(message: FromGenerator): void {
 async function open(request: OpenRequest): Promise<OpenResult> {
   origin = request.origin;
   connectTimeoutMs = request.connectTimeoutMs;
-  const result: OpenResult = { opened: 0, errors: 0, notOpened: 0, errorSamples: [], connectMs: [], lobbyMs: [], lobbyBytes: [] };
+  const result: OpenResult = { opened: 0, errors: 0, notOpened: 0, errorSamples: [], connectMs: [], lobbyMs: [], lobbyBytes: [], frames: 0, bytes: 0 };
   const opened: LeanSocket[] = [];
   let next = 0;
   const progress = setInterval(() => send({ progress: { opened: result.opened, errors: result.errors } }), 1000);
@@ -68,6 +68,8 @@ async function open(request: OpenRequest): Promise<OpenResult> {
     clearInterval(progress);
   }
   for (const socket of opened) {
+    result.frames += socket.frames;
+    result.bytes += socket.bytes;
     result.lobbyMs.push(socket.lobbyAt - socket.startedAt);
     result.lobbyBytes.push(socket.lobbyBytes);
   }
