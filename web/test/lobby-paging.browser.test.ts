@@ -50,7 +50,7 @@ async function inBatches<T>(items: T[], width: number, task: (item: T, index: nu
 }
 
 beforeAll(async () => {
-  cluster = await startBrowserCluster(2, { LOBBY_COUNTS_MS: "200", ROOM_CREATIONS_PER_USER: "20" });
+  cluster = await startBrowserCluster(2, { LOBBY_COUNTS_MS: "200", LOBBY_TICK_MS: "200", ROOM_CREATIONS_PER_USER: "20" });
   const nodes = cluster.nodes;
   const started = Date.now();
   const names = [...Array.from({ length: BOTS }, (_, i) => botName(i)), FAR_USER];

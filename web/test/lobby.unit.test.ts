@@ -208,7 +208,7 @@ describe("lobby users", () => {
     expect(lobby.userTotal).toBe(3); // live, before the next counts
     lobby.applySnapshot(snapshot({ users: ["ana", "bob", "carl"], counts: { users: 4000, rooms: 0 }, rev: 20 }));
     expect(lobby.userTotal).toBe(4000);
-    lobby.applyCounts({ users: 4100, rooms: 3 });
+    lobby.applyCounts({ users: 4100, rooms: 3, rev: 21 });
     expect(lobby.userTotal).toBe(4100);
   });
 });
@@ -223,7 +223,7 @@ describe("lobby users past the first page", () => {
     lobby.applyUpdate({ presence: [{ username: "abe", online: true, rev: 12 }], rooms: [] });
     // Page size 3: cid was let go. The counts say there is more.
     expect(lobby.users).toEqual(["abe", "ana", "bob"]);
-    lobby.applyCounts({ users: 4, rooms: 0 });
+    lobby.applyCounts({ users: 4, rooms: 0, rev: 13 });
     expect(lobby.moreUsers).toBe(true);
     expect(lobby.userTotal).toBe(4);
     void lobby.loadMoreUsers();

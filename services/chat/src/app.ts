@@ -33,6 +33,7 @@ import { conversationHandlers } from "./realtime/handlers/conversations.js";
 import { messageHandlers } from "./realtime/handlers/messages.js";
 import { roomHandlers } from "./realtime/handlers/rooms.js";
 import { IdleRoomReaper } from "./realtime/idle-rooms.js";
+import { FirstPageTicker } from "./realtime/first-page-ticker.js";
 import { LobbyFeed } from "./realtime/lobby-feed.js";
 import { LobbyViews } from "./realtime/lobby-views.js";
 import { PresenceTracker } from "./realtime/presence-tracker.js";
@@ -63,9 +64,6 @@ export interface SalaNode {
 const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
-/** A burst of handshakes reads the lobby at most once per this interval (a lone one: at once). */
-const LOBBY_READ_SPACING_MS = 20;
-
 export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
   // Filled in once the socket server exists; the counters need them only when scraped.
   const live = { sockets: () => 0, rooms: () => 0 };
@@ -162,7 +160,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   };
 
   const subscriptionsApplied = adapterSubscriptionsApplied(redis);
-  const lobbyFeed = new LobbyFeed(io, stores.lobby, stores.rooms, { flushMs: config.lobbyFlushMs, countsMs: config.lobbyCountsMs, pageSize: config.lobbyPageSize }, logger);
+  const lobbyFeed = new LobbyFeed(io, { flushMs: config.lobbyFlushMs, countsMs: config.lobbyCountsMs }, logger);
+  const firstPage = new FirstPageTicker(io, stores.lobby, stores.rooms, { pageSize: config.lobbyPageSize, tickMs: config.lobbyTickMs, sendsPerSec: config.lobbySendsPerSec }, logger);
   const roomService = new RoomService({
     rooms: stores.rooms,
     users: stores.users,
@@ -190,9 +189,14 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     logger,
   });
   const historyCap = { maxMessages: config.history.max, maxAgeMs: config.history.maxAgeMs };
-  // Handshakes arriving together share one read of the lobby's first page, at most one per
-  // LOBBY_READ_SPACING_MS under a burst (see shared-read.ts).
-  const lobbyViews = new LobbyViews({ lobby: stores.lobby, rooms: stores.rooms, conversations: stores.conversations, subscriptionsApplied, pageSize: config.lobbyPageSize, readSpacingMs: LOBBY_READ_SPACING_MS });
+  const lobbyViews = new LobbyViews({
+    lobby: stores.lobby,
+    rooms: stores.rooms,
+    conversations: stores.conversations,
+    subscriptionsApplied,
+    pageSize: config.lobbyPageSize,
+    firstPage: (since) => firstPage.current(since),
+  });
   const gate = new EventGate(
     {
       ...lobbyHandlers({ lobbyViews }),
@@ -262,6 +266,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       adminRoles.start();
       idleRooms.start();
       lobbyFeed.start();
+      firstPage.start();
       if (redis) void repairInBackground(redis.command, keys, config.nodeId, logger);
       if (config.metrics.port) metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port);
       await app.listen({ port: config.port, host: config.host });
@@ -309,7 +314,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       } catch (error) {
         logger.warn({ event: "presence_stop_failed", err: (error as Error).message }, "could not release presence at shutdown");
       }
-      await lobbyFeed.close();
+      lobbyFeed.close();
+      await firstPage.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();

@@ -109,6 +109,10 @@ const EnvSchema = Type.Object({
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
   LOBBY_COUNTS_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2000 }),
   LOBBY_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: LobbyLimits.pageMax, default: LobbyLimits.pageMax }),
+  /** Each node reads the lobby's first page and counts at most this often, and sends its lobby sockets what changed. */
+  LOBBY_TICK_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  /** Lobby messages (first-page changes, counts) a node sends its lobby sockets per second at most: with more sockets, its ticks slow down. */
+  LOBBY_SENDS_PER_SEC: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 5000 }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -147,8 +151,12 @@ export interface Config {
   heartbeatIntervalMs: number;
   nodeTtlMs: number;
   lobbyFlushMs: number;
-  /** Member counts and the lobby's counts are sent at most this often (ms). */
+  /** Member counts are sent to the sockets following a room at most this often (ms). */
   lobbyCountsMs: number;
+  /** The first page and the lobby's counts are read, and changes sent, at most this often (ms)… */
+  lobbyTickMs: number;
+  /** …and slower when a node's lobby sockets would get more than this many messages per second in all. */
+  lobbySendsPerSec: number;
   /** Users, and rooms, on the lobby's first page (every socket's snapshot; changes on it reach every lobby socket). */
   lobbyPageSize: number;
   presenceGraceMs: number;
@@ -342,6 +350,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     lobbyFlushMs: env.LOBBY_FLUSH_MS,
     lobbyCountsMs: env.LOBBY_COUNTS_MS,
     lobbyPageSize: env.LOBBY_PAGE_SIZE,
+    lobbyTickMs: env.LOBBY_TICK_MS,
+    lobbySendsPerSec: env.LOBBY_SENDS_PER_SEC,
     presenceGraceMs: env.PRESENCE_GRACE_MS,
     history: { max: env.HISTORY_MAX, onJoin: env.JOIN_HISTORY, maxAgeMs: env.HISTORY_MAX_AGE_SEC * 1000 },
     messageIdWindowSec: env.MESSAGE_ID_WINDOW_SEC,

@@ -27,6 +27,11 @@ export interface LobbyCounts {
   rooms: number;
 }
 
+/** The lobby's counts as sent on their own (`lobby_counts`), with the lobby revision they were read at. */
+export interface LobbyCountsUpdate extends LobbyCounts {
+  rev: number;
+}
+
 /**
  * The lobby on connect (and on `lobby` request): its counts and a first page, never all of it
  * (LobbyLimits). Every room and online user is reachable through `lobby_rooms` / `lobby_users`.
@@ -305,8 +310,8 @@ export type ClientToServerEvents = {
 export interface ServerToClientEvents {
   lobby: (snapshot: LobbySnapshot) => void;
   lobby_update: (update: LobbyUpdate) => void;
-  /** The lobby's counts, to every lobby socket, at most every few seconds and only when they changed. */
-  lobby_counts: (counts: LobbyCounts) => void;
+  /** The lobby's counts, to every lobby socket, at most once per lobby tick and only when they changed. */
+  lobby_counts: (counts: LobbyCountsUpdate) => void;
   member_joined: (event: { roomId: string; username: string }) => void;
   member_left: (event: { roomId: string; username: string; reason: LeaveReason }) => void;
   room_key: (event: { roomId: string; key: RoomKey }) => void;

@@ -1,4 +1,4 @@
-import type { LobbyCounts, LobbySnapshot, LobbyUpdate, RoomPage, RoomSummary, UserPage } from "./events.js";
+import type { LobbyCounts, LobbyCountsUpdate, LobbySnapshot, LobbyUpdate, RoomPage, RoomSummary, UserPage } from "./events.js";
 import { LobbyLimits } from "./limits.js";
 import { compareNameKeys, nameKey } from "./names.js";
 
@@ -56,6 +56,8 @@ export class LobbyState {
   /** id → the room (null: removed). */
   private readonly rooms = new Map<string, Known<RoomSummary | null>>();
   private lobbyCounts: LobbyCounts = { users: 0, rooms: 0 };
+  /** The revision the counts were read at: counts can overtake the snapshot, as changes can. */
+  private countsRev = 0;
   /** Cursors of the last page asked for (null: that list is at its end). */
   usersNext: string | null = null;
   roomsNext: string | null = null;
@@ -68,7 +70,10 @@ export class LobbyState {
   applySnapshot(snapshot: LobbySnapshot): void {
     this.snapshotRev = snapshot.rev;
     this.pageSize = snapshot.pageSize;
-    this.lobbyCounts = snapshot.counts;
+    if (snapshot.rev >= this.countsRev) {
+      this.lobbyCounts = snapshot.counts;
+      this.countsRev = snapshot.rev;
+    }
     // Changes newer than the snapshot (an update can overtake it) stay; the rest is replaced.
     for (const [key, entry] of this.users) if (entry.rev <= snapshot.rev) this.users.delete(key);
     for (const [id, entry] of this.rooms) if (entry.rev <= snapshot.rev) this.rooms.delete(id);
@@ -102,8 +107,10 @@ export class LobbyState {
     this.trim();
   }
 
-  applyCounts(counts: LobbyCounts): void {
-    this.lobbyCounts = counts;
+  applyCounts({ users, rooms, rev }: LobbyCountsUpdate): void {
+    if (rev < this.countsRev) return;
+    this.lobbyCounts = { users, rooms };
+    this.countsRev = rev;
   }
 
   /**

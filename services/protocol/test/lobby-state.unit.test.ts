@@ -191,13 +191,19 @@ describe("LobbyState: pages and pins", () => {
     expect(names(lobby.roomList())).toContain("Mine");
   });
 
-  it("takes the counts the server sends", () => {
+  it("takes the newest counts the server sends, whichever comes first of them and the snapshot", () => {
     const lobby = new LobbyState();
-    lobby.applySnapshot(snapshot({ counts: { users: 3, rooms: 1 } }));
-    lobby.applyCounts({ users: 50_000, rooms: 10_000 });
+    lobby.applySnapshot(snapshot({ counts: { users: 3, rooms: 1 }, rev: 5 }));
+    lobby.applyCounts({ users: 50_000, rooms: 10_000, rev: 10 });
+    expect(lobby.counts()).toEqual({ users: 50_000, rooms: 10_000 });
+    lobby.applyCounts({ users: 40_000, rooms: 9_000, rev: 9 }); // older: ignored
     expect(lobby.counts()).toEqual({ users: 50_000, rooms: 10_000 });
     lobby.applySnapshot(snapshot({ counts: { users: 49_999, rooms: 10_001 }, rev: 20 }));
     expect(lobby.counts()).toEqual({ users: 49_999, rooms: 10_001 });
+    // Counts that overtook a snapshot of an older revision stay.
+    lobby.applyCounts({ users: 7, rooms: 7, rev: 30 });
+    lobby.applySnapshot(snapshot({ counts: { users: 6, rooms: 6 }, rev: 25 }));
+    expect(lobby.counts()).toEqual({ users: 7, rooms: 7 });
   });
 
   it("keeps the search's cursor when the first page moves, and only the latest watchMax paged entries (as the server follows)", () => {

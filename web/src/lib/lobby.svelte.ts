@@ -18,6 +18,7 @@ import {
   sameName,
   type Ack,
   type LobbyCounts,
+  type LobbyCountsUpdate,
   type LobbyPagePayload,
   type LobbySnapshot,
   type LobbyUpdate,
@@ -169,7 +170,7 @@ export class Lobby {
     this.refresh();
   }
 
-  applyCounts(counts: LobbyCounts): void {
+  applyCounts(counts: LobbyCountsUpdate): void {
     this.state.applyCounts(counts);
     this.refresh();
   }

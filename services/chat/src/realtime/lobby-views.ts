@@ -1,7 +1,6 @@
 import { LobbyLimits, nameKey, type LobbySnapshot, type RoomPage, type UserPage } from "@sala/protocol";
 import type { LobbyPagePayload } from "@sala/protocol/schemas";
 import type { ConversationStore, LobbyFirstPage, LobbyPageQuery, LobbyStore, RoomStore } from "../stores/types.js";
-import { sharedRead } from "./shared-read.js";
 import { SocketFollows } from "./socket-follows.js";
 import type { SalaSocket } from "./types.js";
 
@@ -13,13 +12,16 @@ export interface LobbyViewDeps {
   subscriptionsApplied: () => Promise<void>;
   /** Users, and rooms, on the lobby's first page (LOBBY_PAGE_SIZE). */
   pageSize: number;
-  /** Handshakes arriving together share one read of the first page, at most one per this many ms. */
-  readSpacingMs: number;
+  /**
+   * The first page this node's lobby sockets hold (FirstPageTicker.current): snapshots start from
+   * it; read again first when it is older than `since`, if the node's lobby budget allows.
+   */
+  firstPage: (since: number) => Promise<LobbyFirstPage>;
 }
 
 /**
- * What one socket sees of the lobby: its snapshot (the first page every socket shares, read once
- * for a burst of handshakes, and its own partners and rooms), the pages it asks for, and what it
+ * What one socket sees of the lobby: its snapshot (the first page every lobby socket of the node
+ * shares, and its own partners and rooms), the pages it asks for, and what it
  * follows (socket-follows.ts). Nothing here reads more than a page.
  *
  * A socket follows a user or room before the state it is shown is read: when that join made its
@@ -27,18 +29,17 @@ export interface LobbyViewDeps {
  * that no change falls between what the socket is shown and what it is sent.
  */
 export class LobbyViews {
-  private readonly firstPage: () => Promise<LobbyFirstPage>;
   private readonly follows = new WeakMap<SalaSocket, SocketFollows>();
 
-  constructor(private readonly deps: LobbyViewDeps) {
-    this.firstPage = sharedRead(() => deps.lobby.firstPage(deps.pageSize), deps.readSpacingMs);
-  }
+  constructor(private readonly deps: LobbyViewDeps) {}
 
   /**
    * The socket's snapshot. It follows its latest conversation partners and its user's rooms from
    * now on; its pages are no longer followed (the snapshot starts its view over).
    */
   async snapshot(socket: SalaSocket): Promise<LobbySnapshot> {
+    // What happened before now (the user's own presence among it) is on the page, when it can be.
+    const asOf = Date.now();
     const follows = this.followsOf(socket);
     follows.view += 1;
     const { username } = socket.data;
@@ -50,7 +51,7 @@ export class LobbyViews {
     follows.setPage("rooms", [], true);
     const joined = [follows.addPartners(partnerKeys), follows.addOwnRooms(roomIds)].some(Boolean);
     if (joined) await this.deps.subscriptionsApplied();
-    const [first, partners, myRooms] = await Promise.all([this.firstPage(), this.deps.lobby.onlineOf(partnerKeys), this.deps.rooms.summaries(roomIds)]);
+    const [first, partners, myRooms] = await Promise.all([this.deps.firstPage(asOf), this.deps.lobby.onlineOf(partnerKeys), this.deps.rooms.summaries(roomIds)]);
     return {
       counts: first.counts,
       users: first.users,

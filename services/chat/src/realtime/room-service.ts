@@ -108,7 +108,7 @@ export class RoomService {
     );
     if (admission.changed) {
       io.to(socketRoom).except(SocketRooms.user(username)).emit("member_joined", { roomId, username });
-      lobbyFeed.roomChanged(summary, admission.rev, admission.memberCount - 1);
+      lobbyFeed.roomChanged(summary, admission.rev);
     }
     // A member reads the room's recent history, whoever was present when it was written: the
     // keys of those epochs come with it (docs/SECURITY.md).
@@ -181,7 +181,7 @@ export class RoomService {
     if (reason === "left") io.to(SocketRooms.user(member)).emit("member_left", { roomId, username: member, reason });
     const room = await rooms.get(roomId);
     if (!room) return;
-    lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev, change.memberCount + 1);
+    lobbyFeed.roomChanged(summarize(room, change.memberCount), change.rev);
     // A private room's key changes with every departure; a public room's with a kick, since the
     // barred user keeps the key they had and must not read what follows.
     if (room.passwordHash || reason === "kicked") await this.rotateKey(roomId, member);
@@ -221,7 +221,7 @@ export class RoomService {
     const room = await this.ownedRoom(owner, roomId);
     const deleted = await this.deps.rooms.delete(roomId);
     if (!deleted) throw notFound();
-    this.removed(room, deleted.rev, deleted.members.length);
+    this.removed(room, deleted.rev);
     this.deps.logger.info({ event: "room_deleted", room: roomId, user: owner }, "room deleted");
   }
 
@@ -236,7 +236,7 @@ export class RoomService {
       const room = await this.deps.rooms.get(roomId);
       const deleted = await this.deps.rooms.delete(roomId, idleBefore);
       if (!room || !deleted) continue;
-      this.removed(room, deleted.rev, 0);
+      this.removed(room, deleted.rev);
       expired += 1;
       this.deps.logger.info({ event: "room_expired", room: roomId, owner: room.owner }, "idle empty room expired");
     }
@@ -244,11 +244,11 @@ export class RoomService {
   }
 
   /** Tells the room's sockets and the lobby that a deleted room is gone. */
-  private removed(room: RoomRecord, rev: number, memberCount: number): void {
+  private removed(room: RoomRecord, rev: number): void {
     const socketRoom = SocketRooms.room(room.id);
     // Each socket leaves the room as this reaches it (leave-deleted-rooms.ts).
     this.deps.io.to(socketRoom).emit("room_deleted", { roomId: room.id, name: room.name });
-    this.deps.lobbyFeed.roomRemoved(room.id, rev, memberCount);
+    this.deps.lobbyFeed.roomRemoved(room.id, rev);
   }
 
   /** The owner deletes the room's stored messages; members are told to drop theirs. */

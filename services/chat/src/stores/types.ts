@@ -291,25 +291,6 @@ export interface LobbyFirstPage {
 }
 
 /**
- * The end of the lobby's first page of `size`, to decide which changes every lobby socket is sent
- * (realtime/lobby-feed.ts): a user is on it when their name key is at most the last user's; a room
- * when it comes no later than the last room in activity order. Each list holds the last entries of
- * the page (as many as asked for, the last one last), and is empty when everything fits on it.
- */
-export interface LobbyBoundary {
-  /** The lobby revision when it was read: the page's entries are as of this revision. */
-  rev: number;
-  users: Array<{ key: string; username: string }>;
-  rooms: Array<{ id: string; memberCount: number }>;
-}
-
-/** The entries of the page's end to read with the boundary (at least 1 each). */
-export interface BoundaryTail {
-  users: number;
-  rooms: number;
-}
-
-/**
  * The lobby's indexes, read in pages: nothing here reads every user or room. Online users by name,
  * rooms by name and by member count, kept by the presence and room stores as they change.
  */
@@ -320,7 +301,6 @@ export interface LobbyStore {
   /** Rooms in name order. */
   roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>>;
   counts(): Promise<LobbyCounts>;
-  boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary>;
   /** Those of `usernames` who are online, as display names (order kept), and the lobby revision read just before. */
   onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }>;
   /** The lobby revision now. */

@@ -73,6 +73,7 @@ export function testNodeEnv(id: string, redisUrl: string | null, prefix: string,
     ALLOWED_ORIGINS: TEST_ORIGIN,
     LOBBY_FLUSH_MS: "20",
     LOBBY_COUNTS_MS: "100",
+    LOBBY_TICK_MS: "50",
     HEARTBEAT_INTERVAL_MS: "200",
     NODE_TTL_MS: "1000",
     PRESENCE_GRACE_MS: "0", // announce offline at once; the grace period has its own test

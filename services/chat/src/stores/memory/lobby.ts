@@ -1,5 +1,5 @@
 import { compareNameKeys, type LobbyCounts, type RoomSummary } from "@sala/protocol";
-import { nameKey, type BoundaryTail, type LobbyBoundary, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import { nameKey, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
 import type { MemoryPresenceStore } from "./presence.js";
 import type { Revision } from "./revision.js";
 import type { MemoryRoomStore } from "./rooms.js";
@@ -36,19 +36,6 @@ export class MemoryLobbyStore implements LobbyStore {
 
   async counts(): Promise<LobbyCounts> {
     return { users: this.presence.byName.size, rooms: this.rooms.count };
-  }
-
-  async boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary> {
-    const { byName } = this.presence;
-    const { byActivity } = this.rooms;
-    const last = <T>(list: SortedList<T>, count: number): T[] => (list.size < size ? [] : list.slice(size - Math.min(count, size), Math.min(count, size)));
-    const users = last(byName, tail.users);
-    const rooms = last(byActivity, tail.rooms);
-    return {
-      rev: this.revision.current(),
-      users: users.map((key) => ({ key, username: this.presence.displayName(key) ?? key })),
-      rooms: rooms.map((room) => ({ ...room })),
-    };
   }
 
   async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {

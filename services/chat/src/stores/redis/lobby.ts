@@ -6,7 +6,7 @@
  */
 import { compareNameKeys, nameKey, type LobbyCounts, type RoomSummary } from "@sala/protocol";
 import type { RedisClient } from "../../redis.js";
-import type { BoundaryTail, LobbyBoundary, LobbyFirstPage, LobbyPage, LobbyPageQuery, LobbyStore } from "../types.js";
+import type { LobbyFirstPage, LobbyPage, LobbyPageQuery, LobbyStore } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisRoomStore } from "./rooms.js";
 import { defineScript, type Script } from "./script.js";
@@ -49,34 +49,12 @@ local rooms = redis.call('ZREVRANGE', KEYS[3], 0, size - 1, 'WITHSCORES')
 for i = 1, #rooms do out[#out + 1] = rooms[i] end
 return out`;
 
-// KEYS: presenceByName, presenceNames, roomsByActivity, lobbyRev. ARGV: size, users, rooms (how many
-// of the page's last entries to read). → {rev, n, key, display × n, id, members, ...}; no entries of a
-// list that has fewer than `size`.
-const BOUNDARY = `
-local size = tonumber(ARGV[1])
-local out = {redis.call('GET', KEYS[4]) or '0', 0}
-if redis.call('ZCARD', KEYS[1]) >= size then
-  local users = redis.call('ZRANGE', KEYS[1], size - math.min(tonumber(ARGV[2]), size), size - 1)
-  local names = redis.call('HMGET', KEYS[2], unpack(users))
-  out[2] = #users
-  for i = 1, #users do
-    out[#out + 1] = users[i]
-    out[#out + 1] = names[i] or users[i]
-  end
-end
-if redis.call('ZCARD', KEYS[3]) >= size then
-  local rooms = redis.call('ZREVRANGE', KEYS[3], size - math.min(tonumber(ARGV[3]), size), size - 1, 'WITHSCORES')
-  for i = 1, #rooms do out[#out + 1] = rooms[i] end
-end
-return out`;
-
 /** Sorts after every character a name key can hold (Redis compares bytes: UTF-8 order). */
 const AFTER_ALL = "\u{10FFFF}";
 
 export class RedisLobbyStore implements LobbyStore {
   private readonly namePage: Script;
   private readonly firstPageScript: Script;
-  private readonly boundaryScript: Script;
 
   constructor(
     private readonly redis: RedisClient,
@@ -85,7 +63,6 @@ export class RedisLobbyStore implements LobbyStore {
   ) {
     this.namePage = defineScript(redis, "salaLobbyNamePage", 3, NAME_PAGE);
     this.firstPageScript = defineScript(redis, "salaLobbyFirstPage", 5, FIRST_PAGE);
-    this.boundaryScript = defineScript(redis, "salaLobbyBoundary", 4, BOUNDARY);
   }
 
   async firstPage(size: number): Promise<LobbyFirstPage> {
@@ -120,17 +97,6 @@ export class RedisLobbyStore implements LobbyStore {
     const [[usersError, users] = [], [roomsError, rooms] = []] = results;
     if (usersError || roomsError) throw usersError ?? roomsError;
     return { users: Number(users), rooms: Number(rooms) };
-  }
-
-  async boundary(size: number, tail: BoundaryTail): Promise<LobbyBoundary> {
-    const k = this.keys;
-    const flat = ((await this.boundaryScript([k.presenceByName, k.presenceNames, k.roomsByActivity, k.lobbyRev], [size, tail.users, tail.rooms])) as Array<string | number>).map(String);
-    const userCount = Number(flat[1]);
-    const users: LobbyBoundary["users"] = [];
-    for (let i = 0; i < userCount; i++) users.push({ key: flat[2 + 2 * i]!, username: flat[3 + 2 * i]! });
-    const rooms: LobbyBoundary["rooms"] = [];
-    for (let i = 2 + 2 * userCount; i + 1 < flat.length; i += 2) rooms.push({ id: flat[i]!, memberCount: Number(flat[i + 1]) });
-    return { rev: Number(flat[0]), users, rooms };
   }
 
   async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {
