@@ -255,7 +255,7 @@ function report(rows: LobbyScaleRow[], size: LobbyScaleSize): string {
   const lines: string[] = [];
   lines.push(`Machine: ${machineDescription()}; not pinned (nodes, Redis and ${GENERATORS} generator processes share the cores).`);
   lines.push(
-    `Per R: a fresh Redis and Sala nodes (two, or one per ${SOCKETS_PER_NODE} sockets: a process here holds 20,000 descriptors; PRESENCE_GRACE_MS=${PRESENCE_GRACE_MS}); R rooms made by ${OWNERS} owners over create_room (every tenth with a second member); U distinct users online (sessions minted in the store, every socket through the real handshake), idle lobby sockets spread over the nodes, each with its share of the lobby budget (LOBBY_SENDS_PER_SEC = 5000 × cores / nodes). ` +
+    `Per R: a fresh Redis and Sala nodes (two, or one per ${SOCKETS_PER_NODE} sockets: a process here holds 20,000 descriptors; PRESENCE_GRACE_MS=${PRESENCE_GRACE_MS}); R rooms made by ${OWNERS} owners over create_room (every tenth with a second member); U distinct users online (sessions minted in the store, every socket through the real handshake), idle lobby sockets spread over the nodes, each with its share of the lobby budget (LOBBY_SENDS_PER_SEC = 2000 × cores / nodes). ` +
       `Handshakes: ${size.probes} fresh users one at a time, timed from the upgrade request to the first \`lobby\` event. Churn: ${CHURN_PER_MINUTE * 100} % of U per minute go offline for ${OFFLINE_MS / 1000} s and come back; ` +
       `the window is ${size.windowSec} s after ${size.warmupSec} s of churn; an event is one online or offline transition. Traffic counts every server→client websocket frame (payload bytes), pings included.`,
   );

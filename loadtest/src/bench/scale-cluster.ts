@@ -32,7 +32,7 @@ export interface ScaleClusterOptions {
 export type NodeWarnings = Map<string, { count: number; first: string }>;
 
 /** The default LOBBY_SENDS_PER_SEC, meant for a node with a core of its own. */
-const LOBBY_SENDS_PER_CORE = 5000;
+const LOBBY_SENDS_PER_CORE = 2000;
 
 /**
  * Each node's share of the lobby budget: here all the nodes share this machine's cores (eight

@@ -301,7 +301,7 @@ function report(o: Outcome): string {
   lines.push(`Machine: ${machineDescription()}; not pinned. Code: ${o.git}.`);
   lines.push(
     `${size.nodes} Sala nodes on one redis-server, ${size.generators} generator processes (up to ${Math.ceil((size.sockets - size.roomMembers) / size.generators)} idle sockets each, ${CONCURRENCY} handshakes in flight each) and ${size.roomMembers} chat clients in the bench process, over ${size.nodes} node ports; ` +
-      `${size.sockets} distinct users with sessions minted in the store (${fixed(o.mintSec)} s, then the operator's repair ${fixed(o.repairSec)} s), every socket through the real handshake; one attempt per idle socket. LOBBY_SENDS_PER_SEC=${lobbySendsPerSec(size.nodes)} per node (the default 5000 is for a node with a core of its own; here ${size.nodes} share the cores).`,
+      `${size.sockets} distinct users with sessions minted in the store (${fixed(o.mintSec)} s, then the operator's repair ${fixed(o.repairSec)} s), every socket through the real handshake; one attempt per idle socket. LOBBY_SENDS_PER_SEC=${lobbySendsPerSec(size.nodes)} per node (the default 2000 is for a node with a core of its own; here ${size.nodes} share the cores).`,
   );
   if (o.connected < size.sockets) {
     lines.push("", `**Not all connected**: ${o.connected} of ${size.sockets} before the ${size.connectDeadlineSec} s deadline or with errors; the figures below are for the ${o.connected} that did.`);
