@@ -9,6 +9,9 @@ import { SocketRooms, type SalaSocket } from "./types.js";
 export const FOLLOWED_PARTNERS_MAX = 100;
 export const FOLLOWED_OWN_ROOMS_MAX = 100;
 
+/** The pages of a socket that shows none (its snapshot starts over with none), shared by all. */
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
  * Which users and rooms one socket follows in the lobby, as Socket.IO rooms (SocketRooms.presenceOf,
  * lobbyRoom; lobby-feed.ts sends each change to its room): its conversation partners and its user's
@@ -16,11 +19,15 @@ export const FOLLOWED_OWN_ROOMS_MAX = 100;
  * left only once nothing keeps it: a partner who was also on a page stays followed after a search.
  */
 export class SocketFollows {
-  /** Name keys; a Set keeps insertion order, so the first is the one followed longest. */
-  private readonly partners = new Set<string>();
-  private readonly ownRooms = new Set<string>();
-  private pagedUsers: string[] = [];
-  private pagedRooms: string[] = [];
+  /**
+   * Name keys; a Set keeps insertion order, so the first is the one followed longest. Each is made
+   * when the socket first follows one: an idle socket of a new user follows none, and an empty Set
+   * costs about 180 bytes (memory per idle socket, issue 19).
+   */
+  private partners: Set<string> | null = null;
+  private ownRooms: Set<string> | null = null;
+  private pagedUsers: readonly string[] = NONE;
+  private pagedRooms: readonly string[] = NONE;
   /**
    * Bumped as each request that starts the view over arrives (a snapshot, a page without `after`):
    * an older request that answers later must not replace what a newer one follows.
@@ -31,16 +38,18 @@ export class SocketFollows {
 
   /** → whether the socket joined a Socket.IO room it was not in (its node may still be subscribing). */
   addPartners(usernames: string[]): boolean {
-    return this.addCapped(this.partners, usernames.map(nameKey), FOLLOWED_PARTNERS_MAX, "users");
+    if (usernames.length === 0) return false;
+    return this.addCapped((this.partners ??= new Set()), usernames.map(nameKey), FOLLOWED_PARTNERS_MAX, "users");
   }
 
   addOwnRooms(roomIds: string[]): boolean {
-    return this.addCapped(this.ownRooms, roomIds, FOLLOWED_OWN_ROOMS_MAX, "rooms");
+    if (roomIds.length === 0) return false;
+    return this.addCapped((this.ownRooms ??= new Set()), roomIds, FOLLOWED_OWN_ROOMS_MAX, "rooms");
   }
 
   /** The user left the room: it is followed only while on a page. */
   removeOwnRoom(roomId: string): void {
-    if (this.ownRooms.delete(roomId)) this.leaveUnlessKept("rooms", roomId);
+    if (this.ownRooms?.delete(roomId)) this.leaveUnlessKept("rooms", roomId);
   }
 
   /**
@@ -49,7 +58,7 @@ export class SocketFollows {
    */
   setPage(kind: "users" | "rooms", names: string[], fresh: boolean): boolean {
     const before = kind === "users" ? this.pagedUsers : this.pagedRooms;
-    const after = fresh ? [...new Set(names)] : [...new Set([...before, ...names])].slice(-LobbyLimits.watchMax);
+    const after = fresh ? (names.length === 0 ? NONE : [...new Set(names)]) : [...new Set([...before, ...names])].slice(-LobbyLimits.watchMax);
     if (kind === "users") this.pagedUsers = after;
     else this.pagedRooms = after;
     const kept = new Set(after);
@@ -70,14 +79,14 @@ export class SocketFollows {
     return this.join(kind, names.filter((name) => set.has(name)));
   }
 
-  private join(kind: "users" | "rooms", names: string[]): boolean {
+  private join(kind: "users" | "rooms", names: readonly string[]): boolean {
     const rooms = names.map(kind === "users" ? SocketRooms.presenceOf : SocketRooms.lobbyRoom).filter((room) => !this.socket.rooms.has(room));
     if (rooms.length > 0) void this.socket.join(rooms);
     return rooms.length > 0;
   }
 
   private leaveUnlessKept(kind: "users" | "rooms", name: string): void {
-    const kept = kind === "users" ? this.partners.has(name) || this.pagedUsers.includes(name) : this.ownRooms.has(name) || this.pagedRooms.includes(name);
+    const kept = kind === "users" ? this.partners?.has(name) || this.pagedUsers.includes(name) : this.ownRooms?.has(name) || this.pagedRooms.includes(name);
     if (!kept) void this.socket.leave(kind === "users" ? SocketRooms.presenceOf(name) : SocketRooms.lobbyRoom(name));
   }
 }

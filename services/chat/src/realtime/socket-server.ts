@@ -18,12 +18,21 @@ type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 /** The stand-in response engine.io made for each websocket upgrade that loaded a session. */
 const upgradeResponses = new WeakMap<IncomingMessage, { req?: unknown }>();
 
+/** What socket.handshake holds instead of the request's headers, query and auth once connected. */
+const RELEASED = Object.freeze({});
+
 /**
  * Lets the handshake request go once the socket is connected. Engine.io keeps it for the socket's
  * life (socket.request), and for a websocket upgrade its stand-in response keeps it too (a close
  * listener on the TCP socket holds the response), and with it everything hung on the request, the
  * session among them. Nothing reads it after the connect: socket.data has what the session keeper
  * needs.
+ *
+ * Socket.IO's socket.handshake copies the request's headers object, URL, query and the client's
+ * auth, and keeps them for the socket's life, though only the handshake middlewares read them
+ * (resume-rooms.ts; nothing here calls fetchSockets, the one other reader): about 0.5 KB per idle
+ * socket of the sockets-100k bench, whose clients send few headers, more from a browser (its
+ * user agent, languages, all its cookies).
  */
 function releaseHandshake(socket: SalaSocket): void {
   const req = socket.request;
@@ -33,6 +42,11 @@ function releaseHandshake(socket: SalaSocket): void {
     res.req = undefined;
   }
   (socket.conn as { request: unknown }).request = null;
+  const handshake = socket.handshake as { headers: object; url: string; query: object; auth: object };
+  handshake.headers = RELEASED;
+  handshake.url = "";
+  handshake.query = RELEASED;
+  handshake.auth = RELEASED;
 }
 
 /**
@@ -100,7 +114,6 @@ export function createSocketServer(
       username,
       sessionRoom: sessionRoom(req.sessionID),
       isAdmin: false, // read from the user store by the next middleware (admin/socket-role.ts)
-      typingAt: new Map(),
       // currentUser() has checked loginAt.
       session: { id: req.sessionID, loginAt: req.session!.loginAt ?? 0, cookie: req.session!.cookie },
     };

@@ -10,8 +10,11 @@ export interface SocketData {
   sessionRoom: string;
   /** The account has the admin role (user store, granted with `npm run admin`): may watch the cluster's health. */
   isAdmin: boolean;
-  /** Per room: when this socket last relayed a typing signal (ms). */
-  typingAt: Map<string, number>;
+  /**
+   * Per room: when this socket last relayed a typing signal (ms). Made at the socket's first
+   * typing signal: most sockets never send one, and an empty Map costs about 180 bytes.
+   */
+  typingAt?: Map<string, number>;
   /**
    * What the session keeper needs of the handshake's session, kept here because the handshake
    * request itself is released once the socket is connected (see socket-server).

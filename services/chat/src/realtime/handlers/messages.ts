@@ -79,8 +79,9 @@ export function messageHandlers(deps: MessageDeps): Pick<EventTable, "text" | "h
       (socket, { roomId }) =>
         inJoinedRoom(socket, roomId, async () => {
           const now = Date.now();
-          if (now - (socket.data.typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
-            socket.data.typingAt.set(roomId, now);
+          const typingAt = (socket.data.typingAt ??= new Map());
+          if (now - (typingAt.get(roomId) ?? 0) >= deps.typingThrottleMs) {
+            typingAt.set(roomId, now);
             // Asked of the store only for signals actually relayed (one per throttle window).
             if (!(await deps.rooms.isMember(roomId, socket.data.username))) throw notMember();
             socket.to(SocketRooms.room(roomId)).emit("typing", { roomId, username: socket.data.username });
