@@ -137,11 +137,20 @@ describe("first page changes", () => {
 /** The part of a Socket.IO server the ticker uses: how many lobby sockets, and what it emits to them. */
 function fakeServer(lobbySockets: number) {
   const emitted: Array<[string, unknown]> = [];
+  /** The socket ids each emit went to. */
+  const recipients: string[][] = [];
   const io = {
     of: () => ({ adapter: { rooms: new Map([["lobby", new Set(Array.from({ length: lobbySockets }, (_, i) => String(i)))]]) } }),
-    local: { to: () => ({ emit: (event: string, payload: unknown) => emitted.push([event, payload]) }) },
+    local: {
+      to: (ids: string[]) => ({
+        emit: (event: string, payload: unknown) => {
+          emitted.push([event, payload]);
+          recipients.push(ids);
+        },
+      }),
+    },
   } as unknown as SalaServer;
-  return { io, emitted };
+  return { io, emitted, recipients };
 }
 
 describe("FirstPageTicker", () => {
@@ -211,6 +220,24 @@ describe("FirstPageTicker", () => {
     expect((await busyFeed.current(Date.now())).users).toEqual(["ana", "bob"]);
     expect(counter.pages).toBe(pagesRead);
     expect(busy.emitted.filter(([event]) => event === "lobby_update")).toEqual([]);
+  });
+
+  it("sends a tick's messages to its lobby sockets in slices of 500, each socket once, letting the event loop run between them", async () => {
+    const lobby = new Lobby();
+    lobby.rev = 1;
+    const server = fakeServer(1200);
+    const feed = ticker(lobby, server.io, { pages: 0 });
+    await feed.current();
+    lobby.users.add("ana");
+    lobby.rev = 2;
+    let ranBetween = false;
+    setImmediate(() => (ranBetween = server.emitted.length > 0 && server.emitted.length < 6));
+    await feed.tick();
+    expect(server.emitted.map(([event]) => event)).toEqual(["lobby_update", "lobby_counts", "lobby_update", "lobby_counts", "lobby_update", "lobby_counts"]);
+    expect(server.recipients.map((ids) => ids.length)).toEqual([500, 500, 500, 500, 200, 200]);
+    const updated = server.recipients.filter((_, i) => server.emitted[i]![0] === "lobby_update").flat();
+    expect(new Set(updated).size).toBe(1200);
+    expect(ranBetween).toBe(true);
   });
 
   it("fails a snapshot's read when the store cannot be read, and reads again on the next one", async () => {
