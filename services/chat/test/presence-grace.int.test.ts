@@ -4,7 +4,7 @@
  * member); one who stays away is announced offline and leaves their rooms once it runs out.
  */
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
-import { LobbyState } from "@sala/protocol";
+import { LobbyState, type LobbyUpdate } from "@sala/protocol";
 import { connect, newUsername, record, registerAndLogin, request, sleep, startCluster, waitFor, type TestCluster, type TestNode, firstLobby } from "./support/cluster.js";
 
 let cluster: TestCluster;
@@ -31,6 +31,7 @@ describe("presence grace period", () => {
     await waitFor(anaSocket, "lobby_update", () => lobby.onlineUsers().includes(bia));
     const notices = record(anaSocket, "member_left");
     const keys = record(anaSocket, "room_key");
+    const updates = record<LobbyUpdate>(anaSocket, "lobby_update");
 
     // A reload: the socket closes and a new one opens on the other node within the grace period.
     biaSocket.close();
@@ -42,6 +43,8 @@ describe("presence grace period", () => {
     expect(notices).toEqual([]);
     expect(keys).toEqual([]);
     expect(lobby.onlineUsers()).toContain(bia);
+    // Not even for a tick of the lobby's first page (LOBBY_TICK_MS: 50 ms here): bia stayed listed.
+    expect(updates.flatMap((update) => update.presence).filter((change) => change.username === bia && !change.online)).toEqual([]);
 
     // A real departure.
     const left = waitFor(anaSocket, "member_left", () => true, 5000);

@@ -33,7 +33,7 @@ describe("PresenceTracker", () => {
     await presence.socketDisconnected("Ana");
     await presence.socketDisconnected("Ana");
     expect(disconnect).not.toHaveBeenCalled();
-    expect((await store.offlineSince("Ana", 0))).toBe(false); // still online
+    expect(await store.isOnline("Ana")).toBe(true); // still online
     await presence.socketDisconnected("Ana");
     expect(disconnect).toHaveBeenCalledTimes(1);
     await presence.socketConnected("Ana");

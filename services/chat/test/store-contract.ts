@@ -405,6 +405,9 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(swept.map((t) => t.username)).toEqual(["Ana"]);
         expect(await stores.presence.sweepNode("n1")).toEqual([]);
         expect(await stores.presence.deadNodes(6000, 2000)).toEqual([]);
+        // Still listed until their offline is confirmed (the grace period), then off the lobby.
+        expect((await stores.lobby.firstPage(100)).users).toEqual(["Ana", "Bruno"]);
+        expect(await stores.presence.leaveLobby("Ana", swept[0]!.rev)).toBeGreaterThan(swept[0]!.rev);
         expect((await stores.lobby.firstPage(100)).users).toEqual(["Bruno"]);
         // A late disconnect from the swept node takes nothing back.
         expect(await stores.presence.disconnect("n1", "Bruno")).toBeNull();
@@ -412,15 +415,25 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.presence.heartbeat("n1", 7000)).toBe(false);
       });
 
-      it("tells whether a user stayed offline since a departure, even if they are offline again now", async () => {
+      it("keeps a user who left listed until leaveLobby, which takes them off only if they stayed offline since that departure", async () => {
         await stores.presence.connect("n1", "Caio");
         const left = await stores.presence.disconnect("n1", "Caio");
-        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(true);
+        // Offline, but listed through the grace period: pages, counts and partners still show them.
+        expect(await stores.presence.isOnline("caio")).toBe(false);
+        expect((await stores.lobby.firstPage(10)).users).toEqual(["Caio"]);
+        expect(await stores.lobby.counts()).toMatchObject({ users: 1 });
+        expect((await stores.lobby.onlineOf(["caio"])).online).toEqual(["Caio"]);
         await stores.presence.connect("n2", "Caio"); // back …
-        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(false);
+        expect(await stores.presence.leaveLobby("Caio", left!.rev)).toBe(0);
         const leftAgain = await stores.presence.disconnect("n2", "Caio"); // … and gone again
-        expect(await stores.presence.offlineSince("caio", left!.rev)).toBe(false);
-        expect(await stores.presence.offlineSince("caio", leftAgain!.rev)).toBe(true);
+        expect(await stores.presence.leaveLobby("Caio", left!.rev)).toBe(0); // that departure was cancelled
+        expect((await stores.lobby.firstPage(10)).users).toEqual(["Caio"]);
+        const rev = await stores.presence.leaveLobby("Caio", leftAgain!.rev);
+        expect(rev).toBeGreaterThan(leftAgain!.rev);
+        expect(rev).toBe(await stores.lobby.rev());
+        expect(await stores.lobby.firstPage(10)).toMatchObject({ users: [], counts: { users: 0 } });
+        expect((await stores.lobby.onlineOf(["caio"])).online).toEqual([]);
+        expect((await stores.lobby.userPage({ prefix: "", after: null, limit: 10 })).items).toEqual([]);
       });
 
       it("queues offline confirmations and hands each due one to exactly one taker", async () => {
@@ -459,11 +472,12 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect((await stores.lobby.userPage(page("b", "c", 10))).items).toEqual([]);
         expect((await stores.lobby.onlineOf(["BRUNO", "nobody", "zoe"])).online).toEqual(["Bruno", "Zoe"]);
         expect((await stores.lobby.onlineOf([])).rev).toBe(await stores.lobby.rev());
-        // Going offline (last node) takes them off every page at once.
-        await stores.presence.disconnect("n1", "bea");
+        // Going offline (last node), once confirmed, takes them off every page at once.
+        const bea = await stores.presence.disconnect("n1", "bea");
+        expect(await stores.presence.leaveLobby("bea", bea!.rev)).toBeGreaterThan(0);
         expect((await stores.lobby.firstPage(3)).users).toEqual(["ana", "Beto", "bia"]);
         expect(await stores.lobby.counts()).toMatchObject({ users: 6 });
-        await stores.presence.sweepNode("n1");
+        for (const gone of await stores.presence.sweepNode("n1")) await stores.presence.leaveLobby(gone.username, gone.rev);
         expect(await stores.lobby.firstPage(3)).toMatchObject({ users: [], counts: { users: 0 } });
       });
 

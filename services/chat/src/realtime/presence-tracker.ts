@@ -2,6 +2,9 @@ import type { Logger } from "../logger.js";
 import { nameKey, type PresenceStore, type PresenceTransition } from "../stores/types.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 
+/** A user who could not be taken off the lobby (Redis unavailable) is tried again after this long at least. */
+const RETRY_LEAVE_MS = 5000;
+
 export interface PresenceTrackerDeps {
   presence: PresenceStore;
   nodeId: string;
@@ -28,7 +31,8 @@ export interface PresenceTrackerDeps {
  * Closing the last socket starts a grace period (PRESENCE_GRACE_MS): a reload, a network blip or a
  * move to another node during a drain does not show the user leaving, nor rotate room keys. The
  * pending confirmation is queued in shared state, so whichever node ticks first confirms it, even
- * if the node that queued it is gone.
+ * if the node that queued it is gone. Until it is confirmed the user stays listed in the lobby
+ * (PresenceStore.leaveLobby), so its first page does not show them leaving either.
  */
 export class PresenceTracker {
   /** This node's sockets per user; `registered` settles when shared state has counted the user here. */
@@ -142,13 +146,29 @@ export class PresenceTracker {
    */
   private async confirmDueOffline(now: number): Promise<void> {
     const due = await this.deps.presence.takeDueOffline(now);
-    if (due.length === 0) return;
-    const stillGone = await Promise.all(due.map(({ username, rev }) => this.deps.presence.offlineSince(username, rev)));
-    await this.publishOffline(due.filter((_, i) => stillGone[i]));
+    if (due.length > 0) await this.publishOffline(due);
   }
 
+  /**
+   * Takes the users off the lobby (each in one step that checks they did not come back) and
+   * announces those it took, with the revision of that change. One that cannot be taken now is
+   * queued again, so that no user stays listed for good.
+   */
   private async publishOffline(transitions: PresenceTransition[]): Promise<void> {
-    for (const { username, rev } of transitions) this.deps.lobbyFeed.userOffline(username, rev);
-    await Promise.all(transitions.map(({ username }) => this.deps.onUserOffline(username)));
+    const { presence, graceMs } = this.deps;
+    const gone: PresenceTransition[] = [];
+    await Promise.all(
+      transitions.map(async (transition) => {
+        try {
+          const rev = await presence.leaveLobby(transition.username, transition.rev);
+          if (rev > 0) gone.push({ username: transition.username, rev });
+        } catch (error) {
+          this.deps.logger.warn({ event: "presence_leave_lobby_failed", user: transition.username, err: (error as Error).message }, "could not take a user off the lobby; retrying later");
+          await presence.deferOffline(transition, Date.now() + Math.max(graceMs, RETRY_LEAVE_MS)).catch(() => {});
+        }
+      }),
+    );
+    for (const { username, rev } of gone) this.deps.lobbyFeed.userOffline(username, rev);
+    await Promise.all(gone.map(({ username }) => this.deps.onUserOffline(username)));
   }
 }

@@ -319,7 +319,11 @@ export interface PresenceStore {
    * repeated call changes nothing); returns a transition when the user just came online.
    */
   connect(nodeId: string, username: string): Promise<PresenceTransition | null>;
-  /** `nodeId` no longer holds `username`; returns a transition when no node holds them any more. */
+  /**
+   * `nodeId` no longer holds `username`; returns a transition when no node holds them any more.
+   * The user stays listed in the lobby (its pages, counts, first page) until leaveLobby: through
+   * the grace period, a reload or a node's drain does not show them leaving.
+   */
   disconnect(nodeId: string, username: string): Promise<PresenceTransition | null>;
   isOnline(username: string): Promise<boolean>;
   /** Records that `nodeId` is alive; returns false when the node was not registered (new or swept). */
@@ -327,8 +331,9 @@ export interface PresenceStore {
   /** Nodes whose last heartbeat is older than `now - ttlMs`. */
   deadNodes(now: number, ttlMs: number): Promise<string[]>;
   /**
-   * Forgets a node and every socket it held; returns the users who thereby went offline. Atomic:
-   * when several survivors sweep the same node, only one of them gets the users.
+   * Forgets a node and every socket it held; returns the users who thereby went offline (still
+   * listed in the lobby until leaveLobby). Atomic: when several survivors sweep the same node, only
+   * one of them gets the users.
    */
   sweepNode(nodeId: string): Promise<PresenceTransition[]>;
   /**
@@ -337,10 +342,11 @@ export interface PresenceStore {
    */
   deferOffline(transition: PresenceTransition, dueAt: number): Promise<void>;
   /**
-   * True when the user is offline and has not come online since the transition with lobby
-   * revision `rev` (coming back, even briefly, cancels that transition's confirmation).
+   * Takes a user who went offline (the transition with lobby revision `rev`) off the lobby, unless
+   * they came online since (even briefly: that cancels this transition; a later departure has its
+   * own). Returns the lobby revision of the change, or 0 when nothing changed.
    */
-  offlineSince(username: string, rev: number): Promise<boolean>;
+  leaveLobby(username: string, rev: number): Promise<number>;
   /** Takes the queued transitions due by `now`; atomic, so each is taken by exactly one node. */
   takeDueOffline(now: number): Promise<PresenceTransition[]>;
 }

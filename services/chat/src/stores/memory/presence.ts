@@ -12,8 +12,10 @@ export class MemoryPresenceStore implements PresenceStore {
   /** nameKey → revision of the user's latest online transition */
   private readonly onlineRev = new Map<string, number>();
   private pendingOffline: Array<{ transition: PresenceTransition; dueAt: number }> = [];
-  /** The name keys of the users online, in order (the lobby's user pages). */
+  /** The name keys of the users listed in the lobby (online, or offline within their grace), in order. */
   readonly byName = new SortedList<string>(compareNameKeys);
+  /** nameKey → display name, of the users listed in the lobby. */
+  private readonly listed = new Map<string, string>();
 
   constructor(private readonly revision: Revision) {}
 
@@ -30,6 +32,7 @@ export class MemoryPresenceStore implements PresenceStore {
     }
     this.online.set(key, { username, count: 1 });
     this.byName.add(key);
+    this.listed.set(key, username);
     const rev = this.revision.next();
     this.onlineRev.set(key, rev);
     return { username, rev };
@@ -46,9 +49,9 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.online.has(nameKey(username));
   }
 
-  /** The display name of a user online. */
+  /** The display name of a user listed in the lobby. */
   displayName(key: string): string | undefined {
-    return this.online.get(key)?.username;
+    return this.listed.get(key);
   }
 
   async heartbeat(nodeId: string, now: number): Promise<boolean> {
@@ -73,9 +76,12 @@ export class MemoryPresenceStore implements PresenceStore {
     return offline;
   }
 
-  async offlineSince(username: string, rev: number): Promise<boolean> {
+  async leaveLobby(username: string, rev: number): Promise<number> {
     const key = nameKey(username);
-    return !this.online.has(key) && (this.onlineRev.get(key) ?? 0) <= rev;
+    if (this.online.has(key) || (this.onlineRev.get(key) ?? 0) > rev) return 0;
+    this.byName.delete(key);
+    this.listed.delete(key);
+    return this.revision.next();
   }
 
   async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {
@@ -94,7 +100,6 @@ export class MemoryPresenceStore implements PresenceStore {
     entry.count -= count;
     if (entry.count > 0) return null;
     this.online.delete(key);
-    this.byName.delete(key);
     return { username: entry.username, rev: this.revision.next() };
   }
 }

@@ -16,14 +16,13 @@ redis.call('HSET', KEYS[6], ARGV[1], rev)
 return rev`;
 
 // KEYS: as CONNECT, without onlineRev. A node that was swept holds nothing any more, so it takes
-// nothing back.
+// nothing back. The user stays in the lobby's indexes (presenceNames, presenceByName) until
+// LEAVE_LOBBY, once their grace period is over.
 const DISCONNECT = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0, ''} end
 if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) > 0 then return {0, ''} end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local display = redis.call('HGET', KEYS[3], ARGV[1]) or ARGV[1]
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
 return {redis.call('INCR', KEYS[4]), display}`;
 
 // KEYS: as DISCONNECT, then nodes. ARGV: nodeId.
@@ -38,12 +37,19 @@ for i = 1, #entries, 2 do
   if redis.call('HINCRBY', KEYS[2], key, -tonumber(entries[i + 1])) <= 0 then
     redis.call('HDEL', KEYS[2], key)
     offline[#offline + 1] = redis.call('HGET', KEYS[3], key) or key
-    redis.call('HDEL', KEYS[3], key)
-    redis.call('ZREM', KEYS[5], key)
     offline[#offline + 1] = redis.call('INCR', KEYS[4])
   end
 end
 return offline`;
+
+// KEYS: presence, onlineRev, presenceByName, presenceNames, lobbyRev. ARGV: nameKey, rev of the
+// offline transition. → the lobby revision of the removal, or 0 when the user came back since.
+const LEAVE_LOBBY = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return redis.call('INCR', KEYS[5])`;
 
 // KEYS: pendingOffline. ARGV: now, batch size. Takes (removes and returns) the due entries.
 const TAKE_DUE = `
@@ -56,6 +62,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly disconnectScript: Script;
   private readonly sweepScript: Script;
   private readonly takeDueScript: Script;
+  private readonly leaveLobbyScript: Script;
 
   constructor(
     private readonly redis: RedisClient,
@@ -65,6 +72,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.disconnectScript = defineScript(redis, "salaPresenceDisconnect", 5, DISCONNECT);
     this.sweepScript = defineScript(redis, "salaPresenceSweep", 6, SWEEP);
     this.takeDueScript = defineScript(redis, "salaPresenceTakeDue", 1, TAKE_DUE);
+    this.leaveLobbyScript = defineScript(redis, "salaPresenceLeaveLobby", 5, LEAVE_LOBBY);
   }
 
   private presenceKeys(nodeId: string): string[] {
@@ -107,11 +115,9 @@ export class RedisPresenceStore implements PresenceStore {
     return offline;
   }
 
-  async offlineSince(username: string, rev: number): Promise<boolean> {
-    const key = nameKey(username);
-    const [[, online] = [], [, onlineRev] = []] =
-      (await this.redis.multi().hexists(this.keys.presence, key).hget(this.keys.presenceOnlineRev, key).exec()) ?? [];
-    return online === 0 && Number(onlineRev ?? 0) <= rev;
+  async leaveLobby(username: string, rev: number): Promise<number> {
+    const k = this.keys;
+    return Number(await this.leaveLobbyScript([k.presence, k.presenceOnlineRev, k.presenceByName, k.presenceNames, k.lobbyRev], [nameKey(username), rev]));
   }
 
   async deferOffline(transition: PresenceTransition, dueAt: number): Promise<void> {
