@@ -109,7 +109,10 @@ const EnvSchema = Type.Object({
   LOBBY_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 200 }),
   LOBBY_COUNTS_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2000 }),
   LOBBY_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: LobbyLimits.pageMax, default: LobbyLimits.pageMax }),
-  /** Each node reads the lobby's first page and counts at most this often, and sends its lobby sockets what changed. */
+  /**
+   * Each node reads the lobby's first page and counts this often and sends its lobby sockets what
+   * changed (a new socket's snapshot may bring a tick sooner, within LOBBY_SENDS_PER_SEC).
+   */
   LOBBY_TICK_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
   /**
    * Lobby messages (first-page changes, counts) a node sends its lobby sockets per second at most:

@@ -240,6 +240,23 @@ describe("FirstPageTicker", () => {
     expect(ranBetween).toBe(true);
   });
 
+  it("gives a snapshot the page a tick has read without waiting for that tick's sends", async () => {
+    const lobby = new Lobby();
+    lobby.rev = 1;
+    const server = fakeServer(1200); // 2.4 s between ticks at 1000 messages/s
+    const feed = ticker(lobby, server.io, { pages: 0 });
+    await feed.current();
+    lobby.users.add("ana");
+    lobby.rev = 2;
+    let sent = false;
+    const ticking = feed.tick().then(() => (sent = true));
+    await new Promise((resolve) => setImmediate(resolve)); // the first slice went out
+    expect((await feed.current(Date.now() + 1)).users).toEqual(["ana"]);
+    expect(sent).toBe(false);
+    await ticking;
+    expect(server.recipients.flat()).toHaveLength(2400);
+  });
+
   it("fails a snapshot's read when the store cannot be read, and reads again on the next one", async () => {
     const lobby = new Lobby();
     let down = true;

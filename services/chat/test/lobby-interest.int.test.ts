@@ -94,9 +94,9 @@ describe("the lobby snapshot", () => {
     expect(first.pageSize).toBe(PAGE);
     expect(first.users).toHaveLength(PAGE);
     expect(first.rooms).toHaveLength(PAGE);
-    // The snapshot holds the node's first page as of its last tick (LOBBY_TICK_MS), the viewer
-    // perhaps not counted yet: the next tick's changes bring the view up to date.
-    expect(first.counts.users).toBeGreaterThanOrEqual(4);
+    // The snapshot holds the node's first page as of its last tick; on a quiet node (within
+    // LOBBY_SENDS_PER_SEC) the snapshot's own tick comes at once, so it counts the viewer.
+    expect(first.counts.users).toBeGreaterThanOrEqual(5);
     const view = viewer.lobby;
     await eventually(
       () =>

@@ -53,6 +53,11 @@ export interface LobbySnapshot {
    * arrive out of order).
    */
   rev: number;
+  /**
+   * The revision `partners` and `myRooms` were read at: at least `rev`, since the first page is the
+   * node's last tick and they are read as the snapshot is made. Absent: `rev`.
+   */
+  followRev?: number;
   /** How many users, and rooms, the first page holds at most. */
   pageSize: number;
 }

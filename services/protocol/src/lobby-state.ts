@@ -28,6 +28,8 @@ interface Known<T> {
   value: T;
   rev: number;
   pins: Pins;
+  /** The connection it was heard on (LobbyState.connectionLost counts them). */
+  connection: number;
 }
 
 const pinned = (pins: Pins) => Boolean(pins.mine || pins.paged);
@@ -58,6 +60,9 @@ export class LobbyState {
   private lobbyCounts: LobbyCounts = { users: 0, rooms: 0 };
   /** The revision the counts were read at: counts can overtake the snapshot, as changes can. */
   private countsRev = 0;
+  /** Which connection this is (see connectionLost), and which one the counts came on. */
+  private connection = 0;
+  private countsConnection = 0;
   /** Cursors of the last page asked for (null: that list is at its end). */
   usersNext: string | null = null;
   roomsNext: string | null = null;
@@ -67,25 +72,45 @@ export class LobbyState {
   private pagedUsers: string[] = [];
   private pagedRooms: string[] = [];
 
+  /**
+   * The connection dropped: what was heard on it is replaced by the next connection's snapshot,
+   * whatever its revisions. A snapshot's first page is its node's last read, possibly older than
+   * changes another node (or this one) sent before; on the new connection nothing would correct
+   * an entry that did not change since (a user shown online for good).
+   */
+  connectionLost(): void {
+    this.connection += 1;
+    this.snapshotRev = 0;
+  }
+
+  /** What an entry's revision counts for: nothing once heard on an earlier connection. */
+  private revOf(known: Known<unknown> | undefined): number {
+    return known && known.connection === this.connection ? known.rev : 0;
+  }
+
   applySnapshot(snapshot: LobbySnapshot): void {
     this.snapshotRev = snapshot.rev;
     this.pageSize = snapshot.pageSize;
-    if (snapshot.rev >= this.countsRev) {
+    if (snapshot.rev >= this.countsRev || this.countsConnection < this.connection) {
       this.lobbyCounts = snapshot.counts;
       this.countsRev = snapshot.rev;
+      this.countsConnection = this.connection;
     }
-    // Changes newer than the snapshot (an update can overtake it) stay; the rest is replaced.
-    for (const [key, entry] of this.users) if (entry.rev <= snapshot.rev) this.users.delete(key);
-    for (const [id, entry] of this.rooms) if (entry.rev <= snapshot.rev) this.rooms.delete(id);
+    // Changes of this connection newer than the snapshot (an update can overtake it) stay; the rest is replaced.
+    const replaced = (entry: Known<unknown>) => entry.rev <= snapshot.rev || entry.connection < this.connection;
+    for (const [key, entry] of this.users) if (replaced(entry)) this.users.delete(key);
+    for (const [id, entry] of this.rooms) if (replaced(entry)) this.rooms.delete(id);
     // A snapshot starts the view over: the server follows its partners and rooms, no page.
     for (const entry of [...this.users.values(), ...this.rooms.values()]) entry.pins = {};
     this.pagedUsers = [];
     this.pagedRooms = [];
     this.usersPrefix = "";
     for (const username of snapshot.users) this.learnUser(username, snapshot.rev, {});
-    for (const username of snapshot.partners) this.learnUser(username, snapshot.rev, { mine: true });
+    // Partners and own rooms are read after the page (they are as of followRev).
+    const followRev = Math.max(snapshot.rev, snapshot.followRev ?? 0);
+    for (const username of snapshot.partners) this.learnUser(username, followRev, { mine: true });
     for (const room of snapshot.rooms) this.learnRoom(room, snapshot.rev, {});
-    for (const room of snapshot.myRooms) this.learnRoom(room, snapshot.rev, { mine: true });
+    for (const room of snapshot.myRooms) this.learnRoom(room, followRev, { mine: true });
     this.usersNext = lastKey(snapshot.users, (user) => user, snapshot.users.length >= snapshot.pageSize);
     this.roomsNext = null;
     this.trim();
@@ -95,22 +120,23 @@ export class LobbyState {
     for (const change of update.presence) {
       const key = nameKey(change.username);
       const known = this.users.get(key);
-      if (change.rev <= this.snapshotRev || change.rev <= (known?.rev ?? 0)) continue;
-      this.users.set(key, { value: { username: change.username, online: change.online }, rev: change.rev, pins: known?.pins ?? {} });
+      if (change.rev <= this.snapshotRev || change.rev <= this.revOf(known)) continue;
+      this.users.set(key, { value: { username: change.username, online: change.online }, rev: change.rev, pins: known?.pins ?? {}, connection: this.connection });
     }
     for (const change of update.rooms) {
       const id = "removed" in change ? change.removed : change.room.id;
       const known = this.rooms.get(id);
-      if (change.rev <= this.snapshotRev || change.rev <= (known?.rev ?? 0)) continue;
-      this.rooms.set(id, { value: "removed" in change ? null : change.room, rev: change.rev, pins: known?.pins ?? {} });
+      if (change.rev <= this.snapshotRev || change.rev <= this.revOf(known)) continue;
+      this.rooms.set(id, { value: "removed" in change ? null : change.room, rev: change.rev, pins: known?.pins ?? {}, connection: this.connection });
     }
     this.trim();
   }
 
   applyCounts({ users, rooms, rev }: LobbyCountsUpdate): void {
-    if (rev < this.countsRev) return;
+    if (rev < this.countsRev && this.countsConnection === this.connection) return;
     this.lobbyCounts = { users, rooms };
     this.countsRev = rev;
+    this.countsConnection = this.connection;
   }
 
   /**
@@ -180,14 +206,14 @@ export class LobbyState {
     const known = this.users.get(key);
     const merged = { ...known?.pins, ...pins };
     if (known && known.rev > rev) known.pins = merged;
-    else this.users.set(key, { value: { username, online: true }, rev, pins: merged });
+    else this.users.set(key, { value: { username, online: true }, rev, pins: merged, connection: this.connection });
   }
 
   private learnRoom(room: RoomSummary, rev: number, pins: Pins): void {
     const known = this.rooms.get(room.id);
     const merged = { ...known?.pins, ...pins };
     if (known && known.rev > rev) known.pins = merged;
-    else this.rooms.set(room.id, { value: room, rev, pins: merged });
+    else this.rooms.set(room.id, { value: room, rev, pins: merged, connection: this.connection });
   }
 
   /**
@@ -198,7 +224,10 @@ export class LobbyState {
   private trim(): void {
     dropOldest([...this.users].filter(([, entry]) => !entry.value.online), this.users);
     dropOldest([...this.rooms].filter(([, entry]) => !entry.value), this.rooms);
-    const users = [...this.users.entries()].filter(([, entry]) => entry.value.online).sort(([a], [b]) => compareNameKeys(a, b));
+    // Entries heard on an earlier connection stay shown until the next snapshot replaces them, and
+    // take no place on this connection's page.
+    const current = (entry: Known<unknown>) => entry.connection === this.connection;
+    const users = [...this.users.entries()].filter(([, entry]) => entry.value.online && current(entry)).sort(([a], [b]) => compareNameKeys(a, b));
     let lastKept: string | null = null;
     users.forEach(([key, entry], position) => {
       if (position < this.pageSize) lastKept = key;
@@ -209,7 +238,7 @@ export class LobbyState {
         if (browsing && lastKept !== null && (this.usersNext === null || compareNameKeys(lastKept, this.usersNext) < 0)) this.usersNext = lastKept;
       }
     });
-    const rooms = [...this.rooms.values()].flatMap((entry) => (entry.value ? [{ ...entry.value, pinned: pinned(entry.pins) }] : []));
+    const rooms = [...this.rooms.values()].flatMap((entry) => (entry.value && current(entry) ? [{ ...entry.value, pinned: pinned(entry.pins) }] : []));
     rooms.sort(byActivity).forEach((room, position) => {
       if (position >= this.pageSize && !room.pinned) this.rooms.delete(room.id);
     });

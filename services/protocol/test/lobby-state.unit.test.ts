@@ -206,6 +206,32 @@ describe("LobbyState: pages and pins", () => {
     expect(lobby.counts()).toEqual({ users: 7, rooms: 7 });
   });
 
+  it("lets a new connection's snapshot replace what the last one heard, whatever its revisions", () => {
+    const lobby = new LobbyState();
+    lobby.applySnapshot(snapshot({ users: ["ana", "bob"], counts: { users: 2, rooms: 0 }, rev: 150 }));
+    lobby.applyUpdate(online("cid", 200)); // from node A's tick
+    lobby.applyCounts({ users: 3, rooms: 0, rev: 200 });
+    expect(lobby.onlineUsers()).toEqual(["ana", "bob", "cid"]);
+    // The socket moves to node B, whose last tick read the lobby at 180: cid has gone since.
+    lobby.connectionLost();
+    lobby.applyUpdate(online("dan", 181)); // B's tick, overtaking B's snapshot
+    lobby.applySnapshot(snapshot({ users: ["ana", "bob"], counts: { users: 2, rooms: 0 }, rev: 180 }));
+    expect(lobby.onlineUsers()).toEqual(["ana", "bob", "dan"]);
+    expect(lobby.counts()).toEqual({ users: 2, rooms: 0 });
+  });
+
+  it("takes a snapshot's partners and own rooms as of followRev, read after its first page", () => {
+    const lobby = new LobbyState();
+    const mine = room("mine", 6);
+    lobby.applySnapshot(snapshot({ myRooms: [mine], partners: ["zed"], rev: 100, followRev: 102 }));
+    // Changes older than what the snapshot read of them arrive late: ignored.
+    lobby.applyUpdate({ presence: [{ username: "zed", online: false, rev: 101 }], rooms: [{ room: { ...mine, memberCount: 5 }, rev: 101 }] });
+    expect(lobby.room(mine.id)?.memberCount).toBe(6);
+    expect(lobby.onlineUsers()).toContain("zed");
+    lobby.applyUpdate({ presence: [], rooms: [{ room: { ...mine, memberCount: 7 }, rev: 103 }] });
+    expect(lobby.room(mine.id)?.memberCount).toBe(7);
+  });
+
   it("keeps the search's cursor when the first page moves, and only the latest watchMax paged entries (as the server follows)", () => {
     const lobby = new LobbyState();
     lobby.applySnapshot(snapshot({ users: ["a1", "a2", "a3"], rev: 1 }));

@@ -264,7 +264,10 @@ export class Chat {
     });
     // What is typed from now on waits until the room is rejoined on the next connection; a send
     // under way gets its answer as lost (Socket.IO ends pending acks on a disconnect).
-    socket.on("disconnect", () => this.room?.outbox.close());
+    socket.on("disconnect", () => {
+      this.room?.outbox.close();
+      this.lobby.connectionLost();
+    });
     socket.on("lobby", (snapshot) => this.lobbyArrived(snapshot));
     socket.on("lobby_update", (update) => this.lobby.applyUpdate(update));
     socket.on("lobby_counts", (counts) => this.lobby.applyCounts(counts));

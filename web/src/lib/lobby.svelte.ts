@@ -98,8 +98,10 @@ export class Lobby {
   private latestRev = 0;
   /** Name keys of the user's conversation partners (online or not). */
   private readonly partnerKeys = new Set<string>();
-  /** Partners' presence as last heard, by name key (absent: offline). */
-  private readonly partnerPresence = new Map<string, { username: string; online: boolean; rev: number }>();
+  /** Partners' presence as last heard, by name key (absent: offline), and the connection it came on. */
+  private readonly partnerPresence = new Map<string, { username: string; online: boolean; rev: number; connection: number }>();
+  /** Which connection this is: what earlier ones said is replaced by the next snapshot. */
+  private connection = 0;
   /** The rooms the user is a member of, by id. */
   private myRooms = new Map<string, { room: RoomSummary; rev: number }>();
   /** Where the next page of users starts (null: none). */
@@ -121,21 +123,32 @@ export class Lobby {
 
   // ---- what the server sends --------------------------------------------------------------
 
+  /** The socket disconnected: the next snapshot replaces what this connection heard (LobbyState.connectionLost). */
+  connectionLost(): void {
+    this.state.connectionLost();
+    this.connection += 1;
+    this.snapshotRev = 0;
+  }
+
   /** A new snapshot: the server followed nothing of what was asked before, so searches are asked again. */
   applySnapshot(snapshot: LobbySnapshot): void {
     this.state.applySnapshot(snapshot);
     this.pageSize = snapshot.pageSize;
     this.snapshotRev = snapshot.rev;
-    this.latestRev = Math.max(this.latestRev, snapshot.rev);
-    for (const [key, entry] of this.partnerPresence) if (entry.rev <= snapshot.rev) this.partnerPresence.delete(key);
+    // Partners and own rooms are read after the first page: as of followRev.
+    const followRev = Math.max(snapshot.rev, snapshot.followRev ?? 0);
+    this.latestRev = Math.max(this.latestRev, followRev);
+    for (const [key, entry] of this.partnerPresence) {
+      if (entry.rev <= followRev || entry.connection < this.connection) this.partnerPresence.delete(key);
+    }
     // The server now follows the snapshot's partners (and those of this connection from here on).
     this.partnerKeys.clear();
     for (const username of snapshot.partners) {
       const key = nameKey(username);
       this.partnerKeys.add(key);
-      if (!this.partnerPresence.has(key)) this.partnerPresence.set(key, { username, online: true, rev: snapshot.rev });
+      if (!this.partnerPresence.has(key)) this.partnerPresence.set(key, { username, online: true, rev: followRev, connection: this.connection });
     }
-    this.myRooms = new Map(snapshot.myRooms.map((room) => [room.id, { room, rev: snapshot.rev }]));
+    this.myRooms = new Map(snapshot.myRooms.map((room) => [room.id, { room, rev: followRev }]));
     this.pagedRooms = [];
     this.roomPaging = false;
     for (const search of [this.userSearch, this.roomSearch]) {
@@ -157,7 +170,9 @@ export class Lobby {
       // partner of ours (one of the latest, offline at the snapshot) for this socket.
       if (change.online && !listed.has(key) && !sameName(change.username, this.me)) this.partnerKeys.add(key);
       if (!this.partnerKeys.has(key) || change.rev <= this.snapshotRev) continue;
-      if (change.rev > (this.partnerPresence.get(key)?.rev ?? 0)) this.partnerPresence.set(key, { ...change });
+      const heard = this.partnerPresence.get(key);
+      const heardRev = heard && heard.connection === this.connection ? heard.rev : 0;
+      if (change.rev > heardRev) this.partnerPresence.set(key, { ...change, connection: this.connection });
     }
     for (const change of update.rooms) {
       this.latestRev = Math.max(this.latestRev, change.rev);

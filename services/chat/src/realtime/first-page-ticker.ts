@@ -27,7 +27,7 @@ export interface FirstPageTickerOptions {
 /**
  * The lobby's first page and counts, as every lobby socket of this node is shown them: read from
  * the store once per tick (when its revision moved), compared with the last read, and the changes
- * sent to this node's lobby sockets only, in one message, with the counts when they changed.
+ * sent to this node's lobby sockets only: one lobby_update, and lobby_counts when they changed.
  *
  * Why a tick per node rather than each change sent on as it happens: a change on the first page
  * goes to every lobby socket of the cluster. When 100,000 sockets come online together (a restart,
@@ -45,9 +45,14 @@ export class FirstPageTicker {
   private page: LobbyFirstPage | null = null;
   /** When the read that gave `page` started: the page holds every change made before then. */
   private pageReadAt = 0;
-  /** When the last tick started (the budget spaces ticks from their starts). */
-  private tickStartedAt = 0;
+  /** When the last tick that sent something started (the budget spaces those). */
+  private sentAt = 0;
+  /** When the last tick started (the timer's ticks are spaced from it). */
+  private tickedAt = 0;
+  /** The tick under way, sending included. */
   private running: Promise<void> | null = null;
+  /** The tick under way until its page is read (a snapshot need not wait for its sends). */
+  private reading: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -80,13 +85,14 @@ export class FirstPageTicker {
   async current(since = 0): Promise<LobbyFirstPage> {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (this.page !== null && this.pageReadAt >= since) break;
-      if (this.running) {
-        await this.running;
+      if (this.reading) {
+        await this.reading;
         continue;
       }
-      const wait = this.page === null ? 0 : this.tickStartedAt + this.budgetInterval() - Date.now();
+      const wait = this.page === null ? 0 : this.sentAt + this.budgetInterval() - Date.now();
       if (wait > SNAPSHOT_WAIT_MS) break;
       if (wait > 0) await sleep(wait);
+      // Within the budget, a tick still sending has few sockets to send to: short.
       await this.tick();
     }
     if (this.page === null) await this.tick();
@@ -95,9 +101,27 @@ export class FirstPageTicker {
 
   /** Reads the page when the lobby's revision moved, and sends what changed. Ticks never overlap. */
   tick(): Promise<void> {
-    this.running ??= this.readAndSend().finally(() => {
-      this.running = null;
+    if (this.running) return this.running;
+    let pageRead: () => void = () => {};
+    let readFailed: (error: unknown) => void = () => {};
+    const reading = new Promise<void>((resolve, reject) => {
+      pageRead = resolve;
+      readFailed = reject;
     });
+    reading.catch(() => {}); // its failure reaches the tick's callers through `running`
+    this.reading = reading;
+    this.running = this.readAndSend(() => {
+      if (this.reading === reading) this.reading = null;
+      pageRead();
+    })
+      .catch((error: unknown) => {
+        readFailed(error);
+        throw error;
+      })
+      .finally(() => {
+        if (this.reading === reading) this.reading = null;
+        this.running = null;
+      });
     return this.running;
   }
 
@@ -112,9 +136,12 @@ export class FirstPageTicker {
     return (MESSAGES_PER_TICK * 1000 * lobbySockets) / this.options.sendsPerSec;
   }
 
-  private schedule(): void {
+  private schedule(delay = this.tickInterval()): void {
     if (this.closed) return;
     this.timer = setTimeout(() => {
+      // A snapshot's tick may have come meanwhile: the beat counts from the latest tick.
+      const early = this.tickedAt + this.tickInterval() - Date.now();
+      if (early > 0) return this.schedule(early);
       this.tick().then(
         () => this.schedule(),
         (error: unknown) => {
@@ -123,17 +150,18 @@ export class FirstPageTicker {
           this.schedule();
         },
       );
-    }, this.tickInterval());
+    }, delay);
     this.timer.unref();
   }
 
-  private async readAndSend(): Promise<void> {
+  /** `pageRead` is called once the page is what the sends are about (before they start). */
+  private async readAndSend(pageRead: () => void): Promise<void> {
     const startedAt = Date.now();
-    this.tickStartedAt = startedAt;
+    this.tickedAt = startedAt;
     const before = this.page;
     if (before !== null && (await this.lobby.rev()) === before.rev) {
       this.pageReadAt = startedAt;
-      return;
+      return pageRead();
     }
     const after = await this.lobby.firstPage(this.options.pageSize);
     const update = before === null ? { presence: [], rooms: [] } : await this.changes(before, after);
@@ -141,10 +169,13 @@ export class FirstPageTicker {
     // of the old page, and then gets these changes, or of the new one.
     this.page = after;
     this.pageReadAt = startedAt;
+    pageRead();
     if (before === null) return; // the node's first read: its sockets get it in their snapshots
     const changed = update.presence.length > 0 || update.rooms.length > 0;
     const counted = before.counts.users !== after.counts.users || before.counts.rooms !== after.counts.rooms;
-    if (changed || counted) await this.sendInSlices(changed ? update : null, counted ? { ...after.counts, rev: after.rev } : null);
+    if (!changed && !counted) return;
+    this.sentAt = startedAt;
+    await this.sendInSlices(changed ? update : null, counted ? { ...after.counts, rev: after.rev } : null);
   }
 
   /**

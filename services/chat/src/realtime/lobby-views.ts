@@ -59,6 +59,7 @@ export class LobbyViews {
       rooms: first.rooms,
       myRooms,
       rev: first.rev,
+      followRev: Math.max(first.rev, partners.rev),
       pageSize: this.deps.pageSize,
     };
   }

@@ -69,5 +69,7 @@ export async function repairLobbyIndexes(redis: RedisClient, keys: RedisKeys, li
   // pendingOffline holds "<rev>:<display name>" (presence.ts deferOffline).
   const pending = new Set((await redis.zrange(keys.pendingOffline, "0", "-1")).map((entry) => nameKey(entry.slice(entry.indexOf(":") + 1))));
   for (const name of online) fixes += Number(await syncPresence([keys.presence, keys.presenceByName, keys.presenceNames], [name, pending.has(name) ? "1" : "0"]));
+  // The nodes' ticks read the first page again only when the lobby's revision moved.
+  if (fixes > 0) await redis.incr(keys.lobbyRev);
   return fixes;
 }

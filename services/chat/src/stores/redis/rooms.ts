@@ -111,7 +111,8 @@ export class RedisRoomStore implements RoomStore {
    */
   private async releaseIfGone(id: string, nameKeyOf: string, skeleton: string): Promise<boolean> {
     if ((await this.redis.exists(this.keys.roomMeta(id))) === 1) return false;
-    await this.directory.release(id, nameKeyOf, skeleton, false);
+    // The lobby's revision moves: a node's tick reads the first page only when it does.
+    await this.directory.release(id, nameKeyOf, skeleton, true);
     return true;
   }
 
@@ -152,7 +153,7 @@ export class RedisRoomStore implements RoomStore {
     const deletion = await this.shard.delete(roomId, idleBefore, Date.now());
     switch (deletion.state) {
       case "gone": // deleted before, perhaps half-way: the directory forgets it too
-        await this.directory.release(roomId, "", "", false);
+        await this.directory.release(roomId, "", "", true);
         return null;
       case "busy": // the idle index was behind (a join raced the sweep)
         await this.directory.markOccupied(roomId);
