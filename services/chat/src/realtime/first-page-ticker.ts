@@ -91,8 +91,8 @@ export class FirstPageTicker {
       }
       const wait = this.page === null ? 0 : this.sentAt + this.budgetInterval() - Date.now();
       if (wait > SNAPSHOT_WAIT_MS) break;
+      if (this.running) break; // a tick is still sending: its page is the one to hold
       if (wait > 0) await sleep(wait);
-      // Within the budget, a tick still sending has few sockets to send to: short.
       await this.tick();
     }
     if (this.page === null) await this.tick();

@@ -51,7 +51,12 @@ export class LobbyViews {
     follows.setPage("rooms", [], true);
     const joined = [follows.addPartners(partnerKeys), follows.addOwnRooms(roomIds)].some(Boolean);
     if (joined) await this.deps.subscriptionsApplied();
-    const [first, partners, myRooms] = await Promise.all([this.deps.firstPage(asOf), this.deps.lobby.onlineOf(partnerKeys), this.deps.rooms.summaries(roomIds)]);
+    // One after the other, so that each part is at least as new as the revision it is labelled
+    // with: the first page (its tick's revision), then the revision and the partners (one read),
+    // then the own rooms (read after that revision). A client applies later changes over them.
+    const first = await this.deps.firstPage(asOf);
+    const partners = await this.deps.lobby.onlineOf(partnerKeys);
+    const myRooms = await this.deps.rooms.summaries(roomIds);
     return {
       counts: first.counts,
       users: first.users,
@@ -59,7 +64,7 @@ export class LobbyViews {
       rooms: first.rooms,
       myRooms,
       rev: first.rev,
-      followRev: Math.max(first.rev, partners.rev),
+      followRev: partners.rev,
       pageSize: this.deps.pageSize,
     };
   }

@@ -163,11 +163,11 @@ export class RedisKeys {
   get presenceOnlineRev(): string {
     return this.global("presence:online-rev");
   }
-  /** Hash: case-folded name → display name, for users online. */
+  /** Hash: case-folded name → display name, for users listed in the lobby (online, or offline within their grace period). */
   get presenceNames(): string {
     return this.global("presence:names");
   }
-  /** Sorted set, every score 0: the name key of each user online (the lobby's user pages and search). */
+  /** Sorted set, every score 0: the name key of each user listed in the lobby, as presenceNames (the lobby's user pages and search). */
   get presenceByName(): string {
     return this.global("presence:byname");
   }
