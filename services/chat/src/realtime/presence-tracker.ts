@@ -39,6 +39,8 @@ export class PresenceTracker {
   private readonly local = new Map<string, { username: string; sockets: number; registered: Promise<void> }>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  /** Users' last sockets closed whose departure is still being recorded (stop() waits for them). */
+  private readonly departures = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly deps: PresenceTrackerDeps) {}
@@ -60,6 +62,9 @@ export class PresenceTracker {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.local.clear();
+    // Departures under way finish first (their users taken off the lobby, out of their rooms):
+    // the drain closes the Redis connections next, and would cut them off half-way.
+    await Promise.allSettled([...this.departures]);
     await this.wentOffline(await this.deps.presence.sweepNode(this.deps.nodeId));
   }
 
@@ -93,6 +98,16 @@ export class PresenceTracker {
     const entry = this.local.get(key);
     if (!entry || --entry.sockets > 0) return;
     this.local.delete(key);
+    const departure = this.depart(username);
+    this.departures.add(departure);
+    try {
+      await departure;
+    } finally {
+      this.departures.delete(departure);
+    }
+  }
+
+  private async depart(username: string): Promise<void> {
     const offline = await this.deps.presence.disconnect(this.deps.nodeId, username);
     if (offline) await this.wentOffline([offline]);
   }
