@@ -26,8 +26,9 @@ redis.call('ZADD', KEYS[6], 0, ARGV[1])
 redis.call('ZADD', KEYS[7], 'NX', 0, ARGV[2])
 return redis.call('INCR', KEYS[5])`;
 
-// KEYS: as CLAIM. ARGV: id, nameKey ('' = unknown), confusable key ('' = unknown), '1' to bump the
-// lobby revision. Entries that name another room stay. → the lobby revision (0: not bumped).
+// KEYS: as CLAIM. ARGV: id, nameKey ('' = unknown), confusable key ('' = unknown). Entries that
+// name another room stay. → the lobby revision (every release moves it: the nodes' ticks read the
+// first page again only when it does).
 const RELEASE = `
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then
   redis.call('HDEL', KEYS[1], ARGV[2])
@@ -37,8 +38,7 @@ if ARGV[3] ~= '' and redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[1] then redis.
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
-if ARGV[4] == '1' then return redis.call('INCR', KEYS[5]) end
-return 0`;
+return redis.call('INCR', KEYS[5])`;
 
 // KEYS: emptyRooms, lobbyRev, roomIndex, roomsByActivity. ARGV: id, since (ms; '' = has members),
 // member count. A member count changed: the room is (or is no longer) empty, its activity is its
@@ -78,8 +78,8 @@ export class RoomDirectory {
   }
 
   /** Forgets the room (and its name and confusable key, where they are still its own). */
-  async release(id: string, nameKey: string, skeleton: string, bumpRevision: boolean): Promise<number> {
-    return Number(await this.releaseScript(this.directoryKeys(), [id, nameKey, skeleton, bumpRevision ? "1" : ""]));
+  async release(id: string, nameKey: string, skeleton: string): Promise<number> {
+    return Number(await this.releaseScript(this.directoryKeys(), [id, nameKey, skeleton]));
   }
 
   /** The room's member count changed; `emptySince`: it has none since then. → the lobby revision. */

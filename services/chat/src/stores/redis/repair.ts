@@ -94,7 +94,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
   for (const id of new Set([...listed, ...withKeys])) {
     const room = await readRoom(redis, keys, id);
     if (!room) {
-      await rooms.directory.release(id, "", "", true);
+      await rooms.directory.release(id, "", "");
       report.danglingEntries++;
     } else if (!listed.has(id)) {
       if (now - room.createdAt < CREATION_GRACE_MS) continue; // being created: its own steps list it
@@ -218,12 +218,12 @@ async function releaseStaleNames(redis: RedisClient, keys: RedisKeys, rooms: Red
     const entries = await redis.hgetall(hash);
     for (const [field, id] of Object.entries(entries)) {
       if (!(await gone(id))) continue;
-      await rooms.directory.release(id, isName ? field : "", isName ? "" : field, true);
+      await rooms.directory.release(id, isName ? field : "", isName ? "" : field);
       released++;
     }
   }
   for (const id of await redis.zrange(keys.emptyRooms, "0", "-1")) {
-    if (await gone(id)) await rooms.directory.release(id, "", "", true);
+    if (await gone(id)) await rooms.directory.release(id, "", "");
   }
   return released;
 }

@@ -111,8 +111,7 @@ export class RedisRoomStore implements RoomStore {
    */
   private async releaseIfGone(id: string, nameKeyOf: string, skeleton: string): Promise<boolean> {
     if ((await this.redis.exists(this.keys.roomMeta(id))) === 1) return false;
-    // The lobby's revision moves: a node's tick reads the first page only when it does.
-    await this.directory.release(id, nameKeyOf, skeleton, true);
+    await this.directory.release(id, nameKeyOf, skeleton);
     return true;
   }
 
@@ -153,7 +152,7 @@ export class RedisRoomStore implements RoomStore {
     const deletion = await this.shard.delete(roomId, idleBefore, Date.now());
     switch (deletion.state) {
       case "gone": // deleted before, perhaps half-way: the directory forgets it too
-        await this.directory.release(roomId, "", "", true);
+        await this.directory.release(roomId, "", "");
         return null;
       case "busy": // the idle index was behind (a join raced the sweep)
         await this.directory.markOccupied(roomId);
@@ -162,7 +161,7 @@ export class RedisRoomStore implements RoomStore {
         await this.directory.markEmpty(roomId, deletion.emptySince);
         return null;
     }
-    const rev = await this.directory.release(roomId, deletion.nameKey, deletion.skeleton, true);
+    const rev = await this.directory.release(roomId, deletion.nameKey, deletion.skeleton);
     await Promise.all([
       ...deletion.members.map((member) => this.userIndex.left(member.key, roomId)),
       // Usernames are ASCII (USERNAME_PATTERN): lower case is their name key.
