@@ -17,8 +17,7 @@ import { repairer } from "../stores/redis/startup.js";
 import { RedisUserStore } from "../stores/redis/users.js";
 import { AdminError, COMMANDS, runCommand, usage } from "./commands.js";
 import { sendAdminRequest, type AdminReply } from "./control-socket.js";
-import { migrateToCluster } from "./migrate.js";
-import { MIGRATE_USAGE, parseMigrateArgs } from "./migrate-keys.js";
+import { isStoreTool, STORE_TOOLS } from "./store-tools.js";
 
 /** The OS user running the command, for the audit trail. */
 function actor(): string {
@@ -63,23 +62,13 @@ async function viaNode(path: string, command: string, args: string[]): Promise<A
   }
 }
 
-/**
- * `migrate-to-cluster` works on two stores, the source (--from) and the configured one, so it is
- * not one of COMMANDS (which act on one store, or on an embedded node's).
- */
-async function migrate(config: AdminCliConfig, args: string[]): Promise<AdminReply> {
-  let options;
-  try {
-    options = parseMigrateArgs(args);
-  } catch (error) {
-    return { ok: false, kind: "usage", message: `${(error as Error).message}\nusage: npm run admin -- ${MIGRATE_USAGE}` };
-  }
-  if (!config.redis) {
-    return { ok: false, kind: "usage", message: "migrate-to-cluster writes to the configured store: set REDIS_CLUSTER_NODES (or REDIS_URL) and REDIS_PREFIX as the nodes will have them" };
-  }
+/** Runs one of STORE_TOOLS against the configured Redis; embedded, says what to do instead. */
+async function storeTool(config: AdminCliConfig, command: string, args: string[]): Promise<AdminReply> {
+  const tool = STORE_TOOLS[command]!;
+  if (!config.redis) return { ok: false, kind: "usage", message: tool.embedded };
   const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
   try {
-    return { ok: true, message: await migrateToCluster({ target: config.redis, options, logger, actor: actor() }) };
+    return { ok: true, message: await tool.run({ target: config.redis, args, logger, actor: actor() }) };
   } catch (error) {
     if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
     return { ok: false, kind: "failed", message: (error as Error).message };
@@ -92,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return command ? 0 : 2;
   }
-  if (!Object.hasOwn(COMMANDS, command) && command !== "migrate-to-cluster") {
+  if (!Object.hasOwn(COMMANDS, command) && !isStoreTool(command)) {
     process.stderr.write(`sala admin: unknown command: ${command}\n\n${usage()}\n`);
     return 2;
   }
@@ -105,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const reply =
-    command === "migrate-to-cluster" ? await migrate(config, args) : config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
+    isStoreTool(command) ? await storeTool(config, command, args) : config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
   if (reply.ok) {
     process.stdout.write(`${reply.message}\n`);
     return 0;

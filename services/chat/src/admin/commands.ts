@@ -8,7 +8,10 @@ import { isUsername } from "../domain/names.js";
 import type { Logger } from "../logger.js";
 import type { AuditEntry, AuditStore, UserStore } from "../stores/types.js";
 import type { RepairReport } from "../stores/redis/repair.js";
-import { MIGRATE_USAGE } from "./migrate-keys.js";
+import { AdminError } from "./admin-error.js";
+import { STORE_TOOLS } from "./store-tools.js";
+
+export { AdminError };
 
 /** Audit entries kept in the store (the oldest are dropped). */
 export const AUDIT_KEEP = 1000;
@@ -21,18 +24,6 @@ export interface AdminContext {
   actor: string;
   /** Rebuilds the indexes derived from rooms and users (Redis only; see stores/redis/repair.ts). */
   repair?: () => Promise<RepairReport>;
-}
-
-/** A command's expected failure (unknown user, bad arguments): its message is for the operator. */
-export class AdminError extends Error {
-  constructor(
-    message: string,
-    /** `usage` for bad arguments (exit 2), `failed` otherwise (exit 1). */
-    readonly kind: "usage" | "failed" = "failed",
-  ) {
-    super(message);
-    this.name = "AdminError";
-  }
 }
 
 export interface AdminCommand {
@@ -135,7 +126,7 @@ export async function runCommand(context: AdminContext, command: string, args: s
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${`${name} ${command.args}`.padEnd(24)} ${command.summary}`);
-  // migrate-to-cluster is run by cli.ts itself (it works on two stores): listed here all the same.
-  lines.push(`  ${MIGRATE_USAGE}\n  ${"".padEnd(24)} copy a single Redis's data (--from) to the configured store, renaming the old global keys (docs/OPERATIONS.md)`);
+  // The whole-store tools (store-tools.ts) are run by cli.ts itself: listed here all the same.
+  for (const tool of Object.values(STORE_TOOLS)) lines.push(`  ${tool.usage}\n  ${"".padEnd(24)} ${tool.summary}`);
   return ["usage: npm run admin -- COMMAND [ARGS]", "", "commands:", ...lines].join("\n");
 }
