@@ -67,6 +67,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NOT_MEMBER:
     case ErrorCode.WRONG_PASSWORD:
     case ErrorCode.BANNED:
+    case ErrorCode.ACCOUNT_LOCKED:
+    case ErrorCode.PASSWORD_CHANGE_REQUIRED:
       return 403;
     case ErrorCode.NOT_FOUND:
     case ErrorCode.ROOM_NOT_FOUND:

@@ -38,14 +38,87 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.users.get("bruno")).toBeNull();
       });
 
-      it("replaces a password hash", async () => {
+      it("replaces a password hash, setting, clearing or keeping the must-change flag; never for an unknown user", async () => {
         await stores.users.create({ username: "bia", passwordHash: "old", createdAt: 1 });
-        await stores.users.setPasswordHash("BIA", "new");
+        expect(await stores.users.setPasswordHash("BIA", "new")).toBe(true);
         expect((await stores.users.get("bia"))?.passwordHash).toBe("new");
+        expect(await stores.users.setPasswordHash("bia", "reset", true)).toBe(true);
+        expect(await stores.users.account("bia")).toMatchObject({ passwordHash: "reset", mustChangePassword: true });
+        await stores.users.setPasswordHash("bia", "rehashed"); // a rehash at login keeps the flag
+        expect((await stores.users.account("bia"))?.mustChangePassword).toBe(true);
+        await stores.users.setPasswordHash("bia", "chosen", false);
+        expect((await stores.users.account("bia"))?.mustChangePassword).toBe(false);
+        expect(await stores.users.setPasswordHash("nobody", "x", true)).toBe(false);
+        expect(await stores.users.get("nobody")).toBeNull();
+      });
+
+      it("reads an account's role and status, locks and unlocks it, and notes when it was seen", async () => {
+        await stores.users.create({ username: "Caio", passwordHash: "h", createdAt: 5 });
+        expect(await stores.users.account("caio")).toEqual({
+          username: "Caio", passwordHash: "h", createdAt: 5, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0,
+        });
+        expect(await stores.users.setLocked("CAIO", true, 1000)).toBe(true);
+        await stores.users.setAdmin("caio", true);
+        await stores.users.recordSeen("caio", 2000, true);
+        await stores.users.recordSeen("caio", 3000, false);
+        expect(await stores.users.account("caio")).toMatchObject({ admin: true, lockedAt: 1000, lastLoginAt: 2000, lastSeenAt: 3000 });
+        expect(await stores.users.setLocked("caio", false, 4000)).toBe(true);
+        expect((await stores.users.account("caio"))?.lockedAt).toBe(0);
+        expect(await stores.users.setLocked("nobody", true, 1)).toBe(false);
+        await stores.users.recordSeen("nobody", 1, true);
+        expect(await stores.users.account("nobody")).toBeNull();
+      });
+
+      it("lists accounts by name in pages and by prefix, and counts them", async () => {
+        for (const username of ["dora", "Davi", "Ana", "duda", "Bia"]) await stores.users.create({ username, passwordHash: "h", createdAt: 1 });
+        const first = await stores.users.directory({ prefix: "", after: null, limit: 3 });
+        expect(first).toEqual({ items: ["Ana", "Bia", "Davi"], next: "davi" });
+        expect(await stores.users.directory({ prefix: "", after: first.next, limit: 3 })).toEqual({ items: ["dora", "duda"], next: null });
+        expect(await stores.users.directory({ prefix: "do", after: null, limit: 3 })).toEqual({ items: ["dora"], next: null });
+        expect(await stores.users.count()).toBe(5);
+      });
+
+      it("deletes an account: it can no longer be read, its name is free again, it leaves the directory", async () => {
+        await stores.users.create({ username: "Eva", passwordHash: "h", createdAt: 1 });
+        await stores.users.create({ username: "fabio", passwordHash: "h", createdAt: 1 });
+        await stores.sessionIndex.add("eva", { id: "s1", loginAt: 10 }, 0);
+        expect(await stores.users.delete("EVA")).toBe(true);
+        expect(await stores.users.account("eva")).toBeNull();
+        expect(await stores.sessionIndex.list("eva")).toEqual([]);
+        expect((await stores.users.directory({ prefix: "", after: null, limit: 10 })).items).toEqual(["fabio"]);
+        expect(await stores.users.count()).toBe(1);
+        expect(await stores.users.delete("eva")).toBe(false);
+        // The name, and names that look like it, may be registered again.
+        expect(await stores.users.create({ username: "eva", passwordHash: "h2", createdAt: 2 })).toBe(true);
+      });
+    });
+
+    describe("session index", () => {
+      it("keeps each user's sessions by login time and forgets those past the absolute timeout", async () => {
+        await stores.sessionIndex.add("Ana", { id: "s2", loginAt: 200 }, 0);
+        await stores.sessionIndex.add("ana", { id: "s1", loginAt: 100 }, 0);
+        await stores.sessionIndex.add("bia", { id: "s9", loginAt: 100 }, 0);
+        expect(await stores.sessionIndex.list("ANA")).toEqual([{ id: "s1", loginAt: 100 }, { id: "s2", loginAt: 200 }]);
+        await stores.sessionIndex.add("ana", { id: "s3", loginAt: 300 }, 150);
+        expect(await stores.sessionIndex.list("ana")).toEqual([{ id: "s2", loginAt: 200 }, { id: "s3", loginAt: 300 }]);
+        await stores.sessionIndex.remove("ana", "s2");
+        expect(await stores.sessionIndex.list("ana")).toEqual([{ id: "s3", loginAt: 300 }]);
+        expect(await stores.sessionIndex.list("bia")).toEqual([{ id: "s9", loginAt: 100 }]);
       });
     });
 
     describe("rooms", () => {
+      it("lists the rooms a user owns, and no longer a deleted one", async () => {
+        const owner = `own${randomBytes(3).toString("hex")}`;
+        const [a, b] = [room({ name: `A ${owner}`, owner }), room({ name: `B ${owner}`, owner })];
+        await stores.rooms.create(a, { id: 1, key: key() }, 0);
+        await stores.rooms.create(b, { id: 1, key: key() }, 0);
+        await stores.rooms.create(room({ name: `C ${owner}` }), { id: 1, key: key() }, 0);
+        expect((await stores.rooms.ownedBy(owner.toUpperCase())).sort()).toEqual([a.id, b.id].sort());
+        await stores.rooms.delete(a.id);
+        expect(await stores.rooms.ownedBy(owner)).toEqual([b.id]);
+      });
+
       it("creates rooms with unique case-insensitive names and lists them in the lobby", async () => {
         const first = room({ name: "Café", passwordHash: "hash" });
         const created = await stores.rooms.create(first, { id: 1, key: key() }, 0);
@@ -299,6 +372,18 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(again.conversation).toMatchObject({ id, with: ana });
         expect(await stores.conversations.keysById(id, [1, 2])).toEqual([{ id: 1, key: k1 }]);
         expect(await stores.conversations.list(ana, 10)).toEqual([opened.conversation]);
+      });
+
+      it("deletes a conversation for both participants: its history, keys and list entries", async () => {
+        const [ana, bia] = names();
+        const opened = await stores.conversations.open(ana, bia, key());
+        await stores.conversations.accept(whisper(ana, bia, 10), cap(100));
+        await stores.conversations.delete(opened.conversation.id);
+        expect(await stores.conversations.list(ana, 10)).toEqual([]);
+        expect(await stores.conversations.list(bia, 10)).toEqual([]);
+        expect(await stores.conversations.history(ana, bia, { limit: 10 })).toEqual([]);
+        expect(await stores.conversations.keysById(opened.conversation.id, [1])).toEqual([]);
+        expect(await stores.conversations.accept(whisper(ana, bia, 20), cap(100))).toBeNull(); // opened afresh only
       });
 
       it("numbers whispers under the current key, stores them once, and counts unread per participant", async () => {

@@ -76,7 +76,7 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     expect(await redis.zscore(keys.roomsByActivity, joinedHalf.id)).toBe("1");
 
     const again = await repairer(redis, keys)();
-    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, clashes: [] });
+    expect(again).toEqual({ userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, directoryEntries: 0, clashes: [] });
   });
 
   it("rebuilds the lobby's indexes (data from before they existed, or a lost write), and nothing the second time", async () => {
@@ -110,6 +110,21 @@ describe.each(targets)("repair ($target)", ({ redis }) => {
     expect(healthy.first.rooms.map((r) => r.id)).toEqual([mango.id, ...[zebra.id, apple.id].sort().reverse()]);
     expect(healthy.rooms).toEqual(["apple", "Mango", "Zebra"]);
     expect((await repairer(redis, keys)()).lobbyEntries).toBe(0);
+  });
+
+  it("lists in the user directory an account a registration left unlisted, and drops a deleted account's entry", async () => {
+    const keys = new RedisKeys(uniquePrefix("repair-directory"));
+    const stores = createRedisStores(redis, keys, { messageIdWindowSec: 600 });
+    for (const username of ["Ana", "bia", "Cao"]) await stores.users.create({ username, passwordHash: "h", createdAt: 1 });
+    await redis.zrem(keys.userDirectory, "bia"); // cut short before the listing
+    await redis.zadd(keys.userDirectory, 0, "gone"); // cut short after deleting the record
+    expect((await stores.users.directory({ prefix: "", after: null, limit: 10 })).items).toEqual(["Ana", "Cao"]);
+
+    const report = await repairer(redis, keys)();
+    expect(report.directoryEntries).toBe(2);
+    expect(await stores.users.directory({ prefix: "", after: null, limit: 10 })).toEqual({ items: ["Ana", "bia", "Cao"], next: null });
+    expect(await stores.users.count()).toBe(3);
+    expect((await repairer(redis, keys)()).directoryEntries).toBe(0);
   });
 
   it("frees at once, for a new room, the name and look-alike key of a room deleted half-way", async () => {

@@ -26,6 +26,13 @@ export const ErrorCode = {
   WEAK_PASSWORD: "WEAK_PASSWORD",
   /** Login: unknown user or wrong password (deliberately the same answer). */
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
+  /** Login with the right password to an account an operator locked (`sala-admin users lock`). */
+  ACCOUNT_LOCKED: "ACCOUNT_LOCKED",
+  /**
+   * An operator reset this account's password: the session may only change it (POST
+   * /account/password) before anything else; sockets are refused until then.
+   */
+  PASSWORD_CHANGE_REQUIRED: "PASSWORD_CHANGE_REQUIRED",
   /** Room creation: a room with that name exists (case-insensitively). */
   ROOM_EXISTS: "ROOM_EXISTS",
   /** Room creation: the name breaks the naming rules. */

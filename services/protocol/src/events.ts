@@ -250,7 +250,15 @@ export const ServerEvent = {
   typing: "typing",
   historyCleared: "history_cleared",
   metricsSample: "metrics_sample",
+  signedOut: "signed_out",
 } as const;
+
+/**
+ * Why a session ended from elsewhere: an operator locked or deleted the account, revoked its
+ * sessions or reset its password; the user changed their password in another session (which
+ * ends their other sessions) or deleted the account.
+ */
+export type SignOutReason = "locked" | "deleted" | "sessions_revoked" | "password_reset" | "password_changed";
 
 /** What a request answers when it has nothing to tell but that it was done. */
 export type Done = Record<never, never>;
@@ -332,6 +340,8 @@ export interface ServerToClientEvents {
   history_cleared: (event: { roomId: string; by: string }) => void;
   /** To subscribed admins: one node's sample, every second, from every node. */
   metrics_sample: (sample: NodeSample) => void;
+  /** The socket's session was ended from elsewhere (see SignOutReason); the socket is closed right after. */
+  signed_out: (event: { reason: SignOutReason }) => void;
 }
 
 /** Messages between nodes (Socket.IO serverSideEmit); none yet. */

@@ -39,6 +39,17 @@ export const CredentialsBody = strict({
   password: Type.String({ minLength: 1, maxLength: 1024 }),
 });
 
+/** POST /account/password: the session's user sets a new password (their other sessions end). */
+export const PasswordChangeBody = strict({
+  currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+  newPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+
+/** POST /account/delete: the session's user deletes their account, confirmed with the password. */
+export const AccountDeleteBody = strict({
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+
 export const CreateRoomPayload = strict({
   name: Type.String({ minLength: 1, maxLength: Limits.roomNameMax * 2 }),
   password: Type.Optional(Type.String({ maxLength: Limits.roomPasswordMax })),
@@ -130,6 +141,8 @@ export const Requests = {
 } as const satisfies Record<RequestName, RequestSpec>;
 
 export type CredentialsBody = Static<typeof CredentialsBody>;
+export type PasswordChangeBody = Static<typeof PasswordChangeBody>;
+export type AccountDeleteBody = Static<typeof AccountDeleteBody>;
 export type CreateRoomPayload = Static<typeof CreateRoomPayload>;
 export type JoinRoomPayload = Static<typeof JoinRoomPayload>;
 export type RoomRefPayload = Static<typeof RoomRefPayload>;

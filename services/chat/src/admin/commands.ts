@@ -78,16 +78,17 @@ function repairCommand(action: "repair" | "index-names"): AdminCommand {
       if (args.length > 0) throw new AdminError(`usage: ${action}`, "usage");
       if (!context.repair) return "nothing to repair: embedded stores keep their indexes in step";
       const report = await context.repair();
-      const { userNames, roomNames, idleRooms, danglingEntries, relistedRooms, orphanedRooms, userSetFixes, lobbyEntries, clashes } = report;
+      const { userNames, roomNames, idleRooms, danglingEntries, relistedRooms, orphanedRooms, userSetFixes, lobbyEntries, directoryEntries, clashes } = report;
       await record(context, {
         action,
         target: "*",
-        outcome: `users=${userNames} rooms=${roomNames} idle=${idleRooms} dangling=${danglingEntries} relisted=${relistedRooms} orphans=${orphanedRooms} sets=${userSetFixes} lobby=${lobbyEntries} clashes=${clashes.length}`,
+        outcome: `users=${userNames} rooms=${roomNames} idle=${idleRooms} dangling=${danglingEntries} relisted=${relistedRooms} orphans=${orphanedRooms} sets=${userSetFixes} lobby=${lobbyEntries} directory=${directoryEntries} clashes=${clashes.length}`,
       });
       const lines = [
         `indexed ${userNames} user name(s) and ${roomNames} room name(s); ${idleRooms} empty room(s) now count as idle`,
         `removed ${danglingEntries} dangling index entr(y/ies); listed ${relistedRooms} unlisted room(s) again and deleted ${orphanedRooms}; fixed ${userSetFixes} user room-set entr(y/ies)`,
         `fixed ${lobbyEntries} entr(y/ies) of the lobby's indexes (users online by name, rooms by name and by member count)`,
+        `fixed ${directoryEntries} entr(y/ies) of the user directory (accounts by name)`,
       ];
       if (clashes.length > 0) lines.push(`${clashes.length} old name(s) look like another old one (both keep working):`, ...clashes.map((clash) => `  ${clash}`));
       return lines.join("\n");

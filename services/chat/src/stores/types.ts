@@ -16,19 +16,72 @@ export interface UserRecord {
   createdAt: number;
 }
 
+/** What an operator is shown of an account, and what a login checks beyond the password. */
+export interface UserAccount extends UserRecord {
+  admin: boolean;
+  /** When an operator locked the account (ms); 0: not locked. A locked account cannot log in. */
+  lockedAt: number;
+  /** An operator reset the password: the next session must set a new one before anything else. */
+  mustChangePassword: boolean;
+  /** Last successful login (ms); 0: never. */
+  lastLoginAt: number;
+  /** When the user was last seen online: their last login, or their last socket closing (ms); 0: never. */
+  lastSeenAt: number;
+}
+
 export interface UserStore {
   /**
    * Creates the user; false when the name is taken (case-insensitively). Throws
    * NameConfusableError (domain/confusables.ts) when the name looks like an existing user's: the
-   * check and the claim are one atomic step.
+   * check and the claim are one atomic step. The account is listed in the directory.
    */
   create(user: UserRecord): Promise<boolean>;
   get(username: string): Promise<UserRecord | null>;
-  setPasswordHash(username: string, passwordHash: string): Promise<void>;
+  /** The account with its role and status; null: no such user. */
+  account(username: string): Promise<UserAccount | null>;
+  /**
+   * Replaces the password hash of an existing account and sets whether the next login must change
+   * it (an operator's reset: true; the user's own change, or a rehash: false). false: no such user.
+   */
+  setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean>;
   /** Grants (true) or revokes (false) the admin role of an existing user; false: no such user. */
   setAdmin(username: string, admin: boolean): Promise<boolean>;
   /** Whether the user holds the admin role (false for unknown users). */
   isAdmin(username: string): Promise<boolean>;
+  /** Locks (at `now`) or unlocks an existing account; false: no such user. */
+  setLocked(username: string, locked: boolean, now: number): Promise<boolean>;
+  /** Notes that the user was seen at `now` (a login also sets lastLoginAt); nothing for an unknown user. */
+  recordSeen(username: string, now: number, login: boolean): Promise<void>;
+  /**
+   * Deletes the account: its record, its look-alike claim (the name may be registered again), its
+   * directory entry and its own sets (rooms, owned rooms, conversations, sessions). Rooms and
+   * conversations themselves are the caller's (admin/service.ts). false: no such user.
+   */
+  delete(username: string): Promise<boolean>;
+  /** Accounts in name order (display names), like the lobby's pages: by prefix, from a name key on. */
+  directory(query: LobbyPageQuery): Promise<{ items: string[]; next: string | null }>;
+  /** How many accounts exist. */
+  count(): Promise<number>;
+}
+
+/** One login session of a user, as the session index knows it. */
+export interface SessionEntry {
+  /** The session id (the cookie's, unsigned): never shown; see http/session.ts sessionTag. */
+  id: string;
+  loginAt: number;
+}
+
+/**
+ * The sessions each user logged in, so that an operator (or the user, changing their password)
+ * can end all of them: the sessions themselves live in the session store (express-session),
+ * which cannot be searched by user.
+ */
+export interface SessionIndexStore {
+  /** Adds a session; forgets the user's entries that logged in before `forgetBefore` (past the absolute timeout). */
+  add(username: string, entry: SessionEntry, forgetBefore: number): Promise<void>;
+  remove(username: string, sessionId: string): Promise<void>;
+  /** The user's sessions, oldest first (some may have expired in the session store since). */
+  list(username: string): Promise<SessionEntry[]>;
 }
 
 /** One operator action (admin CLI), kept for the record. */
@@ -132,6 +185,8 @@ export interface RoomStore {
   idleRooms(before: number, limit: number): Promise<string[]>;
   /** Ids of the rooms the user is a member of; with `limit`, at most that many of them (any). */
   roomsOf(username: string, limit?: number): Promise<string[]>;
+  /** Ids of the rooms the user owns. */
+  ownedBy(username: string): Promise<string[]>;
   currentKey(roomId: string): Promise<RoomKey | null>;
   /** Stores `key` as the room's next key (id = previous id + 1) and returns it. */
   rotateKey(roomId: string, key: string): Promise<RoomKey>;
@@ -261,6 +316,8 @@ export interface ConversationStore {
   markRead(me: string, peer: string, seq: number): Promise<ConversationSummary | null>;
   /** The conversation's keys with these ids (unknown ids are left out). */
   keysById(conversationId: string, ids: number[]): Promise<RoomKey[]>;
+  /** Deletes the conversation (meta, keys, history) and takes it off both participants' lists. */
+  delete(conversationId: string): Promise<void>;
 }
 
 /** A page of the lobby by name: names are compared by nameKey (the caller folds `prefix` and `after`). */
@@ -395,6 +452,7 @@ export interface SampleStore {
 
 export interface Stores {
   users: UserStore;
+  sessionIndex: SessionIndexStore;
   rooms: RoomStore;
   conversations: ConversationStore;
   presence: PresenceStore;

@@ -46,6 +46,13 @@ export class MemoryConversationStore implements ConversationStore {
     return { conversation: summarize(state, me), key: { id: state.currentKeyId, key: state.keys.get(state.currentKeyId)! } };
   }
 
+  async delete(id: string): Promise<void> {
+    const state = this.conversations.get(id);
+    if (!state) return;
+    this.conversations.delete(id);
+    for (const name of state.names.keys()) this.listed.get(name)?.delete(id);
+  }
+
   async list(me: string, limit: number): Promise<ConversationSummary[]> {
     return [...this.listOf(me)]
       .map((id) => summarize(this.conversations.get(id)!, me))

@@ -53,7 +53,7 @@ export class MemoryLobbyStore implements LobbyStore {
 }
 
 /** The keys of one page: those starting with `prefix`, after `after`, at most `limit`. */
-function namePage(index: SortedList<string>, { prefix, after, limit }: LobbyPageQuery): { keys: string[]; next: string | null } {
+export function namePage(index: SortedList<string>, { prefix, after, limit }: LobbyPageQuery): { keys: string[]; next: string | null } {
   let start = index.firstNotBefore(prefix);
   if (after !== null && compareNameKeys(after, prefix) >= 0) {
     start = index.firstNotBefore(after);

@@ -179,6 +179,10 @@ export class MemoryRoomStore implements RoomStore {
     return this.rooms.get(roomId)?.members.has(nameKey(username)) ?? false;
   }
 
+  async ownedBy(username: string): Promise<string[]> {
+    return [...(this.ownedByUser.get(nameKey(username)) ?? [])];
+  }
+
   async roomsOf(username: string, limit?: number): Promise<string[]> {
     return [...(this.roomsByUser.get(nameKey(username)) ?? [])].slice(0, limit);
   }

@@ -1,14 +1,18 @@
+import { compareNameKeys } from "@sala/protocol";
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
-import { nameKey, type UserRecord, type UserStore } from "../types.js";
-
-interface StoredUser extends UserRecord {
-  admin: boolean;
-}
+import { nameKey, type LobbyPageQuery, type UserAccount, type UserRecord, type UserStore } from "../types.js";
+import { namePage } from "./lobby.js";
+import type { MemorySessionIndexStore } from "./session-index.js";
+import { SortedList } from "./sorted-list.js";
 
 export class MemoryUserStore implements UserStore {
-  private readonly users = new Map<string, StoredUser>();
+  private readonly users = new Map<string, UserAccount>();
   /** Confusable key → name key of the user who holds it. */
   private readonly holders = new Map<string, string>();
+  /** Name keys in name order: the directory. */
+  private readonly byName = new SortedList<string>(compareNameKeys);
+
+  constructor(private readonly sessionIndex?: MemorySessionIndexStore) {}
 
   async create(user: UserRecord): Promise<boolean> {
     const key = nameKey(user.username);
@@ -16,8 +20,9 @@ export class MemoryUserStore implements UserStore {
     const look = confusableKey(user.username);
     const holder = this.holders.get(look);
     if (holder !== undefined && holder !== key) throw new NameConfusableError("user", this.users.get(holder)?.username ?? holder);
-    this.users.set(key, { ...user, admin: false });
+    this.users.set(key, { ...user, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0 });
     this.holders.set(look, key);
+    this.byName.add(key);
     return true;
   }
 
@@ -28,9 +33,17 @@ export class MemoryUserStore implements UserStore {
     return { username: name, passwordHash, createdAt };
   }
 
-  async setPasswordHash(username: string, passwordHash: string): Promise<void> {
+  async account(username: string): Promise<UserAccount | null> {
     const user = this.users.get(nameKey(username));
-    if (user) user.passwordHash = passwordHash;
+    return user ? { ...user } : null;
+  }
+
+  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean> {
+    const user = this.users.get(nameKey(username));
+    if (!user) return false;
+    user.passwordHash = passwordHash;
+    if (mustChange !== undefined) user.mustChangePassword = mustChange;
+    return true;
   }
 
   async setAdmin(username: string, admin: boolean): Promise<boolean> {
@@ -42,5 +55,40 @@ export class MemoryUserStore implements UserStore {
 
   async isAdmin(username: string): Promise<boolean> {
     return this.users.get(nameKey(username))?.admin ?? false;
+  }
+
+  async setLocked(username: string, locked: boolean, now: number): Promise<boolean> {
+    const user = this.users.get(nameKey(username));
+    if (!user) return false;
+    user.lockedAt = locked ? now : 0;
+    return true;
+  }
+
+  async recordSeen(username: string, now: number, login: boolean): Promise<void> {
+    const user = this.users.get(nameKey(username));
+    if (!user) return;
+    user.lastSeenAt = now;
+    if (login) user.lastLoginAt = now;
+  }
+
+  async delete(username: string): Promise<boolean> {
+    const key = nameKey(username);
+    const user = this.users.get(key);
+    if (!user) return false;
+    this.users.delete(key);
+    const look = confusableKey(user.username);
+    if (this.holders.get(look) === key) this.holders.delete(look);
+    this.byName.delete(key);
+    this.sessionIndex?.forget(key);
+    return true;
+  }
+
+  async directory(query: LobbyPageQuery): Promise<{ items: string[]; next: string | null }> {
+    const page = namePage(this.byName, query);
+    return { items: page.keys.flatMap((key) => this.users.get(key)?.username ?? []), next: page.next };
+  }
+
+  async count(): Promise<number> {
+    return this.users.size;
   }
 }

@@ -98,6 +98,15 @@ export class RedisConversationStore implements ConversationStore {
     });
   }
 
+  /** The conversation's own keys in one step (one slot), then each participant's list. */
+  async delete(id: string): Promise<void> {
+    const [tag, first, second] = id.split(":");
+    if (tag !== "dm" || !first || !second) return;
+    const k = this.keys;
+    await this.redis.del(k.conversationMeta(id), k.conversationKeys(id), k.conversationHistory(id), k.conversationMessageIds(id), k.conversationMessageIdExpiry(id));
+    await Promise.all([first, second].map((name) => this.redis.zrem(k.userConversations(name), id)));
+  }
+
   async partners(me: string, limit: number): Promise<string[]> {
     const ids = await this.redis.zrevrange(this.keys.userConversations(nameKey(me)), 0, limit - 1);
     return ids.flatMap((id) => partnerIn(id, me) ?? []);

@@ -9,6 +9,7 @@ import type { ReplicaWait } from "./replica-wait.js";
 import { RedisRoomStore } from "./rooms.js";
 import { RedisSampleStore } from "./samples.js";
 import { RedisSocketCountStore } from "./socket-counts.js";
+import { RedisSessionIndexStore } from "./session-index.js";
 import { RedisUserStore } from "./users.js";
 
 export interface RedisStoreOptions {
@@ -31,6 +32,7 @@ export function createRedisStores(redis: RedisClient, keys: RedisKeys, options: 
   const presence = new RedisPresenceStore(redis, keys);
   return {
     users: new RedisUserStore(redis, keys),
+    sessionIndex: new RedisSessionIndexStore(redis, keys),
     samples: new RedisSampleStore(redis, keys),
     socketCounts: new RedisSocketCountStore(redis, keys),
     audit: new RedisAuditStore(redis, keys),

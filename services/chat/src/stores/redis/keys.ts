@@ -37,6 +37,14 @@ export class RedisKeys {
   userRooms(name: string): string {
     return this.userScoped(name, ":rooms");
   }
+  /** Sorted set: the user's session ids by login time (ms), so that they can all be ended. */
+  userSessions(name: string): string {
+    return this.userScoped(name, ":sessions");
+  }
+  /** Every key of the user's own family: the record and its sets (deleting an account). */
+  userFamily(name: string): string[] {
+    return [this.user(name), this.userRooms(name), this.userOwnedRooms(name), this.userConversations(name), this.userSessions(name)];
+  }
   /** A key of the global scope: every one shares the hash tag `{global}` (one shard). */
   private global(suffix: string): string {
     return `${this.prefix}:${GLOBAL_TAG}:${suffix}`;
@@ -66,6 +74,13 @@ export class RedisKeys {
   /** Hash: confusable key of a username → name key of the user who holds it. */
   get userSkeletons(): string {
     return this.global("usernames:skeletons");
+  }
+  /**
+   * Sorted set, every score 0: the name key of every account, so that operators page and search
+   * users by name (ZRANGE BYLEX), never SCAN; the repair rebuilds it from the user records.
+   */
+  get userDirectory(): string {
+    return this.global("users:byname");
   }
   /** List: the operators' audit trail (admin CLI), newest first, capped. */
   get audit(): string {

@@ -52,6 +52,13 @@ return out`;
 /** Sorts after every character a name key can hold (Redis compares bytes: UTF-8 order). */
 const AFTER_ALL = "\u{10FFFF}";
 
+/** The ZRANGEBYLEX bounds of a page of name keys: those starting with `prefix`, after `after`. */
+export function lexBounds({ prefix, after }: Pick<LobbyPageQuery, "prefix" | "after">): { min: string; max: string } {
+  const min = after !== null && compareNameKeys(after, prefix) >= 0 ? `(${after}` : `[${prefix}`;
+  const max = prefix === "" ? "+" : `[${prefix}${AFTER_ALL}`;
+  return { min, max };
+}
+
 export class RedisLobbyStore implements LobbyStore {
   private readonly namePage: Script;
   private readonly firstPageScript: Script;
@@ -112,9 +119,9 @@ export class RedisLobbyStore implements LobbyStore {
   }
 
   /** Name keys and their values, in name order. */
-  private async readNamePage(index: string, values: string, { prefix, after, limit }: LobbyPageQuery): Promise<LobbyPage<[string, string]>> {
-    const min = after !== null && compareNameKeys(after, prefix) >= 0 ? `(${after}` : `[${prefix}`;
-    const max = prefix === "" ? "+" : `[${prefix}${AFTER_ALL}`;
+  private async readNamePage(index: string, values: string, query: LobbyPageQuery): Promise<LobbyPage<[string, string]>> {
+    const { min, max } = lexBounds(query);
+    const { limit } = query;
     const [rev, next = "", ...flat] = ((await this.namePage([index, values, this.keys.lobbyRev], [min, max, limit])) as Array<string | number>).map(String);
     const items: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) items.push([flat[i]!, flat[i + 1]!]);

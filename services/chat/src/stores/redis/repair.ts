@@ -50,6 +50,8 @@ export interface RepairReport {
   userSetFixes: number;
   /** Entries of the lobby's indexes (users online by name, rooms by name and by member count) added, corrected or removed. */
   lobbyEntries: number;
+  /** Accounts listed in the user directory, and entries of deleted accounts removed from it. */
+  directoryEntries: number;
   /** Names that look like another existing name (`name ~ holder`): both keep working. */
   clashes: string[];
 }
@@ -83,7 +85,7 @@ interface LiveRoom {
 }
 
 export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: RedisRoomStore, now = Date.now()): Promise<RepairReport> {
-  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, clashes: [] };
+  const report: RepairReport = { userNames: 0, roomNames: 0, idleRooms: 0, danglingEntries: 0, relistedRooms: 0, orphanedRooms: 0, userSetFixes: 0, lobbyEntries: 0, directoryEntries: 0, clashes: [] };
   const setRoomField = defineScript(redis, "salaRepairSetRoomField", 1, SET_ROOM_FIELD);
   const listed = new Set(await rooms.directory.roomIds());
   const withKeys = new Set<string>();
@@ -137,7 +139,10 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
   for await (const key of scanKeys(redis, keys.userPattern)) {
     const [name = "", suffix] = key.slice(userPrefix.length).split(":");
     if (!USER_KEY.test(name)) continue;
-    if (suffix === undefined) await claimUserName(redis, keys, name, report);
+    if (suffix === undefined) {
+      await claimUserName(redis, keys, name, report);
+      report.directoryEntries += await listInDirectory(redis, keys, name);
+    }
     else if (suffix === "rooms") {
       seen.joined.add(name);
       report.userSetFixes += await reconcile(redis, key, joined.get(name), (id) => rooms.isMember(id, name));
@@ -146,6 +151,7 @@ export async function repairStores(redis: RedisClient, keys: RedisKeys, rooms: R
       report.userSetFixes += await reconcile(redis, key, owned.get(name), async (id) => nameKey((await rooms.get(id))?.owner ?? "") === name);
     }
   }
+  report.directoryEntries += await dropDeletedFromDirectory(redis, keys);
   for (const [name, ids] of joined) if (!seen.joined.has(name)) report.userSetFixes += await reconcile(redis, keys.userRooms(name), ids, (id) => rooms.isMember(id, name));
   for (const [name, ids] of owned) {
     if (!seen.owned.has(name)) report.userSetFixes += await reconcile(redis, keys.userOwnedRooms(name), ids, async (id) => nameKey((await rooms.get(id))?.owner ?? "") === name);
@@ -187,6 +193,27 @@ async function claimRoomName(redis: RedisClient, keys: RedisKeys, room: LiveRoom
 /** Frees a confusable key claimed for a room deleted meanwhile. */
 async function releaseSkeleton(redis: RedisClient, keys: RedisKeys, id: string, skeleton: string): Promise<void> {
   await redis.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.roomSkeletons, skeleton, id);
+}
+
+/** Lists an account the directory misses (a registration cut short after writing the record). → 1 if listed now. */
+async function listInDirectory(redis: RedisClient, keys: RedisKeys, name: string): Promise<number> {
+  if (!(await redis.hexists(keys.user(name), "passwordHash"))) return 0;
+  return Number(await redis.zadd(keys.userDirectory, "NX", 0, name));
+}
+
+/** Removes directory entries whose account is gone (a deletion cut short), checked right then. → how many. */
+async function dropDeletedFromDirectory(redis: RedisClient, keys: RedisKeys): Promise<number> {
+  let removed = 0;
+  let cursor = "0";
+  do {
+    const [next, flat] = await redis.zscan(keys.userDirectory, cursor, "COUNT", 500);
+    cursor = next;
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      if (!USER_KEY.test(name) || !(await redis.hexists(keys.user(name), "passwordHash"))) removed += await redis.zrem(keys.userDirectory, name);
+    }
+  } while (cursor !== "0");
+  return removed;
 }
 
 async function claimUserName(redis: RedisClient, keys: RedisKeys, name: string, report: RepairReport): Promise<void> {

@@ -236,6 +236,13 @@ export class RedisRoomStore implements RoomStore {
     return (await this.redis.hexists(this.keys.roomMembers(roomId), nameKey(username))) === 1;
   }
 
+  /** Only rooms that exist and name the user as their owner (the owned set may hold a reservation). */
+  async ownedBy(username: string): Promise<string[]> {
+    const ids = await this.userIndex.owned(nameKey(username));
+    const rooms = await Promise.all(ids.map((id) => this.get(id)));
+    return ids.filter((_, i) => rooms[i] && nameKey(rooms[i]!.owner) === nameKey(username));
+  }
+
   roomsOf(username: string, limit?: number): Promise<string[]> {
     return this.userIndex.rooms(nameKey(username), limit);
   }

@@ -35,6 +35,11 @@ export class UserRoomIndex {
     await this.redis.srem(this.keys.userOwnedRooms(owner), id);
   }
 
+  /** The rooms counted as the user's own (a reservation whose room was never made may be among them). */
+  owned(owner: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.userOwnedRooms(owner));
+  }
+
   async joined(user: string, id: string): Promise<void> {
     await this.redis.sadd(this.keys.userRooms(user), id);
   }

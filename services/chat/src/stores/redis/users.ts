@@ -1,6 +1,7 @@
 import type { RedisClient } from "../../redis.js";
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
-import { nameKey, type UserRecord, type UserStore } from "../types.js";
+import { nameKey, type LobbyPageQuery, type UserAccount, type UserRecord, type UserStore } from "../types.js";
+import { lexBounds } from "./lobby.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScript, type Script } from "./script.js";
 
@@ -39,11 +40,54 @@ if redis.call('HEXISTS', KEYS[1], 'username') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'createdAt', ARGV[3])
 return 1`;
 
+/** KEYS: user. ARGV: passwordHash, '1' must change it / '0' need not / '' as it was. → 0 when there is no such user. */
+const SET_PASSWORD = `
+if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'passwordHash', ARGV[1])
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'mustChange', '1') elseif ARGV[2] == '0' then redis.call('HDEL', KEYS[1], 'mustChange') end
+return 1`;
+
+/** KEYS: user. ARGV: field, value ('' deletes it). → 0 when there is no such user. */
+const SET_FIELD = `
+if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
+
+/** KEYS: user. ARGV: now, '1' for a login. Never creates a record for an unknown user. */
+const RECORD_SEEN = `
+if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'lastLoginAt', ARGV[1]) end
+return 1`;
+
+// KEYS: userSkeletons, userDirectory. ARGV: confusable key, name key. Frees what the account held.
+const RELEASE_NAME = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1`;
+
 /** KEYS: user. ARGV: '1' grant, '' revoke. → 0 when there is no such user. */
 const SET_ADMIN = `
 if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'admin', '1') else redis.call('HDEL', KEYS[1], 'admin') end
 return 1`;
+
+/** The user hash's fields an account is read from, in toAccount's order. */
+const ACCOUNT_FIELDS = ["username", "passwordHash", "createdAt", "admin", "lockedAt", "mustChange", "lastLoginAt", "lastSeenAt"] as const;
+
+function toAccount([username, passwordHash, createdAt, admin, lockedAt, mustChange, lastLoginAt, lastSeenAt]: Array<string | null>): UserAccount | null {
+  if (!username || !passwordHash) return null;
+  return {
+    username,
+    passwordHash,
+    createdAt: Number(createdAt ?? 0),
+    admin: admin === "1",
+    lockedAt: Number(lockedAt ?? 0),
+    mustChangePassword: mustChange === "1",
+    lastLoginAt: Number(lastLoginAt ?? 0),
+    lastSeenAt: Number(lastSeenAt ?? 0),
+  };
+}
 
 export class RedisUserStore implements UserStore {
   private readonly claimSkeleton: Script;
@@ -51,6 +95,10 @@ export class RedisUserStore implements UserStore {
   private readonly createUser: Script;
   private readonly dropUser: Script;
   private readonly setAdminScript: Script;
+  private readonly setPasswordScript: Script;
+  private readonly setFieldScript: Script;
+  private readonly recordSeenScript: Script;
+  private readonly releaseNameScript: Script;
 
   constructor(
     private readonly redis: RedisClient,
@@ -61,6 +109,10 @@ export class RedisUserStore implements UserStore {
     this.createUser = defineScript(redis, "salaCreateUser", 1, CREATE_USER);
     this.dropUser = defineScript(redis, "salaDropNewUser", 1, DROP_USER);
     this.setAdminScript = defineScript(redis, "salaSetAdmin", 1, SET_ADMIN);
+    this.setPasswordScript = defineScript(redis, "salaSetPassword", 1, SET_PASSWORD);
+    this.setFieldScript = defineScript(redis, "salaSetUserField", 1, SET_FIELD);
+    this.recordSeenScript = defineScript(redis, "salaUserSeen", 1, RECORD_SEEN);
+    this.releaseNameScript = defineScript(redis, "salaUserReleaseName", 2, RELEASE_NAME);
   }
 
   async create(user: UserRecord): Promise<boolean> {
@@ -80,6 +132,8 @@ export class RedisUserStore implements UserStore {
       await this.dropUser([this.keys.user(key)], [user.passwordHash]);
       throw new NameConfusableError("user", (await this.redis.hget(this.keys.user(holderNow), "username")) ?? holderNow);
     }
+    // Listed once the account exists; a registration cut short here is listed by the repair.
+    await this.redis.zadd(this.keys.userDirectory, 0, key);
     return true;
   }
 
@@ -94,8 +148,47 @@ export class RedisUserStore implements UserStore {
     return { username: name, passwordHash, createdAt: Number(createdAt) };
   }
 
-  async setPasswordHash(username: string, passwordHash: string): Promise<void> {
-    await this.redis.hset(this.keys.user(nameKey(username)), "passwordHash", passwordHash);
+  async account(username: string): Promise<UserAccount | null> {
+    const fields = await this.redis.hmget(this.keys.user(nameKey(username)), ...ACCOUNT_FIELDS);
+    return toAccount(fields);
+  }
+
+  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean> {
+    const flag = mustChange === undefined ? "" : mustChange ? "1" : "0";
+    return (await this.setPasswordScript([this.keys.user(nameKey(username))], [passwordHash, flag])) === 1;
+  }
+
+  async setLocked(username: string, locked: boolean, now: number): Promise<boolean> {
+    return (await this.setFieldScript([this.keys.user(nameKey(username))], ["lockedAt", locked ? String(now) : ""])) === 1;
+  }
+
+  async recordSeen(username: string, now: number, login: boolean): Promise<void> {
+    await this.recordSeenScript([this.keys.user(nameKey(username))], [now, login ? "1" : ""]);
+  }
+
+  /** The record first (the account is gone for logins at once), then its name, then its sets. */
+  async delete(username: string): Promise<boolean> {
+    const key = nameKey(username);
+    const display = await this.redis.hget(this.keys.user(key), "username");
+    if (!display) return false;
+    const deleted = await this.redis.del(this.keys.user(key));
+    await this.releaseNameScript([this.keys.userSkeletons, this.keys.userDirectory], [confusableKey(display), key]);
+    // Each key of the family alone: on a Redis Cluster they may sit on different shards.
+    await Promise.all(this.keys.userFamily(key).slice(1).map((familyKey) => this.redis.del(familyKey)));
+    return deleted === 1;
+  }
+
+  async directory(query: LobbyPageQuery): Promise<{ items: string[]; next: string | null }> {
+    const { min, max } = lexBounds(query);
+    const found = await this.redis.zrangebylex(this.keys.userDirectory, min, max, "LIMIT", 0, query.limit + 1);
+    const more = found.length > query.limit;
+    const keys = found.slice(0, query.limit);
+    const names = await Promise.all(keys.map((key) => this.redis.hget(this.keys.user(key), "username")));
+    return { items: names.filter((name): name is string => name !== null), next: more ? keys.at(-1)! : null };
+  }
+
+  async count(): Promise<number> {
+    return this.redis.zcard(this.keys.userDirectory);
   }
 
   async setAdmin(username: string, admin: boolean): Promise<boolean> {
