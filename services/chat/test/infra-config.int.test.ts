@@ -3,7 +3,9 @@
  * docker-compose.yml by Debian's docker-compose (v1 syntax), both nginx templates rendered the way
  * the nginx image renders them and then `nginx -t` and a live proxy check, the Kubernetes manifests
  * by a YAML parser and their cross-references, infra/redis.conf by a real redis-server, and the
- * Dockerfile's shape (its runtime stage is assembled and started by docker-image.int.test.ts).
+ * Dockerfile's shape (its runtime stage is assembled and started by docker-image.int.test.ts),
+ * the monitoring profile's wiring (Prometheus targets, Grafana provisioning), and .env.example
+ * against every setting config.ts and docker-compose.yml read.
  * Needs docker-compose (which brings python3-yaml), nginx, openssl and redis-server:
  * scripts/test.sh installs them.
  */
@@ -15,6 +17,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDockerfile } from "./support/dockerfile.js";
 import { freePort } from "./support/redis-server.js";
@@ -120,8 +123,22 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** What a test gives compose for the one setting without a default (docker-compose.yml stops without it). */
+const COMPOSE_SECRET = "compose-test-secret-of-more-than-32-characters";
+
+/**
+ * Compose's arguments for docker-compose.yml with an env file holding only `settings`, instead of
+ * a developer's .env beside it.
+ */
+function composeArgsWith(settings: Record<string, string>): string[] {
+  const envFile = join(tempDir("compose"), "test.env");
+  writeFileSync(envFile, Object.entries(settings).map(([name, value]) => `${name}=${value}\n`).join(""));
+  return ["--env-file", envFile, "-f", at("docker-compose.yml")];
+}
+
 describe("docker-compose.yml", () => {
-  // Interpolation defaults are what is tested: no .env file, no SESSION_SECRET/SALA_* from the shell.
+  // Interpolation defaults are what is tested: no .env file, no SESSION_SECRET/SALA_* from the
+  // shell; SESSION_SECRET, which has none, comes from the test's env file.
   const env: NodeJS.ProcessEnv = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => name !== "SESSION_SECRET" && !name.startsWith("SALA_") && !name.startsWith("COMPOSE_")),
   );
@@ -130,10 +147,7 @@ describe("docker-compose.yml", () => {
   function composeSetup() {
     if (setup) return setup;
     const compose = requireBinary("docker-compose", "docker-compose");
-    // An empty env file instead of a developer's .env beside docker-compose.yml.
-    const envFile = join(tempDir("compose"), "empty.env");
-    writeFileSync(envFile, "");
-    const composeArgs = ["--env-file", envFile, "-f", at("docker-compose.yml")];
+    const composeArgs = composeArgsWith({ SESSION_SECRET: COMPOSE_SECRET });
     const result = run(compose, [...composeArgs, "config"], { cwd: ROOT, env });
     expect(result.status, result.stderr).toBe(0);
     setup = { compose, composeArgs, config: parseYaml(result.stdout, "docker-compose config output")[0] };
@@ -155,7 +169,7 @@ describe("docker-compose.yml", () => {
       expect(node.image).toBe(nodes[0].image);
       if (node.build) expect(node.build.dockerfile).toBe("infra/Dockerfile");
       expect(node.environment.REDIS_URL).toBe("redis://redis:6379");
-      expect(node.environment.SESSION_SECRET.length).toBeGreaterThanOrEqual(32);
+      expect(node.environment.SESSION_SECRET).toBe(COMPOSE_SECRET);
       expect(node.environment.ALLOWED_ORIGINS.split(",")).toContain("http://localhost:8080");
       expect(node.depends_on.redis.condition).toBe("service_healthy");
       expect(node.healthcheck.test.join(" ")).toContain("/healthz");
@@ -234,8 +248,8 @@ describe("docker-compose.yml", () => {
     expect(k6.environment.BASE_URL).toBe("http://nginx:8080");
     expect(k6.volumes).toEqual([`${at("loadtest/dist/k6")}:/scripts:ro`]);
     const profiled = Object.entries(config.services).filter(([, service]: [string, any]) => service.profiles).map(([name]) => name);
-    expect(profiled.filter((name) => config.services[name].profiles[0] !== "redis-cluster").sort()).toEqual(["k6", "nginx-tls"]);
-    expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "redis-cluster", "tls"]);
+    expect(profiled.filter((name) => config.services[name].profiles[0] !== "redis-cluster").sort()).toEqual(["grafana", "k6", "nginx-tls", "prometheus"]);
+    expect(run(compose, [...composeArgs, "config", "--profiles"], { cwd: ROOT, env }).stdout.trim().split("\n").sort()).toEqual(["load", "monitoring", "redis-cluster", "tls"]);
   });
 
   it("has a Redis Cluster under the redis-cluster profile: 6 members, a one-shot init, and nodes with REDIS_CLUSTER_NODES", () => {
@@ -286,6 +300,108 @@ describe("docker-compose.yml", () => {
       expect(node.environment.ALLOWED_ORIGINS.split(",")).toContain("http://localhost:8090");
       expect(node.depends_on).toEqual({ "redis-cluster-init": { condition: "service_completed_successfully" } });
     }
+  });
+
+  it("stops with a clear message when SESSION_SECRET is missing, and has no default for it", () => {
+    const { compose } = composeSetup();
+    for (const settings of [{}, { SESSION_SECRET: "" }] as Array<Record<string, string>>) {
+      const result = run(compose, [...composeArgsWith(settings), "config"], { cwd: ROOT, env });
+      expect(result.status, JSON.stringify(settings)).not.toBe(0);
+      expect(result.stderr).toContain("SESSION_SECRET is not set. Give it 32 or more random characters");
+      expect(result.stderr).toContain("see .env.example");
+      expect(result.stdout).toBe("");
+    }
+    expect(read("docker-compose.yml")).toMatch(/SESSION_SECRET: \$\{SESSION_SECRET:\?/);
+  });
+
+  it("pins every image it pulls to an exact version", () => {
+    const { compose, composeArgs } = composeSetup();
+    const result = run(compose, [...composeArgs, "--profile", "monitoring", "--profile", "tls", "--profile", "load", "--profile", "redis-cluster", "config"], { cwd: ROOT, env });
+    expect(result.status, result.stderr).toBe(0);
+    const services = parseYaml(result.stdout, "docker-compose config output")[0].services as Record<string, any>;
+    const pulled = Object.entries(services).filter(([, service]) => !service.build);
+    expect(pulled.length).toBeGreaterThan(10);
+    for (const [name, service] of pulled) {
+      // name:MAJOR.MINOR.PATCH with an optional v and variant (-alpine): never a moving tag.
+      expect(service.image, `${name}: ${service.image} is not pinned to an exact version`).toMatch(/^[a-z0-9./-]+:v?\d+\.\d+\.\d+(-[a-z0-9.]+)?$/);
+    }
+    const images = new Set(pulled.map(([, service]) => String(service.image).split(":")[0]));
+    expect([...images].sort()).toEqual(["grafana/grafana", "grafana/k6", "nginx", "prom/prometheus", "redis"]);
+    // One Redis for every Redis service, one nginx for every proxy; Redis 7 (sharded pub/sub).
+    expect(new Set(pulled.filter(([, service]) => service.image.startsWith("redis:")).map(([, service]) => service.image)).size).toBe(1);
+    expect(services.redis.image).toMatch(/^redis:7\./);
+    expect(new Set(pulled.filter(([, service]) => service.image.startsWith("nginx:")).map(([, service]) => service.image))).toEqual(new Set([services.nginx.image]));
+  });
+
+  it("serves every node's metrics on the compose network only, where infra/prometheus.yml scrapes them", () => {
+    const { config } = composeSetup();
+    const services = config.services as Record<string, any>;
+    const nodes = Object.keys(services).filter((name) => /^(rc-)?node-\d+$/.test(name)).sort();
+    expect(nodes).toHaveLength(6);
+    for (const name of nodes) {
+      expect(services[name].environment.METRICS_HOST, name).toBe("0.0.0.0");
+      expect(services[name].environment.METRICS_PORT, name).toBe("9464");
+      expect(services[name].ports, `${name}: the metrics port must not be published`).toBeUndefined();
+      expect(services[name].expose).toBeUndefined();
+    }
+    const prometheus = parseYaml(read("infra/prometheus.yml"), "infra/prometheus.yml")[0];
+    const jobs = Object.fromEntries(prometheus.scrape_configs.map((job: any) => [job.job_name, job.static_configs.flatMap((group: any) => group.targets)]));
+    expect(jobs).toEqual({
+      sala: ["node-1", "node-2", "node-3"].map((name) => `${name}:${services[name].environment.METRICS_PORT}`),
+      "sala-redis-cluster": ["rc-node-1", "rc-node-2", "rc-node-3"].map((name) => `${name}:${services[name].environment.METRICS_PORT}`),
+    });
+    for (const job of prometheus.scrape_configs) expect(job.metrics_path ?? "/metrics").toBe("/metrics");
+  });
+
+  it("has Prometheus and Grafana under the monitoring profile, on localhost only, with the shipped config and dashboard", () => {
+    const { config } = composeSetup();
+    const services = config.services as Record<string, any>;
+    const inProfile = Object.keys(services).filter((name) => services[name].profiles?.includes("monitoring")).sort();
+    expect(inProfile).toEqual(["grafana", "prometheus"]);
+
+    const prometheus = services.prometheus;
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    expect(prometheus.volumes).toContain(`${at("infra/prometheus.yml")}:/etc/prometheus/prometheus.yml:ro`);
+    expect(prometheus.volumes).toContain("prometheus-data:/prometheus:rw");
+    expect(prometheus.command).toBeUndefined(); // the image's own: --config.file=/etc/prometheus/prometheus.yml
+    expect(prometheus.ports).toEqual(["127.0.0.1:9090:9090/tcp"]);
+    expect(Object.keys(config.volumes)).toContain("prometheus-data");
+
+    const grafana = services.grafana;
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(grafana.ports).toEqual(["127.0.0.1:3001:3000/tcp"]);
+    expect(Object.keys(grafana.depends_on)).toEqual(["prometheus"]);
+    // No account, hence no password with a default: an anonymous Viewer unless SALA_GRAFANA_ROLE says.
+    expect(grafana.environment).toMatchObject({
+      GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION: "true",
+      GF_AUTH_DISABLE_LOGIN_FORM: "true",
+      GF_AUTH_ANONYMOUS_ENABLED: "true",
+      GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer",
+    });
+    expect(Object.keys(grafana.environment).filter((name) => /PASSWORD|SECRET/.test(name))).toEqual([]);
+
+    // Provisioning: what the container reads is what infra/grafana holds, and the paths agree.
+    const mounts = new Map<string, string>(grafana.volumes.map((volume: string) => volume.split(":")).map((parts: string[]) => [parts[1]!, parts[0]!]));
+    expect(mounts.get("/etc/grafana/provisioning")).toBe(at("infra/grafana/provisioning").replace(/\/$/, ""));
+    const provider = parseYaml(read("infra/grafana/provisioning/dashboards/sala.yml"), "dashboard provider")[0].providers[0];
+    expect(provider.type).toBe("file");
+    const dashboards = mounts.get(provider.options.path);
+    expect(dashboards, `nothing is mounted at the provider's path ${provider.options.path}`).toBe(at("infra/grafana/dashboards").replace(/\/$/, ""));
+    const home = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH as string;
+    expect(home.startsWith(`${provider.options.path}/`)).toBe(true);
+    expect(existsSync(join(dashboards!, home.slice(provider.options.path.length + 1))), `${home} is not a file in infra/grafana/dashboards`).toBe(true);
+    const datasource = parseYaml(read("infra/grafana/provisioning/datasources/prometheus.yml"), "datasource")[0].datasources[0];
+    expect(datasource).toMatchObject({ type: "prometheus", uid: "prometheus", url: "http://prometheus:9090" });
+    const dashboard = JSON.parse(read("infra/grafana/dashboards/sala.json")) as { panels: Array<{ datasource?: { uid: string } }> };
+    for (const panel of dashboard.panels.filter((one) => one.datasource)) expect(panel.datasource!.uid).toBe(datasource.uid);
+
+    // The localhost ports follow their settings.
+    const moved = run(requireBinary("docker-compose", "docker-compose"), [...composeArgsWith({ SESSION_SECRET: COMPOSE_SECRET, SALA_GRAFANA_PORT: "13001", SALA_PROMETHEUS_PORT: "19090", SALA_GRAFANA_ROLE: "Editor" }), "config"], { cwd: ROOT, env });
+    expect(moved.status, moved.stderr).toBe(0);
+    const movedServices = parseYaml(moved.stdout, "docker-compose config output")[0].services;
+    expect(movedServices.grafana.ports).toEqual(["127.0.0.1:13001:3000/tcp"]);
+    expect(movedServices.prometheus.ports).toEqual(["127.0.0.1:19090:9090/tcp"]);
+    expect(movedServices.grafana.environment.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe("Editor");
   });
 });
 
@@ -558,9 +674,7 @@ describe("the redis-cluster profile, emulated with redis-server processes", () =
 
   it("creates the 3+3 cluster with the init script (idempotently), and announces the member names clients route by", async () => {
     const compose = requireBinary("docker-compose", "docker-compose");
-    const envFile = join(tempDir("rc-compose"), "empty.env");
-    writeFileSync(envFile, "");
-    const result = run(compose, ["--env-file", envFile, "-f", at("docker-compose.yml"), "config"], { cwd: ROOT });
+    const result = run(compose, [...composeArgsWith({ SESSION_SECRET: COMPOSE_SECRET }), "config"], { cwd: ROOT });
     expect(result.status, result.stderr).toBe(0);
     const services = parseYaml(result.stdout, "docker-compose config output")[0].services as Record<string, any>;
     const names = [1, 2, 3, 4, 5, 6].map((i) => `redis-cluster-${i}`);
@@ -625,7 +739,7 @@ describe("infra/k8s", () => {
     return docs;
   };
   const all = () => [...parsed().values()].flat();
-  const find = (kind: string) => all().find((doc) => doc.kind === kind);
+  const find = (kind: string, name?: string) => all().find((doc) => doc.kind === kind && (name === undefined || doc.metadata?.name === name));
 
   it("parses, and every object has a kind and a name but no namespace", () => {
     expect(files).toEqual(expect.arrayContaining(["configmap.yaml", "deployment.yaml", "ingress.yaml", "secret.example.yaml", "service.yaml"]));
@@ -676,7 +790,7 @@ describe("infra/k8s", () => {
     expect(secret.stringData.SESSION_SECRET.length).toBeLessThan(32);
     expect(secret.stringData.REDIS_URL).toMatch(/^rediss?:\/\//);
 
-    const service = find("Service");
+    const service = find("Service", "sala");
     expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
     expect(container.ports.map((port: any) => port.name)).toContain(service.spec.ports[0].targetPort);
 
@@ -688,9 +802,125 @@ describe("infra/k8s", () => {
     expect(service.spec.ports.map((port: any) => port.name)).toContain(backend.port.name);
   });
 
-  it("lists every manifest but the example Secret in kustomization.yaml", () => {
+  it("lists every manifest but the example Secret and the ServiceMonitor in kustomization.yaml", () => {
     const kustomization = find("Kustomization");
-    expect([...kustomization.resources].sort()).toEqual(files.filter((file) => file !== "kustomization.yaml" && file !== "secret.example.yaml"));
+    const optional = ["kustomization.yaml", "secret.example.yaml", "servicemonitor.yaml"];
+    expect([...kustomization.resources].sort()).toEqual(files.filter((file) => !optional.includes(file)));
+  });
+
+  it("exposes every pod's metrics port to Prometheus in the cluster: port, settings, annotations, headless Service, ServiceMonitor", () => {
+    const deployment = find("Deployment");
+    const template = deployment.spec.template;
+    const container = template.spec.containers[0];
+    const configMap = find("ConfigMap");
+    const metricsPort = container.ports.find((port: any) => port.name === "metrics");
+    expect(metricsPort).toMatchObject({ containerPort: 9464, protocol: "TCP" });
+    // The node listens where the port is declared, on every interface of the pod.
+    expect(configMap.data.METRICS_PORT).toBe(String(metricsPort.containerPort));
+    expect(configMap.data.METRICS_HOST).toBe("0.0.0.0");
+    expect(template.metadata.annotations).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": String(metricsPort.containerPort),
+      "prometheus.io/path": "/metrics",
+    });
+    // The public Service and the Ingress never lead to it.
+    const service = find("Service", "sala");
+    expect(service.spec.ports.map((port: any) => port.targetPort)).not.toContain("metrics");
+    expect(service.spec.ports.map((port: any) => port.targetPort)).not.toContain(metricsPort.containerPort);
+
+    const headless = find("Service", "sala-metrics");
+    expect(headless.spec.clusterIP).toBe("None");
+    expect(headless.spec.selector).toEqual(template.metadata.labels);
+    expect(headless.spec.ports).toEqual([{ name: "metrics", port: metricsPort.containerPort, targetPort: "metrics", protocol: "TCP" }]);
+
+    const monitor = find("ServiceMonitor");
+    expect(monitor.apiVersion).toBe("monitoring.coreos.com/v1");
+    expect(monitor.spec.selector.matchLabels).toEqual(headless.metadata.labels);
+    // Selects that Service only, not the public one.
+    expect(Object.entries(monitor.spec.selector.matchLabels).every(([label, value]) => service.metadata.labels[label] === value)).toBe(false);
+    expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: "metrics", path: "/metrics" })]);
+  });
+});
+
+/**
+ * The properties of config.ts's env schema (`const EnvSchema = Type.Object({ … })`), read with the
+ * TypeScript parser, each with its default when that is a literal (`{ default: 3000 }`).
+ */
+function envSchemaSettings(source: string): Map<string, string | undefined> {
+  const file = ts.createSourceFile("config.ts", source, ts.ScriptTarget.Latest, true);
+  let schema: ts.ObjectLiteralExpression | undefined;
+  const visit = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && node.name.getText() === "EnvSchema" && node.initializer && ts.isCallExpression(node.initializer)) {
+      const [first] = node.initializer.arguments;
+      if (first && ts.isObjectLiteralExpression(first)) schema = first;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  if (!schema) throw new Error("config.ts: no `const EnvSchema = Type.Object({ … })` found");
+  const literal = (node: ts.Expression): string | undefined => {
+    if (ts.isNumericLiteral(node) || ts.isStringLiteral(node)) return node.text.replaceAll("_", "");
+    if (node.kind === ts.SyntaxKind.TrueKeyword) return "true";
+    if (node.kind === ts.SyntaxKind.FalseKeyword) return "false";
+    return undefined;
+  };
+  const settings = new Map<string, string | undefined>();
+  for (const property of schema.properties) {
+    if (!ts.isPropertyAssignment(property)) throw new Error(`config.ts: EnvSchema has a member that is not \`NAME: Type…\`: ${property.getText()}`);
+    let value: string | undefined;
+    if (ts.isCallExpression(property.initializer)) {
+      for (const argument of property.initializer.arguments) {
+        if (!ts.isObjectLiteralExpression(argument)) continue;
+        const found = argument.properties.find((option) => ts.isPropertyAssignment(option) && option.name.getText() === "default");
+        if (found && ts.isPropertyAssignment(found)) value = literal(found.initializer);
+      }
+    }
+    settings.set(property.name.getText(), value);
+  }
+  return settings;
+}
+
+/** `NAME=value` and `# NAME=value` lines of an env file: name → values in order. */
+function envFileSettings(text: string): { all: Map<string, string[]>; set: Map<string, string> } {
+  const all = new Map<string, string[]>();
+  const set = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^(# )?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!match) continue;
+    all.set(match[2]!, [...(all.get(match[2]!) ?? []), match[3]!]);
+    if (!match[1]) set.set(match[2]!, match[3]!);
+  }
+  return { all, set };
+}
+
+describe(".env.example", () => {
+  const example = envFileSettings(read(".env.example"));
+  const schema = envSchemaSettings(read("services/chat/src/config.ts"));
+  const composeVariables = [...new Set([...read("docker-compose.yml").matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((match) => match[1]!))];
+
+  it("lists every setting of config.ts's env schema, with its default", () => {
+    expect(schema.size).toBeGreaterThan(50);
+    expect(schema.get("PORT")).toBe("3000");
+    expect(schema.get("LOG_LEVEL")).toBe("info");
+    const missing = [...schema.keys()].filter((name) => !example.all.has(name));
+    expect(missing, "settings of config.ts that .env.example does not list").toEqual([]);
+    for (const [name, value] of schema) {
+      if (value !== undefined) expect(example.all.get(name), `${name}: config.ts's default is ${value}`).toContain(value);
+    }
+    // The check sees a new setting: the same parse of config.ts with one more property.
+    const grown = read("services/chat/src/config.ts").replace("const EnvSchema = Type.Object({", "const EnvSchema = Type.Object({\n  BRAND_NEW_SETTING: Type.Integer({ default: 7 }),");
+    expect([...envSchemaSettings(grown).keys()].filter((name) => !example.all.has(name))).toEqual(["BRAND_NEW_SETTING"]);
+  });
+
+  it("lists every setting docker-compose.yml reads, and nothing that nothing reads", () => {
+    expect(composeVariables).toEqual(expect.arrayContaining(["SESSION_SECRET", "SALA_ALLOWED_ORIGINS", "SALA_GRAFANA_PORT"]));
+    expect(composeVariables.filter((name) => !example.all.has(name)), "settings of docker-compose.yml that .env.example does not list").toEqual([]);
+    const known = new Set([...schema.keys(), ...composeVariables]);
+    expect([...example.all.keys()].filter((name) => !known.has(name)), "settings in .env.example that nothing reads").toEqual([]);
+  });
+
+  it("sets nothing but an empty SESSION_SECRET: a copy changes no default and holds no secret", () => {
+    expect([...example.set]).toEqual([["SESSION_SECRET", ""]]);
   });
 });
 

@@ -101,7 +101,7 @@ describe("/metrics and /memory", () => {
     };
     const before = await scrape();
     expect(isPrometheusText(before)).toBe(true);
-    for (const name of ["sala_sockets", "sala_rooms", "sala_messages_accepted_total", "sala_deliveries_total", "sala_ack_latency_seconds_bucket", "sala_logins_total", "sala_redis_errors_total", "sala_draining", "sala_process_resident_memory_bytes"]) {
+    for (const name of ["sala_sockets", "sala_rooms", "sala_messages_accepted_total", "sala_deliveries_total", "sala_ack_latency_seconds_bucket", "sala_logins_total", "sala_redis_errors_total", "sala_draining", "process_resident_memory_bytes"]) {
       expect(before).toContain(name);
     }
     const sender = await connect(node1, adminCookie);
