@@ -9,14 +9,18 @@ import { HashQueue } from "./auth/hash-queue.js";
 import { PasswordHasher } from "./auth/passwords.js";
 import { cooldown, throttleFactory } from "./auth/throttle.js";
 import { openControlSocket, type ControlSocket } from "./admin/control-socket.js";
+import { localNoticeBoard, redisNoticeBoard } from "./admin/notices.js";
 import { AdminRoleWatch } from "./admin/role-watch.js";
+import { createAdminService } from "./admin/service.js";
 import { readAdminRole } from "./admin/socket-role.js";
 import { AccountService } from "./domain/accounts.js";
 import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
 import { RedisKeys } from "./stores/redis/keys.js";
-import { checkLayout, repairInBackground } from "./stores/redis/startup.js";
+import { checkLayout, checkSchemaVersion, repairInBackground } from "./stores/redis/startup.js";
 import type { Stores } from "./stores/types.js";
+import { accountRoutes } from "./http/account-routes.js";
+import { adminRoutes } from "./http/admin-routes.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { installErrorHandling } from "./http/error-handler.js";
 import { healthRoutes } from "./http/health-routes.js";
@@ -42,6 +46,7 @@ import { roomAnnouncer } from "./realtime/room-announcer.js";
 import { RoomService } from "./realtime/room-service.js";
 import { SessionKeeper } from "./realtime/session-keeper.js";
 import { adapterSubscriptionsApplied, createSocketServer } from "./realtime/socket-server.js";
+import { applyNotice, followNotices } from "./realtime/admin-notices.js";
 import { metricsHandlers } from "./realtime/handlers/metrics.js";
 import { SocketCapGuard } from "./realtime/socket-caps.js";
 import { SocketRooms } from "./realtime/types.js";
@@ -61,7 +66,7 @@ export interface SalaNode {
   close(): Promise<void>;
 }
 
-const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/memory", "/metrics"];
+const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/account", "/admin", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
 export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
@@ -75,6 +80,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   if (redis) {
     try {
       await checkLayout(redis.command, keys);
+      await checkSchemaVersion(redis.command, keys, logger);
     } catch (error) {
       await redis.close();
       throw error;
@@ -136,11 +142,32 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const io = createSocketServer(app.server, config, sessions, redis, logger, (count) => metrics.deliveries.inc(count));
   io.use(readAdminRole(stores.users, logger));
   const adminRoles = new AdminRoleWatch(io, stores.users, logger);
+  // Operators' actions reach every node's sockets through notices (admin/notices.ts).
+  const notices = redis ? redisNoticeBoard(redis.command, keys) : localNoticeBoard((notice) => applyNotice(io, notice));
+  if (redis) await followNotices(redis.sub, keys.adminNotices, io, logger);
+  const adminService = createAdminService({
+    stores,
+    sessionStore: sessions.store,
+    notices,
+    hashPassword: (password) => hasher.hash(password),
+    nodeTtlMs: config.nodeTtlMs,
+    logger,
+  });
   await app.register(authRoutes, {
     accounts,
+    users: stores.users,
+    sessionIndex: stores.sessionIndex,
     sessionAbsoluteMs: config.sessionAbsoluteMs,
     cookieSecure: config.cookieSecure,
     endSessionSockets: (sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true),
+  });
+  await app.register(accountRoutes, {
+    accounts,
+    users: stores.users,
+    admin: adminService,
+    hashPassword: (password, caller) => hasher.hash(password, caller),
+    sessionAbsoluteMs: config.sessionAbsoluteMs,
+    cookieSecure: config.cookieSecure,
   });
   await app.register(healthRoutes, {
     nodeId: config.nodeId,
@@ -151,7 +178,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   });
   const access = (request: FastifyRequest) => adminAccess(request, stores.users, config.sessionAbsoluteMs);
   await app.register(metricsRoute, { metrics, access });
-  await app.register(webClient, { webDir: config.webDir, guarded: { "/memory": access } });
+  await app.register(adminRoutes, { admin: adminService, access, sessionAbsoluteMs: config.sessionAbsoluteMs });
+  await app.register(webClient, { webDir: config.webDir, guarded: { "/memory": access, "/admin": access } });
   live.sockets = () => io.of("/").sockets.size;
   live.rooms = () => {
     let count = 0;
@@ -182,7 +210,9 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     presence: stores.presence,
     nodeId: config.nodeId,
     lobbyFeed,
-    onUserOffline: (username) => roomService.userWentOffline(username),
+    onUserOffline: async (username) => {
+      await Promise.all([roomService.userWentOffline(username), stores.users.recordSeen(username, Date.now(), false)]);
+    },
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     nodeTtlMs: config.nodeTtlMs,
     graceMs: config.presenceGraceMs,
@@ -274,7 +304,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       const port = typeof address === "object" && address ? address.port : config.port;
       // Embedded: the admin CLI reaches the in-process user store through this socket.
       if (!redis) {
-        controlSocket = await openControlSocket(config.adminSocket ?? adminSocketPath(port), { users: stores.users, audit: stores.audit, logger });
+        controlSocket = await openControlSocket(config.adminSocket ?? adminSocketPath(port), { service: adminService, logger });
         logger.info({ event: "admin_socket_open", path: controlSocket.path }, "admin commands accepted on a Unix socket (npm run admin)");
       }
       const store = !redis ? "embedded" : redis.cluster ? "redis-cluster" : "redis";

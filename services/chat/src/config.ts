@@ -274,9 +274,15 @@ function redisSettings(env: Pick<Env, "REDIS_URL" | "REDIS_CLUSTER_NODES" | "RED
 export interface AdminCliConfig {
   redis: RedisSettings | null;
   adminSocket: string;
+  /** Hashes a password an operator sets (users reset-password) as the nodes do. */
+  argon2: Config["argon2"];
+  /** A node is live while it reported within this (stats). */
+  nodeTtlMs: number;
 }
 
-const AdminCliEnv = Type.Pick(EnvSchema, ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET"]);
+const AdminCliEnv = Type.Pick(EnvSchema, [
+  "REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET", "ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM", "NODE_TTL_MS",
+]);
 
 /** The admin CLI's configuration, read from the same variables as a node's. */
 export function loadAdminCliConfig(source: Record<string, string | undefined> = process.env): AdminCliConfig {
@@ -289,6 +295,8 @@ export function loadAdminCliConfig(source: Record<string, string | undefined> = 
   return {
     redis: redisSettings(env),
     adminSocket: env.ADMIN_SOCKET ?? adminSocketPath(env.PORT),
+    argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
+    nodeTtlMs: env.NODE_TTL_MS,
   };
 }
 

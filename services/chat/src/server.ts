@@ -4,6 +4,8 @@
 import { buildNode } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
+import { SchemaVersionError } from "./stores/schema.js";
+import { LegacyLayoutError } from "./stores/redis/startup.js";
 
 async function main(): Promise<void> {
   let config;
@@ -30,7 +32,19 @@ async function main(): Promise<void> {
   if (config.sessionSecretGenerated) {
     logger.warn({ event: "ephemeral_session_secret" }, "SESSION_SECRET not set: sessions will not survive a restart");
   }
-  const node = await buildNode(config, logger);
+  let node;
+  try {
+    node = await buildNode(config, logger);
+  } catch (error) {
+    // Data this node must not touch (another layout or schema version): the message says what the
+    // operator runs; a stack trace would only bury it.
+    if (error instanceof LegacyLayoutError || error instanceof SchemaVersionError) {
+      logger.fatal({ event: "store_refused", reason: error instanceof SchemaVersionError ? "schema_version" : "legacy_layout", err: error.message }, "refusing to start on this store");
+      process.stderr.write(`sala: refusing to start: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   await node.listen();
 
   let stopping = false;

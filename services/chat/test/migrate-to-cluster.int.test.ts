@@ -10,10 +10,9 @@
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ErrorCode, type RoomKey, type RoomMessage, type RoomSummary, type Whisper } from "@sala/protocol";
-import { decryptText, encryptText } from "@sala/protocol/envelope";
+import { encryptText } from "@sala/protocol/envelope";
 import { RedisKeys } from "../src/stores/redis/keys.js";
-import { scanKeys } from "../src/stores/redis/repair.js";
-import { clusterStartNodes } from "./support/redis-client.js";
+import { clusterStartNodes, keysUnder } from "./support/redis-client.js";
 import { startRedisServer, type RedisServer } from "./support/redis-server.js";
 import {
   connect,
@@ -28,23 +27,16 @@ import {
   startNode,
   type ClientSocket,
   type TestNode,
+  decryptAll,
 } from "./support/cluster.js";
 import { runAdmin } from "./support/admin-cli.js";
 
 
 const admin = runAdmin;
 
-const read = (messages: Array<RoomMessage | Whisper>, scope: string, keys: RoomKey[]) =>
-  messages.map((m) => {
-    const result = decryptText(m.msg, scope, (id) => keys.find((k) => k.id === id)?.key);
-    return result.ok ? result.text : "?";
-  });
+const read = decryptAll;
 
-async function allKeys(redis: Redis | Cluster, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const key of scanKeys(redis, `${prefix}:*`)) found.push(key);
-  return found.sort();
-}
+const allKeys = keysUnder;
 
 /** What the old data set held, to find again on the cluster. */
 interface Before {

@@ -12,3 +12,4 @@ export * from "./conversation-id.js";
 export type { RoomKey, DecryptResult } from "./envelope.js";
 export type * from "./schemas.js";
 export * from "./lobby-state.js";
+export * from "./admin.js";

@@ -39,6 +39,20 @@ export const CredentialsBody = strict({
   password: Type.String({ minLength: 1, maxLength: 1024 }),
 });
 
+/** GET /admin/api/users and /admin/api/rooms: a page by name, optionally by prefix (a search). */
+export const AdminPageQuery = strict({
+  prefix: Type.Optional(Type.String({ maxLength: Limits.roomNameMax * 2 })),
+  after: Type.Optional(Type.String({ maxLength: Limits.roomNameMax * 4 })),
+  limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,2}$" })),
+});
+export const AdminUserParams = strict({ name: Username });
+export const AdminRoomParams = strict({ room: RoomId });
+/** POST /admin/api/users/:name/reset-password: a password to set, or none for a one-time password. */
+export const AdminResetBody = strict({ password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) });
+/** POST /admin/api/users/:name/revoke-sessions: one session (its tag), or every session. */
+export const AdminRevokeBody = strict({ session: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{10}$" })) });
+export const AdminAuditQuery = strict({ limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,2}$" })) });
+
 /** POST /account/password: the session's user sets a new password (their other sessions end). */
 export const PasswordChangeBody = strict({
   currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
@@ -142,6 +156,12 @@ export const Requests = {
 
 export type CredentialsBody = Static<typeof CredentialsBody>;
 export type PasswordChangeBody = Static<typeof PasswordChangeBody>;
+export type AdminPageQuery = Static<typeof AdminPageQuery>;
+export type AdminUserParams = Static<typeof AdminUserParams>;
+export type AdminRoomParams = Static<typeof AdminRoomParams>;
+export type AdminResetBody = Static<typeof AdminResetBody>;
+export type AdminRevokeBody = Static<typeof AdminRevokeBody>;
+export type AdminAuditQuery = Static<typeof AdminAuditQuery>;
 export type AccountDeleteBody = Static<typeof AccountDeleteBody>;
 export type CreateRoomPayload = Static<typeof CreateRoomPayload>;
 export type JoinRoomPayload = Static<typeof JoinRoomPayload>;

@@ -165,6 +165,8 @@ export const en = {
   "error.INVALID_USERNAME": "Usernames have 3–24 characters: letters, digits, _ . - (starting with a letter or digit).",
   "error.WEAK_PASSWORD": "Passwords need at least 8 characters (room passwords at least 4).",
   "error.INVALID_CREDENTIALS": "Wrong username or password.",
+  "error.ACCOUNT_LOCKED": "This account is locked. Contact the operators of this Sala.",
+  "error.PASSWORD_CHANGE_REQUIRED": "Your password was reset: choose a new one to continue.",
   "error.ROOM_EXISTS": "A room with that name exists.",
   "error.INVALID_ROOM_NAME": "Room names have 1–40 letters, digits, spaces, _ . -",
   "error.ROOM_NOT_FOUND": "That room no longer exists.",

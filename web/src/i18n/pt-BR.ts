@@ -167,6 +167,8 @@ export const ptBR: Messages = {
   "error.INVALID_USERNAME": "Nomes de usuário têm 3–24 caracteres: letras, dígitos, _ . - (começando com letra ou dígito).",
   "error.WEAK_PASSWORD": "Senhas precisam de pelo menos 8 caracteres (senhas de sala, pelo menos 4).",
   "error.INVALID_CREDENTIALS": "Usuário ou senha incorretos.",
+  "error.ACCOUNT_LOCKED": "Esta conta está bloqueada. Fale com os administradores deste Sala.",
+  "error.PASSWORD_CHANGE_REQUIRED": "Sua senha foi redefinida: escolha uma nova para continuar.",
   "error.ROOM_EXISTS": "Já existe uma sala com esse nome.",
   "error.INVALID_ROOM_NAME": "Nomes de sala têm 1–40 letras, dígitos, espaços, _ . -",
   "error.ROOM_NOT_FOUND": "Essa sala não existe mais.",

@@ -11,11 +11,14 @@ import { userInfo } from "node:os";
 import { pino } from "pino";
 import { ConfigError, loadAdminCliConfig, type AdminCliConfig } from "../config.js";
 import { connectTool, describeTarget, type RedisClient } from "../redis.js";
-import { RedisAuditStore } from "../stores/redis/audit.js";
+import { RedisStore } from "connect-redis";
+import { PasswordHasher } from "../auth/passwords.js";
+import { createRedisStores } from "../stores/redis/index.js";
 import { RedisKeys } from "../stores/redis/keys.js";
 import { repairer } from "../stores/redis/startup.js";
-import { RedisUserStore } from "../stores/redis/users.js";
-import { AdminError, COMMANDS, runCommand, usage } from "./commands.js";
+import { AdminError, commandOf, runCommand, usage } from "./commands.js";
+import { redisNoticeBoard } from "./notices.js";
+import { createAdminService } from "./service.js";
 import { sendAdminRequest, type AdminReply } from "./control-socket.js";
 import { isStoreTool, STORE_TOOLS } from "./store-tools.js";
 
@@ -29,19 +32,23 @@ function actor(): string {
 }
 
 /** Runs the command against the cluster's Redis (one server or a Redis Cluster) directly. */
-async function viaRedis(redis: NonNullable<AdminCliConfig["redis"]>, command: string, args: string[]): Promise<AdminReply> {
+async function viaRedis(config: AdminCliConfig, redis: NonNullable<AdminCliConfig["redis"]>, command: string, args: string[]): Promise<AdminReply> {
   const keys = new RedisKeys(redis.prefix);
   const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
   let client: RedisClient | undefined;
   try {
     client = await connectTool(redis);
-    const context = {
-      users: new RedisUserStore(client, keys),
-      audit: new RedisAuditStore(client, keys),
+    const hasher = new PasswordHasher(config.argon2, 1);
+    const service = createAdminService({
+      stores: createRedisStores(client, keys, { messageIdWindowSec: 600 }),
+      // The nodes' session store: connect-redis under the same prefix (http/session.ts).
+      sessionStore: new RedisStore({ client, prefix: keys.sessionPrefix }),
+      notices: redisNoticeBoard(client, keys),
+      hashPassword: (password) => hasher.hash(password),
+      nodeTtlMs: config.nodeTtlMs,
       logger,
-      actor: actor(),
-      repair: repairer(client, keys),
-    };
+    });
+    const context = { service, actor: actor(), repair: repairer(client, keys) };
     return { ok: true, message: await runCommand(context, command, args) };
   } catch (error) {
     if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
@@ -75,14 +82,22 @@ async function storeTool(config: AdminCliConfig, command: string, args: string[]
   }
 }
 
+/** Reads a password from stdin (one line, without its line end): never from the command line, where `ps` and shell history see it. */
+async function passwordFromStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text.replace(/\r?\n$/, "");
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
-  if (!command || command === "help" || command === "--help" || command === "-h") {
+  const [first] = argv;
+  if (!first || first === "help" || first === "--help" || first === "-h") {
     process.stdout.write(`${usage()}\n`);
-    return command ? 0 : 2;
+    return first ? 0 : 2;
   }
-  if (!Object.hasOwn(COMMANDS, command) && !isStoreTool(command)) {
-    process.stderr.write(`sala admin: unknown command: ${command}\n\n${usage()}\n`);
+  const command = isStoreTool(first) ? { name: first, args: argv.slice(1) } : commandOf(argv);
+  if (!command) {
+    process.stderr.write(`sala admin: unknown command: ${argv.slice(0, 2).join(" ")}\n\n${usage()}\n`);
     return 2;
   }
   let config: AdminCliConfig;
@@ -93,8 +108,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sala admin: ${error.message}\n`);
     return 2;
   }
-  const reply =
-    isStoreTool(command) ? await storeTool(config, command, args) : config.redis ? await viaRedis(config.redis, command, args) : await viaNode(config.adminSocket, command, args);
+  const { name } = command;
+  let { args } = command;
+  if (args.includes("--password-stdin")) args = [...args.filter((arg) => arg !== "--password-stdin"), "--password", await passwordFromStdin()];
+  const reply = isStoreTool(name)
+    ? await storeTool(config, name, args)
+    : config.redis
+      ? await viaRedis(config, config.redis, name, args)
+      : await viaNode(config.adminSocket, name, args);
   if (reply.ok) {
     process.stdout.write(`${reply.message}\n`);
     return 0;

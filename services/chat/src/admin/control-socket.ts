@@ -9,7 +9,11 @@
  */
 import { chmod, unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "../logger.js";
 import { AdminError, runCommand, type AdminContext } from "./commands.js";
+
+/** What the node answers commands with: its admin service, and its logger for failures. */
+export type NodeAdminContext = Omit<AdminContext, "actor"> & { logger: Logger };
 
 export interface AdminRequest {
   command: string;
@@ -39,7 +43,7 @@ function parseRequest(line: string): AdminRequest | null {
 }
 
 /** Runs a request against the node's stores; never throws. */
-async function answer(request: AdminRequest | null, context: Omit<AdminContext, "actor">): Promise<AdminReply> {
+async function answer(request: AdminRequest | null, context: NodeAdminContext): Promise<AdminReply> {
   if (!request) return { ok: false, kind: "usage", message: "malformed admin request" };
   try {
     return { ok: true, message: await runCommand({ ...context, actor: request.actor }, request.command, request.args) };
@@ -50,7 +54,7 @@ async function answer(request: AdminRequest | null, context: Omit<AdminContext, 
   }
 }
 
-function serve(socket: Socket, context: Omit<AdminContext, "actor">): void {
+function serve(socket: Socket, context: NodeAdminContext): void {
   let buffer = "";
   socket.setEncoding("utf8");
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
@@ -110,7 +114,7 @@ export interface ControlSocket {
 }
 
 /** Opens the admin socket at `path` (a stale file left by a crashed node is replaced). */
-export async function openControlSocket(path: string, context: Omit<AdminContext, "actor">): Promise<ControlSocket> {
+export async function openControlSocket(path: string, context: NodeAdminContext): Promise<ControlSocket> {
   const server = createServer((socket) => serve(socket, context));
   try {
     await listen(server, path);

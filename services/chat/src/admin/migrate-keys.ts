@@ -19,7 +19,7 @@ import { GLOBAL_TAG } from "../stores/redis/keys.js";
 export type KeyFamily = "global" | "presence" | "room" | "conversation" | "user" | "session" | "rate-limit" | "live" | "other";
 
 /** Global keys that hold data, by their suffix after `<prefix>:` (old) or `<prefix>:{global}:` (new). */
-const KEPT_GLOBAL = new Set(["roomnames", "roomnames:skeletons", "usernames:skeletons", "users:byname", "audit", "rooms", "rooms:empty", "rooms:byname", "rooms:active", "lobby:rev"]);
+const KEPT_GLOBAL = new Set(["roomnames", "roomnames:skeletons", "usernames:skeletons", "users:byname", "audit", "rooms", "rooms:empty", "rooms:byname", "rooms:active", "lobby:rev", "schema"]);
 /** Who is online on which node: moved, so that a crashed node's users are swept as before. */
 const PRESENCE = new Set(["presence", "presence:online-rev", "presence:names", "presence:byname", "presence:pending-offline", "nodes"]);
 const NODE_SOCKETS = /^node:.+:sockets$/;

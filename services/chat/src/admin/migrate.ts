@@ -12,9 +12,12 @@
  *
  * Then the key counts per family are checked on the target, an audit entry written there and the
  * repair run (stores/redis/repair.ts), which fills what the new layout derives (idle marks, room
- * sets, look-alike keys). It refuses, changing nothing, while nodes still heartbeat on either side
- * or when the target already holds Sala data of the prefix (`--force` overrides both: RESTORE then
- * replaces keys of the same name).
+ * sets, look-alike keys, the user directory): that is the migration to schema version 1
+ * (stores/schema.ts), so the target is left at the current version, as nodes need it. It refuses,
+ * changing nothing, while nodes still heartbeat on either side or when the target already holds
+ * Sala data of the prefix (`--force` overrides both: RESTORE then replaces keys of the same name),
+ * and when the source is of a newer schema version. The schema version key itself is not copied:
+ * the target's is written at the end.
  */
 import { Cluster, Redis } from "ioredis";
 import type { RedisSettings } from "../config.js";
@@ -23,12 +26,15 @@ import { connectTool, describeTarget, type RedisClient } from "../redis.js";
 import { RedisAuditStore } from "../stores/redis/audit.js";
 import { RedisKeys } from "../stores/redis/keys.js";
 import { scanKeys } from "../stores/redis/repair.js";
+import { readSchemaVersion } from "../stores/redis/schema.js";
 import { checkLayout, repairer } from "../stores/redis/startup.js";
+import { SCHEMA_VERSION } from "../stores/schema.js";
 import { AUDIT_KEEP, AdminError } from "./commands.js";
 import { emptyCounts, FAMILIES, formatCounts, planKey, type FamilyCounts, type KeyPlan, type MigrateOptions } from "./migrate-keys.js";
+import { migrateOnFrom } from "./schema-migrate.js";
 
 /** A node whose heartbeat is this recent is taken to be running (NODE_TTL_MS is 10 s by default). */
-const LIVE_NODE_MS = 30_000;
+export const LIVE_NODE_MS = 30_000;
 /** Keys read (DUMP + PTTL, one pipeline) and written (RESTOREs in flight) at a time. */
 const BATCH = 200;
 
@@ -71,7 +77,7 @@ function runId(info: string): string | undefined {
 }
 
 /** The ids of nodes that heartbeat lately, under the old or the new name of the node list. */
-async function liveNodes(redis: RedisClient, keys: RedisKeys, now: number): Promise<string[]> {
+export async function liveNodes(redis: RedisClient, keys: RedisKeys, now: number): Promise<string[]> {
   const lists = [`${keys.prefix}:nodes`, keys.nodes];
   const found = await Promise.all(lists.map((list) => redis.zrangebyscore(list, now - LIVE_NODE_MS, "+inf")));
   return [...new Set(found.flat())];
@@ -83,11 +89,13 @@ async function planSource(source: Redis, prefix: string): Promise<Planned[]> {
   return planned;
 }
 
-/** Keys of the prefix on the target that hold data (not live state), by family. */
+/** Keys of the prefix on the target that hold data (not live state, not the schema version a node marked it with), by family. */
 async function targetData(target: RedisClient, prefix: string): Promise<{ counts: FamilyCounts; sample: string[] }> {
   const counts = emptyCounts();
   const sample: string[] = [];
+  const version = new RedisKeys(prefix).schemaVersion;
   for await (const key of scanKeys(target, `${globEscape(prefix)}:*`)) {
+    if (key === version) continue;
     const { family } = planKey(prefix, key);
     counts[family]++;
     if (family !== "live" && sample.length < 5) sample.push(key);
@@ -191,6 +199,11 @@ export async function migrateToCluster(run: MigrationRun): Promise<string> {
     if (running.length > 0 && !options.force) {
       throw new AdminError(`node(s) ${running.join(", ")} heartbeat(ed) within ${LIVE_NODE_MS / 1000} s: stop every node first (--force moves anyway)`);
     }
+    // Data a newer Sala wrote: this tool would not know what its migrations did.
+    const sourceVersion = await readSchemaVersion(source, keys);
+    if (sourceVersion !== null && sourceVersion > SCHEMA_VERSION) {
+      throw new AdminError(`the source's data was written by a newer Sala (schema version ${sourceVersion}); this sala-admin knows up to ${SCHEMA_VERSION}: use that Sala's; nothing copied`);
+    }
 
     const plans = await planSource(source, settings.prefix);
     const seen = emptyCounts();
@@ -221,7 +234,7 @@ export async function migrateToCluster(run: MigrationRun): Promise<string> {
       lines.push(`${renames.length} global key(s) renamed to {global}; ${seen.live} live key(s) skipped (metrics samples, socket tallies: the nodes write their own as they start)`);
       if (options.dryRun) return [...lines, `dry run: nothing copied to ${describeTarget(settings)}`].join("\n");
       const started = Date.now();
-      const copy = await copyKeys(source, target, plans, options.force);
+      const copy = await copyKeys(source, target, plans.filter((plan) => plan.target !== keys.schemaVersion), options.force);
       logger.info({ event: "migrate_copied", ms: Date.now() - started, vanished: copy.vanished, ...copy.copied }, "migrate-to-cluster: keys copied");
       const after = await targetData(target, settings.prefix);
       const problems = verify(after.counts, copy, options.force, before.counts);
@@ -240,8 +253,12 @@ export async function migrateToCluster(run: MigrationRun): Promise<string> {
     await audit.append(entry, AUDIT_KEEP);
 
     const report = await repairer(target, keys)();
+    // The repair is the migration to schema version 1: recorded, and any later one run from there.
+    const later = await migrateOnFrom(target, keys, logger, Math.max(1, sourceVersion ?? 0));
     lines.push(
       `repair: ${report.idleRooms} empty room(s) marked idle, ${report.userSetFixes} user room-set entr(y/ies) fixed, ${report.userNames + report.roomNames} name(s) indexed`,
+      ...later.map((step) => `migrated to schema version ${step.to}: ${step.outcome}`),
+      `data at schema version ${SCHEMA_VERSION}`,
       inPlace
         ? "done: start the nodes with the same REDIS_URL and REDIS_PREFIX"
         : `done: start the nodes with REDIS_CLUSTER_NODES (or the target's REDIS_URL) and REDIS_PREFIX=${settings.prefix}; the source is untouched: delete its keys once the cluster serves`,

@@ -8,7 +8,11 @@ import type { RedisSettings } from "../config.js";
 import type { Logger } from "../logger.js";
 import { migrateToCluster } from "./migrate.js";
 import { MIGRATE_USAGE, parseMigrateArgs } from "./migrate-keys.js";
+import { runSchemaMigrate } from "./schema-migrate.js";
 import { AdminError } from "./admin-error.js";
+import { backupStore } from "./backup.js";
+import { BACKUP_USAGE, parseBackupArgs, parseRestoreArgs, RESTORE_USAGE } from "./backup-args.js";
+import { restoreStore } from "./restore.js";
 
 export interface StoreToolRun {
   target: RedisSettings;
@@ -28,6 +32,21 @@ export interface StoreTool {
   run(run: StoreToolRun): Promise<string>;
 }
 
+/** Embedded mode has no store to back up or restore into. */
+const EMBEDDED_BACKUP =
+  "backup and restore work on Redis: set REDIS_URL (or REDIS_CLUSTER_NODES) and REDIS_PREFIX as the nodes have them. " +
+  "The embedded store (no Redis) keeps its data in the node's memory and loses it when the node stops: there is nothing on disk to back up " +
+  "(a disk store with its own backup comes with issue 22)";
+
+/** Parses with `parse`, or throws a usage AdminError naming the command line. */
+function usage<T>(parse: () => T, line: string): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new AdminError(`${(error as Error).message}\nusage: npm run admin -- ${line}`, "usage");
+  }
+}
+
 export const STORE_TOOLS: Record<string, StoreTool> = {
   "migrate-to-cluster": {
     usage: MIGRATE_USAGE,
@@ -41,6 +60,31 @@ export const STORE_TOOLS: Record<string, StoreTool> = {
         throw new AdminError(`${(error as Error).message}\nusage: npm run admin -- ${MIGRATE_USAGE}`, "usage");
       }
       return migrateToCluster({ target, options, logger, actor });
+    },
+  },
+  migrate: {
+    // Written out (not schema-migrate's constant): that module imports this one's importers.
+    usage: "migrate [--dry-run] [--force]",
+    summary: "bring the data up to this Sala's schema version: once after an upgrade that needs it (CHANGELOG.md, docs/OPERATIONS.md)",
+    embedded: "nothing to migrate: embedded stores live in the node's memory and are always at the current schema version",
+    run: (run) => runSchemaMigrate(run),
+  },
+  backup: {
+    usage: BACKUP_USAGE,
+    summary: "write a snapshot of the data (no sessions) to FILE: gzip, sha256-checked, mode 0600 (docs/OPERATIONS.md)",
+    embedded: EMBEDDED_BACKUP,
+    async run({ target, args, logger, actor }) {
+      const { file } = usage(() => parseBackupArgs(args), BACKUP_USAGE);
+      return backupStore({ target, file, logger, actor });
+    },
+  },
+  restore: {
+    usage: RESTORE_USAGE,
+    summary: "check FILE whole, then restore it into an empty store (--force: delete the prefix's keys first); nodes stopped",
+    embedded: EMBEDDED_BACKUP,
+    async run({ target, args, logger, actor }) {
+      const options = usage(() => parseRestoreArgs(args), RESTORE_USAGE);
+      return restoreStore({ target, options, logger, actor });
     },
   },
 };

@@ -83,7 +83,7 @@ export class AccountService {
    * password is checked, and given back when it succeeds, so only failures accumulate; over a
    * limit, or within its delay, the answer is RATE_LIMITED without checking the password at all.
    */
-  async login(rawUsername: string, password: string, ip: string): Promise<string> {
+  async login(rawUsername: string, password: string, ip: string): Promise<{ username: string; mustChangePassword: boolean }> {
     const userKey = nameKey(rawUsername.trim());
     const pair = `${userKey} ${ip}`; // a space is in no name key
     const { logins, users, hasher, logger } = this.deps;
@@ -101,7 +101,7 @@ export class AccountService {
     let user;
     try {
       // A name no one can register names no account (and no store key).
-      user = isUsername(userKey) ? await users.get(userKey) : null;
+      user = isUsername(userKey) ? await users.account(userKey) : null;
       result = user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyNothing(password);
     } catch (error) {
       await refundAll().catch(() => undefined); // nothing was checked (BUSY, Redis down)
@@ -118,6 +118,11 @@ export class AccountService {
     // The pair starts afresh; the address and the account get this attempt back (other
     // addresses' failures on the account stay counted).
     await Promise.all([logins.byIp.refund(ip), logins.byUserAndIp.reset(pair), logins.byUser.refund(userKey), logins.delays.clear(pair)]);
+    // Told only to someone who knows the password: a lock reveals nothing to a guesser.
+    if (user.lockedAt) {
+      logger.info({ event: "login_locked", user: user.username, ip }, "login refused: the account is locked");
+      throw new AppError(ErrorCode.ACCOUNT_LOCKED, "This account is locked");
+    }
     this.deps.onLogin?.("success");
     if (result.needsRehash) {
       // The password was right: a busy hasher or store only postpones the upgrade to a later login.
@@ -128,7 +133,7 @@ export class AccountService {
         logger.warn({ event: "password_rehash_skipped", user: user.username, err: (error as Error).message }, "password hash upgrade postponed");
       }
     }
-    return user.username;
+    return { username: user.username, mustChangePassword: user.mustChangePassword };
   }
 
   /**

@@ -1,17 +1,38 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "@sala/protocol";
 import { CredentialsBody } from "@sala/protocol/schemas";
 import type { AccountService } from "../domain/accounts.js";
+import { AppError } from "../errors.js";
+import type { SessionIndexStore, UserStore } from "../stores/types.js";
 import { sendError } from "./replies.js";
 import { addressKey } from "./client-address.js";
-import { currentUser, promisify, SESSION_COOKIE } from "./session.js";
+import { currentUser, promisify, SESSION_COOKIE, sessionUser } from "./session.js";
 
 export interface AuthRouteDeps {
   accounts: AccountService;
+  users: UserStore;
+  sessionIndex: SessionIndexStore;
   sessionAbsoluteMs: number;
   cookieSecure: boolean;
   /** Disconnects, on every node, the sockets opened with this session. */
   endSessionSockets(sessionId: string): void;
+}
+
+/** Sets an expired session cookie: the browser forgets it. */
+export function clearSessionCookie(reply: FastifyReply, secure: boolean): void {
+  reply.header("set-cookie", `${SESSION_COOKIE}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`);
+}
+
+/** Destroys the request's session (if any) and closes the sockets opened with it, on every node. */
+export async function endRequestSession(request: FastifyRequest, deps: Pick<AuthRouteDeps, "sessionIndex" | "endSessionSockets">): Promise<void> {
+  const req = request.raw;
+  const user = req.session?.user;
+  const sessionId = req.sessionID;
+  if (req.session) await promisify((done) => req.session!.destroy(done));
+  if (sessionId) {
+    deps.endSessionSockets(sessionId);
+    if (user) await deps.sessionIndex.remove(user, sessionId);
+  }
 }
 
 /** The seed's account paths: POST /register, /login, /logout, and GET /session for clients. */
@@ -25,34 +46,43 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   app.post<{ Body: CredentialsBody }>("/login", { schema }, async (request, reply) => {
     // Throttles count per address, an IPv6 one per /64 (client-address.ts).
-    const username = await deps.accounts.login(request.body.username, request.body.password, addressKey(request.ip));
+    const { username, mustChangePassword } = await deps.accounts.login(request.body.username, request.body.password, addressKey(request.ip));
     const req = request.raw;
     const previous = req.sessionID;
     // A fresh session id at login: a session fixed before login is worth nothing after it.
     await promisify((done) => req.session!.regenerate(done));
     if (previous) deps.endSessionSockets(previous);
+    const loginAt = Date.now();
     req.session!.user = username;
-    req.session!.loginAt = Date.now();
+    req.session!.loginAt = loginAt;
+    if (mustChangePassword) req.session!.mustChangePassword = true;
     await promisify((done) => req.session!.save(done));
-    request.log.info({ event: "login", user: username }, "user logged in");
-    return reply.send({ ok: true, username });
+    await deps.sessionIndex.add(username, { id: req.sessionID!, loginAt }, loginAt - deps.sessionAbsoluteMs);
+    // An operator's lock between the password check and the session listed just now: a lock ends
+    // the sessions it finds listed after it locks, so this login either is listed in time or sees
+    // the lock here.
+    if ((await deps.users.account(username))?.lockedAt !== 0) {
+      await endRequestSession(request, deps);
+      throw new AppError(ErrorCode.ACCOUNT_LOCKED, "This account is locked");
+    }
+    await deps.users.recordSeen(username, loginAt, true);
+    request.log.info({ event: "login", user: username, mustChangePassword }, "user logged in");
+    return reply.send({ ok: true, username, ...(mustChangePassword ? { mustChangePassword: true } : {}) });
   });
 
   app.post("/logout", async (request, reply) => {
-    const req = request.raw;
-    const user = req.session?.user;
-    const sessionId = req.sessionID;
-    if (req.session) await promisify((done) => req.session!.destroy(done));
-    if (sessionId) deps.endSessionSockets(sessionId);
-    const secure = deps.cookieSecure ? "; Secure" : "";
-    reply.header("set-cookie", `${SESSION_COOKIE}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax${secure}`);
+    const user = request.raw.session?.user;
+    await endRequestSession(request, deps);
+    clearSessionCookie(reply, deps.cookieSecure);
     if (user) request.log.info({ event: "logout", user }, "user logged out");
     return reply.send({ ok: true });
   });
 
   app.get("/session", async (request, reply) => {
     const user = currentUser(request.raw, deps.sessionAbsoluteMs);
-    if (!user) return sendError(reply, { code: ErrorCode.UNAUTHORIZED, message: "Not logged in" });
-    return reply.send({ ok: true, username: user });
+    if (user) return reply.send({ ok: true, username: user });
+    const pending = sessionUser(request.raw, deps.sessionAbsoluteMs);
+    if (pending) return sendError(reply, { code: ErrorCode.PASSWORD_CHANGE_REQUIRED, message: `${pending} must choose a new password first` });
+    return sendError(reply, { code: ErrorCode.UNAUTHORIZED, message: "Not logged in" });
   });
 }

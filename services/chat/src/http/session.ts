@@ -15,6 +15,8 @@ declare module "express-session" {
     user: string;
     /** When the user logged in (ms): the absolute timeout counts from here. */
     loginAt: number;
+    /** An operator reset the password: this session may only set a new one (POST /account/password). */
+    mustChangePassword?: boolean;
   }
 }
 
@@ -123,8 +125,17 @@ async function loadSession(req: IncomingMessage, store: Store, secret: string): 
   store.createSession(req as Parameters<Store["createSession"]>[0], data);
 }
 
-/** The logged-in user of a request's session, or null (absent, or past the absolute timeout). */
+/**
+ * The logged-in user of a request's session, or null (absent, past the absolute timeout, or bound
+ * to change its password first: such a session reaches nothing else).
+ */
 export function currentUser(req: IncomingMessage, absoluteMs: number, now = Date.now()): string | null {
+  const user = sessionUser(req, absoluteMs, now);
+  return user && !req.session!.mustChangePassword ? user : null;
+}
+
+/** The session's user whether or not they must change their password first (the password change itself). */
+export function sessionUser(req: IncomingMessage, absoluteMs: number, now = Date.now()): string | null {
   const data = req.session;
   if (!data?.user || typeof data.loginAt !== "number") return null;
   if (now - data.loginAt > absoluteMs) return null;
@@ -134,6 +145,14 @@ export function currentUser(req: IncomingMessage, absoluteMs: number, now = Date
 /** A Socket.IO room naming every socket of one session, without putting the session id in it. */
 export function sessionRoom(sessionId: string): string {
   return `session:${createHash("sha256").update(sessionId).digest("base64url").slice(0, 22)}`;
+}
+
+/**
+ * What operators are shown of a session (sala-admin users show, the admin page) and give back to
+ * end it: a short tag derived from the id, never the id itself (which would let them use it).
+ */
+export function sessionTag(sessionId: string): string {
+  return sessionRoom(sessionId).slice("session:".length, "session:".length + 10);
 }
 
 export function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {

@@ -8,10 +8,15 @@ import type { Logger } from "../logger.js";
 import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
 import { engineSecurityHeaders } from "../http/security-headers.js";
-import { currentUser, sessionRoom, type Sessions } from "../http/session.js";
+import { currentUser, sessionRoom, sessionUser, type Sessions } from "../http/session.js";
 import { countingDeliveries } from "./delivery-count.js";
 import { adapterChannelPrefix } from "./room-announcer.js";
 import type { SalaServer, SalaSocket } from "./types.js";
+
+/** Why a handshake without a usable session is refused: logged out, or bound to change the password first. */
+function refusal(req: IncomingMessage, absoluteMs: number): ErrorCode {
+  return sessionUser(req, absoluteMs) !== null ? ErrorCode.PASSWORD_CHANGE_REQUIRED : ErrorCode.UNAUTHORIZED;
+}
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 
@@ -81,7 +86,7 @@ export function createSocketServer(
       // Not even a transport for a request without a logged-in session: an anonymous client can
       // hold no Engine.IO session (and its buffers and timers) while io.use would refuse it anyway.
       const signedIn = currentUser(req, config.sessionAbsoluteMs) !== null && req.sessionID !== undefined;
-      callback(signedIn ? null : ErrorCode.UNAUTHORIZED, signedIn);
+      callback(signedIn ? null : refusal(req, config.sessionAbsoluteMs), signedIn);
     },
   });
   const adapter = redis
@@ -107,7 +112,7 @@ export function createSocketServer(
     const req = socket.request;
     const username = currentUser(req, config.sessionAbsoluteMs);
     if (!username || !req.sessionID) {
-      next(new Error(ErrorCode.UNAUTHORIZED));
+      next(new Error(refusal(req, config.sessionAbsoluteMs)));
       return;
     }
     socket.data = {

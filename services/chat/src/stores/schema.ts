@@ -52,8 +52,8 @@ export function startRefusal(stored: number, latest = SCHEMA_VERSION): string | 
     );
   }
   if (stored < latest) {
-    const was = stored === 0 ? "data from before schema versions (version 0)" : `schema version ${stored}`;
-    return `the data is at ${was}; this node needs schema version ${latest}: run ${MIGRATE_COMMAND} once, then start the nodes (docs/OPERATIONS.md, CHANGELOG.md)`;
+    const was = stored === 0 ? "is from before schema versions (version 0)" : `is at schema version ${stored}`;
+    return `the data ${was}; this node needs schema version ${latest}: run ${MIGRATE_COMMAND} once, then start the nodes (docs/OPERATIONS.md, CHANGELOG.md)`;
   }
   return null;
 }
@@ -81,9 +81,9 @@ export interface AppliedMigration {
 
 /**
  * Runs `pending` in order; after each, `reached(to)` records its version before the next starts,
- * so that a failure leaves the store at the last version reached and a new run resumes from there.
- * A failure is thrown as it came, with the steps applied before it on `applied` of the error's
- * `cause`-free wrapper (MigrationFailure).
+ * so that a failure leaves the store at the last version reached and a new run resumes from there
+ * (a step cut short runs again whole: each must be idempotent). A failure is thrown as a
+ * MigrationFailure naming the step and the steps applied before it.
  */
 export async function applyMigrations<M extends MigrationStep>(
   pending: readonly M[],

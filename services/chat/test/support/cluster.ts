@@ -5,7 +5,8 @@
 import { io as connectSocket, type Socket } from "socket.io-client";
 import { pino } from "pino";
 import { expect } from "vitest";
-import { ErrorCode, type ClientToServerEvents, type LobbySnapshot, type ServerToClientEvents } from "@sala/protocol";
+import { ErrorCode, type ClientToServerEvents, type LobbySnapshot, type RoomKey, type ServerToClientEvents } from "@sala/protocol";
+import { decryptText } from "@sala/protocol/envelope";
 import { buildNode, type SalaNode } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { inject } from "vitest";
@@ -224,3 +225,10 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The plaintexts of stored messages under these keys ("?" for one that does not decrypt). */
+export const decryptAll = (messages: Array<{ msg: string }>, scope: string, keys: RoomKey[]) =>
+  messages.map((m) => {
+    const result = decryptText(m.msg, scope, (id) => keys.find((k) => k.id === id)?.key);
+    return result.ok ? result.text : "?";
+  });

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, inject } from "vitest";
+import { scanKeys } from "../../src/stores/redis/repair.js";
 
 /** A unique key prefix for one test file or case, so runs never see each other's data. */
 export function uniquePrefix(label: string): string {
@@ -26,4 +27,11 @@ export function testRedisCluster(options: ConstructorParameters<typeof Cluster>[
   const cluster = new Cluster(clusterStartNodes(), { scaleReads: "master", ...options });
   afterAll(() => cluster.quit());
   return cluster;
+}
+
+/** Every key under `prefix` (SCAN on every primary), sorted: for tests that compare whole data sets. */
+export async function keysUnder(redis: Redis | Cluster, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const key of scanKeys(redis, `${prefix}:*`)) found.push(key);
+  return found.sort();
 }

@@ -82,6 +82,10 @@ export class RedisKeys {
   get userDirectory(): string {
     return this.global("users:byname");
   }
+  /** Sharded pub/sub channel (not a key): the notices of operators' actions to every node (admin/notices.ts). */
+  get adminNotices(): string {
+    return this.global("admin-notices");
+  }
   /** List: the operators' audit trail (admin CLI), newest first, capped. */
   get audit(): string {
     return this.global("audit");
@@ -197,6 +201,10 @@ export class RedisKeys {
   /** String: the node repairing the derived indexes (repair.ts), until it expires. */
   get repairLease(): string {
     return this.global("repair:lease");
+  }
+  /** String: the schema version the data is at (stores/schema.ts); absent on a fresh store or on data from before versions. */
+  get schemaVersion(): string {
+    return this.global("schema");
   }
   /** Sorted set: node id by last heartbeat (ms). */
   get nodes(): string {

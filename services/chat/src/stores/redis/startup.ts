@@ -1,14 +1,17 @@
 /**
  * What a node does with Redis's data as it starts: refuses data in the layout before the global
- * keys shared a hash tag (it would see no rooms), and repairs the derived indexes in the
+ * keys shared a hash tag (it would see no rooms), then data of another schema version than its own
+ * (stores/schema.ts; a fresh store gets its version), and repairs the derived indexes in the
  * background (repair.ts), one node at a time and at most once per REPAIR_LEASE_MS across the
  * cluster, so that leftovers of operations a dead node cut short do not stay for long.
  */
 import type { Logger } from "../../logger.js";
 import type { RedisClient } from "../../redis.js";
+import { SCHEMA_VERSION, SchemaVersionError, startRefusal } from "../schema.js";
 import type { RedisKeys } from "./keys.js";
 import { repairStores } from "./repair.js";
 import { RedisRoomStore } from "./rooms.js";
+import { currentSchemaVersion } from "./schema.js";
 
 const REPAIR_LEASE_MS = 10 * 60_000;
 
@@ -25,6 +28,17 @@ export async function checkLayout(redis: RedisClient, keys: RedisKeys): Promise<
         "move it once with `npm run admin -- migrate-to-cluster --from <its redis:// URL>` (see docs/OPERATIONS.md), then start again",
     );
   }
+}
+
+/**
+ * Throws SchemaVersionError unless the data is at this node's schema version, saying what to run;
+ * marks a store without Sala data with it. After checkLayout: data of the older layout has none.
+ */
+export async function checkSchemaVersion(redis: RedisClient, keys: RedisKeys, logger: Logger): Promise<void> {
+  const { version, marked } = await currentSchemaVersion(redis, keys);
+  if (marked) logger.info({ event: "schema_version_marked", version }, "fresh store: marked with this node's schema version");
+  const refusal = startRefusal(version, SCHEMA_VERSION);
+  if (refusal) throw new SchemaVersionError(`Redis (prefix ${keys.prefix}): ${refusal}`);
 }
 
 /** The repair over these keys, as the admin CLI and the start-up task run it. */
