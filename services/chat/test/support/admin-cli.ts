@@ -9,8 +9,8 @@ export interface AdminRun {
   stderr: string;
 }
 
-/** `npm run admin -- ARGS` from the repository root, as an operator runs it, with only `env` (and PATH, HOME) set. */
-export function runAdmin(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<AdminRun> {
+/** `npm run admin -- ARGS` from the repository root, as an operator runs it, with only `env` (and PATH, HOME) set, and `stdin` on its input. */
+export function runAdmin(args: string[], env: Record<string, string>, timeoutMs = 60_000, stdin = ""): Promise<AdminRun> {
   return new Promise((resolve, reject) => {
     const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
     let stdout = "";
@@ -18,6 +18,7 @@ export function runAdmin(args: string[], env: Record<string, string>, timeoutMs 
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdin.end(stdin);
     child.once("error", reject);
     child.once("exit", (code) => {
       clearTimeout(timer);

@@ -57,6 +57,11 @@ export function useRedisCluster(): void {
   onRedisCluster = true;
 }
 
+/** What `npm run admin` needs to act on this test cluster's store (the run's Redis, or its Redis Cluster). */
+export function adminEnv(cluster: Pick<TestCluster, "prefix">): Record<string, string> {
+  return { ...storeEnv(inject("redisUrl")), REDIS_PREFIX: cluster.prefix };
+}
+
 /** The store variables for a node given `redisUrl` (see useRedisCluster). */
 function storeEnv(redisUrl: string | null): Record<string, string> {
   if (!redisUrl) return {};
