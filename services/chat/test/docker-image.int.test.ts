@@ -159,6 +159,12 @@ describe(`${DOCKERFILE}: the runtime stage, assembled and started`, () => {
       expect(healthcheck?.[0], "HEALTHCHECK runs node").toBe("node");
       const check = spawnSync(process.execPath, healthcheck!.slice(1), { cwd: root, env, encoding: "utf8", timeout: 10_000 });
       expect(check.status, `HEALTHCHECK ${healthcheck!.join(" ")}: ${check.stderr}`).toBe(0);
+
+      // The operator's command is installed: `sala-admin` on the image's PATH (/app/bin).
+      expect(runtime.env.PATH?.split(":")[0]).toBe("/app/bin");
+      const admin = spawnSync(join(root, "bin", "sala-admin"), ["users", "list"], { cwd: root, env, encoding: "utf8", timeout: 30_000 });
+      expect(admin.status, `sala-admin users list: ${admin.stderr}`).toBe(0);
+      expect(admin.stdout).toBe("no accounts\n");
     } finally {
       if (child.exitCode === null) child.kill("SIGTERM");
     }
