@@ -281,7 +281,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   });
   let metricsListener: Server | null = null;
   let controlSocket: ControlSocket | null = null;
-  const sessionKeeper = new SessionKeeper(io, sessions.store, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
+  const sessionKeeper = new SessionKeeper(io, sessions, config.sessionIdleMs, config.sessionAbsoluteMs, logger);
 
   return {
     config,

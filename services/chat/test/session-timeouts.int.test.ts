@@ -3,8 +3,9 @@
  * open socket keeps its session alive; nothing outlives the absolute timeout, not even a live
  * socket.
  */
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
-import { connect, expectNoSessionRefused, newUsername, registerAndLogin, sleep, startCluster, type TestCluster, type TestNode } from "./support/cluster.js";
+import { connect, eventually, expectNoSessionRefused, newUsername, registerAndLogin, sleep, startCluster, type TestCluster, type TestNode } from "./support/cluster.js";
 
 let cluster: TestCluster;
 let n1: TestNode, n2: TestNode;
@@ -43,4 +44,22 @@ describe("session timeouts", () => {
     expect(await sessionStatus(n1, cookie)).toBe(401);
     await expectNoSessionRefused(n2, cookie);
   }, 15_000);
+
+  it("close a socket whose session vanished from the store, even when no notice said so, within one renewal sweep", async () => {
+    const cookie = await registerAndLogin(n1, newUsername("gone"));
+    const socket = await connect(n2, cookie);
+    let closed = false;
+    socket.on("disconnect", () => (closed = true));
+    // As if an operator ended the session while this node's subscriber connection was down: the
+    // session is deleted from the store and no admin notice arrives.
+    const sessionId = [...n2.node.io.of("/").sockets.values()].find((s) => s.id === socket.id)!.data.session.id;
+    const redis = new Redis(inject("redisUrl"));
+    try {
+      expect(await redis.del(`${cluster.prefix}:sess:${sessionId}`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+    await eventually(() => closed, 3000, "the keeper closed the socket");
+    await expectNoSessionRefused(n2, cookie);
+  }, 10_000);
 });

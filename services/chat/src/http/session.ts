@@ -40,6 +40,11 @@ export interface Sessions {
    */
   loadForHandshake(req: IncomingMessage): Promise<void>;
   store: Store;
+  /**
+   * Starts the session's idle timeout again (what Session.touch() does); false when the session is
+   * no longer in the store (ended elsewhere: a logout, an operator, a password change).
+   */
+  renew(sessionId: string, cookie: SessionData["cookie"]): Promise<boolean>;
 }
 
 /**
@@ -74,7 +79,18 @@ export function createSessions(config: Config, redis: RedisClient | null, prefix
   const middleware = nextCalledOnce(expressSession, (error, req) =>
     logger.warn({ event: "session_store_failed", url: req.url, err: (error as Error).message }, "could not save or renew a session after its response"),
   );
-  return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store };
+  const renew = redis
+    ? // EXPIRE answers whether the key exists (connect-redis's touch() would swallow that).
+      async (sessionId: string) => (await redis.expire(`${prefix}${sessionId}`, idleSec)) === 1
+    : (sessionId: string, cookie: SessionData["cookie"]) =>
+        new Promise<boolean>((resolve, reject) =>
+          store.get(sessionId, (error, data) => {
+            if (error) return reject(error);
+            if (!data) return resolve(false);
+            store.touch!(sessionId, { cookie } as SessionData, () => resolve(true));
+          }),
+        );
+  return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store, renew };
 }
 
 /**

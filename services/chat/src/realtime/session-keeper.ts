@@ -1,18 +1,20 @@
-import type { SessionData, Store } from "express-session";
 import type { Logger } from "../logger.js";
+import type { Sessions } from "../http/session.js";
 import type { SalaServer } from "./types.js";
 
 /**
  * Sessions expire after the idle timeout unless something renews them. An open chat tab is not
  * idle, yet it makes no HTTP requests: this renews the sessions of this node's connected sockets
- * periodically, and disconnects sockets whose session passed its absolute timeout.
+ * periodically, and disconnects sockets whose session passed its absolute timeout — or is gone from
+ * the store: ended elsewhere while the notice that should have closed them (admin/notices.ts) never
+ * reached this node (its subscriber connection was down), so it is closed within one sweep anyway.
  */
 export class SessionKeeper {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly io: SalaServer,
-    private readonly store: Store,
+    private readonly sessions: Pick<Sessions, "renew">,
     private readonly idleMs: number,
     private readonly absoluteMs: number,
     private readonly logger: Logger,
@@ -54,10 +56,26 @@ export class SessionKeeper {
       // What Session.touch() does: the idle timeout starts again now (express-session documents
       // that assigning cookie.maxAge moves cookie.expires); stores renew by the cookie's expiry.
       if (cookie.originalMaxAge !== null) cookie.maxAge = cookie.originalMaxAge;
-      if (!this.store.touch) continue;
       pending += 1;
-      this.store.touch(sessionId, { cookie } as SessionData, settled);
+      this.sessions.renew(sessionId, cookie).then(
+        (alive) => {
+          if (!alive) this.endGone(sessionId);
+          settled();
+        },
+        (error: unknown) => settled(error),
+      );
     }
     settled();
+  }
+
+  /** Closes this node's sockets of a session that is no longer in the store. */
+  private endGone(sessionId: string): void {
+    let closed = 0;
+    for (const socket of this.io.of("/").sockets.values()) {
+      if (socket.data.session.id !== sessionId) continue;
+      socket.disconnect(true);
+      closed += 1;
+    }
+    if (closed > 0) this.logger.info({ event: "session_gone_sockets_closed", sockets: closed }, "closed sockets whose session is no longer in the store");
   }
 }
