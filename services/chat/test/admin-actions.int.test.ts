@@ -247,7 +247,8 @@ describe("sala-admin with live nodes and sockets", () => {
 
     const result = await admin("users", "delete", eva);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`${eva} is deleted: 1 owned room(s) deleted, left 1 room(s), 1 conversation(s) deleted`);
+    // `left` is 0 when eva's node, seeing her last socket close, took her out of the room first.
+    expect(result.stdout).toMatch(new RegExp(`${eva} is deleted: 1 owned room\\(s\\) deleted, left [01] room\\(s\\), 1 conversation\\(s\\) deleted`));
     await eventually(() => evaOpen.closed(), 5000, "eva's socket closed");
     expect(evaOpen.signedOut).toEqual([{ reason: "deleted" }]);
     await eventually(() => bobDeleted.length === 1 && carlLeft.length === 1 && carlKeys.length === 1, 5000, "the others told");
@@ -262,7 +263,10 @@ describe("sala-admin with live nodes and sockets", () => {
   });
 
   it("stats shows accounts, users online, rooms and each live node", async () => {
-    const stats = await admin("stats");
+    // A node counts as live while its latest health sample (one a second) is fresh: retried, as a
+    // loaded test machine may delay one.
+    let stats = await admin("stats");
+    for (let tries = 0; tries < 5 && !/^nodes +2 live$/m.test(stats.stdout); tries++) stats = await admin("stats");
     expect(stats.code).toBe(0);
     expect(stats.stdout).toMatch(/^accounts \d+$/m);
     expect(stats.stdout).toMatch(/^online +\d+$/m);
