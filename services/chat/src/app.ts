@@ -12,7 +12,7 @@ import { openControlSocket, type ControlSocket } from "./admin/control-socket.js
 import { localNoticeBoard, redisNoticeBoard } from "./admin/notices.js";
 import { AdminRoleWatch } from "./admin/role-watch.js";
 import { createAdminService } from "./admin/service.js";
-import { readAdminRole } from "./admin/socket-role.js";
+import { readAccount } from "./admin/socket-role.js";
 import { AccountService } from "./domain/accounts.js";
 import { createMemoryStores } from "./stores/memory/index.js";
 import { createRedisStores } from "./stores/redis/index.js";
@@ -140,7 +140,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   app.use(SESSION_PATHS, sessions.middleware);
 
   const io = createSocketServer(app.server, config, sessions, redis, logger, (count) => metrics.deliveries.inc(count));
-  io.use(readAdminRole(stores.users, logger));
+  io.use(readAccount(stores.users, logger));
   const adminRoles = new AdminRoleWatch(io, stores.users, logger);
   // Operators' actions reach every node's sockets through notices (admin/notices.ts).
   const notices = redis ? redisNoticeBoard(redis.command, keys) : localNoticeBoard((notice) => applyNotice(io, notice));
@@ -178,7 +178,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   });
   const access = (request: FastifyRequest) => adminAccess(request, stores.users, config.sessionAbsoluteMs);
   await app.register(metricsRoute, { metrics, access });
-  await app.register(adminRoutes, { admin: adminService, access, sessionAbsoluteMs: config.sessionAbsoluteMs });
+  await app.register(adminRoutes, { admin: adminService, access });
   await app.register(webClient, { webDir: config.webDir, guarded: { "/memory": access, "/admin": access } });
   live.sockets = () => io.of("/").sockets.size;
   live.rooms = () => {

@@ -6,6 +6,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ErrorCode, type AdminAccount, type RoomSummary } from "@sala/protocol";
 import { uniquePrefix } from "./support/redis-client.js";
@@ -192,9 +193,9 @@ describe("a user's own account: change the password, delete the account", () => 
     const here = await registerAndLogin(n1, gil);
     const elsewhere = await watched(n2, await registerAndLoginExisting(n2, gil));
     const mine = await watched(n1, here);
-    expect((await send(n1, "/account/password", here, { currentPassword: "wrong password 1", newPassword: "brand new phrase 5" })).json.error.code).toBe(
-      ErrorCode.INVALID_CREDENTIALS,
-    );
+    // A wrong current password is 403, not 401: this session stays logged in.
+    const wrong = await send(n1, "/account/password", here, { currentPassword: "wrong password 1", newPassword: "brand new phrase 5" });
+    expect([wrong.status, wrong.json.error.code]).toEqual([403, ErrorCode.WRONG_PASSWORD]);
     expect((await send(n1, "/account/password", here, { currentPassword: PASSWORD, newPassword: "password" })).json.error.code).toBe(ErrorCode.WEAK_PASSWORD);
     expect((await send(n1, "/account/password", here, { currentPassword: PASSWORD, newPassword: "x", extra: 1 })).status).toBe(400);
     expect(elsewhere.closed()).toBe(false);
@@ -211,12 +212,29 @@ describe("a user's own account: change the password, delete the account", () => 
     expect((await post(`${n1.url}/account/password`, { currentPassword: PASSWORD, newPassword: "whatever it is 9" })).status).toBe(401);
   });
 
+  it("changes the password of a user with one session: nobody else is signed out, not even on the other node", async () => {
+    const ula = newUsername("ula");
+    const cookie = await registerAndLogin(n1, ula);
+    const mine = await watched(n1, cookie);
+    const bystanders = [await watched(n1, await registerAndLogin(n1, newUsername("by"))), await watched(n2, await registerAndLogin(n2, newUsername("by")))];
+    const changed = await send(n2, "/account/password", cookie, { currentPassword: PASSWORD, newPassword: "only session here 4" });
+    expect(changed.json).toEqual({ ok: true, sessionsEnded: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const socket of [mine, ...bystanders]) {
+      expect(socket.closed()).toBe(false);
+      expect(socket.signedOut).toEqual([]);
+    }
+    // The session that changed it goes on, reconnections included.
+    const again = await watched(n2, cookie);
+    expect(again.closed()).toBe(false);
+  });
+
   it("deletes the account only with its password: sessions end, the name is free", async () => {
     const hal = newUsername("hal");
     const cookie = await registerAndLogin(n2, hal);
     const open = await watched(n1, cookie);
     const room = (await request(open.socket, "create_room", { name: `sala ${hal}` })).room as RoomSummary;
-    expect((await send(n2, "/account/delete", cookie, { password: "not my password" })).json.error.code).toBe(ErrorCode.INVALID_CREDENTIALS);
+    expect((await send(n2, "/account/delete", cookie, { password: "not my password" })).json.error.code).toBe(ErrorCode.WRONG_PASSWORD);
     expect((await get(n1, "/session", cookie)).status).toBe(200);
 
     const deleted = await fetch(`${n2.url}/account/delete`, {
@@ -234,6 +252,62 @@ describe("a user's own account: change the password, delete the account", () => 
     sockets.push(someone);
     expect((await request(someone, "join_room", { roomId: room.id })).error.code).toBe(ErrorCode.ROOM_NOT_FOUND);
     expect((await post(`${n1.url}/register`, { username: hal, password: PASSWORD })).status).toBe(201);
+  });
+});
+
+describe("sessions no index lists (logged in before the index existed, or through an older node)", () => {
+  let cluster: TestCluster;
+  let n1: TestNode;
+  let n2: TestNode;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    cluster = await startCluster(2, inject("redisUrl"));
+    [n1, n2] = cluster.nodes as [TestNode, TestNode];
+    redis = new Redis(inject("redisUrl"));
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await cluster?.close();
+  });
+
+  /** Logs in and takes the session off the user's index, as a session from before the index. */
+  async function unlistedSession(node: TestNode, username: string): Promise<string> {
+    const cookie = await registerAndLogin(node, username);
+    expect(await redis.del(`${cluster.prefix}:user:${username.toLowerCase()}:sessions`)).toBe(1);
+    return cookie;
+  }
+
+  it("are ended by a lock all the same: sockets closed on every node, the cookie refused everywhere, even after the unlock", async () => {
+    const vic = newUsername("vic");
+    const cookie = await unlistedSession(n1, vic);
+    const sockets = [await watched(n1, cookie), await watched(n2, cookie)];
+    const locked = await runAdmin(["users", "lock", vic], adminEnv(cluster));
+    expect(locked.stdout).toContain("0 session(s) ended"); // none listed …
+    await eventually(() => sockets.every((socket) => socket.closed()), 5000, "sockets closed"); // … all closed
+    for (const node of [n1, n2]) {
+      expect((await get(node, "/session", cookie)).status).toBe(401);
+      await expect(connect(node, cookie)).rejects.toThrow();
+    }
+    expect((await runAdmin(["users", "unlock", vic], adminEnv(cluster))).code).toBe(0);
+    expect((await get(n2, "/session", cookie)).status).toBe(401); // that session is over for good
+    expect((await post(`${n2.url}/login`, { username: vic, password: PASSWORD })).status).toBe(200);
+  });
+
+  it("lose the admin page when their admin is locked, and every session older than a reset or a revocation", async () => {
+    const wes = newUsername("wes");
+    const cookie = await unlistedSession(n1, wes);
+    expect((await runAdmin(["users", "grant-admin", wes], adminEnv(cluster))).code).toBe(0);
+    expect((await get(n1, "/admin/api/stats", cookie)).status).toBe(200);
+    expect((await runAdmin(["sessions", "revoke", wes], adminEnv(cluster))).code).toBe(0);
+    expect((await get(n1, "/admin/api/stats", cookie)).status).toBe(401);
+    expect((await get(n2, "/metrics", cookie)).status).toBe(401);
+
+    const xia = newUsername("xia");
+    const old = await unlistedSession(n2, xia);
+    expect((await runAdmin(["users", "reset-password", xia], adminEnv(cluster))).code).toBe(0);
+    expect((await get(n1, "/session", old)).status).toBe(401);
+    expect((await send(n1, "/account/password", old, { currentPassword: PASSWORD, newPassword: "take it back 11" })).status).toBe(401);
   });
 });
 

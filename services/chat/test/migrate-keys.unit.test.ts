@@ -64,6 +64,7 @@ describe("planKey", () => {
       [keys.user("ana"), "user"],
       [keys.userRooms("ana"), "user"],
       [keys.userConversations("ana"), "user"],
+      [keys.userSessions("ana"), "session"],
       [`${keys.sessionPrefix}abc`, "session"],
       [keys.rateLimit("login-ip:127.0.0.1"), "rate-limit"],
       [`${P}:something-new`, "other"],

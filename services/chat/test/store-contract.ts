@@ -52,16 +52,33 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         expect(await stores.users.get("nobody")).toBeNull();
       });
 
+      it("replaces a hash only over the one expected, and ends older sessions, never moving that time back", async () => {
+        await stores.users.create({ username: "dino", passwordHash: "one", createdAt: 1 });
+        expect(await stores.users.setPasswordHash("dino", "two", false, { expectedHash: "stale" })).toBe(false);
+        expect((await stores.users.get("dino"))?.passwordHash).toBe("one");
+        expect(await stores.users.setPasswordHash("dino", "two", false, { expectedHash: "one", sessionsNotBefore: 500 })).toBe(true);
+        expect(await stores.users.account("dino")).toMatchObject({ passwordHash: "two", sessionsNotBefore: 500 });
+        expect(await stores.users.endSessionsBefore("dino", 400)).toBe(true);
+        expect((await stores.users.account("dino"))?.sessionsNotBefore).toBe(500);
+        expect(await stores.users.endSessionsBefore("DINO", 900)).toBe(true);
+        expect((await stores.users.account("dino"))?.sessionsNotBefore).toBe(900);
+        expect(await stores.users.endSessionsBefore("nobody", 900)).toBe(false);
+        expect(await stores.users.account("nobody")).toBeNull();
+      });
+
       it("reads an account's role and status, locks and unlocks it, and notes when it was seen", async () => {
         await stores.users.create({ username: "Caio", passwordHash: "h", createdAt: 5 });
         expect(await stores.users.account("caio")).toEqual({
-          username: "Caio", passwordHash: "h", createdAt: 5, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0,
+          username: "Caio", passwordHash: "h", createdAt: 5, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0, sessionsNotBefore: 0,
         });
         expect(await stores.users.setLocked("CAIO", true, 1000)).toBe(true);
         await stores.users.setAdmin("caio", true);
         await stores.users.recordSeen("caio", 2000, true);
         await stores.users.recordSeen("caio", 3000, false);
-        expect(await stores.users.account("caio")).toMatchObject({ admin: true, lockedAt: 1000, lastLoginAt: 2000, lastSeenAt: 3000 });
+        expect(await stores.users.account("caio")).toMatchObject({ admin: true, lockedAt: 1000, lastLoginAt: 2000, lastSeenAt: 3000, sessionsNotBefore: 1000 });
+        // Locked again: "locked since" stays, the sessions since end too.
+        expect(await stores.users.setLocked("caio", true, 1500)).toBe(true);
+        expect(await stores.users.account("caio")).toMatchObject({ lockedAt: 1000, sessionsNotBefore: 1500 });
         expect(await stores.users.setLocked("caio", false, 4000)).toBe(true);
         expect((await stores.users.account("caio"))?.lockedAt).toBe(0);
         expect(await stores.users.setLocked("nobody", true, 1)).toBe(false);

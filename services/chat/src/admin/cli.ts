@@ -10,6 +10,7 @@
 import { userInfo } from "node:os";
 import { pino } from "pino";
 import { ConfigError, loadAdminCliConfig, type AdminCliConfig } from "../config.js";
+import { isUnavailable } from "../errors.js";
 import { connectTool, describeTarget, type RedisClient } from "../redis.js";
 import { RedisStore } from "connect-redis";
 import { PasswordHasher } from "../auth/passwords.js";
@@ -52,7 +53,8 @@ async function viaRedis(config: AdminCliConfig, redis: NonNullable<AdminCliConfi
     return { ok: true, message: await runCommand(context, command, args) };
   } catch (error) {
     if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
-    return { ok: false, kind: "failed", message: `cannot reach ${describeTarget(redis)}: ${(error as Error).message}` };
+    const unreachable = client === undefined || isUnavailable(error);
+    return { ok: false, kind: "failed", message: unreachable ? `cannot reach ${describeTarget(redis)}: ${(error as Error).message}` : `failed: ${(error as Error).message}` };
   } finally {
     client?.disconnect();
   }
@@ -110,6 +112,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const { name } = command;
   let { args } = command;
+  // A password never on the command line, where `ps` and the shell's history keep it.
+  if (args.includes("--password")) {
+    process.stderr.write("sala admin: give the password on stdin with --password-stdin, never on the command line\n");
+    return 2;
+  }
   if (args.includes("--password-stdin")) args = [...args.filter((arg) => arg !== "--password-stdin"), "--password", await passwordFromStdin()];
   const reply = isStoreTool(name)
     ? await storeTool(config, name, args)

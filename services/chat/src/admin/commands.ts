@@ -5,6 +5,7 @@
  * cluster's Redis from the CLI itself, or an embedded node's in-process stores through its admin
  * socket (control-socket.ts) — so each is written once.
  */
+import { nameKey } from "@sala/protocol";
 import { AppError } from "../errors.js";
 import type { RepairReport } from "../stores/redis/repair.js";
 import { AdminError } from "./admin-error.js";
@@ -61,6 +62,12 @@ function pageSize(value: string | undefined, command: string): number {
   return limit;
 }
 
+/** `--after`: a name as the previous page's last line printed it, compared as the stores compare names. */
+const after = (options: Map<string, string>) => {
+  const name = options.get("after");
+  return name === undefined ? null : nameKey(name);
+};
+
 function userLine(user: AccountView): string {
   const flags = [user.admin && "admin", user.lockedAt && "locked", user.mustChangePassword && "must-change-password", user.online && "online"].filter(Boolean);
   return `${user.username.padEnd(25)} created ${time(user.createdAt)}  last seen ${user.online ? "now" : time(user.lastSeenAt)}${flags.length ? `  [${flags.join(", ")}]` : ""}`;
@@ -84,7 +91,7 @@ function userList(search: boolean): AdminCommand {
     summary: search ? "accounts whose name starts with PREFIX" : "accounts by name, a page at a time (--after: the last name of the previous page)",
     async run({ service }, args) {
       const { names, options } = parse(command, usageLine, args, search ? 1 : 0, ["after", "limit"]);
-      const page = await service.listUsers({ prefix: (names[0] ?? "").trim().toLowerCase(), after: options.get("after")?.toLowerCase() ?? null, limit: pageSize(options.get("limit"), command) });
+      const page = await service.listUsers({ prefix: nameKey((names[0] ?? "").trim()), after: after(options), limit: pageSize(options.get("limit"), command) });
       if (page.users.length === 0) return search ? `no account starts with ${names[0]}` : "no accounts";
       const lines = page.users.map(userLine);
       if (page.next) lines.push(`… more: ${command}${search ? ` ${names[0]}` : ""} --after ${page.next}`);
@@ -198,7 +205,7 @@ export const COMMANDS: Record<string, AdminCommand> = {
     summary: "rooms by name, a page at a time; with PREFIX, those whose name starts with it",
     async run({ service }, args) {
       const { names, options } = parse("rooms list", ROOMS_USAGE, args, [0, 1], ["after", "limit"]);
-      const page = await service.listRooms({ prefix: (names[0] ?? "").trim().toLowerCase(), after: options.get("after")?.toLowerCase() ?? null, limit: pageSize(options.get("limit"), "rooms list") });
+      const page = await service.listRooms({ prefix: nameKey((names[0] ?? "").trim()), after: after(options), limit: pageSize(options.get("limit"), "rooms list") });
       if (page.items.length === 0) return "no rooms";
       const lines = page.items.map((room) => `${`${room.isPrivate ? "🔒 " : ""}${room.name}`.padEnd(44)} ${room.id}  owner ${room.owner}  ${room.memberCount} member(s)`);
       if (page.next) lines.push(`… more: rooms list${names[0] ? ` ${names[0]}` : ""} --after ${page.next}`);

@@ -23,8 +23,10 @@ export interface AdminRequest {
 
 export type AdminReply = { ok: true; message: string } | { ok: false; kind: "usage" | "failed"; message: string };
 
-/** Longest request line accepted (a command and a few names). */
-const MAX_REQUEST_BYTES = 4096;
+/** Longest argument: a password an operator sets may have up to 1,024 characters (the HTTP bodies' bound). */
+const MAX_ARG_LENGTH = 1024;
+/** Longest request line accepted (a command, a few names, a password in JSON). */
+const MAX_REQUEST_BYTES = 16_384;
 /** A connection that has not sent its request by then is closed. */
 const REQUEST_TIMEOUT_MS = 5000;
 
@@ -38,7 +40,7 @@ function parseRequest(line: string): AdminRequest | null {
   if (typeof value !== "object" || value === null) return null;
   const { command, args, actor } = value as Record<string, unknown>;
   if (typeof command !== "string" || typeof actor !== "string" || actor.length > 64) return null;
-  if (!Array.isArray(args) || args.length > 8 || !args.every((arg) => typeof arg === "string" && arg.length <= 256)) return null;
+  if (!Array.isArray(args) || args.length > 8 || !args.every((arg) => typeof arg === "string" && arg.length <= MAX_ARG_LENGTH)) return null;
   return { command, args: args as string[], actor };
 }
 

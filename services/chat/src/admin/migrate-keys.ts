@@ -59,7 +59,8 @@ export function planKey(prefix: string, key: string): KeyPlan {
   if (rest.startsWith("{room:")) return same("room");
   if (rest.startsWith("{dm:")) return same("conversation");
   if (rest.startsWith("{sockets}:")) return { family: "live", target: null, renamed: false };
-  if (rest.startsWith("user:")) return same("user");
+  // A user's session index (`user:<name>:sessions`) lists session ids: it goes with the sessions.
+  if (rest.startsWith("user:")) return same(rest.endsWith(":sessions") ? "session" : "user");
   if (rest.startsWith("sess:")) return same("session");
   if (rest.startsWith("rl:")) return same("rate-limit");
   const family = globalSuffixFamily(rest);

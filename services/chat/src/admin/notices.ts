@@ -15,8 +15,11 @@ import type { RedisClient } from "../redis.js";
 import type { RedisKeys } from "../stores/redis/keys.js";
 
 export type AdminNotice =
-  /** End these sessions' sockets (`sessionRooms`: http/session.ts sessionRoom), or every socket of the user (null). */
-  | { kind: "end_sessions"; user: string; sessionRooms: string[] | null; reason: SignOutReason }
+  /**
+   * End these sessions' sockets (`sessionRooms`: http/session.ts sessionRoom, never empty), or every
+   * socket of the user (null) but those of the session `except` (the one changing its password).
+   */
+  | { kind: "end_sessions"; user: string; sessionRooms: string[] | null; except?: string; reason: SignOutReason }
   | { kind: "room_deleted"; roomId: string; name: string; rev: number }
   /** A deleted account left the room: its sockets leave it; the others hear it and get `key` (a private room's new key). */
   | { kind: "member_left"; roomId: string; username: string; summary: RoomSummary | null; rev: number; key: RoomKey | null };

@@ -6,7 +6,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Store } from "express-session";
-import { ErrorCode, nameKey, type AdminAccount, type AdminAccountDetail, type AdminRoomDetail, type AdminStats, type NodeSample } from "@sala/protocol";
+import { conversationId, ErrorCode, nameKey, type AdminAccount, type AdminAccountDetail, type AdminRoomDetail, type AdminStats, type NodeSample } from "@sala/protocol";
 import { checkAccountPassword } from "../domain/password-policy.js";
 import { isUsername } from "../domain/names.js";
 import { AppError } from "../errors.js";
@@ -162,7 +162,7 @@ export class AdminService {
     if (password !== undefined) await checkAccountPassword(password, account.username);
     const chosen = password ?? oneTimePassword();
     const hash = await this.deps.hashPassword(chosen);
-    if (!(await this.deps.stores.users.setPasswordHash(account.username, hash, true))) throw await this.gone(actor, "reset-password", name);
+    if (!(await this.deps.stores.users.setPasswordHash(account.username, hash, true, { sessionsNotBefore: Date.now() }))) throw await this.gone(actor, "reset-password", name);
     const ended = await this.deps.revoker.endAll(account.username, "password_reset");
     await this.record(actor, "reset-password", account.username, `done sessions=${ended}${password === undefined ? " one-time" : ""}`);
     return { username: account.username, oneTimePassword: password === undefined ? chosen : null };
@@ -171,6 +171,7 @@ export class AdminService {
   /** Ends the user's sessions: all of them, or the one with this tag (`users show` lists them). */
   async revokeSessions(actor: string, name: string, tag?: string): Promise<number> {
     const account = await this.existing(actor, "revoke-sessions", name);
+    if (tag === undefined) await this.deps.stores.users.endSessionsBefore(account.username, Date.now());
     const ended = tag === undefined ? await this.deps.revoker.endAll(account.username, "sessions_revoked") : await this.deps.revoker.endTagged(account.username, tag, "sessions_revoked");
     if (tag !== undefined && ended === 0) {
       await this.record(actor, "revoke-sessions", `${account.username}/${tag}`, "unknown_session");
@@ -194,15 +195,25 @@ export class AdminService {
     await users.setLocked(username, true, Date.now());
     await this.deps.revoker.endAll(username, reason);
     let deletedRooms = 0;
-    for (const roomId of await rooms.ownedBy(username)) if (await this.removeRoom(roomId)) deletedRooms++;
     let left = 0;
-    for (const roomId of await rooms.roomsOf(username)) if (await this.leaveRoom(roomId, username)) left++;
+    // Twice: a join or a room creation already on its way on another node when the sessions
+    // ended may land after the first pass read the user's rooms.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const roomId of await rooms.ownedBy(username)) if (await this.removeRoom(roomId)) deletedRooms++;
+      for (const roomId of await rooms.roomsOf(username)) if (await this.leaveRoom(roomId, username)) left++;
+    }
     let deletedConversations = 0;
+    // By the partners the user's list names (not list(), which skips entries whose conversation is
+    // half gone): each deletion takes the entry off both lists, so this ends.
+    const deleted = new Set<string>();
     for (;;) {
-      const batch = await conversations.list(username, CONVERSATION_BATCH);
-      if (batch.length === 0) break;
-      for (const conversation of batch) await conversations.delete(conversation.id);
-      deletedConversations += batch.length;
+      const partners = (await conversations.partners(username, CONVERSATION_BATCH)).filter((partner) => !deleted.has(partner));
+      if (partners.length === 0) break; // users.delete drops whatever entry could not be parsed
+      for (const partner of partners) {
+        await conversations.delete(conversationId(username, partner));
+        deleted.add(partner);
+      }
+      deletedConversations += partners.length;
     }
     await users.delete(username);
     await this.record(actor, "delete-user", username, `done rooms=${deletedRooms} left=${left} conversations=${deletedConversations}`);

@@ -44,14 +44,15 @@ export class SessionRevoker {
   }
 
   /**
-   * Ends every session of the user but `keep` (the session asking, when a user changes their own
-   * password), and closes their sockets; with no `keep`, every socket of the user on every node,
-   * whatever session it came with. → how many sessions ended.
+   * Ends every listed session of the user but `keep` (the session asking, when a user changes their
+   * own password), and closes every socket of the user on every node but `keep`'s, whatever session
+   * it came with (a session no index lists too: its handshakes are refused by the account's
+   * sessionsNotBefore, which the caller moved). → how many listed sessions ended.
    */
   async endAll(username: string, reason: SignOutReason, keep?: string): Promise<number> {
     const ending = (await this.index.list(username)).filter((entry) => entry.id !== keep);
     await this.end(username, ending);
-    await this.notices.publish({ kind: "end_sessions", user: username, sessionRooms: keep ? ending.map((entry) => sessionRoom(entry.id)) : null, reason });
+    await this.notices.publish({ kind: "end_sessions", user: username, sessionRooms: null, ...(keep ? { except: sessionRoom(keep) } : {}), reason });
     return ending.length;
   }
 

@@ -60,6 +60,15 @@ export function loginDelayMs(failures: number, maxSec: number): number {
   return Math.min(maxSec, 2 ** Math.min(failures - FREE_FAILURES - 1, 30)) * 1000;
 }
 
+/** A login that succeeded: who, and the account as its password was verified (for the re-check after the session is saved). */
+export interface LoginResult {
+  username: string;
+  mustChangePassword: boolean;
+  /** The stored hash the password matched (or its upgrade by this login). */
+  passwordHash: string;
+  sessionsNotBefore: number;
+}
+
 export class AccountService {
   constructor(private readonly deps: AccountDeps) {}
 
@@ -83,7 +92,7 @@ export class AccountService {
    * password is checked, and given back when it succeeds, so only failures accumulate; over a
    * limit, or within its delay, the answer is RATE_LIMITED without checking the password at all.
    */
-  async login(rawUsername: string, password: string, ip: string): Promise<{ username: string; mustChangePassword: boolean }> {
+  async login(rawUsername: string, password: string, ip: string): Promise<LoginResult> {
     const userKey = nameKey(rawUsername.trim());
     const pair = `${userKey} ${ip}`; // a space is in no name key
     const { logins, users, hasher, logger } = this.deps;
@@ -124,16 +133,19 @@ export class AccountService {
       throw new AppError(ErrorCode.ACCOUNT_LOCKED, "This account is locked");
     }
     this.deps.onLogin?.("success");
+    let passwordHash = user.passwordHash;
     if (result.needsRehash) {
       // The password was right: a busy hasher or store only postpones the upgrade to a later login.
+      // Only over the hash just verified: a reset or a change meanwhile is never undone.
       try {
-        await users.setPasswordHash(user.username, await hasher.hash(password));
+        const upgraded = await hasher.hash(password);
+        if (await users.setPasswordHash(user.username, upgraded, undefined, { expectedHash: user.passwordHash })) passwordHash = upgraded;
         logger.info({ event: "password_rehashed", user: user.username }, "password hash upgraded");
       } catch (error) {
         logger.warn({ event: "password_rehash_skipped", user: user.username, err: (error as Error).message }, "password hash upgrade postponed");
       }
     }
-    return { username: user.username, mustChangePassword: user.mustChangePassword };
+    return { username: user.username, mustChangePassword: user.mustChangePassword, passwordHash, sessionsNotBefore: user.sessionsNotBefore };
   }
 
   /**

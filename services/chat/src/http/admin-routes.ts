@@ -11,12 +11,10 @@ import {
 import type { AdminService } from "../admin/service.js";
 import { AppError } from "../errors.js";
 import type { Access } from "../observability/routes.js";
-import { currentUser } from "./session.js";
 
 export interface AdminRouteDeps {
   admin: AdminService;
   access(request: FastifyRequest): Promise<Access>;
-  sessionAbsoluteMs: number;
 }
 
 const PAGE = 50;
@@ -33,7 +31,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     const access = await deps.access(request);
     if (access === "anonymous") throw new AppError(ErrorCode.UNAUTHORIZED, "Log in as an admin");
     if (access === "forbidden") throw new AppError(ErrorCode.FORBIDDEN, "Admins only");
-    const name = currentUser(request.raw, deps.sessionAbsoluteMs)!;
+    // The access check read the account for this session: its user is the session's.
+    const name = request.raw.session!.user!;
     return { name, actor: `web:${name}` };
   };
   /** An admin does not lock, delete or demote themselves from the page: another admin (or sala-admin) does. */

@@ -6,7 +6,8 @@ import { AppError } from "../errors.js";
 import type { SessionIndexStore, UserStore } from "../stores/types.js";
 import { sendError } from "./replies.js";
 import { addressKey } from "./client-address.js";
-import { currentUser, promisify, SESSION_COOKIE, sessionUser } from "./session.js";
+import { sessionAccess } from "./session-access.js";
+import { promisify, SESSION_COOKIE } from "./session.js";
 
 export interface AuthRouteDeps {
   accounts: AccountService;
@@ -46,24 +47,29 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   app.post<{ Body: CredentialsBody }>("/login", { schema }, async (request, reply) => {
     // Throttles count per address, an IPv6 one per /64 (client-address.ts).
-    const { username, mustChangePassword } = await deps.accounts.login(request.body.username, request.body.password, addressKey(request.ip));
+    const verified = await deps.accounts.login(request.body.username, request.body.password, addressKey(request.ip));
+    const { username, mustChangePassword } = verified;
     const req = request.raw;
     const previous = req.sessionID;
     // A fresh session id at login: a session fixed before login is worth nothing after it.
     await promisify((done) => req.session!.regenerate(done));
     if (previous) deps.endSessionSockets(previous);
-    const loginAt = Date.now();
+    // Never before the account's sessionsNotBefore, set by another node or the CLI whose clock may run ahead.
+    const loginAt = Math.max(Date.now(), verified.sessionsNotBefore);
     req.session!.user = username;
     req.session!.loginAt = loginAt;
     if (mustChangePassword) req.session!.mustChangePassword = true;
     await promisify((done) => req.session!.save(done));
     await deps.sessionIndex.add(username, { id: req.sessionID!, loginAt }, loginAt - deps.sessionAbsoluteMs);
-    // An operator's lock between the password check and the session listed just now: a lock ends
-    // the sessions it finds listed after it locks, so this login either is listed in time or sees
-    // the lock here.
-    if ((await deps.users.account(username))?.lockedAt !== 0) {
+    // An operator's action between the password check and the session listed just now: a lock,
+    // a reset or a revocation ends the sessions it finds listed after it acted, so this login is
+    // either listed in time or sees the action here (the account locked, its hash replaced, or its
+    // sessions ended after this one's login time).
+    const now = await deps.users.account(username);
+    if (!now || now.lockedAt !== 0 || now.passwordHash !== verified.passwordHash || now.sessionsNotBefore > loginAt) {
       await endRequestSession(request, deps);
-      throw new AppError(ErrorCode.ACCOUNT_LOCKED, "This account is locked");
+      if (now?.lockedAt) throw new AppError(ErrorCode.ACCOUNT_LOCKED, "This account is locked");
+      throw new AppError(ErrorCode.INVALID_CREDENTIALS, "Unknown user or wrong password");
     }
     await deps.users.recordSeen(username, loginAt, true);
     request.log.info({ event: "login", user: username, mustChangePassword }, "user logged in");
@@ -79,10 +85,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   });
 
   app.get("/session", async (request, reply) => {
-    const user = currentUser(request.raw, deps.sessionAbsoluteMs);
-    if (user) return reply.send({ ok: true, username: user });
-    const pending = sessionUser(request.raw, deps.sessionAbsoluteMs);
-    if (pending) return sendError(reply, { code: ErrorCode.PASSWORD_CHANGE_REQUIRED, message: `${pending} must choose a new password first` });
-    return sendError(reply, { code: ErrorCode.UNAUTHORIZED, message: "Not logged in" });
+    const access = await sessionAccess(request.raw, deps.users, deps.sessionAbsoluteMs);
+    if (!access) return sendError(reply, { code: ErrorCode.UNAUTHORIZED, message: "Not logged in" });
+    const { username } = access.account;
+    if (access.mustChangePassword) return sendError(reply, { code: ErrorCode.PASSWORD_CHANGE_REQUIRED, message: `${username} must choose a new password first` });
+    return reply.send({ ok: true, username });
   });
 }

@@ -1,9 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ErrorCode } from "@sala/protocol";
 import type { Access } from "../observability/routes.js";
-import { sendError } from "./replies.js";
 import fastifyStatic from "@fastify/static";
 import { placeholderPage } from "./placeholder.js";
 
@@ -17,7 +15,10 @@ export const APP_ROUTES = ["/", "/login"];
  */
 export interface WebClientOptions {
   webDir: string;
-  /** SPA routes only some users may open: anonymous → the login page, others → 403. */
+  /**
+   * SPA routes only some users may open: anonymous → the login page; others get the page with
+   * status 403, and the page itself says it is for admins (its API refuses them every call).
+   */
   guarded: Record<string, (request: FastifyRequest) => Promise<Access>>;
 }
 
@@ -44,7 +45,8 @@ export async function webClient(app: FastifyInstance, options: WebClientOptions)
     app.get(route, async (request, reply) => {
       const allowed = await access(request);
       if (allowed === "anonymous") return reply.redirect("/login");
-      if (allowed === "forbidden") return sendError(reply, { code: ErrorCode.FORBIDDEN, message: "Admins only" });
+      // The status says it to scripts and tests; @fastify/static keeps a status set before sendFile.
+      if (allowed === "forbidden") return reply.code(403).sendFile("index.html");
       return reply.sendFile("index.html");
     });
   }

@@ -2,20 +2,20 @@ import { createServer, type Server } from "node:http";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrorCode } from "@sala/protocol";
 import { sendError } from "../http/replies.js";
-import { currentUser } from "../http/session.js";
+import { sessionAccess } from "../http/session-access.js";
 import type { UserStore } from "../stores/types.js";
 import type { NodeMetrics } from "./metrics.js";
 
 export type Access = "anonymous" | "forbidden" | "admin";
 
 /**
- * Whether the request's session belongs to an admin: the role is read from the user store on every
- * request, so a grant or a revoke (`npm run admin`) applies to the next one.
+ * Whether the request's session belongs to an admin: the account and its role are read from the
+ * user store on every request, so a grant, a revoke or a lock (`npm run admin`) applies to the next one.
  */
 export async function adminAccess(request: FastifyRequest, users: UserStore, absoluteMs: number): Promise<Access> {
-  const user = currentUser(request.raw, absoluteMs);
-  if (!user) return "anonymous";
-  return (await users.isAdmin(user)) ? "admin" : "forbidden";
+  const access = await sessionAccess(request.raw, users, absoluteMs);
+  if (!access || access.mustChangePassword) return "anonymous";
+  return access.account.admin ? "admin" : "forbidden";
 }
 
 /** GET /metrics on the main port, for admins' sessions only. */

@@ -12,7 +12,10 @@ export function applyNotice(io: SalaServer, notice: AdminNotice): void {
   const local = io.local;
   switch (notice.kind) {
     case "end_sessions": {
-      const targets = local.in(notice.sessionRooms ?? SocketRooms.user(notice.user));
+      // An empty list would mean every socket of the node to Socket.IO: it means none here.
+      if (notice.sessionRooms?.length === 0) return;
+      const all = local.in(notice.sessionRooms ?? SocketRooms.user(notice.user));
+      const targets = notice.except ? all.except(notice.except) : all;
       // Told first: engine.io writes what is queued before it closes the connection.
       targets.emit("signed_out", { reason: notice.reason });
       targets.disconnectSockets(true);
@@ -36,17 +39,34 @@ export function applyNotice(io: SalaServer, notice: AdminNotice): void {
   }
 }
 
-/** Parses a notice off the wire; null for anything that is not one (never trusted blindly). */
+const isName = (value: unknown): value is string => typeof value === "string" && value.length > 0 && value.length <= 200;
+
+/**
+ * Parses a notice off the wire; null for anything that is not a well-formed one (a malformed notice
+ * must never widen what it reaches: no empty or missing room list is read as "everyone").
+ */
 export function parseNotice(raw: string): AdminNotice | null {
-  let value: unknown;
+  let value: Record<string, unknown>;
   try {
-    value = JSON.parse(raw);
+    value = JSON.parse(raw) as Record<string, unknown>;
   } catch {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const kind = (value as { kind?: unknown }).kind;
-  return kind === "end_sessions" || kind === "room_deleted" || kind === "member_left" ? (value as AdminNotice) : null;
+  switch (value.kind) {
+    case "end_sessions": {
+      const rooms = value.sessionRooms;
+      const roomsOk = rooms === null || (Array.isArray(rooms) && rooms.length > 0 && rooms.every(isName));
+      const exceptOk = value.except === undefined || isName(value.except);
+      return isName(value.user) && roomsOk && exceptOk && typeof value.reason === "string" ? (value as unknown as AdminNotice) : null;
+    }
+    case "room_deleted":
+      return isName(value.roomId) && typeof value.name === "string" && typeof value.rev === "number" ? (value as unknown as AdminNotice) : null;
+    case "member_left":
+      return isName(value.roomId) && isName(value.username) && typeof value.rev === "number" ? (value as unknown as AdminNotice) : null;
+    default:
+      return null;
+  }
 }
 
 /**

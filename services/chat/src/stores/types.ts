@@ -27,6 +27,17 @@ export interface UserAccount extends UserRecord {
   lastLoginAt: number;
   /** When the user was last seen online: their last login, or their last socket closing (ms); 0: never. */
   lastSeenAt: number;
+  /**
+   * Sessions that logged in before this (ms) are worth nothing: set when the account is locked, its
+   * password reset or changed, or all its sessions revoked. Checked on every handshake and every
+   * request that needs a session (http/session-access.ts), so it holds for sessions no index lists.
+   */
+  sessionsNotBefore: number;
+}
+
+/** Whether a session that logged in at `loginAt` may still act for `account`. */
+export function sessionValid(account: UserAccount | null, loginAt: number): account is UserAccount {
+  return account !== null && account.lockedAt === 0 && loginAt >= account.sessionsNotBefore;
 }
 
 export interface UserStore {
@@ -41,14 +52,19 @@ export interface UserStore {
   account(username: string): Promise<UserAccount | null>;
   /**
    * Replaces the password hash of an existing account and sets whether the next login must change
-   * it (an operator's reset: true; the user's own change, or a rehash: false). false: no such user.
+   * it (an operator's reset: true; the user's own change: false; a rehash: as it was). With
+   * `expectedHash`, only if the stored hash is still that one (a change racing a reset loses);
+   * with `sessionsNotBefore`, older sessions end (see UserAccount). false: no such user, or the
+   * hash changed meanwhile.
    */
-  setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean>;
+  setPasswordHash(username: string, passwordHash: string, mustChange?: boolean, guard?: { expectedHash?: string; sessionsNotBefore?: number }): Promise<boolean>;
+  /** Ends every session that logged in before `before` (sessionsNotBefore only moves forward); false: no such user. */
+  endSessionsBefore(username: string, before: number): Promise<boolean>;
   /** Grants (true) or revokes (false) the admin role of an existing user; false: no such user. */
   setAdmin(username: string, admin: boolean): Promise<boolean>;
   /** Whether the user holds the admin role (false for unknown users). */
   isAdmin(username: string): Promise<boolean>;
-  /** Locks (at `now`) or unlocks an existing account; false: no such user. */
+  /** Locks (at `now`, unless locked already; its sessions end) or unlocks an existing account; false: no such user. */
   setLocked(username: string, locked: boolean, now: number): Promise<boolean>;
   /** Notes that the user was seen at `now` (a login also sets lastLoginAt); nothing for an unknown user. */
   recordSeen(username: string, now: number, login: boolean): Promise<void>;

@@ -20,7 +20,7 @@ export class MemoryUserStore implements UserStore {
     const look = confusableKey(user.username);
     const holder = this.holders.get(look);
     if (holder !== undefined && holder !== key) throw new NameConfusableError("user", this.users.get(holder)?.username ?? holder);
-    this.users.set(key, { ...user, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0 });
+    this.users.set(key, { ...user, admin: false, lockedAt: 0, mustChangePassword: false, lastLoginAt: 0, lastSeenAt: 0, sessionsNotBefore: 0 });
     this.holders.set(look, key);
     this.byName.add(key);
     return true;
@@ -38,11 +38,20 @@ export class MemoryUserStore implements UserStore {
     return user ? { ...user } : null;
   }
 
-  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean> {
+  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean, guard: { expectedHash?: string; sessionsNotBefore?: number } = {}): Promise<boolean> {
     const user = this.users.get(nameKey(username));
     if (!user) return false;
+    if (guard.expectedHash !== undefined && user.passwordHash !== guard.expectedHash) return false;
     user.passwordHash = passwordHash;
     if (mustChange !== undefined) user.mustChangePassword = mustChange;
+    if (guard.sessionsNotBefore !== undefined) user.sessionsNotBefore = Math.max(user.sessionsNotBefore, guard.sessionsNotBefore);
+    return true;
+  }
+
+  async endSessionsBefore(username: string, before: number): Promise<boolean> {
+    const user = this.users.get(nameKey(username));
+    if (!user) return false;
+    user.sessionsNotBefore = Math.max(user.sessionsNotBefore, before);
     return true;
   }
 
@@ -60,7 +69,11 @@ export class MemoryUserStore implements UserStore {
   async setLocked(username: string, locked: boolean, now: number): Promise<boolean> {
     const user = this.users.get(nameKey(username));
     if (!user) return false;
-    user.lockedAt = locked ? now : 0;
+    if (!locked) user.lockedAt = 0;
+    else {
+      user.lockedAt ||= now;
+      user.sessionsNotBefore = Math.max(user.sessionsNotBefore, now);
+    }
     return true;
   }
 

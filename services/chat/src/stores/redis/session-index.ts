@@ -11,8 +11,14 @@ export class RedisSessionIndexStore implements SessionIndexStore {
 
   async add(username: string, entry: SessionEntry, forgetBefore: number): Promise<void> {
     const key = this.keys.userSessions(nameKey(username));
-    // One key: the two commands go together, and the set never keeps sessions long expired.
-    await this.redis.multi().zadd(key, entry.loginAt, entry.id).zremrangebyscore(key, "-inf", `(${forgetBefore}`).exec();
+    // One key: the commands go together; the set never keeps sessions long expired, and goes
+    // itself once its newest session is past the absolute timeout.
+    await this.redis
+      .multi()
+      .zadd(key, entry.loginAt, entry.id)
+      .zremrangebyscore(key, "-inf", `(${forgetBefore}`)
+      .pexpire(key, Math.max(1000, entry.loginAt - forgetBefore))
+      .exec();
   }
 
   async remove(username: string, sessionId: string): Promise<void> {

@@ -40,17 +40,40 @@ if redis.call('HEXISTS', KEYS[1], 'username') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'createdAt', ARGV[3])
 return 1`;
 
-/** KEYS: user. ARGV: passwordHash, '1' must change it / '0' need not / '' as it was. → 0 when there is no such user. */
-const SET_PASSWORD = `
-if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
+/** Lua: moves the user's notBefore forward to ARGV[i] (never back). */
+const RAISE_NOT_BEFORE = `
+local function raiseNotBefore(at)
+  if tonumber(redis.call('HGET', KEYS[1], 'notBefore') or '0') < tonumber(at) then redis.call('HSET', KEYS[1], 'notBefore', at) end
+end`;
+
+/**
+ * KEYS: user. ARGV: passwordHash, '1' must change it / '0' need not / '' as it was, the hash that
+ * must still be stored ('' any), sessions not before ('' unchanged). → 0: no such user, or the hash changed.
+ */
+const SET_PASSWORD = `${RAISE_NOT_BEFORE}
+local current = redis.call('HGET', KEYS[1], 'passwordHash')
+if not current then return 0 end
+if ARGV[3] ~= '' and current ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'passwordHash', ARGV[1])
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'mustChange', '1') elseif ARGV[2] == '0' then redis.call('HDEL', KEYS[1], 'mustChange') end
+if ARGV[4] ~= '' then raiseNotBefore(ARGV[4]) end
 return 1`;
 
-/** KEYS: user. ARGV: field, value ('' deletes it). → 0 when there is no such user. */
-const SET_FIELD = `
+/** KEYS: user. ARGV: '1' lock / '' unlock, now. A lock keeps its first time and ends the sessions. → 0: no such user. */
+const SET_LOCKED = `${RAISE_NOT_BEFORE}
 if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'lockedAt')
+else
+  redis.call('HSETNX', KEYS[1], 'lockedAt', ARGV[2])
+  raiseNotBefore(ARGV[2])
+end
+return 1`;
+
+/** KEYS: user. ARGV: before. → 0: no such user. */
+const END_SESSIONS = `${RAISE_NOT_BEFORE}
+if redis.call('HEXISTS', KEYS[1], 'passwordHash') == 0 then return 0 end
+raiseNotBefore(ARGV[1])
 return 1`;
 
 /** KEYS: user. ARGV: now, '1' for a login. Never creates a record for an unknown user. */
@@ -73,9 +96,9 @@ if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'admin', '1') else redis.call
 return 1`;
 
 /** The user hash's fields an account is read from, in toAccount's order. */
-const ACCOUNT_FIELDS = ["username", "passwordHash", "createdAt", "admin", "lockedAt", "mustChange", "lastLoginAt", "lastSeenAt"] as const;
+const ACCOUNT_FIELDS = ["username", "passwordHash", "createdAt", "admin", "lockedAt", "mustChange", "lastLoginAt", "lastSeenAt", "notBefore"] as const;
 
-function toAccount([username, passwordHash, createdAt, admin, lockedAt, mustChange, lastLoginAt, lastSeenAt]: Array<string | null>): UserAccount | null {
+function toAccount([username, passwordHash, createdAt, admin, lockedAt, mustChange, lastLoginAt, lastSeenAt, notBefore]: Array<string | null>): UserAccount | null {
   if (!username || !passwordHash) return null;
   return {
     username,
@@ -86,6 +109,7 @@ function toAccount([username, passwordHash, createdAt, admin, lockedAt, mustChan
     mustChangePassword: mustChange === "1",
     lastLoginAt: Number(lastLoginAt ?? 0),
     lastSeenAt: Number(lastSeenAt ?? 0),
+    sessionsNotBefore: Number(notBefore ?? 0),
   };
 }
 
@@ -96,7 +120,8 @@ export class RedisUserStore implements UserStore {
   private readonly dropUser: Script;
   private readonly setAdminScript: Script;
   private readonly setPasswordScript: Script;
-  private readonly setFieldScript: Script;
+  private readonly setLockedScript: Script;
+  private readonly endSessionsScript: Script;
   private readonly recordSeenScript: Script;
   private readonly releaseNameScript: Script;
 
@@ -110,7 +135,8 @@ export class RedisUserStore implements UserStore {
     this.dropUser = defineScript(redis, "salaDropNewUser", 1, DROP_USER);
     this.setAdminScript = defineScript(redis, "salaSetAdmin", 1, SET_ADMIN);
     this.setPasswordScript = defineScript(redis, "salaSetPassword", 1, SET_PASSWORD);
-    this.setFieldScript = defineScript(redis, "salaSetUserField", 1, SET_FIELD);
+    this.setLockedScript = defineScript(redis, "salaSetLocked", 1, SET_LOCKED);
+    this.endSessionsScript = defineScript(redis, "salaEndSessionsBefore", 1, END_SESSIONS);
     this.recordSeenScript = defineScript(redis, "salaUserSeen", 1, RECORD_SEEN);
     this.releaseNameScript = defineScript(redis, "salaUserReleaseName", 2, RELEASE_NAME);
   }
@@ -153,13 +179,18 @@ export class RedisUserStore implements UserStore {
     return toAccount(fields);
   }
 
-  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean): Promise<boolean> {
+  async setPasswordHash(username: string, passwordHash: string, mustChange?: boolean, guard: { expectedHash?: string; sessionsNotBefore?: number } = {}): Promise<boolean> {
     const flag = mustChange === undefined ? "" : mustChange ? "1" : "0";
-    return (await this.setPasswordScript([this.keys.user(nameKey(username))], [passwordHash, flag])) === 1;
+    const args = [passwordHash, flag, guard.expectedHash ?? "", guard.sessionsNotBefore === undefined ? "" : String(guard.sessionsNotBefore)];
+    return (await this.setPasswordScript([this.keys.user(nameKey(username))], args)) === 1;
+  }
+
+  async endSessionsBefore(username: string, before: number): Promise<boolean> {
+    return (await this.endSessionsScript([this.keys.user(nameKey(username))], [before])) === 1;
   }
 
   async setLocked(username: string, locked: boolean, now: number): Promise<boolean> {
-    return (await this.setFieldScript([this.keys.user(nameKey(username))], ["lockedAt", locked ? String(now) : ""])) === 1;
+    return (await this.setLockedScript([this.keys.user(nameKey(username))], [locked ? "1" : "", now])) === 1;
   }
 
   async recordSeen(username: string, now: number, login: boolean): Promise<void> {
