@@ -53,6 +53,9 @@ class I18n {
 
   /** A time of day in the current language. */
   time = (ms: number): string => new Date(ms).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
+
+  /** A date and time of day in the current language. */
+  dateTime = (ms: number): string => new Date(ms).toLocaleString(this.locale, { dateStyle: "medium", timeStyle: "short" });
 }
 
 export const i18n = new I18n();

@@ -15,6 +15,7 @@ import {
   type RoomKey,
   type RoomMessage,
   type ServerToClientEvents,
+  type SignOutReason,
   type Whisper,
 } from "@sala/protocol";
 import { keepConnected, type ConnectionState } from "./connection.js";
@@ -72,11 +73,16 @@ export class Chat {
   private lobbyCheck: ReturnType<typeof setTimeout> | undefined;
   /** The room being joined, and what arrived for it before the join's answer. */
   private pendingJoin: PendingJoin | null = null;
+  private ended = false;
 
   constructor(
     readonly me: string,
-    /** Called when the session is gone (logged out elsewhere, expired): back to the login page. */
-    private readonly onSessionEnded: () => void,
+    /**
+     * Called once when the session is gone: back to the login page. With a reason when the server
+     * ended it from elsewhere (`signed_out`: locked, deleted, password changed…); without one when
+     * it just vanished (expired, logged out in another tab).
+     */
+    private readonly onSessionEnded: (reason?: SignOutReason) => void,
   ) {
     this.socket = io({
       transports: ["websocket"],
@@ -257,10 +263,8 @@ export class Chat {
         void this.loadConversations();
         this.everConnected = true;
       },
-      sessionEnded: () => {
-        this.close();
-        this.onSessionEnded();
-      },
+      sessionEnded: () => this.sessionEnded(),
+      signedOut: (reason) => this.sessionEnded(reason),
     });
     // What is typed from now on waits until the room is rejoined on the next connection; a send
     // under way gets its answer as lost (Socket.IO ends pending acks on a disconnect).
@@ -301,6 +305,14 @@ export class Chat {
     socket.on("room_deleted", ({ roomId, name }) => this.sentToLobby(roomId, "room.deleted", { room: name }));
     socket.on("private_message", (whisper) => void this.whisperArrived(whisper));
     socket.on("conversation_read", ({ with: user, seq }) => this.conversations.read(user, seq));
+  }
+
+  /** The socket stays closed (no reconnecting with a dead session) until the user logs in again. */
+  private sessionEnded(reason?: SignOutReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.close();
+    this.onSessionEnded(reason);
   }
 
   private lobbyArrived(snapshot: LobbySnapshot): void {

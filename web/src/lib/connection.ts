@@ -1,4 +1,4 @@
-import { ErrorCode } from "@sala/protocol";
+import { ErrorCode, type SignOutReason } from "@sala/protocol";
 import type { Socket } from "socket.io-client";
 import { api } from "./api.js";
 
@@ -17,22 +17,37 @@ export interface ConnectionHandlers {
   connected(): void;
   /** The session is gone (logged out elsewhere, expired): the page goes back to the login page. */
   sessionEnded(): void;
+  /** The server ended the session from elsewhere and said why; the socket is closing for good. */
+  signedOut(reason: SignOutReason): void;
 }
+
+/** A session in either of these states cannot open a socket: retrying would only loop. */
+const SESSION_GONE = new Set<string>([ErrorCode.UNAUTHORIZED, ErrorCode.PASSWORD_CHANGE_REQUIRED]);
 
 /**
  * Keeps a socket connected and reports its state. Socket.IO reconnects by itself after a network
  * drop, but not when the server closed the socket on purpose or refused the handshake in a
- * middleware; those cases are retried here. The browser's online/offline events show at once,
+ * middleware; those cases are retried here, except after `signed_out` (an operator locked the
+ * account, the password changed elsewhere…): that session is gone, and the socket stays closed
+ * until the user logs in again. The browser's online/offline events show at once,
  * and the session cookie is renewed while the page stays open. Returns a function that stops all
  * of it (it does not close the socket).
  */
 export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () => void {
   const down = (): ConnectionState => (navigator.onLine ? "reconnecting" : "offline");
+  /** Set by `signed_out`, which the server sends just before it closes the socket. */
+  let signedOut = false;
+  socket.on("signed_out", ({ reason }: { reason: SignOutReason }) => {
+    if (signedOut) return;
+    signedOut = true;
+    handlers.signedOut(reason);
+  });
   socket.on("connect", () => {
     handlers.state("connected");
     handlers.connected();
   });
   socket.on("disconnect", (reason) => {
+    if (signedOut) return;
     handlers.state(down());
     if (reason === "io server disconnect") socket.connect();
   });
@@ -43,13 +58,14 @@ export function keepConnected(socket: Socket, handlers: ConnectionHandlers): () 
     checkingSession = true;
     try {
       const session = await api.session();
-      if (!session.ok && session.error.code === ErrorCode.UNAUTHORIZED) handlers.sessionEnded();
+      if (!signedOut && !session.ok && SESSION_GONE.has(session.error.code)) handlers.sessionEnded();
     } finally {
       checkingSession = false;
     }
   };
   socket.on("connect_error", (error) => {
-    if (error.message === ErrorCode.UNAUTHORIZED) {
+    if (signedOut) return;
+    if (SESSION_GONE.has(error.message)) {
       handlers.sessionEnded();
       return;
     }

@@ -11,6 +11,7 @@ import {
   type ErrorBody,
   type MetricsSubscription,
   type ServerToClientEvents,
+  type SignOutReason,
 } from "@sala/protocol";
 import { keepConnected, type ConnectionState } from "../lib/connection.js";
 import { ClockOffset, DEFAULT_WINDOW_SEC, MetricsModel } from "./metrics-model.js";
@@ -37,8 +38,10 @@ export class MetricsFeed {
   private readonly clock: ReturnType<typeof setInterval>;
   private stopKeeping: () => void = () => {};
   private retry: ReturnType<typeof setTimeout> | null = null;
+  private ended = false;
 
-  constructor(private readonly onSessionEnded: () => void) {
+  /** `onSessionEnded` is called once the session is gone, with the server's reason when it gave one. */
+  constructor(private readonly onSessionEnded: (reason?: SignOutReason) => void) {
     this.socket = io({ transports: ["websocket"], withCredentials: true });
     this.listen();
     this.clock = setInterval(() => this.tick(), TICK_MS);
@@ -56,15 +59,20 @@ export class MetricsFeed {
     this.stopKeeping = keepConnected(socket, {
       state: (state) => (this.connection = state),
       connected: () => void this.subscribe(),
-      sessionEnded: () => {
-        this.close();
-        this.onSessionEnded();
-      },
+      sessionEnded: () => this.sessionEnded(),
+      signedOut: (reason) => this.sessionEnded(reason),
     });
     socket.on("metrics_sample", (sample) => {
       this.offset.observe(sample.ts, Date.now());
       this.model.add(sample);
     });
+  }
+
+  private sessionEnded(reason?: SignOutReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.close();
+    this.onSessionEnded(reason);
   }
 
   private async subscribe(): Promise<void> {
