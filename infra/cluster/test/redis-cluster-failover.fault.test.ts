@@ -148,8 +148,13 @@ async function runFailover(waitReplicas: number) {
   await victim.kill();
   // The operator brings the dead server back once its replica was promoted: it rejoins as the
   // new primary's replica. With one replica per primary, that is what WAIT 1 waits for — the
-  // promoted primary has no replica until then.
+  // promoted primary has no replica until then. Waiting for the promotion itself, not a fixed
+  // time: on a loaded machine the election took longer than 2 × cluster-node-timeout, the empty
+  // (non-persistent) server came back first as the slot's primary, and the room was gone.
   await new Promise((resolve) => setTimeout(resolve, 2 * NODE_TIMEOUT_MS));
+  await expect
+    .poll(() => primaryOf(redis.startNodes.filter((node) => node.port !== victimPort), `{room:${roomId}}`).catch(() => victimPort), { timeout: 30_000, interval: 250 })
+    .not.toBe(victimPort);
   await victim.start();
   const restartedAt = Date.now();
   // Until messages flow again for a while.
