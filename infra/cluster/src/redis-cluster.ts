@@ -100,9 +100,12 @@ export class RedisClusterProcess {
 /**
  * Waits until every member sees the cluster as ok, knows every member with its final role (gossip
  * has converged), and every replica has finished its first sync: a replica whose link never came
- * up has no data to take over with, and a primary killed then would never be replaced.
+ * up has no data to take over with, and a primary killed then would never be replaced. The bound
+ * is generous: with every test project running at once on two cores, members with a 2 s
+ * cluster-node-timeout mark each other failing while they form, and took over 30 s to settle in
+ * CI (a healthy start settles in about a second; only a failure waits this long).
  */
-export async function waitForCluster(members: Array<{ host: string; port: number }>, primaries: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForCluster(members: Array<{ host: string; port: number }>, primaries: number, timeoutMs = 90_000): Promise<void> {
   await Promise.all(
     members.map(({ host, port }) =>
       poll(host, port, timeoutMs, async (client) => {

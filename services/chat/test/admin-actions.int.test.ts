@@ -23,6 +23,7 @@ import {
   type ClientSocket,
   type TestCluster,
   type TestNode,
+  watchedSocket,
 } from "./support/cluster.js";
 import { runAdmin } from "./support/admin-cli.js";
 
@@ -44,16 +45,7 @@ async function session(node: TestNode, cookie: string): Promise<{ status: number
 }
 
 /** A socket of `cookie` on `node` that records its sign-out and its disconnection. */
-async function watched(node: TestNode, cookie: string) {
-  const signedOut: Array<{ reason: string }> = [];
-  let closed = false;
-  const socket = await connect(node, cookie, undefined, (s) => {
-    s.on("signed_out", (event) => signedOut.push(event));
-    s.on("disconnect", () => (closed = true));
-  });
-  sockets.push(socket);
-  return { socket, signedOut, closed: () => closed };
-}
+const watched = (node: TestNode, cookie: string) => watchedSocket(node, cookie, sockets);
 
 /**
  * Why a handshake with `cookie` is refused (the protocol's code, as a polling handshake reads it:

@@ -27,6 +27,7 @@ import {
   type ClientSocket,
   type TestCluster,
   type TestNode,
+  watchedSocket,
 } from "./support/cluster.js";
 
 const sockets: ClientSocket[] = [];
@@ -42,16 +43,7 @@ function send(node: TestNode, path: string, cookie: string, body: unknown = {}, 
 }
 
 /** A socket of `cookie` on `node` that records its sign-out and its disconnection. */
-async function watched(node: TestNode, cookie: string) {
-  const signedOut: Array<{ reason: string }> = [];
-  let closed = false;
-  const socket = await connect(node, cookie, undefined, (s) => {
-    s.on("signed_out", (event) => signedOut.push(event));
-    s.on("disconnect", () => (closed = true));
-  });
-  sockets.push(socket);
-  return { socket, signedOut, closed: () => closed };
-}
+const watched = (node: TestNode, cookie: string) => watchedSocket(node, cookie, sockets);
 
 afterAll(() => {
   for (const socket of sockets) socket.close();

@@ -34,7 +34,7 @@ const ROOM_IDS = Array.from({ length: 12 }, (_, i) => `room${i}`);
 
 beforeAll(async () => {
   redisCluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 2000 });
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   for (const client of clients) client.disconnect();
   await redisCluster?.stop();

@@ -237,3 +237,22 @@ export const decryptAll = (messages: Array<{ msg: string }>, scope: string, keys
     const result = decryptText(m.msg, scope, (id) => keys.find((k) => k.id === id)?.key);
     return result.ok ? result.text : "?";
   });
+
+/** A socket that records why its session ended elsewhere (`signed_out`) and whether it closed. */
+export interface WatchedSocket {
+  socket: ClientSocket;
+  signedOut: Array<{ reason: string }>;
+  closed(): boolean;
+}
+
+/** Connects `cookie` to `node`, watching for `signed_out` and the disconnection; the socket joins `opened` (closed by the caller). */
+export async function watchedSocket(node: Pick<TestNode, "url">, cookie: string, opened: ClientSocket[]): Promise<WatchedSocket> {
+  const signedOut: Array<{ reason: string }> = [];
+  let closed = false;
+  const socket = await connect(node, cookie, undefined, (s) => {
+    s.on("signed_out", (event) => signedOut.push(event));
+    s.on("disconnect", () => (closed = true));
+  });
+  opened.push(socket);
+  return { socket, signedOut, closed: () => closed };
+}
