@@ -22,7 +22,7 @@ import { GLOBAL_TAG, RedisKeys } from "../stores/redis/keys.js";
 import { scanKeys } from "../stores/redis/repair.js";
 import { checkLayout, LegacyLayoutError } from "../stores/redis/startup.js";
 import { parseSchemaVersion } from "../stores/schema.js";
-import { AUDIT_KEEP } from "./commands.js";
+import { recordAudit } from "./audit.js";
 import { connectAdminTool } from "./tool-client.js";
 import { AdminError } from "./admin-error.js";
 import { BACKUP_FORMAT, BACKUP_VERSION, writeBackup, type BackupHeader, type BackupRecord } from "./backup-format.js";
@@ -159,9 +159,8 @@ export async function backupStore(run: BackupRun): Promise<string> {
 
     // Audited on the store it was taken from. A read-only store (a replica) still gets its backup.
     const entry = { ts: Date.now(), actor: run.actor, action: "backup", target: file, outcome: `${written.keys} key(s): ${counts}; sha256 ${written.sha256}` };
-    logger.info({ event: "admin_audit", ...entry }, `admin: backup ${file}: ${entry.outcome}`);
     try {
-      await new RedisAuditStore(redis, keys).append(entry, AUDIT_KEEP);
+      await recordAudit(new RedisAuditStore(redis, keys), logger, entry);
     } catch (error) {
       logger.warn({ event: "admin_audit_failed", err: (error as Error).message }, "backup: the audit entry was not written");
       lines.push(`warning: the audit entry was not written to the store: ${(error as Error).message}`);

@@ -9,7 +9,8 @@ import { nameKey } from "@sala/protocol";
 import { AppError } from "../errors.js";
 import type { RepairReport } from "../stores/redis/repair.js";
 import { AdminError } from "./admin-error.js";
-import { AUDIT_KEEP, type AccountView, type AdminService } from "./service.js";
+import { AUDIT_KEEP } from "./audit.js";
+import type { AccountView, AdminService } from "./service.js";
 import { STORE_TOOLS } from "./store-tools.js";
 
 export { AdminError, AUDIT_KEEP };

@@ -29,7 +29,8 @@ import { scanKeys } from "../stores/redis/repair.js";
 import { readSchemaVersion } from "../stores/redis/schema.js";
 import { checkLayout, repairer } from "../stores/redis/startup.js";
 import { SCHEMA_VERSION } from "../stores/schema.js";
-import { AUDIT_KEEP, AdminError } from "./commands.js";
+import { recordAudit } from "./audit.js";
+import { AdminError } from "./admin-error.js";
 import { emptyCounts, FAMILIES, formatCounts, planKey, type FamilyCounts, type KeyPlan, type MigrateOptions } from "./migrate-keys.js";
 import { migrateOnFrom } from "./schema-migrate.js";
 
@@ -247,10 +248,8 @@ export async function migrateToCluster(run: MigrationRun): Promise<string> {
 
     // A node would refuse this store if an old name were left; the same check says it is gone.
     await checkLayout(target, keys);
-    const audit = new RedisAuditStore(target, keys);
     const entry = { ts: Date.now(), actor: run.actor, action: "migrate-to-cluster", target: redact(options.from), outcome: formatCounts(seen) };
-    logger.info({ event: "admin_audit", ...entry }, `admin: migrate-to-cluster ${entry.target}: ${entry.outcome}`);
-    await audit.append(entry, AUDIT_KEEP);
+    await recordAudit(new RedisAuditStore(target, keys), logger, entry);
 
     const report = await repairer(target, keys)();
     // The repair is the migration to schema version 1: recorded, and any later one run from there.

@@ -24,7 +24,7 @@ import { RedisAuditStore } from "../stores/redis/audit.js";
 import { RedisKeys } from "../stores/redis/keys.js";
 import { repairer } from "../stores/redis/startup.js";
 import { SCHEMA_VERSION, startRefusal } from "../stores/schema.js";
-import { AUDIT_KEEP } from "./commands.js";
+import { recordAudit } from "./audit.js";
 import { connectAdminTool } from "./tool-client.js";
 import { AdminError } from "./admin-error.js";
 import type { RestoreOptions } from "./backup-args.js";
@@ -175,8 +175,7 @@ export async function restoreStore(run: RestoreRun): Promise<string> {
       lines.push(`${left.members} member(s) left ${left.rooms} room(s), as at a restart (nobody is online); ${left.rotated} private room(s) got a new key`);
     }
     const entry = { ts: Date.now(), actor: run.actor, action: "restore", target: file, outcome: `${restoredCount} key(s) from prefix ${checked.header.prefix} (${checked.header.createdAt}); sha256 ${checked.sha256}` };
-    logger.info({ event: "admin_audit", ...entry }, `admin: restore ${file}: ${entry.outcome}`);
-    await new RedisAuditStore(redis, keys).append(entry, AUDIT_KEEP);
+    await recordAudit(new RedisAuditStore(redis, keys), logger, entry);
 
     const report = await repairer(redis, keys)();
     lines.push(

@@ -19,7 +19,7 @@ import { holdsSalaData, raiseSchemaVersion, readSchemaVersion } from "../stores/
 import { checkLayout, LegacyLayoutError, repairer } from "../stores/redis/startup.js";
 import { connectAdminTool } from "./tool-client.js";
 import { AdminError } from "./admin-error.js";
-import { AUDIT_KEEP } from "./commands.js";
+import { recordAudit } from "./audit.js";
 import { LIVE_NODE_MS, liveNodes } from "./migrate.js";
 import type { StoreToolRun } from "./store-tools.js";
 
@@ -131,8 +131,7 @@ export async function migrateSchema(migration: SchemaMigration): Promise<string>
   logger.info({ event: "schema_migrate_started", from: stored, to: latest, pending: pending.length, nodes: running.length }, "migrate: running the pending schema migrations");
   const audit = async (outcome: string) => {
     const entry = { ts: Date.now(), actor: migration.actor, action: "migrate", target: `schema ${stored}->${latest}`, outcome };
-    logger.info({ event: "admin_audit", ...entry }, `admin: migrate ${entry.target}: ${outcome}`);
-    await new RedisAuditStore(redis, keys).append(entry, AUDIT_KEEP);
+    await recordAudit(new RedisAuditStore(redis, keys), logger, entry);
   };
   let applied: AppliedMigration[];
   try {

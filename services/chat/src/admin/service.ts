@@ -13,11 +13,10 @@ import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { mintKey } from "../realtime/epoch-keys.js";
 import type { AuditEntry, LobbyPageQuery, Stores, UserAccount } from "../stores/types.js";
+import { recordAudit } from "./audit.js";
 import type { NoticeBoard } from "./notices.js";
 import { SessionRevoker, sessionRecords } from "./session-revoker.js";
 
-/** Audit entries kept in the store (the oldest are dropped). */
-export const AUDIT_KEEP = 1000;
 /** Conversations deleted per read when an account goes. */
 const CONVERSATION_BATCH = 200;
 /** Characters of a one-time password: no look-alikes (0/O, 1/l/I). */
@@ -47,6 +46,12 @@ export function oneTimePassword(): string {
   return [0, 4, 8, 12].map((at) => chars.slice(at, at + 4).join("")).join("-");
 }
 
+/** What operators see of an account: field by field, so nothing else of the record (its password hash) leaves. */
+function toView(account: UserAccount, online: boolean): AccountView {
+  const { username, createdAt, admin, lockedAt, mustChangePassword, lastLoginAt, lastSeenAt } = account;
+  return { username, createdAt, admin, lockedAt, mustChangePassword, lastLoginAt, lastSeenAt, online };
+}
+
 /** The service over a node's (or the CLI's) stores and session store. */
 export function createAdminService(options: {
   stores: Stores;
@@ -72,9 +77,13 @@ export class AdminService {
   // ---- reading ----
 
   async listUsers(query: LobbyPageQuery): Promise<{ users: AccountView[]; next: string | null }> {
-    const page = await this.deps.stores.users.directory(query);
-    const users = await Promise.all(page.items.map((name) => this.view(name)));
-    return { users: users.filter((user): user is AccountView => user !== null), next: page.next };
+    const { users, lobby } = this.deps.stores;
+    const page = await users.directory(query);
+    // The accounts of the page, and who of them is online in one read (not one per account).
+    const [accounts, presence] = await Promise.all([Promise.all(page.items.map((key) => users.account(key))), lobby.onlineOf(page.items)]);
+    const online = new Set(presence.online.map(nameKey));
+    const found = accounts.filter((account): account is UserAccount => account !== null);
+    return { users: found.map((account) => toView(account, online.has(nameKey(account.username)))), next: page.next };
   }
 
   async showUser(name: string): Promise<AccountDetail> {
@@ -280,10 +289,7 @@ export class AdminService {
   private async view(name: string): Promise<AccountView | null> {
     const { users, presence } = this.deps.stores;
     const account = isUsername(nameKey(name)) ? await users.account(name) : null;
-    if (!account) return null;
-    // Field by field: nothing else of the record (its password hash) leaves.
-    const { username, createdAt, admin, lockedAt, mustChangePassword, lastLoginAt, lastSeenAt } = account;
-    return { username, createdAt, admin, lockedAt, mustChangePassword, lastLoginAt, lastSeenAt, online: await presence.isOnline(username) };
+    return account ? toView(account, await presence.isOnline(account.username)) : null;
   }
 
   /** The account, or — recorded — USER_NOT_FOUND. */
@@ -298,10 +304,7 @@ export class AdminService {
     return noSuchUser(name);
   }
 
-  /** The pino line first, so the action is on record even if the store fails. */
-  private async record(actor: string, action: string, target: string, outcome: string): Promise<void> {
-    const entry: AuditEntry = { ts: Date.now(), actor, action, target, outcome };
-    this.deps.logger.info({ event: "admin_audit", ...entry }, `admin: ${action} ${target}: ${outcome}`);
-    await this.deps.stores.audit.append(entry, AUDIT_KEEP);
+  private record(actor: string, action: string, target: string, outcome: string): Promise<void> {
+    return recordAudit(this.deps.stores.audit, this.deps.logger, { ts: Date.now(), actor, action, target, outcome });
   }
 }

@@ -74,7 +74,10 @@ export interface UserStore {
    * conversations themselves are the caller's (admin/service.ts). false: no such user.
    */
   delete(username: string): Promise<boolean>;
-  /** Accounts in name order (display names), like the lobby's pages: by prefix, from a name key on. */
+  /**
+   * Accounts in name order, like the lobby's pages (by prefix, from a name key on): their name keys,
+   * as the index holds them (the caller reads the accounts it shows).
+   */
   directory(query: LobbyPageQuery): Promise<{ items: string[]; next: string | null }>;
   /** How many accounts exist. */
   count(): Promise<number>;

@@ -98,7 +98,7 @@ export class MemoryUserStore implements UserStore {
 
   async directory(query: LobbyPageQuery): Promise<{ items: string[]; next: string | null }> {
     const page = namePage(this.byName, query);
-    return { items: page.keys.flatMap((key) => this.users.get(key)?.username ?? []), next: page.next };
+    return { items: page.keys, next: page.next };
   }
 
   async count(): Promise<number> {

@@ -214,8 +214,7 @@ export class RedisUserStore implements UserStore {
     const found = await this.redis.zrangebylex(this.keys.userDirectory, min, max, "LIMIT", 0, query.limit + 1);
     const more = found.length > query.limit;
     const keys = found.slice(0, query.limit);
-    const names = await Promise.all(keys.map((key) => this.redis.hget(this.keys.user(key), "username")));
-    return { items: names.filter((name): name is string => name !== null), next: more ? keys.at(-1)! : null };
+    return { items: keys, next: more ? keys.at(-1)! : null };
   }
 
   async count(): Promise<number> {
