@@ -76,3 +76,44 @@ describe("PresenceTracker", () => {
     expect(connect).not.toHaveBeenCalled();
   });
 });
+
+describe("PresenceTracker sweeps", () => {
+  const TTL = 180_000;
+  /** n1's tracker over a store where n2 heartbeated at `n2Beat`; `failing` makes n1's heartbeats fail. */
+  function twoNodes(n2Beat: number) {
+    const setup = tracker();
+    const sweep = vi.spyOn(setup.store, "sweepNode");
+    let failing = false;
+    const heartbeat = setup.store.heartbeat.bind(setup.store);
+    vi.spyOn(setup.store, "heartbeat").mockImplementation(async (node, now) => {
+      if (failing && node === "n1") throw new Error("Connection is closed.");
+      return heartbeat(node, now);
+    });
+    return { ...setup, sweep, n2Beat: () => heartbeat("n2", n2Beat), fail: (value: boolean) => (failing = value) };
+  }
+
+  it("sweeps a node silent for NODE_TTL_MS once its own heartbeats have gone through that long", async () => {
+    const { presence, sweep, n2Beat } = twoNodes(0);
+    await n2Beat();
+    await presence.tick(1_000_000);
+    expect(sweep).not.toHaveBeenCalled(); // just started: it could not have heard n2 yet
+    await presence.tick(1_000_000 + TTL);
+    expect(sweep).toHaveBeenCalledWith("n2");
+  });
+
+  it("does not sweep a live node whose heartbeats, like its own, failed during an outage of shared state", async () => {
+    const { presence, sweep, fail, store } = twoNodes(0);
+    await presence.tick(0);
+    await presence.tick(TTL); // long-running, healthy
+    await store.heartbeat("n2", TTL);
+    fail(true);
+    await presence.tick(TTL + 60_000); // the outage: nobody heartbeats
+    fail(false);
+    // Back: n2's last heartbeat is older than NODE_TTL_MS, but n1 only just got through itself.
+    await presence.tick(TTL + 2 * TTL);
+    expect(sweep).not.toHaveBeenCalled();
+    await store.heartbeat("n2", TTL + 2 * TTL + 1000); // n2 is back too
+    await presence.tick(TTL + 3 * TTL);
+    expect(sweep).not.toHaveBeenCalled();
+  });
+});

@@ -118,21 +118,33 @@ export class PresenceTracker {
   }
 
   /** One heartbeat, then a sweep of dead nodes. Never overlaps itself; errors are logged. */
+  /** Since when this node's heartbeats have gone through without a failure (null: the last one failed). */
+  private heartbeatingSince: number | null = null;
+
   async tick(now = Date.now()): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
     try {
       const { presence, nodeId, nodeTtlMs } = this.deps;
       const known = await presence.heartbeat(nodeId, now);
+      this.heartbeatingSince ??= now;
       if (!known) await this.reregister();
-      for (const deadNode of await presence.deadNodes(now, nodeTtlMs)) {
-        if (deadNode === nodeId) continue;
-        const offline = await presence.sweepNode(deadNode);
-        this.deps.logger.warn({ event: "node_swept", deadNode, usersOffline: offline.length }, "swept a dead node");
-        await this.publishOffline(offline);
+      // Another node's silence means it died only if this node could have heard it: after an
+      // outage of shared state (a Redis failover longer than NODE_TTL_MS), every node's last
+      // heartbeat is old, and the first one back would sweep live nodes, taking their users out
+      // of their rooms. So a node sweeps only once its own heartbeats have gone through for a
+      // whole NODE_TTL_MS: by then every live node has heartbeated again.
+      if (now - this.heartbeatingSince >= nodeTtlMs) {
+        for (const deadNode of await presence.deadNodes(now, nodeTtlMs)) {
+          if (deadNode === nodeId) continue;
+          const offline = await presence.sweepNode(deadNode);
+          this.deps.logger.warn({ event: "node_swept", deadNode, usersOffline: offline.length }, "swept a dead node");
+          await this.publishOffline(offline);
+        }
       }
       await this.confirmDueOffline(now);
     } catch (error) {
+      this.heartbeatingSince = null;
       this.deps.logger.warn({ event: "presence_tick_failed", err: (error as Error).message }, "presence heartbeat failed");
     } finally {
       this.ticking = false;
