@@ -58,7 +58,10 @@ export interface LobbySnapshot {
    * node's last tick and they are read as the snapshot is made. Absent: `rev`.
    */
   followRev?: number;
-  /** How many users, and rooms, the first page holds at most. */
+  /**
+   * How many users, and rooms, the first page holds at most: LOBBY_PAGE_SIZE, or fewer when long
+   * names would pass LobbyLimits.snapshotBytesMax (the first page is then cut short to fit).
+   */
   pageSize: number;
 }
 

@@ -23,6 +23,11 @@ export const LobbyLimits = {
   partnersMax: 20,
   /** The user's own rooms shown first in the snapshot, besides the most active ones. */
   ownRoomsMax: 20,
+  /**
+   * Bytes of JSON a snapshot holds at most, whatever the names: the first page is cut short (and
+   * `pageSize` says so) when long names in many-byte letters would pass it.
+   */
+  snapshotBytesMax: 16_000,
   /** Users (and rooms) one socket follows the changes of, over the pages it asked for since its last search. */
   watchMax: 300,
   /** Characters of a search prefix. */

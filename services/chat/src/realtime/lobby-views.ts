@@ -1,6 +1,7 @@
 import { LobbyLimits, nameKey, type LobbySnapshot, type RoomPage, type UserPage } from "@sala/protocol";
 import type { LobbyPagePayload } from "@sala/protocol/schemas";
 import type { ConversationStore, LobbyFirstPage, LobbyPageQuery, LobbyStore, RoomStore } from "../stores/types.js";
+import { fitSnapshot } from "./snapshot-budget.js";
 import { SocketFollows } from "./socket-follows.js";
 import type { SalaSocket } from "./types.js";
 
@@ -57,7 +58,7 @@ export class LobbyViews {
     const first = await this.deps.firstPage(asOf);
     const partners = await this.deps.lobby.onlineOf(partnerKeys);
     const myRooms = await this.deps.rooms.summaries(roomIds);
-    return {
+    const snapshot = {
       counts: first.counts,
       users: first.users,
       partners: partners.online,
@@ -67,6 +68,7 @@ export class LobbyViews {
       followRev: partners.rev,
       pageSize: this.deps.pageSize,
     };
+    return fitSnapshot(snapshot, first, LobbyLimits.snapshotBytesMax);
   }
 
   async userPage(socket: SalaSocket, payload: LobbyPagePayload): Promise<UserPage> {
