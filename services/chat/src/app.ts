@@ -159,7 +159,14 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     sessionIndex: stores.sessionIndex,
     sessionAbsoluteMs: config.sessionAbsoluteMs,
     cookieSecure: config.cookieSecure,
-    endSessionSockets: (sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true),
+    endSessionSockets: async (user, sessionId, reason) => {
+      try {
+        await notices.publish({ kind: "end_sessions", user, sessionRooms: [sessionRoom(sessionId)], reason });
+      } catch (error) {
+        // The session is gone from the store all the same: its sockets close at the session keeper's next sweep.
+        logger.warn({ event: "end_session_notice_failed", user, err: (error as Error).message }, "could not tell the nodes a session ended");
+      }
+    },
   });
   await app.register(accountRoutes, {
     accounts,

@@ -363,13 +363,34 @@ describe("sessions and the handshake", () => {
       return response.headers.get("set-cookie")!.split(";")[0]!;
     })());
     sockets.push(other, third, otherSession);
+    const told = [ana.socket, other, third].map((socket) => new Promise((resolve) => socket.once("signed_out", resolve)));
     const closed = [ana.socket, other, third].map((socket) => new Promise((resolve) => socket.once("disconnect", resolve)));
     const response = await fetch(`${n2.url}/logout`, { method: "POST", headers: { cookie: ana.cookie } });
     expect(response.status).toBe(200);
+    // Each is told why before it is closed: a tab shows "you logged out in another tab".
+    expect(await Promise.all(told)).toEqual([{ reason: "logged_out" }, { reason: "logged_out" }, { reason: "logged_out" }]);
     await Promise.all(closed);
     // Another device's session stays connected; the old cookie no longer opens a socket.
     expect(otherSession.connected).toBe(true);
     await expectNoSessionRefused(n1, ana.cookie);
+  });
+
+  it("a login sent with a logged-in session replaces it: that session's sockets on every node are told and closed", async () => {
+    const ana = await user(n1, "ana");
+    const other = await connect(n3, ana.cookie);
+    sockets.push(other);
+    const told = [ana.socket, other].map((socket) => new Promise((resolve) => socket.once("signed_out", resolve)));
+    const response = await fetch(`${n2.url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: ana.cookie },
+      body: JSON.stringify({ username: ana.username, password: "correct horse battery" }),
+    });
+    expect(response.status).toBe(200);
+    expect(await Promise.all(told)).toEqual([{ reason: "logged_in_again" }, { reason: "logged_in_again" }]);
+    await expectNoSessionRefused(n1, ana.cookie);
+    const fresh = await connect(n1, response.headers.get("set-cookie")!.split(";")[0]!);
+    sockets.push(fresh);
+    expect(fresh.connected).toBe(true);
   });
 
   it("refuses a handshake without a session, or with a valid cookie from a foreign origin", async () => {

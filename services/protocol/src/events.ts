@@ -259,9 +259,10 @@ export const ServerEvent = {
 /**
  * Why a session ended from elsewhere: an operator locked or deleted the account, revoked its
  * sessions or reset its password; the user changed their password in another session (which
- * ends their other sessions) or deleted the account.
+ * ends their other sessions) or deleted the account; the session was logged out in another tab
+ * (`logged_out`), or another tab of the same browser logged in over it (`logged_in_again`).
  */
-export type SignOutReason = "locked" | "deleted" | "sessions_revoked" | "password_reset" | "password_changed";
+export type SignOutReason = "locked" | "deleted" | "sessions_revoked" | "password_reset" | "password_changed" | "logged_out" | "logged_in_again";
 
 /** What a request answers when it has nothing to tell but that it was done. */
 export type Done = Record<never, never>;

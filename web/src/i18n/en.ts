@@ -162,6 +162,8 @@ export const en = {
   "signedOut.sessionsRevoked": "An operator ended your sessions. Log in again to continue.",
   "signedOut.passwordReset": "An operator reset your password. Log in with the one-time password they give you.",
   "signedOut.passwordChanged": "Your password was changed in another session. Log in with the new password.",
+  "signedOut.loggedOut": "You logged out in another tab or window.",
+  "signedOut.loggedInAgain": "Someone logged in again in another tab of this browser, which ended this session. Log in to continue.",
   "signedOut.sessionEnded": "Your session ended. Please log in again.",
 
   "account.open": "Account",

@@ -164,6 +164,8 @@ export const ptBR: Messages = {
   "signedOut.sessionsRevoked": "Um operador encerrou as suas sessões. Entre de novo para continuar.",
   "signedOut.passwordReset": "Um operador redefiniu a sua senha. Entre com a senha temporária que ele lhe passar.",
   "signedOut.passwordChanged": "A sua senha foi alterada em outra sessão. Entre com a nova senha.",
+  "signedOut.loggedOut": "Você saiu em outra aba ou janela.",
+  "signedOut.loggedInAgain": "Alguém entrou de novo em outra aba deste navegador, o que encerrou esta sessão. Entre para continuar.",
   "signedOut.sessionEnded": "Sua sessão terminou. Entre novamente.",
 
   "account.open": "Conta",

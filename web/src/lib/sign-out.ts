@@ -14,6 +14,8 @@ const NOTICES: Record<SignOutReason, MessageKey> = {
   sessions_revoked: "signedOut.sessionsRevoked",
   password_reset: "signedOut.passwordReset",
   password_changed: "signedOut.passwordChanged",
+  logged_out: "signedOut.loggedOut",
+  logged_in_again: "signedOut.loggedInAgain",
 };
 
 /** The login page's message for a session ended from elsewhere (`reason` from `signed_out`, or none). */

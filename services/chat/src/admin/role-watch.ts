@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.js";
-import { SocketRooms, type SalaServer, type SalaSocket } from "../realtime/types.js";
+import { localSocketsIn, SocketRooms, type SalaServer, type SalaSocket } from "../realtime/types.js";
 import { nameKey, type UserStore } from "../stores/types.js";
 
 /** How often a node re-reads the role of the admins watching /memory through it. */
@@ -38,11 +38,8 @@ export class AdminRoleWatch {
     if (this.running) return;
     this.running = true;
     try {
-      const namespace = this.io.of("/");
       const viewers = new Map<string, SalaSocket[]>();
-      for (const id of namespace.adapter.rooms.get(SocketRooms.metricsViewers) ?? []) {
-        const socket = namespace.sockets.get(id);
-        if (!socket) continue;
+      for (const socket of localSocketsIn(this.io, SocketRooms.metricsViewers)) {
         const key = nameKey(socket.data.username);
         viewers.set(key, [...(viewers.get(key) ?? []), socket]);
       }

@@ -15,8 +15,8 @@ export interface AuthRouteDeps {
   sessionIndex: SessionIndexStore;
   sessionAbsoluteMs: number;
   cookieSecure: boolean;
-  /** Disconnects, on every node, the sockets opened with this session. */
-  endSessionSockets(sessionId: string): void;
+  /** Tells the sockets opened with this session why it ended and closes them, on every node. */
+  endSessionSockets(username: string, sessionId: string, reason: "logged_out" | "logged_in_again"): Promise<void>;
 }
 
 /** Sets an expired session cookie: the browser forgets it. */
@@ -30,9 +30,9 @@ export async function endRequestSession(request: FastifyRequest, deps: Pick<Auth
   const user = req.session?.user;
   const sessionId = req.sessionID;
   if (req.session) await promisify((done) => req.session!.destroy(done));
-  if (sessionId) {
-    deps.endSessionSockets(sessionId);
-    if (user) await deps.sessionIndex.remove(user, sessionId);
+  if (sessionId && user) {
+    await deps.endSessionSockets(user, sessionId, "logged_out");
+    await deps.sessionIndex.remove(user, sessionId);
   }
 }
 
@@ -51,9 +51,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const { username, mustChangePassword } = verified;
     const req = request.raw;
     const previous = req.sessionID;
+    const previousUser = req.session?.user;
     // A fresh session id at login: a session fixed before login is worth nothing after it.
     await promisify((done) => req.session!.regenerate(done));
-    if (previous) deps.endSessionSockets(previous);
+    if (previous && previousUser) await deps.endSessionSockets(previousUser, previous, "logged_in_again");
     // Never before the account's sessionsNotBefore, set by another node or the CLI whose clock may run ahead.
     const loginAt = Math.max(Date.now(), verified.sessionsNotBefore);
     req.session!.user = username;

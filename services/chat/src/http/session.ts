@@ -158,7 +158,11 @@ export function sessionUser(req: IncomingMessage, absoluteMs: number, now = Date
   return data.user;
 }
 
-/** A Socket.IO room naming every socket of one session, without putting the session id in it. */
+/**
+ * How notices name one session (admin/notices.ts `sessionRooms`) without putting its id in them.
+ * It was the Socket.IO room of the session's sockets until sockets stopped joining one per session;
+ * the notices' field and values kept their form.
+ */
 export function sessionRoom(sessionId: string): string {
   return `session:${createHash("sha256").update(sessionId).digest("base64url").slice(0, 22)}`;
 }

@@ -6,19 +6,21 @@
 import type { Logger } from "../logger.js";
 import type { RedisClient } from "../redis.js";
 import type { AdminNotice } from "../admin/notices.js";
-import { SocketRooms, type SalaServer } from "./types.js";
+import { sessionRoom } from "../http/session.js";
+import { localSocketsIn, SocketRooms, type SalaServer } from "./types.js";
 
 export function applyNotice(io: SalaServer, notice: AdminNotice): void {
   const local = io.local;
   switch (notice.kind) {
     case "end_sessions": {
-      // An empty list would mean every socket of the node to Socket.IO: it means none here.
-      if (notice.sessionRooms?.length === 0) return;
-      const all = local.in(notice.sessionRooms ?? SocketRooms.user(notice.user));
-      const targets = notice.except ? all.except(notice.except) : all;
-      // Told first: engine.io writes what is queued before it closes the connection.
-      targets.emit("signed_out", { reason: notice.reason });
-      targets.disconnectSockets(true);
+      const ending = notice.sessionRooms && new Set(notice.sessionRooms);
+      for (const socket of localSocketsIn(io, SocketRooms.user(notice.user))) {
+        const session = sessionRoom(socket.data.session.id);
+        if ((ending && !ending.has(session)) || session === notice.except) continue;
+        // Told first: engine.io writes what is queued before it closes the connection.
+        socket.emit("signed_out", { reason: notice.reason });
+        socket.disconnect(true);
+      }
       return;
     }
     case "room_deleted": {

@@ -23,10 +23,13 @@ export interface ConnectionDeps {
 export function handleConnections(deps: ConnectionDeps): void {
   const { io, gate, presence, lobbyViews, confirmResumedRooms, logger } = deps;
   io.on("connection", (socket: SalaSocket) => {
-    const { username, sessionRoom } = socket.data;
+    const { username } = socket.data;
     gate.attach(socket);
     leaveDeletedRooms(socket);
-    socket.join([SocketRooms.lobby, SocketRooms.user(username), sessionRoom]);
+    // No room per session: on the sharded adapter every room is a Redis channel, and one per socket
+    // cost ≈ 440 bytes of the node's heap and a subscription each; sessions are ended through the
+    // user's room (admin-notices.ts).
+    socket.join([SocketRooms.lobby, SocketRooms.user(username)]);
     // Now that a kick can reach this socket through its user room.
     void confirmResumedRooms(socket);
     const registered = presence.socketConnected(username).then(

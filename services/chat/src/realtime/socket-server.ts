@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import type { RedisConnections } from "../redis.js";
 import { originAllowed } from "../http/origin-guard.js";
 import { engineSecurityHeaders } from "../http/security-headers.js";
-import { currentUser, sessionRoom, sessionUser, type Sessions } from "../http/session.js";
+import { currentUser, sessionUser, type Sessions } from "../http/session.js";
 import { countingDeliveries } from "./delivery-count.js";
 import { adapterChannelPrefix } from "./room-announcer.js";
 import type { SalaServer, SalaSocket } from "./types.js";
@@ -117,7 +117,6 @@ export function createSocketServer(
     }
     socket.data = {
       username,
-      sessionRoom: sessionRoom(req.sessionID),
       isAdmin: false, // read from the user store by the next middleware (admin/socket-role.ts)
       // currentUser() has checked loginAt.
       session: { id: req.sessionID, loginAt: req.session!.loginAt ?? 0, cookie: req.session!.cookie },

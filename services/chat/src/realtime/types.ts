@@ -6,8 +6,6 @@ import { nameKey } from "../stores/types.js";
 export interface SocketData {
   /** Display name of the authenticated user. */
   username: string;
-  /** Socket.IO room of every socket of this session (see http/session sessionRoom). */
-  sessionRoom: string;
   /** The account has the admin role (user store, granted with `npm run admin`): may watch the cluster's health. */
   isAdmin: boolean;
   /**
@@ -24,6 +22,12 @@ export interface SocketData {
 
 export type SalaServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type SalaSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** This node's own sockets in a Socket.IO room (none from other nodes: no adapter round trip). */
+export function localSocketsIn(io: SalaServer, room: string): SalaSocket[] {
+  const namespace = io.of("/");
+  return [...(namespace.adapter.rooms.get(room) ?? [])].flatMap((id) => namespace.sockets.get(id) ?? []);
+}
 
 /** Socket.IO room names (cluster-wide through the adapter). */
 export const SocketRooms = {
