@@ -400,14 +400,26 @@ describe("RoomSession members", () => {
     const room = new RoomSession(summary(), ["Alice", "Bob", "Carol", "Dave", "Erin"], randomKey(1));
     room.memberLeft("bob", "left");
     room.memberLeft("CAROL", "kicked");
-    room.memberLeft("Dave", "offline");
 
-    expect(room.members).toEqual(["Alice", "Erin"]);
+    expect(room.members).toEqual(["Alice", "Dave", "Erin"]);
     expect(notices(room).map((item) => [item.key, item.params])).toEqual([
       ["room.left", { user: "bob" }],
       ["room.kicked", { user: "CAROL" }],
-      ["room.wentOffline", { user: "Dave" }],
     ]);
+  });
+
+  it("keeps a member who goes offline, shown offline until they come back, without a notice", () => {
+    const room = new RoomSession(summary(), ["Alice", "Dave"], randomKey(1));
+    room.setOnline(["alice", "DAVE"]);
+    room.startTyping("Dave");
+    room.memberPresence("dave", false);
+    expect(room.members).toEqual(["Alice", "Dave"]);
+    expect(room.isOnline("Dave")).toBe(false);
+    expect(room.isOnline("Alice")).toBe(true);
+    expect(room.typers()).toEqual([]);
+    room.memberPresence("Dave", true);
+    expect(room.isOnline("dave")).toBe(true);
+    expect(notices(room)).toEqual([]);
   });
 
   it("keeps members sorted through joins and leaves", () => {

@@ -199,6 +199,7 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   const firstPage = new FirstPageTicker(io, stores.lobby, stores.rooms, { pageSize: config.lobbyPageSize, tickMs: config.lobbyTickMs, sendsPerSec: config.lobbySendsPerSec }, logger);
   const roomService = new RoomService({
     rooms: stores.rooms,
+    lobby: stores.lobby,
     users: stores.users,
     io,
     lobbyFeed,
@@ -218,8 +219,9 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
     nodeId: config.nodeId,
     lobbyFeed,
     onUserOffline: async (username) => {
-      await Promise.all([roomService.userWentOffline(username), stores.users.recordSeen(username, Date.now(), false)]);
+      await Promise.all([roomService.memberPresence(username, false), stores.users.recordSeen(username, Date.now(), false)]);
     },
+    onUserOnline: (username) => roomService.memberPresence(username, true),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     nodeTtlMs: config.nodeTtlMs,
     graceMs: config.presenceGraceMs,

@@ -40,6 +40,7 @@ function service(events: string[], subscriptionsApplied: () => Promise<void>) {
   const emitter = { emit: () => true, except: () => emitter };
   const roomService = new RoomService({
     rooms,
+    lobby: { onlineOf: async (usernames) => ({ rev: 0, online: usernames }) },
     io: { to: () => emitter } as unknown as SalaServer,
     lobbyFeed: { roomChanged: () => {} } as unknown as LobbyFeed,
     hasher: {} as PasswordHasher,

@@ -16,6 +16,7 @@ function tracker() {
     nodeId: "n1",
     lobbyFeed,
     onUserOffline: async () => {},
+    onUserOnline: async () => {},
     heartbeatIntervalMs: 60_000,
     nodeTtlMs: 180_000,
     graceMs: 0,

@@ -102,7 +102,10 @@ export interface LobbyUpdate {
 
 export interface JoinedRoom {
   room: RoomSummary;
+  /** Every member, online or not: membership lasts until the member leaves or is kicked. */
   members: string[];
+  /** The members online now, anywhere in the cluster; `member_presence` tells what changes. */
+  online: string[];
   /** The room's current key: encrypt with this one. */
   key: RoomKey;
   /** The latest messages, oldest first. */
@@ -180,7 +183,8 @@ export interface ConversationRead {
   unread: number;
 }
 
-export type LeaveReason = "left" | "kicked" | "offline";
+/** Why a member left: they left (in any tab or device), or the owner kicked them. Going offline is not leaving. */
+export type LeaveReason = "left" | "kicked";
 
 /** One node's health, sampled every second (the /memory page charts these). */
 export interface NodeSample {
@@ -235,6 +239,7 @@ export const ClientEvent = {
   metricsSubscribe: "metrics_subscribe",
   lobbyUsers: "lobby_users",
   lobbyRooms: "lobby_rooms",
+  myRooms: "my_rooms",
 } as const satisfies Record<string, RequestName>;
 
 export const ServerEvent = {
@@ -243,6 +248,7 @@ export const ServerEvent = {
   lobbyCounts: "lobby_counts",
   memberJoined: "member_joined",
   memberLeft: "member_left",
+  memberPresence: "member_presence",
   roomKey: "room_key",
   roomDeleted: "room_deleted",
   kicked: "kicked",
@@ -283,6 +289,7 @@ export interface RequestAnswers {
   lobby_users: UserPage;
   /** Rooms in name order, like `lobby_users`; the socket is then sent their changes. */
   lobby_rooms: RoomPage;
+  my_rooms: { rooms: RoomSummary[] };
   create_room: { room: RoomSummary };
   join_room: JoinedRoom;
   leave_room: Done;
@@ -331,6 +338,8 @@ export interface ServerToClientEvents {
   lobby_counts: (counts: LobbyCountsUpdate) => void;
   member_joined: (event: { roomId: string; username: string }) => void;
   member_left: (event: { roomId: string; username: string; reason: LeaveReason }) => void;
+  /** A member came online (their first socket anywhere) or went offline (after the presence grace); to the room's sockets. */
+  member_presence: (event: { roomId: string; username: string; online: boolean }) => void;
   room_key: (event: { roomId: string; key: RoomKey }) => void;
   room_deleted: (event: { roomId: string; name: string }) => void;
   kicked: (event: { roomId: string; name: string; by: string }) => void;

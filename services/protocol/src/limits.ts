@@ -28,6 +28,8 @@ export const LobbyLimits = {
    * `pageSize` says so) when long names in many-byte letters would pass it.
    */
   snapshotBytesMax: 16_000,
+  /** Rooms `my_rooms` answers with at most: the user's rooms a client joins at every connection. */
+  myRoomsMax: 100,
   /** Users (and rooms) one socket follows the changes of, over the pages it asked for since its last search. */
   watchMax: 300,
   /** Characters of a search prefix. */

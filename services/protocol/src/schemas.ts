@@ -135,6 +135,7 @@ export const Requests = {
   lobby: { payload: EmptyPayload },
   lobby_users: { payload: LobbyPagePayload },
   lobby_rooms: { payload: LobbyPagePayload },
+  my_rooms: { payload: EmptyPayload },
   create_room: { payload: CreateRoomPayload },
   join_room: { payload: JoinRoomPayload },
   leave_room: { payload: RoomRefPayload },

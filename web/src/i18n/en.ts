@@ -75,7 +75,7 @@ export const en = {
   "room.joined": "{user} joined",
   "room.left": "{user} left",
   "room.kicked": "{user} was removed",
-  "room.wentOffline": "{user} went offline",
+  "room.memberOffline": "offline",
   "room.keyRotated": "The room key changed; new messages use the new key.",
   "room.empty": "No messages yet. Say hello!",
   "room.rtt": "{ms} ms",

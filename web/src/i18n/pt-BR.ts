@@ -77,7 +77,7 @@ export const ptBR: Messages = {
   "room.joined": "{user} entrou",
   "room.left": "{user} saiu",
   "room.kicked": "{user} foi removido",
-  "room.wentOffline": "{user} ficou offline",
+  "room.memberOffline": "offline",
   "room.keyRotated": "A chave da sala mudou; as novas mensagens usam a nova chave.",
   "room.empty": "Nenhuma mensagem ainda. Diga olá!",
   "room.rtt": "{ms} ms",

@@ -125,6 +125,7 @@ export class Chat {
     if (!answer.ok) return describeError(answer.error);
     const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
     room.setBanned(answer.banned);
+    room.setOnline(answer.online);
     for (const key of early.keys) room.addKey(key);
     for (const message of early.messages) room.receive(message, this.me);
     this.room?.outbox.close();
@@ -283,6 +284,7 @@ export class Chat {
       if (sameName(username, this.me)) this.sentToLobby(roomId, "room.youLeftElsewhere", { room: room.summary.name });
       else room.memberLeft(username, reason);
     });
+    socket.on("member_presence", ({ roomId, username, online }) => this.inRoom(roomId)?.memberPresence(username, online));
     socket.on("room_key", ({ roomId, key }) => {
       if (this.pendingJoin?.roomId === roomId) this.pendingJoin.keys.push(key);
       else this.inRoom(roomId)?.addKey(key);
@@ -457,6 +459,7 @@ export class Chat {
       if (answer.ok) {
         room.addKey(answer.key);
         room.setMembers(answer.members);
+        room.setOnline(answer.online);
         room.setBanned(answer.banned);
         room.receiveHistory(answer.history, answer.keys, this.me);
         await this.backfill(room, before);

@@ -4,7 +4,7 @@
  * them slightly out of order) and deduplicated by sequence number (the sender gets both its ack
  * and the room's echo).
  */
-import { nameKey, sameName, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
+import { nameKey, sameName, type LeaveReason, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 import { Outbox } from "./outbox.svelte.js";
@@ -32,7 +32,10 @@ const itemId = () => `i${++nextId}`;
 
 export class RoomSession {
   summary = $state<RoomSummary>() as RoomSummary;
+  /** Every member, online or not (membership lasts until they leave). */
   members = $state<string[]>([]);
+  /** Case-folded names of the members online now. */
+  online = $state<Record<string, true>>({});
   feed = $state<FeedItem[]>([]);
   /** case-folded username → who is typing and until when (ms). */
   typing = $state<Record<string, { name: string; until: number }>>({});
@@ -110,6 +113,26 @@ export class RoomSession {
     this.members = [...members].sort(byName);
   }
 
+  /** Who of the members is online, as a join answered (absent from an older server: everyone). */
+  setOnline(online: string[] | undefined): void {
+    this.online = Object.fromEntries((online ?? this.members).map((name) => [typingKey(name), true as const]));
+  }
+
+  isOnline(username: string): boolean {
+    return Object.hasOwn(this.online, typingKey(username));
+  }
+
+  /** A member came online or went offline (they stay a member either way). */
+  memberPresence(username: string, online: boolean): void {
+    const key = typingKey(username);
+    if (online) this.online = { ...this.online, [key]: true };
+    else {
+      const { [key]: _gone, ...rest } = this.online;
+      this.online = rest;
+      this.stopTyping(username);
+    }
+  }
+
   /** The barred users as a join answered them (absent from a server that bars no one: none). */
   setBanned(banned: string[] | undefined): void {
     this.banned = [...(banned ?? [])].sort(byName);
@@ -183,14 +206,14 @@ export class RoomSession {
     if (!this.members.some((member) => sameName(member, username))) {
       this.members = [...this.members, username].sort(byName);
     }
+    this.memberPresence(username, true);
     this.notice("room.joined", { user: username });
   }
 
-  memberLeft(username: string, reason: "left" | "kicked" | "offline"): void {
+  memberLeft(username: string, reason: LeaveReason): void {
     this.members = this.members.filter((member) => !sameName(member, username));
-    this.stopTyping(username);
-    const key = reason === "kicked" ? "room.kicked" : reason === "offline" ? "room.wentOffline" : "room.left";
-    this.notice(key, { user: username });
+    this.memberPresence(username, false);
+    this.notice(reason === "kicked" ? "room.kicked" : "room.left", { user: username });
   }
 
   startTyping(username: string, now = Date.now()): void {

@@ -11,9 +11,11 @@ export interface PresenceTrackerDeps {
   lobbyFeed: LobbyFeed;
   /** Called once per user who went offline cluster-wide, whichever node noticed. */
   onUserOffline(username: string): Promise<void>;
+  /** Called once per user who came online cluster-wide (their first socket anywhere), by the node that holds it. */
+  onUserOnline(username: string): Promise<void>;
   heartbeatIntervalMs: number;
   nodeTtlMs: number;
-  /** A user whose last socket closed is announced offline (and leaves their rooms) only after this. */
+  /** A user whose last socket closed is announced offline only after this. */
   graceMs: number;
   logger: Logger;
 }
@@ -114,7 +116,12 @@ export class PresenceTracker {
 
   private async register(username: string): Promise<void> {
     const online = await this.deps.presence.connect(this.deps.nodeId, username);
-    if (online) this.deps.lobbyFeed.userOnline(online.username, online.rev);
+    if (!online) return;
+    this.deps.lobbyFeed.userOnline(online.username, online.rev);
+    // Told in the background: a handshake does not wait for the user's rooms to hear it.
+    void this.deps.onUserOnline(online.username).catch((error: unknown) => {
+      this.deps.logger.warn({ event: "presence_online_notice_failed", user: online.username, err: (error as Error).message }, "could not tell a user's rooms they came online");
+    });
   }
 
   /** One heartbeat, then a sweep of dead nodes. Never overlaps itself; errors are logged. */

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { ErrorCode, type JoinedRoom, type LeaveReason, type RoomKey, type RoomSummary } from "@sala/protocol";
+import { ErrorCode, LobbyLimits, type JoinedRoom, type LeaveReason, type RoomKey, type RoomSummary } from "@sala/protocol";
 import type { PasswordHasher } from "../auth/passwords.js";
 import type { AttemptThrottle } from "../auth/throttle.js";
 import { checkRoomName, checkRoomPassword } from "../domain/names.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { MAX_BARRED_PER_ROOM, nameKey, oldestKept, type MembershipChange, type RoomRecord, type RoomStore, type UserStore } from "../stores/types.js";
+import { MAX_BARRED_PER_ROOM, nameKey, oldestKept, type LobbyStore, type MembershipChange, type RoomRecord, type RoomStore, type UserStore } from "../stores/types.js";
 import { keysFor, mintKey } from "./epoch-keys.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 import { readAsMember } from "./member-read.js";
@@ -13,6 +13,8 @@ import { SocketRooms, type SalaServer, type SalaSocket } from "./types.js";
 
 export interface RoomServiceDeps {
   rooms: RoomStore;
+  /** Who of a room's members is online (a join answers with it). */
+  lobby: Pick<LobbyStore, "onlineOf">;
   /** Kicks bar existing accounts only. */
   users: Pick<UserStore, "get">;
   io: SalaServer;
@@ -100,7 +102,7 @@ export class RoomService {
     const wasIn = socket.rooms.has(socketRoom);
     socket.join(socketRoom);
     if (!wasIn) await this.deps.subscriptionsApplied();
-    const { key, members, summary, history, banned } = await readAsMember(rooms, roomId, username, () => this.readJoined(roomId, room.owner, username)).catch(
+    const { key, members, online, summary, history, banned } = await readAsMember(rooms, roomId, username, () => this.readJoined(roomId, room.owner, username)).catch(
       (error: unknown) => {
         if (!wasIn) socket.leave(socketRoom);
         throw error;
@@ -113,7 +115,7 @@ export class RoomService {
     // A member reads the room's recent history, whoever was present when it was written: the
     // keys of those epochs come with it (docs/SECURITY.md).
     const keys = (await keysFor(rooms, roomId, history)).filter((older) => older.id !== key.id);
-    return { room: summary, members, key, history, keys: [...keys, key], banned };
+    return { room: summary, members, online, key, history, keys: [...keys, key], banned };
   }
 
   /**
@@ -158,12 +160,24 @@ export class RoomService {
       nameKey(owner) === nameKey(username) ? rooms.barred(roomId) : [],
     ]);
     if (!key || !summary) throw notFound();
-    return { key, members, summary, history, banned };
+    const { online } = await this.deps.lobby.onlineOf(members);
+    return { key, members, online, summary, history, banned };
+  }
+
+  /**
+   * The rooms the user is a member of (at most LobbyLimits.myRoomsMax, any of them when more), as
+   * the room shards say: the user's room index is derived, so each entry is checked.
+   */
+  async memberRooms(username: string): Promise<RoomSummary[]> {
+    const { rooms } = this.deps;
+    const ids = await rooms.roomsOf(username, LobbyLimits.myRoomsMax);
+    const member = await Promise.all(ids.map((id) => rooms.isMember(id, username)));
+    return rooms.summaries(ids.filter((_, i) => member[i]));
   }
 
   /** The user leaves (every tab of theirs); private rooms get a new key the leaver never sees. */
-  async leave(username: string, roomId: string, reason: "left" | "offline" = "left"): Promise<void> {
-    await this.departed(roomId, await this.deps.rooms.removeMember(roomId, username, Date.now()), reason);
+  async leave(username: string, roomId: string): Promise<void> {
+    await this.departed(roomId, await this.deps.rooms.removeMember(roomId, username, Date.now()), "left");
   }
 
   /**
@@ -267,10 +281,13 @@ export class RoomService {
     return kept;
   }
 
-  /** A user's last socket closed (or their node died): they leave every room they were in. */
-  async userWentOffline(username: string): Promise<void> {
+  /**
+   * A member came online or went offline (after the presence grace, or their node died): the
+   * sockets of each of their rooms are told. They stay a member: leaving is explicit.
+   */
+  async memberPresence(username: string, online: boolean): Promise<void> {
     const roomIds = await this.deps.rooms.roomsOf(username);
-    await Promise.all(roomIds.map((roomId) => this.leave(username, roomId, "offline")));
+    for (const roomId of roomIds) this.deps.io.to(SocketRooms.room(roomId)).emit("member_presence", { roomId, username, online });
   }
 
   private async ownedRoom(actor: string, roomId: string): Promise<RoomRecord> {

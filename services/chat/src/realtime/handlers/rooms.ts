@@ -8,9 +8,11 @@ export interface RoomHandlerDeps {
   lobbyViews: Pick<LobbyViews, "followOwnRoom" | "unfollowOwnRoom">;
 }
 
-export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
+export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "my_rooms" | "create_room" | "join_room" | "leave_room" | "delete_room" | "kick" | "unban" | "clear_history" | "set_retention"> {
   const { roomService } = deps;
   return {
+    /** The rooms to be back in: a client joins them at every connection (membership lasts until left). */
+    my_rooms: defineEvent("my_rooms", async (socket) => ({ rooms: await roomService.memberRooms(socket.data.username) })),
     create_room: defineEvent("create_room", async (socket, { name, password }) => ({
       room: await roomService.create(socket.data.username, name, password),
     })),
