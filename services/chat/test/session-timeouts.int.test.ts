@@ -35,12 +35,14 @@ describe("session timeouts", () => {
     const [serverSocket] = [...n2.node.io.of("/").sockets.values()].filter((s) => s.id === socket.id);
     expect(serverSocket?.conn.request).toBeNull();
     const disconnected = new Promise<number>((resolve) => socket.once("disconnect", () => resolve(Date.now())));
+    const told = new Promise((resolve) => socket.once("signed_out", resolve));
     await sleep(3200); // past the idle timeout, with no HTTP request in between
     expect(socket.connected).toBe(true);
     expect(await sessionStatus(n1, cookie)).toBe(200);
     const disconnectedAt = await disconnected;
     expect(disconnectedAt - loggedInAt).toBeGreaterThanOrEqual(5000);
     expect(disconnectedAt - loggedInAt).toBeLessThan(7500);
+    expect(await told).toEqual({ reason: "expired" }); // the page says why
     expect(await sessionStatus(n1, cookie)).toBe(401);
     await expectNoSessionRefused(n2, cookie);
   }, 15_000);
@@ -50,6 +52,7 @@ describe("session timeouts", () => {
     const socket = await connect(n2, cookie);
     let closed = false;
     socket.on("disconnect", () => (closed = true));
+    const told = new Promise((resolve) => socket.once("signed_out", resolve));
     // As if an operator ended the session while this node's subscriber connection was down: the
     // session is deleted from the store and no admin notice arrives.
     const sessionId = [...n2.node.io.of("/").sockets.values()].find((s) => s.id === socket.id)!.data.session.id;
@@ -60,6 +63,7 @@ describe("session timeouts", () => {
       redis.disconnect();
     }
     await eventually(() => closed, 3000, "the keeper closed the socket");
+    expect(await told).toEqual({ reason: "expired" });
     await expectNoSessionRefused(n2, cookie);
   }, 10_000);
 });

@@ -346,6 +346,104 @@ export function describeStoreContract(kind: string, makeStores: () => Promise<St
         }
       });
 
+      it("lets only a message's author, while a member, edit it or leave a tombstone, and every later reader sees it", async () => {
+        const r = room();
+        await createWithSender(r, { id: 1, key: key() });
+        await stores.rooms.admit(r.id, "Bob", null);
+        for (let i = 1; i <= 3; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, 100 + i), from: "Ana", msg: `m${i}` }, cap(10));
+        await stores.rooms.acceptMessage({ ...msg(r.id, 1, 104), from: "Bob", msg: "m4" }, cap(10));
+        const change = (seq: number, by: string, at: number, edit?: { keyId: number; msg: string }) =>
+          stores.rooms.changeMessage({ roomId: r.id, seq, by, at, ...(edit ? { edit } : {}) }, cap(10));
+        const before = await stores.rooms.history(r.id, { limit: 10 });
+
+        // Refused: someone else's, no such seq, not a member, no such room: nothing changes.
+        expect(await change(1, "bob", 200, { keyId: 1, msg: "bob's" })).toEqual({ refused: "forbidden" });
+        expect(await change(1, "bob", 200)).toEqual({ refused: "forbidden" });
+        expect(await change(9, "ana", 200, { keyId: 1, msg: "x" })).toEqual({ refused: "not_found" });
+        expect(await change(1, "cid", 200)).toEqual({ refused: "not_member" });
+        expect(await stores.rooms.changeMessage({ roomId: roomId(), seq: 1, by: "ana", at: 200 }, cap(10))).toEqual({ refused: "room" });
+        expect(await stores.rooms.history(r.id, { limit: 10 })).toEqual(before);
+
+        // The author (any case) edits: the new envelope and its time, for every page.
+        expect(await change(1, "ANA", 5000, { keyId: 1, msg: "e1" })).toEqual({ changed: true, editedAt: 5000 });
+        const edited = { roomId: r.id, seq: 1, from: "Ana", ts: 101, msg: "e1", editedAt: 5000 };
+        expect((await stores.rooms.history(r.id, { limit: 10 }))[0]).toEqual(edited);
+        expect(await stores.rooms.history(r.id, { afterSeq: 0, limit: 2 })).toEqual([edited, before[1]]);
+        expect(await stores.rooms.history(r.id, { beforeSeq: 3, limit: 2 })).toEqual([edited, before[1]]);
+        // Edited again by a node whose clock is behind: still later than the previous edit.
+        expect(await change(1, "ana", 4000, { keyId: 1, msg: "e1b" })).toEqual({ changed: true, editedAt: 5001 });
+
+        // A delete leaves a tombstone in its place; it cannot be edited or deleted again.
+        expect(await change(2, "ana", 6000)).toMatchObject({ changed: true });
+        const tombstone = { roomId: r.id, seq: 2, from: "Ana", ts: 102, msg: "", deleted: true };
+        expect(await stores.rooms.history(r.id, { limit: 10 })).toEqual([{ ...edited, msg: "e1b", editedAt: 5001 }, tombstone, before[2], before[3]]);
+        expect(await change(2, "ana", 6001, { keyId: 1, msg: "back" })).toEqual({ refused: "not_found" });
+        expect(await change(2, "ana", 6001)).toEqual({ refused: "not_found" });
+        expect(await change(1, "ana", 6002)).toMatchObject({ changed: true }); // an edited message may be deleted
+
+        // An edit must be under the current key (a delete needs none); a member kicked may change nothing.
+        await stores.rooms.rotateKey(r.id, key());
+        expect(await change(3, "ana", 7000, { keyId: 1, msg: "stale" })).toEqual({ staleKey: 2 });
+        expect(await change(3, "ana", 7000, { keyId: 2, msg: "e3" })).toEqual({ changed: true, editedAt: 7000 });
+        await stores.rooms.bar(r.id, "bob", 7001);
+        expect(await change(4, "bob", 7002)).toEqual({ refused: "not_member" });
+        expect((await stores.rooms.history(r.id, { limit: 10 })).map((m) => [m.seq, m.msg, m.deleted ?? false])).toEqual([
+          [1, "", true],
+          [2, "", true],
+          [3, "e3", false],
+          [4, "m4", false],
+        ]);
+      });
+
+      it("pages edited, deleted and untouched messages together, in order, both ways", async () => {
+        const r = room();
+        await createWithSender(r, { id: 1, key: key() });
+        for (let i = 1; i <= 12; i++) await stores.rooms.acceptMessage({ ...msg(r.id, 1, i), msg: `m${i}` }, cap(100));
+        for (const seq of [2, 3, 7, 12]) await stores.rooms.changeMessage({ roomId: r.id, seq, by: "ana", at: 50, edit: { keyId: 1, msg: `e${seq}` } }, cap(100));
+        for (const seq of [5, 8, 11]) await stores.rooms.changeMessage({ roomId: r.id, seq, by: "ana", at: 60 }, cap(100));
+        const shown = (seq: number) => ([2, 3, 7, 12].includes(seq) ? `e${seq}` : [5, 8, 11].includes(seq) ? "" : `m${seq}`);
+        const page = async (query: { afterSeq?: number; beforeSeq?: number; limit: number }) =>
+          (await stores.rooms.history(r.id, query)).map((m) => `${m.seq}:${m.msg}`);
+        const expected = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${from + i}:${shown(from + i)}`);
+        expect(await page({ limit: 3 })).toEqual(expected(10, 12));
+        expect(await page({ limit: 100 })).toEqual(expected(1, 12));
+        expect(await page({ beforeSeq: 10, limit: 4 })).toEqual(expected(6, 9));
+        expect(await page({ beforeSeq: 3, limit: 4 })).toEqual(expected(1, 2));
+        expect(await page({ afterSeq: 0, limit: 4 })).toEqual(expected(1, 4));
+        expect(await page({ afterSeq: 4, limit: 4 })).toEqual(expected(5, 8));
+        expect(await page({ afterSeq: 10, limit: 4 })).toEqual(expected(11, 12));
+      });
+
+      it("keeps edits and tombstones within the history's limits: count, retention, age, and a clear", async () => {
+        const r = room();
+        await createWithSender(r, { id: 1, key: key() });
+        const edit = (seq: number, at: number, maxAgeMs = 0) => stores.rooms.changeMessage({ roomId: r.id, seq, by: "ana", at, edit: { keyId: 1, msg: `e${seq}` } }, { maxAgeMs });
+        for (let i = 1; i <= 5; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(5));
+        await edit(1, 10);
+        await stores.rooms.changeMessage({ roomId: r.id, seq: 2, by: "ana", at: 11 }, cap(5));
+        await edit(4, 12);
+        for (let i = 6; i <= 8; i++) await stores.rooms.acceptMessage(msg(r.id, 1, i), cap(5));
+        // The latest 5 seqs stay, whether edited or not.
+        expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => [m.seq, m.msg])).toEqual([[4, "e4"], [5, "v1.x"], [6, "v1.x"], [7, "v1.x"], [8, "v1.x"]]);
+        expect(await edit(1, 13)).toEqual({ refused: "not_found" });
+        await edit(7, 14);
+        await stores.rooms.setRetention(r.id, 2);
+        expect((await stores.rooms.history(r.id, { limit: 100 })).map((m) => [m.seq, m.msg])).toEqual([[7, "e7"], [8, "v1.x"]]);
+        await stores.rooms.clearHistory(r.id);
+        expect(await stores.rooms.history(r.id, { limit: 100 })).toEqual([]);
+        expect(await edit(8, 15)).toEqual({ refused: "not_found" });
+
+        // By age: a message past the cap cannot be changed, and its edit goes with the next write.
+        const aged = room();
+        await createWithSender(aged, { id: 1, key: key() });
+        const month = cap(100, 30 * DAY);
+        for (let day = 1; day <= 3; day++) await stores.rooms.acceptMessage(msg(aged.id, 1, day * DAY), month);
+        await stores.rooms.changeMessage({ roomId: aged.id, seq: 1, by: "ana", at: 3 * DAY, edit: { keyId: 1, msg: "e1" } }, month);
+        expect(await stores.rooms.changeMessage({ roomId: aged.id, seq: 1, by: "ana", at: 32 * DAY }, month)).toEqual({ refused: "not_found" });
+        await stores.rooms.acceptMessage(msg(aged.id, 1, 32 * DAY), month); // keeps day 2 on
+        expect((await stores.rooms.history(aged.id, { limit: 100 })).map((m) => m.seq)).toEqual([2, 3, 4]);
+      });
+
       it("finds keys by id", async () => {
         const r = room();
         const first = { id: 1, key: key() };

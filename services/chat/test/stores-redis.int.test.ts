@@ -95,7 +95,7 @@ describe.each(targets)("redis room store with an announcer ($target)", ({ redis,
     expect(await redis.zcard(keys.roomMessageIdExpiry(roomId))).toBe(1);
   });
 
-  it("deletes a room's remembered message ids, bars and idle mark with the room (no key of it is left)", async () => {
+  it("deletes a room's remembered message ids, bars, edits and idle mark with the room (no key of it is left)", async () => {
     const keys = new RedisKeys(uniquePrefix("room-delete"));
     const stores = createRedisStores(redis, keys, { messageIdWindowSec: 600 });
     const roomId = randomBytes(12).toString("base64url");
@@ -105,6 +105,12 @@ describe.each(targets)("redis room store with an announcer ($target)", ({ redis,
       await stores.rooms.acceptMessage({ roomId, keyId: 1, from: "ana", ts: Date.now(), msg: "v1.1.m", clientId: `message-${i}` }, { maxMessages: 100, maxAgeMs: 0 });
     }
     await stores.rooms.bar(roomId, "bob", Date.now());
+    await stores.rooms.changeMessage({ roomId, seq: 1, by: "ana", at: Date.now(), edit: { keyId: 1, msg: "v1.1.e" } }, { maxAgeMs: 0 });
+    await stores.rooms.changeMessage({ roomId, seq: 2, by: "ana", at: Date.now() }, { maxAgeMs: 0 });
+    expect(await redis.zcard(keys.roomEdits(roomId))).toBe(2);
+    // The replaced and the deleted envelopes are gone from storage, not just hidden.
+    expect(await redis.xrange(keys.roomHistory(roomId), "1-0", "2-0")).toEqual([]);
+    expect(await redis.xlen(keys.roomHistory(roomId))).toBe(3);
     const roomKeys = async () => {
       const found: string[] = [];
       for await (const key of scanKeys(redis, `${keys.prefix}:{room:${roomId}}:*`)) found.push(key);

@@ -129,8 +129,22 @@ export interface RoomMessage {
   from: string;
   /** Server time (ms since epoch) when the message was accepted. */
   ts: number;
-  /** The ciphertext envelope, exactly as the sender produced it. */
+  /** The ciphertext envelope, exactly as the sender produced it (its latest edit); "" once deleted. */
   msg: string;
+  /** Server time (ms) of the author's latest edit (`edit_message`); absent: never edited. */
+  editedAt?: number;
+  /** The author deleted it (`delete_message`): a tombstone that keeps its seq, from and ts; `msg` is "". */
+  deleted?: true;
+}
+
+/** To a room's sockets: the author replaced a message's envelope (under the room's current key). */
+export interface MessageEdited {
+  roomId: string;
+  seq: number;
+  /** The new envelope. */
+  msg: string;
+  /** Server time of this edit; it grows with every edit of the message: keep the edit with the largest. */
+  editedAt: number;
 }
 
 /** One message of a 1-to-1 conversation (docs/PROTOCOL.md section 7). */
@@ -227,6 +241,8 @@ export const ClientEvent = {
   kick: "kick",
   unban: "unban",
   text: "text",
+  editMessage: "edit_message",
+  deleteMessage: "delete_message",
   privateMessage: "private_message",
   openConversation: "open_conversation",
   conversations: "conversations",
@@ -254,6 +270,8 @@ export const ServerEvent = {
   kicked: "kicked",
   banChanged: "ban_changed",
   text: "text",
+  messageEdited: "message_edited",
+  messageDeleted: "message_deleted",
   privateMessage: "private_message",
   conversationRead: "conversation_read",
   typing: "typing",
@@ -266,9 +284,10 @@ export const ServerEvent = {
  * Why a session ended from elsewhere: an operator locked or deleted the account, revoked its
  * sessions or reset its password; the user changed their password in another session (which
  * ends their other sessions) or deleted the account; the session was logged out in another tab
- * (`logged_out`), or another tab of the same browser logged in over it (`logged_in_again`).
+ * (`logged_out`), or another tab of the same browser logged in over it (`logged_in_again`); or it
+ * expired (`expired`: its absolute lifetime ran out, or it idled out of the session store).
  */
-export type SignOutReason = "locked" | "deleted" | "sessions_revoked" | "password_reset" | "password_changed" | "logged_out" | "logged_in_again";
+export type SignOutReason = "locked" | "deleted" | "sessions_revoked" | "password_reset" | "password_changed" | "logged_out" | "logged_in_again" | "expired";
 
 /** What a request answers when it has nothing to tell but that it was done. */
 export type Done = Record<never, never>;
@@ -299,6 +318,10 @@ export interface RequestAnswers {
   /** Owner only: lifts a kick's bar (answers ok when the user was not barred). */
   unban: Done;
   text: { seq: number; ts: number };
+  /** The author only, while a member: replaces the message's envelope for everyone (`message_edited`). */
+  edit_message: { editedAt: number };
+  /** The author only, while a member: leaves a tombstone in its place for everyone (`message_deleted`). */
+  delete_message: Done;
   history: HistoryPage;
   /** Owner only: delete the room's stored messages. */
   clear_history: Done;
@@ -346,6 +369,10 @@ export interface ServerToClientEvents {
   /** To every socket of the room's owner: `username` was barred (kick) or let back in (unban). */
   ban_changed: (event: { roomId: string; username: string; banned: boolean }) => void;
   text: (message: RoomMessage) => void;
+  /** To the room's sockets: a message was edited by its author; ignore a seq you do not hold. */
+  message_edited: (event: MessageEdited) => void;
+  /** To the room's sockets: a message was deleted by its author (show it as deleted; it stays deleted). */
+  message_deleted: (event: { roomId: string; seq: number }) => void;
   private_message: (whisper: Whisper) => void;
   conversation_read: (event: ConversationRead) => void;
   typing: (event: { roomId: string; username: string }) => void;

@@ -80,6 +80,12 @@ export const KickPayload = strict({ roomId: RoomId, username: Username });
 
 export const TextPayload = strict({ roomId: RoomId, msg: Envelope, id: Type.Optional(MessageId) });
 
+/** The author edits room message `seq`: a new envelope under the room's current key (scope: the room id). */
+export const EditMessagePayload = strict({ roomId: RoomId, seq: Seq(1), msg: Envelope });
+
+/** The author deletes room message `seq`. */
+export const DeleteMessagePayload = strict({ roomId: RoomId, seq: Seq(1) });
+
 export const RetentionPayload = strict({
   roomId: RoomId,
   /** Messages this room keeps (at most the server's HISTORY_MAX; 0 keeps none). */
@@ -143,6 +149,8 @@ export const Requests = {
   kick: { payload: KickPayload },
   unban: { payload: KickPayload },
   text: { payload: TextPayload },
+  edit_message: { payload: EditMessagePayload },
+  delete_message: { payload: DeleteMessagePayload },
   history: { payload: HistoryPayload },
   clear_history: { payload: RoomRefPayload },
   set_retention: { payload: RetentionPayload },
@@ -169,6 +177,8 @@ export type JoinRoomPayload = Static<typeof JoinRoomPayload>;
 export type RoomRefPayload = Static<typeof RoomRefPayload>;
 export type KickPayload = Static<typeof KickPayload>;
 export type TextPayload = Static<typeof TextPayload>;
+export type EditMessagePayload = Static<typeof EditMessagePayload>;
+export type DeleteMessagePayload = Static<typeof DeleteMessagePayload>;
 export type HistoryPayload = Static<typeof HistoryPayload>;
 export type RetentionPayload = Static<typeof RetentionPayload>;
 export type PrivateMessagePayload = Static<typeof PrivateMessagePayload>;

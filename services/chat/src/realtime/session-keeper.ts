@@ -1,6 +1,6 @@
 import type { Logger } from "../logger.js";
 import type { Sessions } from "../http/session.js";
-import type { SalaServer } from "./types.js";
+import type { SalaServer, SalaSocket } from "./types.js";
 
 /**
  * Sessions expire after the idle timeout unless something renews them. An open chat tab is not
@@ -48,7 +48,7 @@ export class SessionKeeper {
     for (const socket of this.io.of("/").sockets.values()) {
       const { id: sessionId, loginAt, cookie } = socket.data.session;
       if (now - loginAt > this.absoluteMs) {
-        socket.disconnect(true);
+        endSocket(socket);
         continue;
       }
       if (renewed.has(sessionId)) continue;
@@ -73,9 +73,15 @@ export class SessionKeeper {
     let closed = 0;
     for (const socket of this.io.of("/").sockets.values()) {
       if (socket.data.session.id !== sessionId) continue;
-      socket.disconnect(true);
+      endSocket(socket);
       closed += 1;
     }
     if (closed > 0) this.logger.info({ event: "session_gone_sockets_closed", sockets: closed }, "closed sockets whose session is no longer in the store");
   }
+}
+
+/** Tells the socket its session expired (the page says so), then closes it. */
+function endSocket(socket: SalaSocket): void {
+  socket.emit("signed_out", { reason: "expired" });
+  socket.disconnect(true);
 }

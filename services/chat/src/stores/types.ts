@@ -219,9 +219,18 @@ export interface RoomStore {
    * (`duplicate`), and is not stored twice. null: no such room.
    */
   acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null>;
+  /**
+   * The author's edit or delete of stored message `seq`, decided in one atomic step: the room
+   * exists, `by` is a member, the message is stored (not trimmed, past the age cap or deleted), `by`
+   * sent it, and an edit's key id is the room's current key. An edit replaces the envelope and
+   * stamps `editedAt` (the change's `at`, or just after the message's previous edit); a delete
+   * leaves a tombstone (`deleted`, no envelope) in its place. Either is final for every later
+   * reader of the history; anything refused changes nothing.
+   */
+  changeMessage(change: MessageChange, cap: Pick<HistoryCap, "maxAgeMs">): Promise<MessageChangeResult>;
   /** Stored messages, oldest first: the latest, those after a seq, or those before one. */
   history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]>;
-  /** Deletes the room's stored messages (numbering goes on). */
+  /** Deletes the room's stored messages, their edits and tombstones (numbering goes on). */
   clearHistory(roomId: string): Promise<void>;
   /** How many messages this room keeps (its own setting; the server cap still applies). */
   setRetention(roomId: string, maxMessages: number): Promise<void>;
@@ -270,8 +279,34 @@ export interface StoredMessage {
   seq: number;
   from: string;
   ts: number;
+  /** "" once deleted. */
   msg: string;
+  /** When its author last edited it (ms). */
+  editedAt?: number;
+  /** Its author deleted it: a tombstone. */
+  deleted?: true;
 }
+
+/** An author's change to a stored room message: with `edit`, a new envelope; without, a delete. */
+export interface MessageChange {
+  roomId: string;
+  seq: number;
+  /** Who asks (display or any case): only the message's sender may change it. */
+  by: string;
+  /** Server time of the change (ms). */
+  at: number;
+  edit?: { keyId: number; msg: string };
+}
+
+/**
+ * What a change answers: done (with the edit's time), refused (no such `room`, `by` is
+ * `not_member`, the message is `not_found` — never stored, trimmed, expired, cleared or deleted —
+ * or `forbidden`: someone else's), or `staleKey`: an edit under a key that is not the current one.
+ */
+export type MessageChangeResult =
+  | { changed: true; editedAt: number }
+  | { refused: "room" | "not_member" | "not_found" | "forbidden" }
+  | { staleKey: number };
 
 export type AcceptResult = AcceptedMessage | { staleKey: number };
 

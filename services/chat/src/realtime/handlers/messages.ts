@@ -1,7 +1,7 @@
 import { ErrorCode, parseEnvelope } from "@sala/protocol";
 import type { TextPayload } from "@sala/protocol/schemas";
 import { AppError } from "../../errors.js";
-import type { HistoryCap, RoomStore } from "../../stores/types.js";
+import type { HistoryCap, MessageChange, RoomStore } from "../../stores/types.js";
 import { keysFor } from "../epoch-keys.js";
 import { pageQuery } from "../history-page.js";
 import { readAsMember } from "../member-read.js";
@@ -34,8 +34,16 @@ async function inJoinedRoom<T>(socket: SalaSocket, roomId: string, run: () => Pr
   }
 }
 
-/** Room messages (`text`), their history and typing signals (whispers: conversations.ts). */
-export function messageHandlers(deps: MessageDeps): Pick<EventTable, "text" | "history" | "typing"> {
+/** What a refused edit or delete answers. */
+const refusals = {
+  room: () => new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room"),
+  not_member: notMember,
+  not_found: () => new AppError(ErrorCode.NOT_FOUND, "No such message (deleted, cleared or past the history's limits)"),
+  forbidden: () => new AppError(ErrorCode.FORBIDDEN, "Only its author can change a message"),
+} as const;
+
+/** Room messages (`text`), their edits and deletes, their history and typing signals (whispers: conversations.ts). */
+export function messageHandlers(deps: MessageDeps): Pick<EventTable, "text" | "edit_message" | "delete_message" | "history" | "typing"> {
   /**
    * Relays a ciphertext envelope to the room on every node. The server never decrypts: it checks
    * the envelope's shape (schema) and that its key id is the room's current key, numbers it, and
@@ -62,8 +70,44 @@ export function messageHandlers(deps: MessageDeps): Pick<EventTable, "text" | "h
     return { seq: accepted.seq, ts: accepted.ts };
   }
 
+  /**
+   * The author's edit or delete of a stored message. Who may is the store's decision, in the step
+   * that changes it (author, member, message still stored, current key): not the socket's rooms.
+   * An edited envelope must be under the room's current key, as a new message must: after a
+   * rotation (a kick), the old key may be in the hands of someone who must not read what is
+   * written since, and an edit is written since. → the edit's time.
+   */
+  async function changeMessage(socket: SalaSocket, change: Omit<MessageChange, "by" | "at">): Promise<number> {
+    const result = await deps.rooms.changeMessage({ ...change, by: socket.data.username, at: Date.now() }, deps.historyCap);
+    if ("refused" in result) throw refusals[result.refused]();
+    if ("staleKey" in result) throw new AppError(ErrorCode.STALE_KEY, `The room's key is now ${result.staleKey}; re-encrypt with it`);
+    return result.editedAt;
+  }
+
   return {
     text: defineEvent("text", (socket, payload) => inJoinedRoom(socket, payload.roomId, () => acceptText(socket, payload))),
+
+    /**
+     * Sent on the room's channel like `text` (the sharded adapter publishes to the room's channel,
+     * after the message itself): every node's sockets in the room get it; receivers keep the edit
+     * with the largest editedAt, so two edits racing from two tabs end the same everywhere.
+     */
+    edit_message: defineEvent("edit_message", (socket, { roomId, seq, msg }) =>
+      inJoinedRoom(socket, roomId, async () => {
+        const editedAt = await changeMessage(socket, { roomId, seq, edit: { keyId: parseEnvelope(msg)?.keyId ?? 0, msg } });
+        socket.nsp.to(SocketRooms.room(roomId)).emit("message_edited", { roomId, seq, msg, editedAt });
+        return { editedAt };
+      }),
+    ),
+
+    /** A delete is final: a later edit or delete of the seq is NOT_FOUND. */
+    delete_message: defineEvent("delete_message", (socket, { roomId, seq }) =>
+      inJoinedRoom(socket, roomId, async () => {
+        await changeMessage(socket, { roomId, seq });
+        socket.nsp.to(SocketRooms.room(roomId)).emit("message_deleted", { roomId, seq });
+        return {};
+      }),
+    ),
 
     /** Stored messages of a room the socket is in: backfill after a reconnect, or paging back. */
     history: defineEvent("history", (socket, { roomId, ...paging }) =>

@@ -1,5 +1,13 @@
 import type { RoomKey } from "@sala/protocol";
-import { nameKey, oldestKept, type AcceptedMessage, type HistoryCap, type HistoryQuery, type StoredMessage as LoggedMessage } from "../types.js";
+import {
+  nameKey,
+  oldestKept,
+  type AcceptedMessage,
+  type HistoryCap,
+  type HistoryQuery,
+  type MessageChangeResult,
+  type StoredMessage as LoggedMessage,
+} from "../types.js";
 
 /**
  * A numbered, capped message history in memory (a room's or a conversation's): the same rules as
@@ -44,6 +52,27 @@ export class MessageLog {
     if (query.afterSeq !== undefined) return live.filter((m) => m.seq > query.afterSeq!).slice(0, query.limit);
     const older = query.beforeSeq !== undefined ? live.filter((m) => m.seq < query.beforeSeq!) : live;
     return older.slice(Math.max(0, older.length - query.limit));
+  }
+
+  /**
+   * The author's edit (`edit`: the new envelope, or the current key id when the edit's is stale) or
+   * delete of entry `seq`, as the Redis edits (stores/redis/message-edits.ts) do it: only a stored,
+   * live (ts from `notBefore` on), undeleted entry that `by` sent. The entry changes in place, so
+   * it is trimmed and cleared with the others.
+   */
+  amend(seq: number, by: string, at: number, notBefore: number, edit?: { msg: string } | { staleKey: number }): MessageChangeResult {
+    const entry = this.entries.find((candidate) => candidate.seq === seq);
+    if (!entry || entry.deleted || entry.ts < notBefore) return { refused: "not_found" };
+    if (nameKey(entry.from) !== nameKey(by)) return { refused: "forbidden" };
+    if (edit && "staleKey" in edit) return { staleKey: edit.staleKey };
+    // Later than the previous edit even if the clock went back: receivers keep the latest.
+    const editedAt = Math.max(at, (entry.editedAt ?? 0) + 1);
+    if (edit) Object.assign(entry, { msg: edit.msg, editedAt });
+    else {
+      Object.assign(entry, { msg: "", deleted: true });
+      delete entry.editedAt;
+    }
+    return { changed: true, editedAt };
   }
 
   clear(): void {

@@ -2,12 +2,15 @@ import { byActivity, compareNameKeys, type RoomKey, type RoomMessage, type RoomS
 import {
   MAX_BARRED_PER_ROOM,
   nameKey,
+  oldestKept,
   type Admission,
   type Barring,
   type HistoryCap,
   type HistoryQuery,
   type IncomingMessage,
   type MembershipChange,
+  type MessageChange,
+  type MessageChangeResult,
   type RoomAcceptResult,
   type RoomCreation,
   type RoomRecord,
@@ -211,6 +214,15 @@ export class MemoryRoomStore implements RoomStore {
     if (message.keyId !== state.currentKeyId) return { staleKey: state.currentKeyId };
     const maxMessages = Math.min(cap.maxMessages, state.retention ?? cap.maxMessages);
     return state.log.append({ from, ts, msg }, { ...cap, maxMessages }, clientId);
+  }
+
+  async changeMessage(change: MessageChange, cap: Pick<HistoryCap, "maxAgeMs">): Promise<MessageChangeResult> {
+    const state = this.rooms.get(change.roomId);
+    if (!state) return { refused: "room" };
+    if (!state.members.has(nameKey(change.by))) return { refused: "not_member" };
+    const { edit } = change;
+    const amendment = edit && (edit.keyId === state.currentKeyId ? { msg: edit.msg } : { staleKey: state.currentKeyId });
+    return state.log.amend(change.seq, change.by, change.at, oldestKept(cap, change.at), amendment);
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {

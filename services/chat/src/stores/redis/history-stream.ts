@@ -20,6 +20,7 @@
  */
 import type { RedisClient } from "../../redis.js";
 import type { RoomKey } from "@sala/protocol";
+import { mergePage, parseEdit } from "./message-edits.js";
 import { nameKey, type AcceptResult, type HistoryQuery, type StoredMessage as LoggedMessage } from "../types.js";
 
 /** Lua: `trimByAge(key, cutoff)` removes head entries whose ts is before cutoff (0: no age cap). */
@@ -151,28 +152,46 @@ export function acceptResult(result: unknown, ts: number, announced = false): Ac
   return { seq: answer[1], ts, duplicate: false, announced };
 }
 
-/** Reads pages of history streams, never returning entries past the age cap. */
+/**
+ * Reads pages of history streams, never returning entries past the age cap. With an edits key (a
+ * room's: message-edits.ts), each page is the stream's entries and the edited or deleted messages
+ * in the same range, read together in one MULTI (an edit moves a message from one to the other)
+ * and merged by seq.
+ */
 export class HistoryReader {
   constructor(private readonly redis: RedisClient) {}
 
-  async read(key: string, query: HistoryQuery): Promise<LoggedMessage[]> {
+  async read(key: string, query: HistoryQuery, editsKey?: string): Promise<LoggedMessage[]> {
     const notBefore = query.notBefore ?? 0;
     const live = (entries: LoggedMessage[]) => entries.filter((entry) => entry.ts >= notBefore);
-    const count = String(query.limit);
     if (query.afterSeq === undefined) {
-      const end = query.beforeSeq !== undefined ? `(${query.beforeSeq}-0` : "+";
-      return live(parse(await this.redis.xrevrange(key, end, "-", "COUNT", count)).reverse());
+      const latest = await this.page(key, editsKey, "desc", query.beforeSeq, query.limit);
+      return live(latest.reverse());
     }
     // Forwards, expired entries not yet trimmed come first: skip past them (bounded).
     let after = query.afterSeq;
     const found: LoggedMessage[] = [];
     for (let page = 0; page < 10 && found.length < query.limit; page++) {
-      const entries = parse(await this.redis.xrange(key, `(${after}-0`, "+", "COUNT", count));
+      const entries = await this.page(key, editsKey, "asc", after, query.limit);
       found.push(...live(entries));
       if (entries.length < query.limit) break;
       after = entries.at(-1)!.seq;
     }
     return found.slice(0, query.limit);
+  }
+
+  /** The first `limit` messages past seq `from` (exclusive; none: from the end) in `direction`. */
+  private async page(key: string, editsKey: string | undefined, direction: "asc" | "desc", from: number | undefined, limit: number): Promise<LoggedMessage[]> {
+    const count = String(limit);
+    const [start, end] = direction === "asc" ? [`(${from ?? 0}-0`, "+"] : [from !== undefined ? `(${from}-0` : "+", "-"];
+    if (!editsKey) return parse(await (direction === "asc" ? this.redis.xrange(key, start, end, "COUNT", count) : this.redis.xrevrange(key, start, end, "COUNT", count)));
+    const transaction = this.redis.multi();
+    if (direction === "asc") transaction.xrange(key, start, end, "COUNT", count).zrangebyscore(editsKey, `(${from ?? 0}`, "+inf", "LIMIT", 0, limit);
+    else transaction.xrevrange(key, start, end, "COUNT", count).zrevrangebyscore(editsKey, from !== undefined ? `(${from}` : "+inf", "-inf", "LIMIT", 0, limit);
+    const [[streamError, entries] = [null, []], [editsError, edits] = [null, []]] = ((await transaction.exec()) ?? []) as Array<[Error | null, unknown]>;
+    if (streamError || editsError) throw streamError ?? editsError;
+    const changed = (edits as string[]).flatMap((member) => parseEdit(member) ?? []);
+    return mergePage(parse(entries as Array<[string, string[]]>), changed, direction, limit);
   }
 }
 

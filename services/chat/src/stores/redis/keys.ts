@@ -121,6 +121,13 @@ export class RedisKeys {
   roomHistory(id: string): string {
     return `${this.prefix}:{room:${id}}:history`;
   }
+  /**
+   * Sorted set by seq: the room's edited and deleted messages, each moved out of roomHistory whole
+   * (`<seq>|<ts>|<editedAt>|e|<from>|<envelope>`, or `...|d|<from>|` for a tombstone; message-edits.ts).
+   */
+  roomEdits(id: string): string {
+    return `${this.prefix}:{room:${id}}:edits`;
+  }
   /** Hash: case-folded name → display name of each user the owner barred (kick, until unban). */
   roomBarred(id: string): string {
     return `${this.prefix}:{room:${id}}:barred`;

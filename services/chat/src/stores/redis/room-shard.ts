@@ -7,9 +7,10 @@
  */
 import type { RoomKey } from "@sala/protocol";
 import type { RedisClient } from "../../redis.js";
-import type { RoomRecord } from "../types.js";
+import { nameKey, type MessageChange, type MessageChangeResult, type RoomRecord } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { ACCEPT_MESSAGE_LUA } from "./history-stream.js";
+import { MessageEditScripts, TRIM_EDITS_LUA } from "./message-edits.js";
 import { defineScript, type Script } from "./script.js";
 
 // KEYS: meta, keys. ARGV: id, name, nameKey, owner, passwordHash ('' = public), createdAt, keyId,
@@ -56,7 +57,7 @@ local count = redis.call('HLEN', KEYS[2])
 if count == 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'emptySince', ARGV[3]) end
 return {1, count, stored}`;
 
-// KEYS: meta, keys, members, history, barred, message ids, their expiry. ARGV: idleBefore ('' =
+// KEYS: meta, keys, members, history, barred, message ids, their expiry, edits. ARGV: idleBefore ('' =
 // delete whatever its state), now.
 // → {'gone'} | {'busy'} (has members) | {'young', emptySince} | {'deleted', nameKey, skeleton,
 // owner, member key, member display name, ...}. A room without an emptySince (made before it was
@@ -75,7 +76,7 @@ end
 local out = {'deleted', meta[1], meta[3] or '', meta[2]}
 local members = redis.call('HGETALL', KEYS[3])
 for i = 1, #members do out[#out + 1] = members[i] end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return out`;
 
 // KEYS: meta, keys. → {keyId, key} or nil
@@ -92,20 +93,23 @@ redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
 // KEYS: meta, history, message ids, their expiry, members, announcement channel (with no
-// announcement: any key of the room, as every key of a script must share its slot). ARGV: see
-// acceptArgs (history-stream.ts), the announcement's head ('' = none) and tail, the sender's name
-// key. Only a member may post ({3}: not a member), checked in the same step as the numbering, so a
-// message sent a moment after a kick is refused. A new message is published as head .. seq .. tail
-// in the same step (see realtime/room-announcer.ts); the channel shares the room's hash tag, so on
-// a Redis Cluster it lives on the room's shard.
+// announcement: any key of the room, as every key of a script must share its slot), edits. ARGV:
+// see acceptArgs (history-stream.ts), the announcement's head ('' = none) and tail, the sender's
+// name key. Only a member may post ({3}: not a member), checked in the same step as the numbering,
+// so a message sent a moment after a kick is refused. A new message is published as head .. seq
+// .. tail in the same step (see realtime/room-announcer.ts); the channel shares the room's hash
+// tag, so on a Redis Cluster it lives on the room's shard. A room with edited or deleted messages
+// has them trimmed with the history (message-edits.ts); a room without pays one EXISTS.
 export const ACCEPT_MESSAGE = `${ACCEPT_MESSAGE_LUA}
+${TRIM_EDITS_LUA}
 if redis.call('HEXISTS', KEYS[5], ARGV[12]) == 0 then
   if redis.call('EXISTS', KEYS[1]) == 0 then return false end
   return {3}
 end
 local result = acceptMessage(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV)
-if result and result[1] == 1 and ARGV[10] ~= '' then
-  redis.call('SPUBLISH', KEYS[6], ARGV[10] .. string.format('%d', result[2]) .. ARGV[11])
+if result and result[1] == 1 then
+  if redis.call('EXISTS', KEYS[7]) == 1 then trimEdits(KEYS[1], KEYS[2], KEYS[7], result[2], tonumber(ARGV[5]), tonumber(ARGV[7])) end
+  if ARGV[10] ~= '' then redis.call('SPUBLISH', KEYS[6], ARGV[10] .. string.format('%d', result[2]) .. ARGV[11]) end
 end
 return result`;
 
@@ -125,6 +129,8 @@ export class RoomShard {
   private readonly deleteScript: Script;
   private readonly currentKeyScript: Script;
   private readonly rotateKeyScript: Script;
+  private readonly changeMessageScript: Script;
+  private readonly retainScript: Script;
   readonly acceptScript: Script;
 
   constructor(
@@ -134,16 +140,18 @@ export class RoomShard {
     this.writeScript = defineScript(redis, "salaRoomWrite", 2, WRITE);
     this.admitScript = defineScript(redis, "salaRoomAdmit", 3, ADMIT);
     this.removeScript = defineScript(redis, "salaRoomRemove", 3, REMOVE);
-    this.deleteScript = defineScript(redis, "salaRoomDelete", 7, DELETE);
+    this.deleteScript = defineScript(redis, "salaRoomDelete", 8, DELETE);
     this.currentKeyScript = defineScript(redis, "salaRoomCurrentKey", 2, CURRENT_KEY);
     this.rotateKeyScript = defineScript(redis, "salaRoomRotateKey", 2, ROTATE_KEY);
-    this.acceptScript = defineScript(redis, "salaRoomAcceptMessage", 6, ACCEPT_MESSAGE);
+    this.acceptScript = defineScript(redis, "salaRoomAcceptMessage", 7, ACCEPT_MESSAGE);
+    this.changeMessageScript = defineScript(redis, "salaRoomChangeMessage", 4, MessageEditScripts.CHANGE_MESSAGE);
+    this.retainScript = defineScript(redis, "salaRoomRetain", 3, MessageEditScripts.RETAIN);
   }
 
   /** Every key of the room, for deleting it whole. */
   allKeys(id: string): string[] {
     const k = this.keys;
-    return [k.roomMeta(id), k.roomKeys(id), k.roomMembers(id), k.roomHistory(id), k.roomBarred(id), k.roomMessageIds(id), k.roomMessageIdExpiry(id)];
+    return [k.roomMeta(id), k.roomKeys(id), k.roomMembers(id), k.roomHistory(id), k.roomBarred(id), k.roomMessageIds(id), k.roomMessageIdExpiry(id), k.roomEdits(id)];
   }
 
   /** Writes a new room's meta and first key; false when a room has this id already. */
@@ -185,6 +193,35 @@ export class RoomShard {
   async currentKey(id: string): Promise<RoomKey | null> {
     const result = (await this.currentKeyScript([this.keys.roomMeta(id), this.keys.roomKeys(id)], [])) as [number, string] | null;
     return result ? { id: result[0], key: result[1] } : null;
+  }
+
+  /** The author's edit or delete of a message (stores/types RoomStore.changeMessage); `cutoff`: the age cap's oldest ts (0: none). */
+  async changeMessage(change: MessageChange, cutoff: number): Promise<MessageChangeResult> {
+    const k = this.keys;
+    const { roomId, seq, by, at, edit } = change;
+    const answer = (await this.changeMessageScript(
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomEdits(roomId), k.roomMembers(roomId)],
+      [seq, nameKey(by), at, cutoff, edit ? edit.keyId : "", edit ? edit.msg : ""],
+    )) as [number, number?];
+    switch (answer[0]) {
+      case 0:
+        return { refused: "room" };
+      case 1:
+        return { refused: "not_member" };
+      case 2:
+        return { refused: "not_found" };
+      case 3:
+        return { refused: "forbidden" };
+      case 4:
+        return { staleKey: Number(answer[1]) };
+      default:
+        return { changed: true, editedAt: Number(answer[1]) };
+    }
+  }
+
+  /** The room keeps its latest `maxMessages` messages, edited and deleted ones included. */
+  async retain(id: string, maxMessages: number): Promise<void> {
+    await this.retainScript([this.keys.roomMeta(id), this.keys.roomHistory(id), this.keys.roomEdits(id)], [maxMessages]);
   }
 
   /** The new key's id, or 0 when the room is gone. */

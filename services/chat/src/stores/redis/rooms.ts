@@ -29,6 +29,8 @@ import {
   type Barring,
   type IncomingMessage,
   type MembershipChange,
+  type MessageChange,
+  type MessageChangeResult,
   type RoomAcceptResult,
   type RoomCreation,
   type RoomRecord,
@@ -265,7 +267,7 @@ export class RedisRoomStore implements RoomStore {
     const announcement = this.waitedAccept ? undefined : this.announce?.(message);
     const run = this.waitedAccept ? (keys: string[], args: Array<string | number>) => this.waitedAccept!.runReplicated(keys, args, wroteMessage) : this.shard.acceptScript;
     const result = await run(
-      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageIds(roomId), k.roomMessageIdExpiry(roomId), k.roomMembers(roomId), announcement?.channel ?? k.roomMeta(roomId)],
+      [k.roomMeta(roomId), k.roomHistory(roomId), k.roomMessageIds(roomId), k.roomMessageIdExpiry(roomId), k.roomMembers(roomId), announcement?.channel ?? k.roomMeta(roomId), k.roomEdits(roomId)],
       [
         ...acceptArgs(message, cap.maxMessages, oldestKept(cap, message.ts), this.messageIdWindowSec),
         announcement?.head ?? "",
@@ -280,20 +282,20 @@ export class RedisRoomStore implements RoomStore {
     return accepted;
   }
 
+  changeMessage(change: MessageChange, cap: Pick<HistoryCap, "maxAgeMs">): Promise<MessageChangeResult> {
+    return this.shard.changeMessage(change, oldestKept(cap, change.at));
+  }
+
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
-    return (await this.reader.read(this.keys.roomHistory(roomId), query)).map((entry) => ({ roomId, ...entry }));
+    return (await this.reader.read(this.keys.roomHistory(roomId), query, this.keys.roomEdits(roomId))).map((entry) => ({ roomId, ...entry }));
   }
 
   async clearHistory(roomId: string): Promise<void> {
-    await this.redis.del(this.keys.roomHistory(roomId));
+    await this.redis.del(this.keys.roomHistory(roomId), this.keys.roomEdits(roomId));
   }
 
   async setRetention(roomId: string, maxMessages: number): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.roomMeta(roomId), "retention", maxMessages)
-      .xtrim(this.keys.roomHistory(roomId), "MAXLEN", maxMessages)
-      .exec();
+    await this.shard.retain(roomId, maxMessages);
   }
 
   keysById(roomId: string, ids: number[]): Promise<RoomKey[]> {
