@@ -125,7 +125,7 @@ describe("the /memory page", () => {
     await context.close();
     const raw = await fetch(`${cluster.nodes[1]!.url}/memory`, { redirect: "manual" });
     expect(raw.status).toBe(302);
-    expect(raw.headers.get("location")).toBe("/login");
+    expect(raw.headers.get("location")).toBe("/login?next=/memory"); // back to /memory after the login
   });
 
   it("speaks Portuguese too", async () => {

@@ -80,7 +80,7 @@ describe("the admin API behind /admin", () => {
     expect(forbidden.status).toBe(403);
     expect((await get(n1, `/admin/api/users/${root}`, rootCookie)).json.user.lockedAt).toBe(0);
     expect((await fetch(`${n1.url}/admin`, { headers: { cookie: userCookie } })).status).toBe(403);
-    expect((await fetch(`${n1.url}/admin`, { redirect: "manual" })).headers.get("location")).toBe("/login");
+    expect((await fetch(`${n1.url}/admin`, { redirect: "manual" })).headers.get("location")).toBe("/login?next=/admin"); // back to /admin after the login
   });
 
   it("searches and pages accounts by name, and shows one without its password hash", async () => {

@@ -154,7 +154,7 @@ describe("/metrics and /memory", () => {
     expect((await fetch(`${node1.url}/metrics`, { headers: { cookie: plain } })).status).toBe(403);
     const anonymous = await fetch(`${node1.url}/memory`, { redirect: "manual" });
     expect(anonymous.status).toBe(302);
-    expect(anonymous.headers.get("location")).toBe("/login");
+    expect(anonymous.headers.get("location")).toBe("/login?next=/memory"); // back to /memory after the login
     expect((await fetch(`${node1.url}/memory`, { headers: { cookie: plain } })).status).toBe(403);
   });
 });

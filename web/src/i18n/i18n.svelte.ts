@@ -51,8 +51,8 @@ class I18n {
   t = (key: MessageKey, params: Record<string, string | number> = {}): string =>
     catalogs[this.locale][key].replace(/\{(\w+)\}/g, (match, name: string) => (name in params ? String(params[name]) : match));
 
-  /** A time of day in the current language. */
-  time = (ms: number): string => new Date(ms).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
+  /** A time of day as the current language writes it, without a leading zero: "9:05 AM", "9:05". */
+  time = (ms: number): string => new Date(ms).toLocaleTimeString(this.locale, { hour: "numeric", minute: "2-digit" });
 
   /** A date and time of day in the current language. */
   dateTime = (ms: number): string => new Date(ms).toLocaleString(this.locale, { dateStyle: "medium", timeStyle: "short" });

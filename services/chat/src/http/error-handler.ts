@@ -1,7 +1,33 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import { readFile } from "node:fs/promises";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import { ErrorCode, type ErrorBody } from "@sala/protocol";
 import { toErrorBody } from "../errors.js";
 import { sendError } from "./replies.js";
+
+/**
+ * The page a browser gets for an unknown path: the web client's index.html (it shows "page not
+ * found"), once web-client.ts has found a build to serve. Shared through the root instance, since
+ * only the root may answer 404s for every path (a plugin without a prefix cannot set its own).
+ */
+export interface NotFoundPage {
+  file: string | null;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    notFoundPage: NotFoundPage;
+  }
+}
+
+/** Paths of the API and of machinery: a miss there stays a JSON 404 whoever asks. */
+const NOT_PAGES = ["/socket.io", "/admin/api", "/account", "/assets", "/metrics", "/healthz", "/readyz", "/session", "/register", "/logout"];
+
+/** A browser navigating (GET, asking for HTML) to a path that is not the API's. */
+function wantsPage(request: FastifyRequest): boolean {
+  if (request.method !== "GET" || !(request.headers.accept ?? "").includes("text/html")) return false;
+  const path = request.url.split("?", 1)[0]!;
+  return !NOT_PAGES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+}
 
 /** Client mistakes Fastify itself detects, mapped to Sala's error shape. */
 function clientError(error: FastifyError): ErrorBody | null {
@@ -23,6 +49,8 @@ function clientError(error: FastifyError): ErrorBody | null {
 
 /** One place turns every failure into `{ ok: false, error }`; 5xx details stay in the log. */
 export function installErrorHandling(app: FastifyInstance): void {
+  const notFoundPage: NotFoundPage = { file: null };
+  app.decorate("notFoundPage", notFoundPage);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = clientError(error) ?? toErrorBody(error);
     if (body.code === ErrorCode.INTERNAL || body.code === ErrorCode.UNAVAILABLE) {
@@ -32,5 +60,16 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (status) return reply.code(status).send({ ok: false, error: body });
     return sendError(reply, body);
   });
-  app.setNotFoundHandler((_request, reply) => sendError(reply, { code: ErrorCode.NOT_FOUND, message: "Not found" }));
+  app.setNotFoundHandler(async (request, reply) => {
+    if (notFoundPage.file && wantsPage(request)) {
+      try {
+        const page = await readFile(notFoundPage.file);
+        return reply.code(404).type("text/html; charset=utf-8").header("cache-control", "no-cache").send(page);
+      } catch (error) {
+        // The build went away under a running node: the JSON answer still says "not found".
+        request.log.warn({ event: "not_found_page_failed", err: (error as Error).message }, "could not read the not-found page");
+      }
+    }
+    return sendError(reply, { code: ErrorCode.NOT_FOUND, message: "Not found" });
+  });
 }
