@@ -93,6 +93,8 @@ describe("the web client", () => {
     await G.page.getByTestId("language").selectOption("pt-BR");
     expect(await G.page.getByTestId("leave-room").innerText()).toBe("Sair da Sala");
     await G.page.reload();
+    await G.page.getByTestId("room").waitFor(); // the address kept the room
+    await G.page.getByTestId("sidebar-lobby").click();
     await G.page.getByTestId("online-users").waitFor();
     const lobby = await G.page.locator("main").innerText();
     expect(lobby).toContain("Usuários Online");
@@ -132,8 +134,10 @@ describe("the web client", () => {
   it("lets the owner delete the room, returning members to the lobby", async () => {
     await G.page.locator(`[data-room="${ROOM}"]`).click();
     await G.page.getByTestId("room").waitFor();
-    O.page.once("dialog", (dialog) => void dialog.accept());
+    // An in-page confirmation (never window.confirm): the room's name, typed.
     await O.page.getByTestId("delete-room").click();
+    await O.page.getByTestId("delete-room-dialog").getByTestId("confirm-input").fill(ROOM);
+    await O.page.getByTestId("delete-room-dialog").getByTestId("confirm-input").press("Enter");
     await expect.poll(() => G.page.getByTestId("lobby-notice").innerText()).toContain(`The room ${ROOM} was deleted`);
     await expect.poll(() => O.page.locator(`[data-room="${ROOM}"]`).count()).toBe(0);
   });

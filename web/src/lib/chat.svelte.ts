@@ -1,7 +1,8 @@
 /**
- * The live chat: one Socket.IO connection (same origin, session cookie), the lobby, the room the
- * user is in, and their conversations. Components read its state and call its actions; every
- * action answers with an error message to show, or null.
+ * The live chat: one Socket.IO connection (same origin, session cookie), the lobby, the rooms the
+ * user is a member of (all joined on this connection, so their messages keep arriving and count
+ * unread while another is shown), the room shown, and their conversations. Components read its
+ * state and call its actions; every action answers with an error message to show, or null.
  */
 import { io, type Socket } from "socket.io-client";
 import {
@@ -24,6 +25,7 @@ import { Conversations } from "./conversations.svelte.js";
 import { Lobby } from "./lobby.svelte.js";
 import { RoomSession } from "./room.svelte.js";
 import { messageId, type SendText } from "./outbox.svelte.js";
+import { readMarks } from "./attention.js";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 
 export type { ConnectionState };
@@ -45,10 +47,17 @@ const PASSING = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.BUSY, ErrorCod
 const GAP_WAIT_MS = 1000;
 /** The server sends the lobby right after every connection; without it by then, ask for it. */
 const LOBBY_WAIT_MS = 3000;
+/** Rooms a reconnecting socket asks the handshake to put it back in (the schema's `auth.rooms` cap); the rest rejoin after. */
+const RESUMED_ROOMS_MAX = 16;
 
 export class Chat {
   connection = $state<ConnectionState>("connecting");
-  room = $state<RoomSession | null>(null);
+  /** The rooms the user is a member of, joined on this connection, by id. */
+  rooms = $state<Record<string, RoomSession>>({});
+  /** The room shown (a key of `rooms`), or null: the lobby. */
+  viewing = $state<string | null>(null);
+  /** Whether the page is visible: messages of the shown room count unread while it is not. */
+  visible = $state(typeof document === "undefined" || document.visibilityState !== "hidden");
   /** A notice for the lobby (kicked, room deleted…), as a message key and its parameters. */
   lobbyNotice = $state<{ key: MessageKey; params: Record<string, string> } | null>(null);
   /** Messages of a room we were taken out of before they were confirmed as sent: shown, so none is lost unseen. */
@@ -71,8 +80,8 @@ export class Chat {
   /** When the last lobby snapshot arrived, and the check that asks for one when it is overdue. */
   private lobbyAt = 0;
   private lobbyCheck: ReturnType<typeof setTimeout> | undefined;
-  /** The room being joined, and what arrived for it before the join's answer. */
-  private pendingJoin: PendingJoin | null = null;
+  /** Rooms being joined, and what arrived for each before the join's answer. */
+  private readonly pendingJoins = new Map<string, PendingJoin>();
   private ended = false;
 
   constructor(
@@ -89,7 +98,7 @@ export class Chat {
       withCredentials: true,
       // Sent at every (re)connection: the server puts the new socket back in our room before it
       // handles anything we typed while disconnected.
-      auth: (send) => send(this.room ? { rooms: [this.room.id] } : {}),
+      auth: (send) => send({ rooms: Object.keys(this.rooms).slice(0, RESUMED_ROOMS_MAX) }),
     });
     this.lobby = new Lobby(me, {
       users: (payload) => this.request("lobby_users", payload),
@@ -97,6 +106,27 @@ export class Chat {
     });
     this.listen();
     this.clock = setInterval(() => (this.now = Date.now()), 1000);
+  }
+
+  /** The room shown, or null. */
+  get room(): RoomSession | null {
+    return this.viewing ? (this.rooms[this.viewing] ?? null) : null;
+  }
+
+  /** The rooms the user is in, by name. */
+  joinedRooms(): RoomSession[] {
+    return Object.values(this.rooms).sort((a, b) => a.summary.name.localeCompare(b.summary.name, undefined, { sensitivity: "base" }));
+  }
+
+  /** Unread messages in rooms and conversations: the tab title shows it. */
+  totalUnread(): number {
+    return Object.values(this.rooms).reduce((sum, room) => sum + room.unread, 0) + this.conversations.totalUnread();
+  }
+
+  /** The page was hidden or shown again: the shown room is read once it is seen. */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible && this.room) this.markRoomRead(this.room);
   }
 
   close(): void {
@@ -115,33 +145,25 @@ export class Chat {
     return this.joinRoom(answer.room.id, password || undefined);
   }
 
+  /** Shows the room, joining it first when the user is not in it yet (a private one needs `password`). */
   async joinRoom(roomId: string, password?: string): Promise<string | null> {
-    // The server puts this socket in the room before it reads the history it answers with, so
-    // messages (and a rotated key) can arrive before the answer: keep them for the session.
-    const early: PendingJoin = { roomId, messages: [], keys: [] };
-    this.pendingJoin = early;
-    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) }); // never throws
-    if (this.pendingJoin === early) this.pendingJoin = null;
-    if (!answer.ok) return describeError(answer.error);
-    const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me);
-    room.setBanned(answer.banned);
-    room.setOnline(answer.online);
-    for (const key of early.keys) room.addKey(key);
-    for (const message of early.messages) room.receive(message, this.me);
-    this.room?.outbox.close();
-    this.room = room;
-    this.lobby.joined(answer.room);
-    this.lobbyNotice = null;
-    this.unsent = null;
-    if (this.socket.connected) this.openOutbox(room);
-    return null;
+    const error = this.rooms[roomId] ? null : await this.enter(roomId, password);
+    if (!error) this.show(roomId);
+    return error;
   }
 
-  /** Back to the lobby at once; the server is told in the background. */
+  /** Shows the lobby; the user stays in their rooms (their messages keep arriving). */
+  showLobby(): void {
+    this.viewing = null;
+  }
+
+  /** Leaves the room shown (every tab of the user's leaves it) and shows the lobby; the server is told in the background. */
   leaveRoom(): void {
-    const room = this.dropRoom();
+    const room = this.room;
     if (!room) return;
+    this.dropRoom(room.id);
     this.lobby.left(room.id);
+    readMarks.forget(this.me, room.id);
     void this.request("leave_room", { roomId: room.id });
   }
 
@@ -155,6 +177,35 @@ export class Chat {
     if (!this.room) return null;
     const answer = await this.request("clear_history", { roomId: this.room.id });
     return answer.ok ? null : describeError(answer.error);
+  }
+
+  /**
+   * Replaces the text of our message `seq` in the room shown, for everyone: encrypted under the
+   * room's current key like a new message (a key that rotated meanwhile is waited for once).
+   */
+  async editMessage(seq: number, text: string): Promise<string | null> {
+    const room = this.room;
+    if (!room) return null;
+    let msg = room.encrypt(text);
+    let answer = await this.request("edit_message", { roomId: room.id, seq, msg });
+    if (!answer.ok && answer.error.code === ErrorCode.STALE_KEY) {
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the new key's room_key is on its way
+      msg = room.encrypt(text);
+      answer = await this.request("edit_message", { roomId: room.id, seq, msg });
+    }
+    if (!answer.ok) return describeError(answer.error);
+    room.edited(seq, msg, answer.editedAt); // the room's message_edited says it too
+    return null;
+  }
+
+  /** Deletes our message `seq` in the room shown, for everyone (it shows as deleted). */
+  async deleteMessage(seq: number): Promise<string | null> {
+    const room = this.room;
+    if (!room) return null;
+    const answer = await this.request("delete_message", { roomId: room.id, seq });
+    if (!answer.ok) return describeError(answer.error);
+    room.deleted(seq);
+    return null;
   }
 
   /** Owner only: removes the member, who stays barred until `unban` (the server says so with `ban_changed`). */
@@ -260,7 +311,8 @@ export class Chat {
       connected: () => {
         this.connections += 1;
         this.expectLobby();
-        if (this.everConnected && this.room) void this.rejoin(this.room, this.connections);
+        if (this.everConnected) for (const room of Object.values(this.rooms)) void this.rejoin(room, this.connections);
+        void this.enterMyRooms(this.connections);
         void this.loadConversations();
         this.everConnected = true;
       },
@@ -270,7 +322,7 @@ export class Chat {
     // What is typed from now on waits until the room is rejoined on the next connection; a send
     // under way gets its answer as lost (Socket.IO ends pending acks on a disconnect).
     socket.on("disconnect", () => {
-      this.room?.outbox.close();
+      for (const room of Object.values(this.rooms)) room.outbox.close();
       this.lobby.connectionLost();
     });
     socket.on("lobby", (snapshot) => this.lobbyArrived(snapshot));
@@ -286,16 +338,20 @@ export class Chat {
     });
     socket.on("member_presence", ({ roomId, username, online }) => this.inRoom(roomId)?.memberPresence(username, online));
     socket.on("room_key", ({ roomId, key }) => {
-      if (this.pendingJoin?.roomId === roomId) this.pendingJoin.keys.push(key);
+      const pending = this.pendingJoins.get(roomId);
+      if (pending) pending.keys.push(key);
       else this.inRoom(roomId)?.addKey(key);
     });
+    socket.on("message_edited", ({ roomId, seq, msg, editedAt }) => this.inRoom(roomId)?.edited(seq, msg, editedAt));
+    socket.on("message_deleted", ({ roomId, seq }) => this.inRoom(roomId)?.deleted(seq));
     socket.on("history_cleared", ({ roomId, by }) => this.inRoom(roomId)?.clearMessages(by));
     socket.on("text", (message) => {
-      if (this.pendingJoin?.roomId === message.roomId) this.pendingJoin.messages.push(message);
+      this.pendingJoins.get(message.roomId)?.messages.push(message);
       const room = this.inRoom(message.roomId);
       if (!room) return;
       const last = room.lastSeq();
       room.receive(message, this.me);
+      this.markRoomRead(room);
       // A skipped sequence number: fetch what is missing, from before the jump.
       if (last > 0 && message.seq > last + 1) void this.backfill(room, last);
     });
@@ -340,21 +396,77 @@ export class Chat {
   }
 
   private inRoom(roomId: string): RoomSession | null {
-    return this.room?.id === roomId ? this.room : null;
+    return this.rooms[roomId] ?? null;
   }
 
   /**
-   * Closes the room's view: its outbox stops, and the messages it still held (never confirmed as
-   * sent) are shown in the lobby, so none is lost unseen.
+   * Joins the room on this connection (its messages arrive from now on) without showing it. The
+   * server puts this socket in the room before it reads the history it answers with, so messages
+   * (and a rotated key) can arrive before the answer: they are kept for the session.
    */
-  private dropRoom(): RoomSession | null {
-    const room = this.room;
+  private async enter(roomId: string, password?: string): Promise<string | null> {
+    const early: PendingJoin = { roomId, messages: [], keys: [] };
+    this.pendingJoins.set(roomId, early);
+    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) }); // never throws
+    if (this.pendingJoins.get(roomId) === early) this.pendingJoins.delete(roomId);
+    if (!answer.ok) return describeError(answer.error);
+    if (this.rooms[roomId]) return null; // joined meanwhile (a click while the connection rejoined it)
+    const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me, readMarks.get(this.me, roomId));
+    room.setBanned(answer.banned);
+    room.setOnline(answer.online);
+    for (const key of early.keys) room.addKey(key);
+    for (const message of early.messages) room.receive(message, this.me);
+    this.rooms = { ...this.rooms, [roomId]: room };
+    this.lobby.joined(answer.room);
+    if (this.socket.connected) this.openOutbox(room);
+    return null;
+  }
+
+  private show(roomId: string): void {
+    this.viewing = roomId;
+    this.lobbyNotice = null;
+    this.unsent = null;
+    const room = this.rooms[roomId];
+    if (!room) return;
+    room.shown();
+    this.markRoomRead(room);
+  }
+
+  /** The room is seen up to its last message, if it is shown in a visible page. */
+  private markRoomRead(room: RoomSession): void {
+    if (this.viewing !== room.id || !this.visible) return;
+    const before = room.readSeq;
+    const seq = room.markRead();
+    if (seq > before) readMarks.set(this.me, room.id, seq);
+  }
+
+  /**
+   * The user is out of the room: its outbox stops, and the messages it still held (never confirmed
+   * as sent) are shown in the lobby, so none is lost unseen.
+   */
+  private dropRoom(roomId: string): RoomSession | null {
+    const room = this.rooms[roomId];
     if (!room) return null;
     room.outbox.close();
-    this.room = null;
+    const { [roomId]: _gone, ...rest } = this.rooms;
+    this.rooms = rest;
+    if (this.viewing === roomId) this.viewing = null;
     const texts = room.outbox.items.map((message) => message.text);
     this.unsent = texts.length > 0 ? { room: room.summary.name, texts } : null;
     return room;
+  }
+
+  /**
+   * At every connection: the rooms the user is a member of and this page is not in yet (after a
+   * reload, or joined on another device) are joined, so their messages arrive and count unread.
+   */
+  private async enterMyRooms(connection: number): Promise<void> {
+    const answer = await this.request("my_rooms", {});
+    if (!answer.ok) return;
+    for (const summary of answer.rooms) {
+      if (this.connections !== connection || !this.socket.connected) return;
+      if (!this.rooms[summary.id] && !this.pendingJoins.has(summary.id)) await this.enter(summary.id);
+    }
   }
 
   /** The room is usable (connected, joined, caught up): its outbox sends what waits. */
@@ -368,9 +480,9 @@ export class Chat {
   }
 
   private sentToLobby(roomId: string, key: MessageKey, params: Record<string, string>): void {
-    if (this.room?.id !== roomId) return;
-    this.dropRoom();
+    if (!this.dropRoom(roomId)) return;
     this.lobby.left(roomId);
+    readMarks.forget(this.me, roomId);
     this.lobbyNotice = { key, params };
   }
 
@@ -451,7 +563,7 @@ export class Chat {
    * us to the lobby. Stops when this connection drops: the next one starts over.
    */
   private async rejoin(room: RoomSession, connection: number): Promise<void> {
-    const current = () => this.room === room && this.connections === connection && this.socket.connected;
+    const current = () => this.rooms[room.id] === room && this.connections === connection && this.socket.connected;
     const before = room.lastSeq();
     for (let attempt = 1; ; attempt++) {
       const answer = await this.request("join_room", { roomId: room.id });
@@ -485,7 +597,7 @@ export class Chat {
   private checkGapBefore(room: RoomSession, seq: number): void {
     if (room.gapBefore(seq) === null) return;
     setTimeout(() => {
-      const after = this.room === room ? room.gapBefore(seq) : null;
+      const after = this.rooms[room.id] === room ? room.gapBefore(seq) : null;
       if (after !== null) void this.backfill(room, after);
     }, GAP_WAIT_MS);
   }
@@ -494,8 +606,9 @@ export class Chat {
   private async backfill(room: RoomSession, afterSeq: number): Promise<void> {
     for (let page = 0; page < 10; page++) {
       const answer = await this.request("history", { roomId: room.id, afterSeq, limit: 200 });
-      if (!answer.ok || this.room !== room) return;
+      if (!answer.ok || this.rooms[room.id] !== room) return;
       room.receiveHistory(answer.messages, answer.keys, this.me);
+      this.markRoomRead(room);
       if (answer.messages.length < 200) return;
       afterSeq = answer.messages.at(-1)!.seq;
     }

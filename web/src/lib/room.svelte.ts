@@ -8,6 +8,7 @@ import { nameKey, sameName, type LeaveReason, type RoomKey, type RoomMessage, ty
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 import { Outbox } from "./outbox.svelte.js";
+import { mentions } from "./attention.js";
 
 export type FeedItem =
   | {
@@ -20,6 +21,10 @@ export type FeedItem =
       text: string | null;
       mine: boolean;
       rttMs?: number;
+      /** Server time of the author's latest edit; absent: never edited. */
+      editedAt?: number;
+      /** The author deleted it: shown as deleted, its text gone. */
+      deleted?: boolean;
       /** Kept while the key it names is unknown, to decrypt once that key arrives. */
       awaitingKey?: string;
     }
@@ -41,6 +46,20 @@ export class RoomSession {
   typing = $state<Record<string, { name: string; until: number }>>({});
   /** Users the owner barred (kicked, not yet let back in): filled for the owner only. */
   banned = $state<string[]>([]);
+  /** Messages of others after `readSeq`, not seen yet (the room was not shown, or the tab hidden). */
+  unread = $state(0);
+  /** Of the unread, those that mention the user (`@name`). */
+  mentioned = $state(0);
+  /**
+   * The last seq the user has seen here: raised by markRead() as the room is looked at. Set before
+   * the history arrives (readMarks: remembered on this device) so what came since counts unread.
+   */
+  readSeq = 0;
+  /**
+   * Where the "new messages" divider goes: before the first message of others after this seq.
+   * Set when the room is shown with unread messages (null: no divider).
+   */
+  newAfter = $state<number | null>(null);
   /** Our messages on their way: shown as pending bubbles below the feed until numbered. */
   readonly outbox: Outbox;
   private readonly keys = new Map<number, string>();
@@ -56,8 +75,10 @@ export class RoomSession {
     history: RoomMessage[] = [],
     keys: RoomKey[] = [],
     private readonly me = "",
+    readSeq = 0,
   ) {
     this.summary = summary;
+    this.readSeq = readSeq;
     this.setMembers(members);
     this.outbox = new Outbox(
       (text) => this.encrypt(text),
@@ -106,6 +127,8 @@ export class RoomSession {
   /** The owner cleared the stored history: drop the messages shown (notices stay). */
   clearMessages(by: string): void {
     this.feed = this.feed.filter((item) => item.kind !== "message");
+    this.unread = 0;
+    this.mentioned = 0;
     this.notice("room.historyCleared", { user: by });
   }
 
@@ -144,9 +167,14 @@ export class RoomSession {
     this.banned = banned ? [...others, username].sort(byName) : others;
   }
 
-  /** A message from the room (anyone's, including our own echo). */
+  /** A message from the room (anyone's, including our own echo), maybe edited or deleted since. */
   receive(message: RoomMessage, me: string): void {
-    if (this.seen.has(message.seq)) return;
+    if (this.seen.has(message.seq)) {
+      // Read again (a backfill, a rejoin): it may have been edited or deleted meanwhile.
+      if (message.deleted) this.deleted(message.seq);
+      else if (message.editedAt !== undefined) this.edited(message.seq, message.msg, message.editedAt);
+      return;
+    }
     const result = decryptText(message.msg, this.summary.id, (id) => this.keys.get(id));
     const mine = sameName(message.from, me);
     this.insert({
@@ -158,11 +186,61 @@ export class RoomSession {
       text: result.ok ? result.text : null,
       mine,
       ...(!result.ok && result.reason === "unknown-key" ? { awaitingKey: message.msg } : {}),
+      ...(message.editedAt !== undefined ? { editedAt: message.editedAt } : {}),
+      ...(message.deleted ? { deleted: true, text: "" } : {}),
     });
+    if (!mine && !message.deleted && message.seq > this.readSeq) {
+      this.unread += 1;
+      if (mentions(result.ok ? result.text : null, me)) this.mentioned += 1;
+    }
     this.stopTyping(message.from);
     // Ours, live or from history: if it is a pending message whose answer is lost or still on
     // its way, it was posted and is not sent again.
     if (mine) this.outbox.arrived(message.msg, message.seq, message.ts);
+  }
+
+  /** The author edited message `seq`: its new text, unless a later edit is already shown. */
+  edited(seq: number, msg: string, editedAt: number): void {
+    const item = this.messageAt(seq);
+    if (!item || item.deleted || (item.editedAt ?? 0) >= editedAt) return;
+    const result = decryptText(msg, this.summary.id, (id) => this.keys.get(id));
+    item.text = result.ok ? result.text : null;
+    item.awaitingKey = !result.ok && result.reason === "unknown-key" ? msg : undefined;
+    item.editedAt = editedAt;
+  }
+
+  /** The author deleted message `seq`: it stays in its place, as deleted. */
+  deleted(seq: number): void {
+    const item = this.messageAt(seq);
+    if (!item) return;
+    item.deleted = true;
+    item.text = "";
+    item.awaitingKey = undefined;
+  }
+
+  private messageAt(seq: number): Extract<FeedItem, { kind: "message" }> | undefined {
+    const item = this.feed.find((other) => other.kind === "message" && other.seq === seq);
+    return item?.kind === "message" ? item : undefined;
+  }
+
+  /** The room is being shown: what was unread gets the divider before it (until shown again). */
+  shown(): void {
+    this.newAfter = this.unread > 0 ? this.readSeq : null;
+  }
+
+  /** The seq of the first message of others after `newAfter`: the divider goes before it. */
+  firstNewSeq(): number | null {
+    if (this.newAfter === null) return null;
+    const first = this.feed.find((item) => item.kind === "message" && !item.mine && item.seq > this.newAfter!);
+    return first?.kind === "message" ? first.seq : null;
+  }
+
+  /** The user has seen everything here (the room is shown in a visible tab). Returns the seq read up to. */
+  markRead(): number {
+    if (this.maxSeq > this.readSeq) this.readSeq = this.maxSeq;
+    this.unread = 0;
+    this.mentioned = 0;
+    return this.readSeq;
   }
 
   /** Our own message, acknowledged by the server after `rttMs` (absent: its copy came first). */

@@ -16,6 +16,7 @@ const NOTICES: Record<SignOutReason, MessageKey> = {
   password_changed: "signedOut.passwordChanged",
   logged_out: "signedOut.loggedOut",
   logged_in_again: "signedOut.loggedInAgain",
+  expired: "signedOut.expired",
 };
 
 /** The login page's message for a session ended from elsewhere (`reason` from `signed_out`, or none). */

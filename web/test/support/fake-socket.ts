@@ -13,6 +13,8 @@ export class FakeSocket {
   readonly requests: { event: string; payload: Record<string, unknown> }[] = [];
   /** How the server answers a request; the test sets it. */
   answer: (event: string, payload: Record<string, unknown>) => Promise<unknown> = () => Promise.reject(new Error("no answer"));
+  /** What `my_rooms` answers (asked at every connection): the rooms the user is a member of. */
+  myRooms: unknown[] = [];
 
   on(event: string, handler: Handler): this {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
@@ -25,6 +27,7 @@ export class FakeSocket {
     return {
       emitWithAck: (event: string, payload: Record<string, unknown>) => {
         this.requests.push({ event, payload });
+        if (event === "my_rooms") return Promise.resolve({ ok: true, rooms: this.myRooms });
         return this.answer(event, payload);
       },
     };
