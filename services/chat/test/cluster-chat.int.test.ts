@@ -14,6 +14,7 @@ import {
   record,
   registerAndLogin,
   request,
+  sleep,
   startCluster,
   waitFor,
   type ClientSocket,
@@ -346,6 +347,28 @@ describe("room messages", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(eveTyping).toEqual([]);
     expect(anaTyping).toEqual([]);
+  });
+});
+
+describe("a resuming join (a client back into its rooms)", () => {
+  it("lets a member back in, and never makes a member of one who left meanwhile on another device", async () => {
+    const ana = await user(n1, "ana");
+    const bia = await user(n2, "bia");
+    const room = (await request(ana.socket, "create_room", { name: newUsername("resume") })).room;
+    expect((await request(bia.socket, "join_room", { roomId: room.id })).ok).toBe(true);
+    const joined = record(ana.socket, "member_joined");
+    // bia, back on another tab: a member, so in.
+    const again = await connect(n3, bia.cookie);
+    sockets.push(again);
+    expect(await request(again, "join_room", { roomId: room.id, resume: true })).toMatchObject({ ok: true, members: expect.arrayContaining([bia.username]) });
+    // bia leaves on one device; the other tab, reconnecting, asks to resume: refused, and she stays out.
+    expect((await request(bia.socket, "leave_room", { roomId: room.id })).ok).toBe(true);
+    expect((await request(again, "join_room", { roomId: room.id, resume: true })).error.code).toBe(ErrorCode.NOT_MEMBER);
+    expect((await request(ana.socket, "join_room", { roomId: room.id })).members).toEqual([ana.username]);
+    await sleep(200);
+    expect(joined).toEqual([]); // nobody saw her come back
+    // A plain join (a click) still lets her in.
+    expect((await request(again, "join_room", { roomId: room.id })).ok).toBe(true);
   });
 });
 

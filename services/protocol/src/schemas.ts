@@ -72,6 +72,11 @@ export const CreateRoomPayload = strict({
 export const JoinRoomPayload = strict({
   roomId: RoomId,
   password: Type.Optional(Type.String({ maxLength: Limits.roomPasswordMax })),
+  /**
+   * Only back in as a member, never let in anew: a client rejoining its rooms (after a reconnect,
+   * at a page load) must not undo a leave made meanwhile on another device. NOT_MEMBER otherwise.
+   */
+  resume: Type.Optional(Type.Boolean()),
 });
 
 export const RoomRefPayload = strict({ roomId: RoomId });

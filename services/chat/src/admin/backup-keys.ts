@@ -66,7 +66,7 @@ export function companionKeys(keys: RedisKeys, scope: string): string[] {
   const room = /^\{room:(.+)\}$/.exec(scope);
   if (room) {
     const id = room[1]!;
-    return [keys.roomMeta(id), keys.roomMembers(id), keys.roomKeys(id), keys.roomHistory(id), keys.roomBarred(id), keys.roomMessageIds(id), keys.roomMessageIdExpiry(id)];
+    return [keys.roomMeta(id), keys.roomMembers(id), keys.roomKeys(id), keys.roomHistory(id), keys.roomEdits(id), keys.roomBarred(id), keys.roomMessageIds(id), keys.roomMessageIdExpiry(id)];
   }
   const conversation = /^\{(dm:.+)\}$/.exec(scope);
   if (conversation) {

@@ -12,8 +12,8 @@
  *    Sala data, sessions or rate limits under the prefix: `--force` then deletes every key of the
  *    prefix first, so the target holds exactly the backup.
  * 3. Every key is RESTOREd with the TTL it had left; the keys per family are counted on the target
- *    against the file; everyone leaves their rooms (restore-offline.ts: nobody is online); an audit
- *    entry is written; the repair (stores/redis/repair.ts) rebuilds what scopes derive from one
+ *    against the file (memberships as they were: going offline is not leaving); an audit entry is
+ *    written; the repair (stores/redis/repair.ts) rebuilds what scopes derive from one
  *    another (users' room sets, the room index and names, the lobby's and directory's indexes).
  */
 import { resolve } from "node:path";
@@ -32,7 +32,6 @@ import { readBackup, type BackupRecord, type CheckedBackup, type FamilyTally } f
 import { DATA_FAMILIES, type DataFamily } from "./backup-keys.js";
 import { compareVersions, deleteAll, formatTally, serverVersions, tallyKeys } from "./backup-store.js";
 import { LIVE_NODE_MS, liveNodes } from "./migrate.js";
-import { everyoneLeaves } from "./restore-offline.js";
 
 /** RESTOREs in flight at once. */
 const WIDTH = 64;
@@ -170,10 +169,8 @@ export async function restoreStore(run: RestoreRun): Promise<string> {
       `verified on the target: ${formatTally(after.tally, DATA_FAMILIES)}`,
     );
 
-    const left = await everyoneLeaves(redis, keys);
-    if (left.members > 0) {
-      lines.push(`${left.members} member(s) left ${left.rooms} room(s), as at a restart (nobody is online); ${left.rotated} private room(s) got a new key`);
-    }
+    // Memberships are restored as they were: nobody is online after a restore, and going offline
+    // is not leaving a room (presence is not in a backup; nodes count users again as they connect).
     const entry = { ts: Date.now(), actor: run.actor, action: "restore", target: file, outcome: `${restoredCount} key(s) from prefix ${checked.header.prefix} (${checked.header.createdAt}); sha256 ${checked.sha256}` };
     await recordAudit(new RedisAuditStore(redis, keys), logger, entry);
 

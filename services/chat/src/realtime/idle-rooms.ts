@@ -6,8 +6,8 @@ const SWEEP_LIMIT = 100;
 
 /**
  * Deletes rooms nobody has been in for ROOM_IDLE_EXPIRY_SEC: a room is idle from its creation or
- * from the moment its last member left (members leave when they go offline), and anything that
- * happens in a room needs a member. Every node sweeps; the store deletes each room once.
+ * from the moment its last member left (explicitly, or kicked: going offline is not leaving), and
+ * anything that happens in a room needs a member. Every node sweeps; the store deletes each room once.
  */
 export class IdleRoomReaper {
   private timer: NodeJS.Timeout | null = null;

@@ -5,7 +5,7 @@ import type { AttemptThrottle } from "../auth/throttle.js";
 import { checkRoomName, checkRoomPassword } from "../domain/names.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { MAX_BARRED_PER_ROOM, nameKey, oldestKept, type LobbyStore, type MembershipChange, type RoomRecord, type RoomStore, type UserStore } from "../stores/types.js";
+import { MAX_BARRED_PER_ROOM, nameKey, oldestKept, type Admission, type LobbyStore, type MembershipChange, type RoomRecord, type RoomStore, type UserStore } from "../stores/types.js";
 import { keysFor, mintKey } from "./epoch-keys.js";
 import type { LobbyFeed } from "./lobby-feed.js";
 import { readAsMember } from "./member-read.js";
@@ -41,8 +41,8 @@ const notFound = () => new AppError(ErrorCode.ROOM_NOT_FOUND, "No such room");
 
 /**
  * Rooms: creation, membership, keys and their notices. Membership is per user (all of a user's
- * tabs share it) and lasts while the user is online; a socket receives a room's traffic once it
- * has joined the room's Socket.IO room. Keys leave the server only towards sockets that joined.
+ * tabs and devices share it) and lasts until they leave or are kicked, online or not; a socket
+ * receives a room's traffic once it has joined the room's Socket.IO room. Keys leave the server only towards sockets that joined.
  */
 export class RoomService {
   constructor(private readonly deps: RoomServiceDeps) {}
@@ -80,12 +80,13 @@ export class RoomService {
    * verified here against the hash the store then checks is still the room's. Wrong passwords are
    * throttled per user and room.
    */
-  async join(socket: SalaSocket, roomId: string, password: string | undefined): Promise<JoinedRoom> {
+  async join(socket: SalaSocket, roomId: string, password: string | undefined, resume = false): Promise<JoinedRoom> {
     const { rooms, io, lobbyFeed } = this.deps;
     const username = socket.data.username;
     const room = await rooms.get(roomId);
     if (!room) throw notFound();
-    let admission = await rooms.admit(roomId, username, null);
+    // A resume admits no one: the membership check below (readAsMember) decides, by the store.
+    let admission: Admission = resume ? { changed: false, memberCount: 0, rev: 0, username } : await rooms.admit(roomId, username, null);
     if ("refused" in admission && admission.refused === "password") {
       await this.checkRoomPassword(username, room, password);
       admission = await rooms.admit(roomId, username, room.passwordHash);

@@ -16,8 +16,8 @@ export function roomHandlers(deps: RoomHandlerDeps): Pick<EventTable, "my_rooms"
     create_room: defineEvent("create_room", async (socket, { name, password }) => ({
       room: await roomService.create(socket.data.username, name, password),
     })),
-    join_room: defineEvent("join_room", async (socket, { roomId, password }) => {
-      const joined = await roomService.join(socket, roomId, password);
+    join_room: defineEvent("join_room", async (socket, { roomId, password, resume }) => {
+      const joined = await roomService.join(socket, roomId, password, resume === true);
       deps.lobbyViews.followOwnRoom(socket, roomId);
       return joined;
     }),

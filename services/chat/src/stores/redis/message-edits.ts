@@ -38,6 +38,12 @@ local function trimEdits(meta, history, edits, seq, cap, cutoff)
     redis.call('XTRIM', history, 'MINID', string.format('%d', oldest) .. '-0')
   end
   if cutoff <= 0 then return end
+  -- The head alone first: nearly always young enough, and one member is cheap to copy into Lua
+  -- (a batch of 50 would copy up to 50 envelopes on every message of a room with edits).
+  local first = redis.call('ZRANGE', edits, 0, 0)[1]
+  if not first then return end
+  local _s, firstTs = parseEdit(first)
+  if firstTs >= cutoff then return end
   for _ = 1, 2 do
     local head = redis.call('ZRANGE', edits, 0, 49)
     local expired = 0
