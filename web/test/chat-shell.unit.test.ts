@@ -39,6 +39,7 @@ function server(history: Record<string, RoomMessage[]>): void {
       const summary = [GENERAL, RANDOM].find((r) => r.id === payload.roomId)!;
       return { ok: true, room: summary, members: ["Ana", "Bob"], online: ["Ana", "Bob"], key, history: history[summary.id] ?? [], keys: [key], banned: [] };
     }
+    if (event === "history") return { ok: true, messages: [], keys: [] };
     return { ok: true, conversations: [] };
   };
 }
@@ -58,7 +59,11 @@ describe("the rooms of the user", () => {
     const chat = new Chat("Ana", () => undefined);
     fake.socket.deliver("connect");
     await vi.waitFor(() => expect(chat.joinedRooms().map((r) => r.summary.name)).toEqual(["General", "Random"]));
-    expect(joins()).toEqual([{ roomId: GENERAL.id }, { roomId: RANDOM.id }]);
+    // `resume`: back in as a member only (a leave made meanwhile elsewhere stands).
+    expect(joins()).toEqual([
+      { roomId: GENERAL.id, resume: true },
+      { roomId: RANDOM.id, resume: true },
+    ]);
     expect(chat.viewing).toBeNull();
     expect(chat.room).toBeNull();
     chat.close();
@@ -109,6 +114,29 @@ describe("the rooms of the user", () => {
     await vi.waitFor(() => expect(after.joinedRooms()).toHaveLength(2));
     expect(after.rooms[RANDOM.id]!.unread).toBe(1);
     after.close();
+  });
+
+  it("are resumed after a reconnect, and one left meanwhile on another device is dropped with a notice", async () => {
+    server({});
+    const chat = new Chat("Ana", () => undefined);
+    fake.socket.deliver("connect");
+    await vi.waitFor(() => expect(chat.joinedRooms()).toHaveLength(2));
+    await chat.joinRoom(RANDOM.id);
+    fake.socket.deliver("disconnect");
+    // Meanwhile Ana left General on her phone: the server no longer lets this tab resume it.
+    fake.socket.myRooms = [RANDOM];
+    const answer = fake.socket.answer;
+    fake.socket.answer = async (event, payload) =>
+      event === "join_room" && payload.roomId === GENERAL.id ? { ok: false, error: { code: "NOT_MEMBER", message: "" } } : answer(event, payload);
+    fake.socket.requests.length = 0;
+    fake.socket.deliver("connect");
+    await vi.waitFor(() => expect(Object.keys(chat.rooms)).toEqual([RANDOM.id]));
+    expect(chat.lobbyNotice).toEqual({ key: "room.youLeftElsewhere", params: { room: "General" } });
+    expect(chat.viewing).toBe(RANDOM.id);
+    // The room shown was resumed first, and every rejoin asked to resume, never to be let in anew.
+    expect(joins()[0]).toEqual({ roomId: RANDOM.id, resume: true });
+    expect(joins().every((payload) => payload.resume === true)).toBe(true);
+    chat.close();
   });
 
   it("stay joined when the lobby is shown; leaving is explicit and forgets the room", async () => {

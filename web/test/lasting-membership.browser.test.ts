@@ -48,8 +48,12 @@ async function entersWithoutPassword(user: UserPage): Promise<void> {
 
 describe("membership lasts until the member leaves", () => {
   it("lets a member back into a private room after a reload without asking the password", async () => {
+    // The reload comes back to the room (its address), with no password asked…
     await G.page.reload();
-    await G.page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
+    await G.page.getByTestId("room").waitFor();
+    expect(await G.page.getByTestId("room-password").count()).toBe(0);
+    // …and so does entering it again from the lobby.
+    await G.page.getByTestId("sidebar-lobby").click();
     await entersWithoutPassword(G);
     await expect.poll(() => guestInMembers().getAttribute("data-online")).toBe("true");
   });

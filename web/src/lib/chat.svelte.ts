@@ -29,12 +29,21 @@ import { readMarks } from "./attention.js";
 import type { MessageKey } from "../i18n/i18n.svelte.js";
 
 export type { ConnectionState };
+
+/** What may deserve a desktop notification: a mention of the user in a room, a whisper to them. */
+export type Attention =
+  | { kind: "mention"; roomId: string; room: string; from: string; text: string | null }
+  | { kind: "whisper"; from: string; text: string | null };
 type SalaSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface PendingJoin {
   roomId: string;
   messages: RoomMessage[];
   keys: RoomKey[];
+  /** Edits and deletions heard before the answer: applied after its history. */
+  changes: Array<{ seq: number; msg: string; editedAt: number } | { seq: number; deleted: true }>;
+  /** The join's outcome (an error to show, or null): a second join of the same room waits for it. */
+  done: Promise<string | null>;
 }
 
 const TYPING_SIGNAL_EVERY_MS = 2000;
@@ -47,6 +56,12 @@ const PASSING = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.BUSY, ErrorCod
 const GAP_WAIT_MS = 1000;
 /** The server sends the lobby right after every connection; without it by then, ask for it. */
 const LOBBY_WAIT_MS = 3000;
+/**
+ * Rooms joined in the background (at a connection: the user's rooms, again) are started this far
+ * apart: each costs a `join_room` and, after a reconnect, a `history`, within the socket's event
+ * budget (SOCKET_EVENTS_PER_SEC, 30 by default) with room to spare for what the user does.
+ */
+const BACKGROUND_JOIN_SPACING_MS = 100;
 /** Rooms a reconnecting socket asks the handshake to put it back in (the schema's `auth.rooms` cap); the rest rejoin after. */
 const RESUMED_ROOMS_MAX = 16;
 
@@ -58,6 +73,8 @@ export class Chat {
   viewing = $state<string | null>(null);
   /** Whether the page is visible: messages of the shown room count unread while it is not. */
   visible = $state(typeof document === "undefined" || document.visibilityState !== "hidden");
+  /** Told of mentions and whispers the user is not looking at (ChatApp: desktop notifications). */
+  onAttention: (event: Attention) => void = () => {};
   /** A notice for the lobby (kicked, room deleted…), as a message key and its parameters. */
   lobbyNotice = $state<{ key: MessageKey; params: Record<string, string> } | null>(null);
   /** Messages of a room we were taken out of before they were confirmed as sent: shown, so none is lost unseen. */
@@ -164,7 +181,31 @@ export class Chat {
     this.dropRoom(room.id);
     this.lobby.left(room.id);
     readMarks.forget(this.me, room.id);
-    void this.request("leave_room", { roomId: room.id });
+    void this.sendLeave(room);
+  }
+
+  /**
+   * Tells the server, trying again for a passing failure: a leave the server never heard would
+   * bring the room back at the next connection. One that still fails is said in the lobby.
+   */
+  private async sendLeave(room: RoomSession): Promise<void> {
+    const answer = await this.requestPatiently("leave_room", { roomId: room.id });
+    if (answer.ok || answer.error.code === ErrorCode.NOT_MEMBER || answer.error.code === ErrorCode.ROOM_NOT_FOUND) return;
+    this.lobbyNotice = { key: "room.leaveFailed", params: { room: room.summary.name, reason: describeError(answer.error) } };
+  }
+
+  /**
+   * A request tried again, after the wait the server asks for, while it fails for a passing
+   * reason (RATE_LIMITED after a burst of the user's own sends, BUSY, UNAVAILABLE).
+   */
+  private async requestPatiently<E extends keyof ClientToServerEvents>(event: E, payload: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.request(event, payload);
+      // Every answer is an Ack (generic E hides it from the compiler).
+      const failed = answer as Ack | { ok: true };
+      if (failed.ok || !PASSING.has(failed.error.code) || attempt >= REJOIN_ATTEMPTS) return answer;
+      await new Promise((resolve) => setTimeout(resolve, failed.error.retryAfterMs ?? 500 * attempt));
+    }
   }
 
   async deleteRoom(): Promise<string | null> {
@@ -311,8 +352,7 @@ export class Chat {
       connected: () => {
         this.connections += 1;
         this.expectLobby();
-        if (this.everConnected) for (const room of Object.values(this.rooms)) void this.rejoin(room, this.connections);
-        void this.enterMyRooms(this.connections);
+        void this.resumeRooms(this.connections);
         void this.loadConversations();
         this.everConnected = true;
       },
@@ -342,15 +382,25 @@ export class Chat {
       if (pending) pending.keys.push(key);
       else this.inRoom(roomId)?.addKey(key);
     });
-    socket.on("message_edited", ({ roomId, seq, msg, editedAt }) => this.inRoom(roomId)?.edited(seq, msg, editedAt));
-    socket.on("message_deleted", ({ roomId, seq }) => this.inRoom(roomId)?.deleted(seq));
+    socket.on("message_edited", ({ roomId, seq, msg, editedAt }) => {
+      this.pendingJoins.get(roomId)?.changes.push({ seq, msg, editedAt });
+      this.inRoom(roomId)?.edited(seq, msg, editedAt);
+    });
+    socket.on("message_deleted", ({ roomId, seq }) => {
+      this.pendingJoins.get(roomId)?.changes.push({ seq, deleted: true });
+      this.inRoom(roomId)?.deleted(seq);
+    });
     socket.on("history_cleared", ({ roomId, by }) => this.inRoom(roomId)?.clearMessages(by));
     socket.on("text", (message) => {
       this.pendingJoins.get(message.roomId)?.messages.push(message);
       const room = this.inRoom(message.roomId);
       if (!room) return;
       const last = room.lastSeq();
-      room.receive(message, this.me);
+      const mentioned = room.receive(message, this.me);
+      if (mentioned && !this.looksAt(room.id)) {
+        const item = room.feed.find((entry) => entry.kind === "message" && entry.seq === message.seq);
+        this.onAttention({ kind: "mention", roomId: room.id, room: room.summary.name, from: message.from, text: item?.kind === "message" ? item.text : null });
+      }
       this.markRoomRead(room);
       // A skipped sequence number: fetch what is missing, from before the jump.
       if (last > 0 && message.seq > last + 1) void this.backfill(room, last);
@@ -404,22 +454,31 @@ export class Chat {
    * server puts this socket in the room before it reads the history it answers with, so messages
    * (and a rotated key) can arrive before the answer: they are kept for the session.
    */
-  private async enter(roomId: string, password?: string): Promise<string | null> {
-    const early: PendingJoin = { roomId, messages: [], keys: [] };
+  private enter(roomId: string, password?: string, resume = false): Promise<string | null> {
+    const under = this.pendingJoins.get(roomId);
+    if (under) return under.done; // one join at a time per room: its early events go to one place
+    const early: PendingJoin = { roomId, messages: [], keys: [], changes: [], done: Promise.resolve(null) };
+    // Listed before the request goes: what the room sends from then on is kept for the session.
     this.pendingJoins.set(roomId, early);
-    const answer = await this.request("join_room", { roomId, ...(password ? { password } : {}) }); // never throws
-    if (this.pendingJoins.get(roomId) === early) this.pendingJoins.delete(roomId);
-    if (!answer.ok) return describeError(answer.error);
-    if (this.rooms[roomId]) return null; // joined meanwhile (a click while the connection rejoined it)
-    const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me, readMarks.get(this.me, roomId));
-    room.setBanned(answer.banned);
-    room.setOnline(answer.online);
-    for (const key of early.keys) room.addKey(key);
-    for (const message of early.messages) room.receive(message, this.me);
-    this.rooms = { ...this.rooms, [roomId]: room };
-    this.lobby.joined(answer.room);
-    if (this.socket.connected) this.openOutbox(room);
-    return null;
+    early.done = this.request("join_room", { roomId, ...(password ? { password } : {}), ...(resume ? { resume: true } : {}) }).then((answer) => {
+      if (this.pendingJoins.get(roomId) === early) this.pendingJoins.delete(roomId);
+      if (!answer.ok) return describeError(answer.error);
+      if (this.rooms[roomId]) return null;
+      const room = new RoomSession(answer.room, answer.members, answer.key, answer.history, answer.keys, this.me, readMarks.get(this.me, roomId));
+      room.setBanned(answer.banned);
+      room.setOnline(answer.online);
+      for (const key of early.keys) room.addKey(key);
+      for (const message of early.messages) room.receive(message, this.me);
+      for (const change of early.changes) {
+        if ("deleted" in change) room.deleted(change.seq);
+        else room.edited(change.seq, change.msg, change.editedAt);
+      }
+      this.rooms = { ...this.rooms, [roomId]: room };
+      this.lobby.joined(answer.room);
+      if (this.socket.connected) this.openOutbox(room);
+      return null;
+    });
+    return early.done;
   }
 
   private show(roomId: string): void {
@@ -432,9 +491,14 @@ export class Chat {
     this.markRoomRead(room);
   }
 
+  /** Whether the room is shown in a visible page. */
+  private looksAt(roomId: string): boolean {
+    return this.viewing === roomId && this.visible;
+  }
+
   /** The room is seen up to its last message, if it is shown in a visible page. */
   private markRoomRead(room: RoomSession): void {
-    if (this.viewing !== room.id || !this.visible) return;
+    if (!this.looksAt(room.id)) return;
     const before = room.readSeq;
     const seq = room.markRead();
     if (seq > before) readMarks.set(this.me, room.id, seq);
@@ -460,12 +524,26 @@ export class Chat {
    * At every connection: the rooms the user is a member of and this page is not in yet (after a
    * reload, or joined on another device) are joined, so their messages arrive and count unread.
    */
-  private async enterMyRooms(connection: number): Promise<void> {
+  private async resumeRooms(connection: number): Promise<void> {
+    const live = () => this.connections === connection && this.socket.connected;
+    // After a reconnect: back into the rooms held, the one shown first, spaced within the budget.
+    if (this.everConnected) {
+      const held = Object.values(this.rooms).sort((a, b) => Number(b.id === this.viewing) - Number(a.id === this.viewing));
+      for (const room of held) {
+        if (!live()) return;
+        void this.rejoin(room, connection);
+        await new Promise((resolve) => setTimeout(resolve, BACKGROUND_JOIN_SPACING_MS));
+      }
+    }
+    if (!live()) return;
     const answer = await this.request("my_rooms", {});
     if (!answer.ok) return;
     for (const summary of answer.rooms) {
-      if (this.connections !== connection || !this.socket.connected) return;
-      if (!this.rooms[summary.id] && !this.pendingJoins.has(summary.id)) await this.enter(summary.id);
+      if (!live()) return;
+      if (this.rooms[summary.id] || this.pendingJoins.has(summary.id)) continue;
+      // `resume`: back in as a member only, so a leave made meanwhile elsewhere is not undone.
+      void this.enter(summary.id, undefined, true);
+      await new Promise((resolve) => setTimeout(resolve, BACKGROUND_JOIN_SPACING_MS));
     }
   }
 
@@ -496,6 +574,9 @@ export class Chat {
     if (!this.conversations.hasKey(peer)) await this.fetchConversation(peer);
     this.showWhisper(whisper);
     if (incoming && this.conversations.isOpen(peer)) void this.markRead(peer);
+    if (incoming && !(this.visible && this.conversations.isOpen(peer))) {
+      this.onAttention({ kind: "whisper", from: whisper.from, text: this.conversations.line(peer, whisper.seq)?.text ?? null });
+    }
   }
 
   /** Files a whisper in its thread, and shows it in the room's feed (once, by conversation and seq). */
@@ -525,7 +606,7 @@ export class Chat {
     const key = nameKey(user);
     let pending = this.conversationFetches.get(key);
     if (!pending) {
-      pending = this.request("open_conversation", { with: user })
+      pending = this.requestPatiently("open_conversation", { with: user })
         .then((answer) => {
           if (!answer.ok) return describeError(answer.error);
           this.conversations.opened(answer, this.me);
@@ -566,7 +647,8 @@ export class Chat {
     const current = () => this.rooms[room.id] === room && this.connections === connection && this.socket.connected;
     const before = room.lastSeq();
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.request("join_room", { roomId: room.id });
+      // `resume`: back in as a member only; a leave made meanwhile on another device stands.
+      const answer = await this.request("join_room", { roomId: room.id, resume: true });
       if (!current()) return;
       if (answer.ok) {
         room.addKey(answer.key);
@@ -578,6 +660,10 @@ export class Chat {
         // Pending messages that reached the room before the drop came back just now, in the
         // history, and left the outbox: what is still there was not posted.
         if (current()) this.openOutbox(room);
+        return;
+      }
+      if (answer.error.code === ErrorCode.NOT_MEMBER) {
+        this.sentToLobby(room.id, "room.youLeftElsewhere", { room: room.summary.name });
         return;
       }
       if (!PASSING.has(answer.error.code) || attempt >= REJOIN_ATTEMPTS) {

@@ -167,13 +167,16 @@ export class RoomSession {
     this.banned = banned ? [...others, username].sort(byName) : others;
   }
 
-  /** A message from the room (anyone's, including our own echo), maybe edited or deleted since. */
-  receive(message: RoomMessage, me: string): void {
+  /**
+   * A message from the room (anyone's, including our own echo), maybe edited or deleted since.
+   * Answers whether it was new here and mentions the user (`@name`): worth a notification.
+   */
+  receive(message: RoomMessage, me: string): boolean {
     if (this.seen.has(message.seq)) {
       // Read again (a backfill, a rejoin): it may have been edited or deleted meanwhile.
       if (message.deleted) this.deleted(message.seq);
       else if (message.editedAt !== undefined) this.edited(message.seq, message.msg, message.editedAt);
-      return;
+      return false;
     }
     const result = decryptText(message.msg, this.summary.id, (id) => this.keys.get(id));
     const mine = sameName(message.from, me);
@@ -189,14 +192,16 @@ export class RoomSession {
       ...(message.editedAt !== undefined ? { editedAt: message.editedAt } : {}),
       ...(message.deleted ? { deleted: true, text: "" } : {}),
     });
+    const mentioning = !mine && !message.deleted && mentions(result.ok ? result.text : null, me);
     if (!mine && !message.deleted && message.seq > this.readSeq) {
       this.unread += 1;
-      if (mentions(result.ok ? result.text : null, me)) this.mentioned += 1;
+      if (mentioning) this.mentioned += 1;
     }
     this.stopTyping(message.from);
     // Ours, live or from history: if it is a pending message whose answer is lost or still on
     // its way, it was posted and is not sent again.
     if (mine) this.outbox.arrived(message.msg, message.seq, message.ts);
+    return mentioning;
   }
 
   /** The author edited message `seq`: its new text, unless a later edit is already shown. */
