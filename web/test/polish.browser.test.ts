@@ -311,3 +311,20 @@ function placeholderMisfits(page: Page): Promise<string[]> {
       });
   });
 }
+
+describe("nothing typed is cut at a limit", () => {
+  it("the login form says by how much a name or a password is too long, keeps it whole, and does not send it", async () => {
+    const { context, page } = await anonymous(1, "/login");
+    await page.getByTestId("tab-register").click();
+    await page.getByTestId("username").fill("u".repeat(30));
+    await page.getByTestId("password").fill("p".repeat(130));
+    expect(await page.getByTestId("username-length").innerText()).toBe("6 characters too many (at most 24)");
+    expect(await page.getByTestId("password-length").innerText()).toBe("2 characters too many (at most 128)");
+    expect(await page.getByTestId("username").inputValue()).toHaveLength(30);
+    expect(await page.getByTestId("password").inputValue()).toHaveLength(130);
+    expect(await page.getByTestId("submit").isDisabled()).toBe(true);
+    await page.getByTestId("username").fill("u".repeat(24));
+    expect(await page.getByTestId("username-length").count()).toBe(0);
+    await context.close();
+  });
+});
