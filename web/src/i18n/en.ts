@@ -124,6 +124,7 @@ export const en = {
   "notify.mention": "{user} mentioned you in {room}",
   "notify.whisper": "{user} whispered to you",
   "sidebar.label": "Your rooms and conversations",
+  "sidebar.open": "Rooms",
   "sidebar.lobby": "Lobby",
   "sidebar.rooms": "Your rooms",
   "sidebar.noRooms": "Rooms you join stay here until you leave them.",

@@ -126,6 +126,7 @@ export const ptBR: Messages = {
   "notify.mention": "{user} mencionou você em {room}",
   "notify.whisper": "{user} sussurrou para você",
   "sidebar.label": "Suas salas e conversas",
+  "sidebar.open": "Salas",
   "sidebar.lobby": "Saguão",
   "sidebar.rooms": "Suas salas",
   "sidebar.noRooms": "As salas em que você entra ficam aqui até você sair delas.",
