@@ -1,0 +1,48 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { SCHEMA_VERSION, SchemaVersionError } from "../schema.js";
+import { ACCOUNT_TABLES } from "./account-tables.js";
+import { ROOM_TABLES } from "./room-tables.js";
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Opens (creating when new) the embedded node's SQLite file, in WAL mode: readers never wait for
+ * the writer, and a commit is one append to the log. `synchronous = NORMAL` survives a crash of the
+ * process (SIGKILL included) with every committed transaction; only a power loss may take the last
+ * few — the trade every WAL deployment of SQLite makes for not syncing on each message.
+ * `path` ":memory:" gives a private in-memory database (tests).
+ */
+export function openDatabase(path: string): SqliteDatabase {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  // One process owns the file; a second one (sala-admin's backup) waits for the writer, not fails.
+  db.pragma("busy_timeout = 5000");
+  applySchema(db);
+  return db;
+}
+
+/**
+ * Creates the tables of a new file and records its schema version (user_version, SQLite's own slot
+ * for it); refuses a file of another version, as the Redis stores refuse other data
+ * (stores/redis/startup.ts). Version 1 of the SQLite layout holds what version 1 of the Redis data does.
+ */
+function applySchema(db: SqliteDatabase): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version === SCHEMA_VERSION) return;
+  if (version !== 0) {
+    db.close();
+    throw new SchemaVersionError(
+      `the SQLite file is at schema version ${version}, this node runs version ${SCHEMA_VERSION}: start the Sala release that wrote it, or a newer one with its migration`,
+    );
+  }
+  db.transaction(() => {
+    db.exec(ACCOUNT_TABLES);
+    db.exec(ROOM_TABLES);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
