@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Server } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import middie from "@fastify/middie";
@@ -7,7 +8,7 @@ import type { Logger } from "./logger.js";
 import { connectRedis, redisAnswers, type RedisConnections } from "./redis.js";
 import { HashQueue } from "./auth/hash-queue.js";
 import { PasswordHasher } from "./auth/passwords.js";
-import { cooldown, throttleFactory } from "./auth/throttle.js";
+import { cooldown, throttleFactory, type ThrottleBackend } from "./auth/throttle.js";
 import { openControlSocket, type ControlSocket } from "./admin/control-socket.js";
 import { localNoticeBoard, redisNoticeBoard } from "./admin/notices.js";
 import { AdminRoleWatch } from "./admin/role-watch.js";
@@ -30,6 +31,9 @@ import { securityHeaders } from "./http/security-headers.js";
 import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
+import { openDatabase } from "./stores/sqlite/database.js";
+import { storedSessionSecret } from "./stores/sqlite/secret-file.js";
+import { createSqliteStores } from "./stores/sqlite/index.js";
 import { handleConnections } from "./realtime/connections.js";
 import { EventGate, type EventTable } from "./realtime/event-gate.js";
 import { lobbyHandlers } from "./realtime/handlers/lobby.js";
@@ -69,7 +73,12 @@ export interface SalaNode {
 const SESSION_PATHS = ["/register", "/login", "/logout", "/session", "/account", "/admin", "/memory", "/metrics"];
 
 /** Builds one Sala node (not yet listening): embedded without REDIS_URL, a cluster member with it. */
-export async function buildNode(config: Config, logger: Logger): Promise<SalaNode> {
+export async function buildNode(given: Config, logger: Logger): Promise<SalaNode> {
+  // Embedded on SQLite without SESSION_SECRET: the secret kept in DATA_DIR, so sessions outlive a restart.
+  const config: Config =
+    given.embeddedStore?.kind === "sqlite" && given.sessionSecretGenerated
+      ? { ...given, sessionSecret: storedSessionSecret(join(given.embeddedStore.dataDir, "session-secret")), sessionSecretGenerated: false }
+      : given;
   // Filled in once the socket server exists; the counters need them only when scraped.
   const live = { sockets: () => 0, rooms: () => 0 };
   const metrics = new NodeMetrics(config.nodeId, { sockets: () => live.sockets(), rooms: () => live.rooms() });
@@ -89,12 +98,17 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
   // Cluster: the room store publishes each message it accepts to every node's adapter itself —
   // unless messages wait for replicas (REDIS_WAIT_REPLICAS): then the handler delivers them after.
   const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
+  // Embedded: the SQLite file under DATA_DIR (remembers across restarts), or STORE=memory.
+  const sqlite = config.embeddedStore?.kind === "sqlite" ? openDatabase(config.embeddedStore.file) : null;
   const stores = redis
     ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec, replicaWait })
-    : createMemoryStores();
+    : sqlite
+      ? createSqliteStores(sqlite, { messageIdWindowSec: config.messageIdWindowSec })
+      : createMemoryStores();
+  const throttleBackend: ThrottleBackend = redis ? { redis: redis.command } : sqlite ? { sqlite } : "memory";
   // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
   const hasher = new PasswordHasher(config.argon2, new HashQueue(config.hashConcurrency, config.hashQueueMax));
-  const throttle = throttleFactory(redis?.command ?? null, (name) => keys.rateLimit(name));
+  const throttle = throttleFactory(throttleBackend, (name) => keys.rateLimit(name));
   const { loginThrottle: login, roomPasswordThrottle: roomPw } = config;
   const accounts = new AccountService({
     users: stores.users,
@@ -103,14 +117,14 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       byUserAndIp: throttle("login-user-ip", login.maxFailsPerUserIp, login.windowSec),
       byIp: throttle("login-ip", login.maxFailsPerIp, login.windowSec),
       byUser: throttle("login-user", login.maxFailsPerUser, login.windowSec),
-      delays: cooldown(redis?.command ?? null, keys.rateLimit("login-delay")),
+      delays: cooldown(throttleBackend, keys.rateLimit("login-delay")),
       delayMaxSec: login.delayMaxSec,
     },
     registrationsByIp: throttle("register-ip", config.registrationsPerIp, config.registrationWindowSec),
     logger,
     onLogin: (result) => metrics.logins.inc({ result }),
   });
-  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix, logger);
+  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix, logger, sqlite);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -316,11 +330,11 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
         controlSocket = await openControlSocket(config.adminSocket ?? adminSocketPath(port), { service: adminService, logger });
         logger.info({ event: "admin_socket_open", path: controlSocket.path }, "admin commands accepted on a Unix socket (npm run admin)");
       }
-      const store = !redis ? "embedded" : redis.cluster ? "redis-cluster" : "redis";
+      const store = !redis ? (sqlite ? "sqlite" : "memory") : redis.cluster ? "redis-cluster" : "redis";
       logger.info(
         { event: "node_started", mode: redis ? "cluster" : "embedded", store, port, host: config.host },
         !redis
-          ? "Sala node started (embedded: in-process stores, single node)"
+          ? `Sala node started (embedded, single node: ${sqlite ? "data kept in SQLite" : "data in memory, gone at exit"})`
           : `Sala node started (cluster member, shared state in ${redis.cluster ? "a Redis Cluster" : "Redis"})`,
       );
       return port;
@@ -358,6 +372,8 @@ export async function buildNode(config: Config, logger: Logger): Promise<SalaNod
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();
+      sessions.close();
+      sqlite?.close(); // after the last write: a clean close also folds the WAL back into the file
       logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },
   };

@@ -90,6 +90,13 @@ const EnvSchema = Type.Object({
    * `npm run admin -- grant-admin NAME`. A node refuses to start while it is set.
    */
   ADMIN_USERS: Type.Optional(Type.String()),
+  /**
+   * Embedded mode only (no Redis): "sqlite" (default) keeps everything in DATA_DIR/sala.sqlite and
+   * remembers across restarts; "memory" keeps it in the process (tests, demos: gone at exit).
+   */
+  STORE: Type.Optional(Type.Union([Type.Literal("sqlite"), Type.Literal("memory")])),
+  /** Embedded SQLite store: the folder of its file (and of its session secret when none is set). */
+  DATA_DIR: Type.String({ minLength: 1, default: "./data" }),
   /** Embedded mode: the Unix socket the admin CLI reaches this node on (default: under the OS temp dir, named by port). */
   ADMIN_SOCKET: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   /** When set, /metrics is also served without a session on METRICS_HOST:METRICS_PORT (for Prometheus). */
@@ -124,6 +131,9 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>;
 
+/** An embedded node's store: its SQLite file, or the process's memory. */
+export type EmbeddedStore = { kind: "sqlite"; dataDir: string; file: string } | { kind: "memory" };
+
 export interface Config {
   port: number;
   host: string;
@@ -131,8 +141,13 @@ export interface Config {
   logLevel: string;
   nodeId: string;
   redis: RedisSettings | null;
+  /** Where an embedded node keeps its data (null with Redis, which holds it). */
+  embeddedStore: EmbeddedStore | null;
   sessionSecret: string;
-  /** True when SESSION_SECRET was absent and a random one was made (embedded mode only). */
+  /**
+   * True when SESSION_SECRET was absent and a random one was made (embedded mode only). With the
+   * SQLite store the node uses the one kept in DATA_DIR instead (stores/sqlite/secret-file.ts).
+   */
   sessionSecretGenerated: boolean;
   trustProxy: boolean | number | string[];
   allowedOrigins: string[];
@@ -309,6 +324,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   refuseAdminUsers(env.ADMIN_USERS);
   const redis = redisSettings(env);
+  if (redis && env.STORE) {
+    throw new ConfigError("STORE chooses the embedded node's store: it is not used with REDIS_URL or REDIS_CLUSTER_NODES (Redis holds everything)");
+  }
+  const embeddedStore = redis ? null : embeddedStoreOf(env);
   if (redis && !env.SESSION_SECRET) {
     throw new ConfigError(
       `SESSION_SECRET (at least 32 characters) is required when ${redis.url ? "REDIS_URL" : "REDIS_CLUSTER_NODES"} is set: every node must share it`,
@@ -330,6 +349,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: env.LOG_LEVEL,
     nodeId: env.NODE_ID ?? `${hostname()}-${env.PORT}`,
     redis,
+    embeddedStore,
     sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString("base64url"),
     sessionSecretGenerated: !env.SESSION_SECRET,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
@@ -374,4 +394,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metrics: { port: env.METRICS_PORT ?? null, host: env.METRICS_HOST, windowSec: env.METRICS_WINDOW_SEC },
     webDir: resolve(env.WEB_DIR ?? fileURLToPath(new URL("../../../web/dist", import.meta.url))),
   };
+}
+
+function embeddedStoreOf(env: Env): EmbeddedStore {
+  if (env.STORE === "memory") return { kind: "memory" };
+  const dataDir = resolve(env.DATA_DIR);
+  return { kind: "sqlite", dataDir, file: join(dataDir, "sala.sqlite") };
 }

@@ -1,6 +1,7 @@
 /**
  * The process: read configuration, build the node, listen, and stop cleanly on SIGTERM/SIGINT.
  */
+import { join } from "node:path";
 import { buildNode } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -19,6 +20,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.nodeId, config.logLevel);
+  // The first line says where the data lives (and whether it outlives the process).
+  const { redis, embeddedStore } = config;
+  if (redis) logger.info({ event: "store", store: redis.clusterNodes ? "redis-cluster" : "redis" }, `store: ${redis.clusterNodes ? "a Redis Cluster" : "Redis"} (shared by every node)`);
+  else if (embeddedStore?.kind === "sqlite") logger.info({ event: "store", store: "sqlite", path: embeddedStore.file }, `store: SQLite at ${embeddedStore.file}`);
+  else logger.info({ event: "store", store: "memory" }, "store: this process's memory (STORE=memory): nothing is kept after it exits");
   // A promise whose failure nobody looked at is a bug to fix, but no reason to drop every user of
   // this node (Node ends the process on one by default): it is logged, loudly, and the node goes
   // on. The Redis path that produced them (the adapter's subscriptions) is fixed at its cause in
@@ -29,7 +35,9 @@ async function main(): Promise<void> {
     const err = reason instanceof Error ? { name: reason.name, message: reason.message, stack: reason.stack } : String(reason);
     logger.error({ event: "unhandled_rejection", err }, "a promise failed and nobody handled it");
   });
-  if (config.sessionSecretGenerated) {
+  if (config.sessionSecretGenerated && embeddedStore?.kind === "sqlite") {
+    logger.info({ event: "stored_session_secret", path: join(embeddedStore.dataDir, "session-secret") }, "SESSION_SECRET not set: using the one kept in DATA_DIR");
+  } else if (config.sessionSecretGenerated) {
     logger.warn({ event: "ephemeral_session_secret" }, "SESSION_SECRET not set: sessions will not survive a restart");
   }
   let node;

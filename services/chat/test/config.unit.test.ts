@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 
@@ -69,5 +70,15 @@ describe("configuration", () => {
     expect(loadConfig({ MESSAGE_ID_WINDOW_SEC: "120" }).messageIdWindowSec).toBe(120);
     expect(() => loadConfig({ MESSAGE_ID_WINDOW_SEC: "30" })).toThrow(/MESSAGE_ID_WINDOW_SEC/);
     expect(() => loadConfig({ MESSAGE_ID_WINDOW_SEC: "86401" })).toThrow(/MESSAGE_ID_WINDOW_SEC/);
+  });
+
+  it("keeps an embedded node's data in SQLite under DATA_DIR unless STORE=memory; never beside Redis", () => {
+    expect(loadConfig({}).embeddedStore).toEqual({ kind: "sqlite", dataDir: resolve("data"), file: resolve("data", "sala.sqlite") });
+    expect(loadConfig({ DATA_DIR: "/var/lib/sala" }).embeddedStore).toEqual({ kind: "sqlite", dataDir: "/var/lib/sala", file: "/var/lib/sala/sala.sqlite" });
+    expect(loadConfig({ STORE: "memory" }).embeddedStore).toEqual({ kind: "memory" });
+    expect(() => loadConfig({ STORE: "disk" })).toThrow(/STORE/);
+    const secret = { SESSION_SECRET: "x".repeat(32) };
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379", ...secret }).embeddedStore).toBeNull();
+    expect(() => loadConfig({ REDIS_URL: "redis://127.0.0.1:6379", STORE: "sqlite", ...secret })).toThrow(/STORE.*not used with REDIS_URL/);
   });
 });

@@ -1,23 +1,33 @@
 /**
- * Embedded mode: one node, no REDIS_URL, in-process stores and adapter — what `npm start` gives on
- * a fresh machine. The same flows as the cluster, end to end over real HTTP and sockets.
+ * Embedded mode: one node, no REDIS_URL, its own stores (SQLite under DATA_DIR, or memory) and an
+ * in-process adapter — what `npm start` gives on a fresh machine. The same flows as the cluster,
+ * end to end over real HTTP and sockets, on both stores.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RoomMessage } from "@sala/protocol";
 import { decryptText, encryptText } from "@sala/protocol/envelope";
 import { connect, newUsername, registerAndLogin, request, startNode, waitFor, type ClientSocket, type TestNode } from "./support/cluster.js";
 
-let node: TestNode;
-const sockets: ClientSocket[] = [];
-beforeAll(async () => {
-  node = await startNode("embedded", null, "unused");
-});
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await node.node.close();
-});
+const stores: { store: string; env: Record<string, string> }[] = [
+  { store: "memory", env: { STORE: "memory" } },
+  { store: "sqlite", env: { STORE: "sqlite", DATA_DIR: mkdtempSync(join(tmpdir(), "sala-embedded-")) } },
+];
 
-describe("embedded mode", () => {
+describe.each(stores)("embedded mode ($store)", ({ env }) => {
+  let node: TestNode;
+  const sockets: ClientSocket[] = [];
+  beforeAll(async () => {
+    node = await startNode("embedded", null, "unused", env);
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await node.node.close();
+    if (env.DATA_DIR) rmSync(env.DATA_DIR, { recursive: true, force: true });
+  });
+
   it("runs the whole chat without Redis", async () => {
     const ana = newUsername("ana");
     const bia = newUsername("bia");
@@ -42,7 +52,7 @@ describe("embedded mode", () => {
     const envelope = encryptText("oi", opened.conversation.id, opened.key);
     expect((await request(biaSocket, "private_message", { to: ana, msg: envelope })).ok).toBe(true);
     expect(await whisper).toMatchObject({ from: bia, to: ana, msg: envelope, seq: 1 });
-    // Stored in the node's memory: Ana opens the conversation and reads it.
+    // Stored by the node: Ana opens the conversation and reads it.
     const mine = await request(anaSocket, "open_conversation", { with: bia });
     expect(mine.conversation).toMatchObject({ with: bia, unread: 1, lastSeq: 1 });
     expect(decryptText(mine.history[0].msg, mine.conversation.id, () => mine.key.key)).toMatchObject({ ok: true, text: "oi" });

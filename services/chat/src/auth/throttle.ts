@@ -1,5 +1,6 @@
 import type { RedisClient } from "../redis.js";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { SqliteDatabase } from "../stores/sqlite/database.js";
 
 /** One attempt taken: `wait` 0 when allowed, otherwise ms until one will be; `count` in the window, this one included. */
 export interface Attempt {
@@ -9,7 +10,8 @@ export interface Attempt {
 
 /**
  * Counts attempts per key in a fixed window (rate-limiter-flexible), in Redis when the node is part
- * of a cluster so every node sees the same counts, in memory otherwise.
+ * of a cluster so every node sees the same counts; embedded, in its SQLite file (a restart does not
+ * forgive a guessing run) or, with STORE=memory, in memory.
  *
  * An attempt is taken *before* the work it guards (an atomic increment), and given back when it
  * succeeded. Checking first and counting after would let a burst of parallel attempts all pass the
@@ -70,15 +72,24 @@ export class Cooldown {
 
 export type ThrottleFactory = (name: string, maxAttempts: number, windowSec: number) => AttemptThrottle;
 
-function limiter(redis: RedisClient | null, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+/** Where the counts live: Redis (every node sees them), the embedded node's SQLite file, or memory. */
+export type ThrottleBackend = { redis: RedisClient } | { sqlite: SqliteDatabase } | "memory";
+
+/** One table for every SQLite throttle: the limiter's key prefix keeps them apart. */
+const SQLITE_TABLE = "rate_limits";
+
+function limiter(backend: ThrottleBackend, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
   const options = { keyPrefix, points, duration };
-  return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
+  if (backend === "memory") return new RateLimiterMemory(options);
+  if ("redis" in backend) return new RateLimiterRedis({ ...options, storeClient: backend.redis });
+  // The table is created at once (better-sqlite3 is synchronous); expired rows are cleared hourly.
+  return new RateLimiterSQLite({ ...options, storeClient: backend.sqlite, storeType: "better-sqlite3", tableName: SQLITE_TABLE, clearExpiredByTimeout: true });
 }
 
-export function throttleFactory(redis: RedisClient | null, keyPrefix: (name: string) => string): ThrottleFactory {
-  return (name, maxAttempts, windowSec) => new AttemptThrottle(limiter(redis, keyPrefix(name), maxAttempts, windowSec));
+export function throttleFactory(backend: ThrottleBackend, keyPrefix: (name: string) => string): ThrottleFactory {
+  return (name, maxAttempts, windowSec) => new AttemptThrottle(limiter(backend, keyPrefix(name), maxAttempts, windowSec));
 }
 
-export function cooldown(redis: RedisClient | null, keyPrefix: string): Cooldown {
-  return new Cooldown(limiter(redis, keyPrefix, 1, 1));
+export function cooldown(backend: ThrottleBackend, keyPrefix: string): Cooldown {
+  return new Cooldown(limiter(backend, keyPrefix, 1, 1));
 }

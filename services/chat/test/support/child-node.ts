@@ -14,9 +14,13 @@ export interface ChildNode extends Omit<TestNode, "node"> {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startChildNode(id: string, redisUrl: string, prefix: string, env: Record<string, string> = {}): Promise<ChildNode> {
+/** `redisUrl` null: an embedded node. A variable given as null is left out (SESSION_SECRET, say). */
+export async function startChildNode(id: string, redisUrl: string | null, prefix: string, env: Record<string, string | null> = {}): Promise<ChildNode> {
+  const given = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== null));
+  const variables: Record<string, string | undefined> = { PATH: process.env.PATH, ...testNodeEnv(id, redisUrl, prefix, { LOG_LEVEL: "info", ...given }) };
+  for (const [name, value] of Object.entries(env)) if (value === null) delete variables[name];
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, ...testNodeEnv(id, redisUrl, prefix, { LOG_LEVEL: "info", ...env }) },
+    env: variables,
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -84,6 +84,8 @@ export function testNodeEnv(id: string, redisUrl: string | null, prefix: string,
     NODE_TTL_MS: "1000",
     PRESENCE_GRACE_MS: "0", // announce offline at once; the grace period has its own test
     REGISTRATIONS_PER_IP: "100000", // every test user registers from 127.0.0.1
+    // Embedded test nodes keep to memory unless a test names a DATA_DIR of its own (never ./data).
+    ...(redisUrl ? {} : { STORE: "memory" }),
     ...storeEnv(redisUrl),
     ...env,
   };
@@ -115,7 +117,7 @@ export function newUsername(label = "user"): string {
 export const PASSWORD = "correct horse battery";
 
 /** Registers through `node` and logs in through `loginNode` (default: the same); returns the cookie. */
-export async function registerAndLogin(node: TestNode, username: string, loginNode: TestNode = node): Promise<string> {
+export async function registerAndLogin(node: Pick<TestNode, "url">, username: string, loginNode: Pick<TestNode, "url"> = node): Promise<string> {
   const registered = await post(`${node.url}/register`, { username, password: PASSWORD });
   if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.json)}`);
   const login = await post(`${loginNode.url}/login`, { username, password: PASSWORD });
