@@ -29,15 +29,17 @@ const work = mkdtempSync(join(tmpdir(), "sala-image-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
- * The `npm ci` commands of a stage that only installs dependencies (its RUN lines hold nothing but
- * `npm ci` and `npm cache clean`, which touches only the cache, outside /app), or null for any
- * other stage.
+ * The `npm ci` commands of a stage that only installs dependencies, or null for any other stage.
+ * Its RUN lines hold nothing but `npm ci`, `npm cache clean` (the cache, outside /app) and the
+ * Debian toolchain native addons build with (`apt-get`, and `rm` of apt's lists: outside /app too);
+ * this machine has that toolchain (python3, make, g++), so those lines are not replayed.
  */
 function installCommands(stage: Stage): string[][] | null {
   const segments = stage.runs.flatMap((run) => run.args.split("&&").map((segment) => segment.trim().split(/\s+/)));
   const installs = segments.filter((words) => words[0] === "npm" && words[1] === "ci");
   const cacheCleans = segments.filter((words) => words[0] === "npm" && words[1] === "cache" && words[2] === "clean");
-  return installs.length > 0 && installs.length + cacheCleans.length === segments.length ? installs : null;
+  const toolchain = segments.filter((words) => words[0] === "apt-get" || (words[0] === "rm" && words.at(-1) === "/var/lib/apt/lists/*"));
+  return installs.length > 0 && installs.length + cacheCleans.length + toolchain.length === segments.length ? installs : null;
 }
 
 /** Where a path of a stage's filesystem is, for a stage whose /app is the directory `root`. */
@@ -78,7 +80,8 @@ function replay(stage: Stage): string {
   }
   for (const command of installCommands(stage) ?? []) {
     // --prefer-offline: from the npm cache when it has the lockfile's packages, else the registry.
-    const result = spawnSync("npm", [...command.slice(1), "--prefer-offline"], { cwd: root, env: npmEnv(stage), encoding: "utf8", timeout: 100_000 });
+    // Up to 5 minutes: better-sqlite3 is compiled from source here (no prebuilt binary can be fetched).
+    const result = spawnSync("npm", [...command.slice(1), "--prefer-offline"], { cwd: root, env: npmEnv(stage), encoding: "utf8", timeout: 300_000 });
     if (result.status !== 0) throw new Error(`${command.join(" ")} failed in stage ${stage.name}: ${result.error?.message ?? ""}\n${result.stderr}`);
   }
   return root;
@@ -124,12 +127,29 @@ async function waitForReady(url: string, child: ReturnType<typeof spawn>, output
   }
 }
 
+let assembled: string | null = null;
+/** The runtime stage, assembled once for the tests below. */
+function runtimeRoot(): string {
+  assembled ??= assembleRuntime();
+  return assembled;
+}
+
+/** The image's CMD started in `root` with `env`: its output kept (the last 4 KB), its exit awaited. */
+function startImage(root: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, runtime.cmd!.slice(1), { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  child.stderr!.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
 describe(`${DOCKERFILE}: the runtime stage, assembled and started`, () => {
   it("holds everything `node services/chat/dist/server.js` needs: it becomes ready, passes its health check and stops on SIGTERM", async () => {
     // Nothing above the temp dir may lend the node a module the image would not have.
     for (let dir = dirname(work); dir !== dirname(dir); dir = dirname(dir)) expect(existsSync(join(dir, "node_modules")), `${dir}/node_modules`).toBe(false);
 
-    const root = assembleRuntime();
+    const root = runtimeRoot();
     const cmd = runtime.cmd;
     expect(cmd?.[0], "CMD runs node").toBe("node");
     const port = await freePort();
@@ -169,5 +189,32 @@ describe(`${DOCKERFILE}: the runtime stage, assembled and started`, () => {
       if (child.exitCode === null) child.kill("SIGTERM");
     }
     expect(await exited, `the node's exit after SIGTERM:\n${output}`).toBe(0);
-  }, 150_000);
+  }, 400_000);
+
+  it("without Redis, keeps its data in SQLite under the image's DATA_DIR and remembers it across a restart", async () => {
+    const root = runtimeRoot();
+    // DATA_DIR is the image's volume (/app/data); /app is `root` here.
+    expect(runtime.env.DATA_DIR).toBe("/app/data");
+    const dataDir = inStage(runtime, root, runtime.env.DATA_DIR!, 0);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...runtime.env, DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: String(port), NODE_ID: "image-embedded" };
+    const account = { username: `ana_${randomBytes(3).toString("hex")}`, password: "correct horse battery" };
+    const post = (path: string) =>
+      fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", origin: url }, body: JSON.stringify(account) });
+    for (const round of ["first start", "restart"]) {
+      const node = startImage(root, env);
+      try {
+        await waitForReady(url, node.child, node.output);
+        // The first line says where the data is.
+        expect(JSON.parse(node.output().split("\n")[0]!)).toMatchObject({ event: "store", store: "sqlite", path: join(dataDir, "sala.sqlite") });
+        if (round === "first start") expect((await post("/register")).status).toBe(201);
+        expect((await post("/login")).status, `login after the ${round}`).toBe(200);
+      } finally {
+        if (node.child.exitCode === null) node.child.kill("SIGTERM");
+      }
+      expect(await node.exited, `the node's exit after SIGTERM:\n${node.output()}`).toBe(0);
+    }
+    expect(existsSync(join(dataDir, "sala.sqlite"))).toBe(true);
+  }, 400_000);
 });
