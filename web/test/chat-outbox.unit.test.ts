@@ -155,6 +155,48 @@ describe("a message sent while the connection is down", () => {
     chat.close();
   });
 
+  it("waits the retryAfterMs the server asks for between rejoins, and gives the room up after five", async () => {
+    vi.useFakeTimers();
+    const chat = await chatInRoom();
+    fake.socket.answer = async (event) => (event === "join_room" ? { ok: false, error: { code: "BUSY", message: "", retryAfterMs: 3000 } } : aside(event));
+    fake.socket.deliver("disconnect", "transport close");
+    fake.socket.deliver("connect");
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(roomRequests()).toEqual(["join_room"]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(roomRequests()).toEqual(["join_room", "join_room"]);
+    await vi.advanceTimersByTimeAsync(3 * 3000);
+    expect(roomRequests()).toHaveLength(5);
+    expect(chat.room).toBeNull();
+    expect(chat.lobbyNotice?.key).toBe("room.rejoinFailed");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(roomRequests()).toHaveLength(5);
+    chat.close();
+  });
+
+  it("stops trying a rejoin once the connection it was for is gone (the next one starts over)", async () => {
+    vi.useFakeTimers();
+    const chat = await chatInRoom();
+    fake.socket.answer = async (event) => (event === "join_room" ? { ok: false, error: { code: "UNAVAILABLE", message: "", retryAfterMs: 1000 } } : aside(event));
+    fake.socket.deliver("disconnect", "transport close");
+    fake.socket.deliver("connect");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(roomRequests()).toEqual(["join_room"]);
+    fake.socket.deliver("disconnect", "transport close"); // during the wait
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(roomRequests()).toEqual(["join_room"]);
+    // Neither tried again nor given up: the room waits for the next connection.
+    expect(chat.room).not.toBeNull();
+    expect(chat.lobbyNotice).toBeNull();
+
+    server(1);
+    fake.socket.deliver("connect");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(roomRequests()).toEqual(["join_room", "join_room", "history"]);
+    expect(chat.room!.outbox.isOpen).toBe(true);
+    chat.close();
+  });
+
   it("fails with NOT_MEMBER after the rejoin (kicked meanwhile), offers a retry with the same id", async () => {
     const chat = await chatInRoom();
     const room = chat.room!;

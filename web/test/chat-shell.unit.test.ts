@@ -97,6 +97,37 @@ describe("the rooms of the user", () => {
     chat.close();
   });
 
+  it("stop counting a message deleted before it was read, and its mention; a read one changes nothing", async () => {
+    server({});
+    const chat = new Chat("Ana", () => undefined);
+    fake.socket.deliver("connect");
+    await vi.waitFor(() => expect(chat.joinedRooms()).toHaveLength(2));
+    expect(await chat.joinRoom(GENERAL.id)).toBeNull();
+    fake.socket.deliver("text", message(GENERAL.id, 1, "read at once")); // the room shown
+
+    fake.socket.deliver("text", message(RANDOM.id, 1, "hello all"));
+    fake.socket.deliver("text", message(RANDOM.id, 2, "@ana look at this"));
+    fake.socket.deliver("text", message(RANDOM.id, 3, "and @Ana again"));
+    const random = chat.rooms[RANDOM.id]!;
+    expect([random.unread, random.mentioned, chat.totalUnread()]).toEqual([3, 2, 3]);
+
+    fake.socket.deliver("message_deleted", { roomId: RANDOM.id, seq: 2 });
+    expect([random.unread, random.mentioned, chat.totalUnread()]).toEqual([2, 1, 2]);
+    fake.socket.deliver("message_deleted", { roomId: RANDOM.id, seq: 2 }); // told twice: counted once
+    expect([random.unread, random.mentioned]).toEqual([2, 1]);
+    fake.socket.deliver("message_deleted", { roomId: RANDOM.id, seq: 1 }); // no mention: the count only
+    expect([random.unread, random.mentioned, chat.totalUnread()]).toEqual([1, 1, 1]);
+    fake.socket.deliver("message_deleted", { roomId: RANDOM.id, seq: 3 });
+    expect([random.unread, random.mentioned, chat.totalUnread()]).toEqual([0, 0, 0]);
+
+    // Read already (the room shown), or a message never held here: nothing to take off.
+    fake.socket.deliver("text", message(RANDOM.id, 4, "still unread"));
+    fake.socket.deliver("message_deleted", { roomId: GENERAL.id, seq: 1 });
+    fake.socket.deliver("message_deleted", { roomId: RANDOM.id, seq: 99 });
+    expect([chat.rooms[GENERAL.id]!.unread, random.unread, chat.totalUnread()]).toEqual([0, 1, 1]);
+    chat.close();
+  });
+
   it("remember on the device what was read, so that after a reload only what came since is unread", async () => {
     server({ [RANDOM.id]: [message(RANDOM.id, 1, "one"), message(RANDOM.id, 2, "two")] });
     const before = new Chat("Ana", () => undefined);

@@ -167,6 +167,32 @@ describe("back to where you were after logging in", () => {
       await context.close();
     }
   });
+
+  it("not after 'Log out': plain /login, then the lobby; a tab signed out by it keeps its room", async () => {
+    const context = await cluster.browser.newContext({ viewport: { width: 1280, height: 820 }, locale: "en-US" });
+    const page = await context.newPage();
+    await page.goto(url(1, roomPath));
+    await submitLogin(page, bruno, PASSWORD);
+    await page.getByTestId("room").waitFor();
+    // A second tab of the same browser, in the same room, on the other node.
+    const other = await context.newPage();
+    await other.goto(url(0, roomPath));
+    await other.getByTestId("room").waitFor();
+
+    await page.getByTestId("logout").click();
+    await page.getByTestId("login-form").waitFor();
+    await expect.poll(() => pathOf(page)).toBe("/login");
+    // Signed out by that logout, not by its own: it comes back to the room.
+    await other.getByTestId("login-notice").waitFor();
+    expect(pathOf(other)).toBe(`/login?next=${roomPath}`);
+
+    await submitLogin(page, bruno, PASSWORD);
+    await connected(page);
+    expect(pathOf(page)).toBe("/");
+    await page.getByTestId("user-search").waitFor();
+    expect(await page.getByTestId("room").count()).toBe(0);
+    await context.close();
+  });
 });
 
 describe("/memory on a phone", () => {
@@ -282,7 +308,8 @@ describe("words and numbers", () => {
         for (const path of ["/", roomPath, `/dm/${ana}`]) {
           await page.goto(url(0, path));
           await connected(page);
-          await page.locator("input[placeholder]").first().waitFor();
+          // The page's fields are in (on a phone a room or a conversation shows only its composer).
+          await page.locator("input[placeholder]:visible, textarea[placeholder]:visible").first().waitFor();
           for (const misfit of await placeholderMisfits(page)) misfits.push(`${width}px ${language} ${path}: ${misfit}`);
         }
       }
@@ -326,5 +353,41 @@ describe("nothing typed is cut at a limit", () => {
     await page.getByTestId("username").fill("u".repeat(24));
     expect(await page.getByTestId("username-length").count()).toBe(0);
     await context.close();
+  });
+
+  it("the lobby's searches say by how much a text is too long, keep it whole, and do not search it", async () => {
+    await B.page.goto(url(1, "/"));
+    await connected(B.page);
+    const sentSearches = (event: string) => B.frames.sent.filter((frame) => frame.includes(`"${event}"`));
+    const users = B.page.getByTestId("user-search");
+    await users.fill(bruno.slice(0, 3));
+    await expect.poll(() => sentSearches("lobby_users").some((frame) => frame.includes(`"prefix":"${bruno.slice(0, 3)}"`))).toBe(true);
+    await expect.poll(() => B.page.getByTestId("online-users").innerText()).toContain(bruno);
+    const asked = sentSearches("lobby_users").length;
+
+    await users.fill(`${bruno.slice(0, 3)}${"x".repeat(42)}`);
+    expect(await B.page.getByTestId("user-search-length").innerText()).toBe("5 characters too many (at most 40)");
+    expect(await users.inputValue()).toHaveLength(45);
+    expect(await users.getAttribute("aria-invalid")).toBe("true");
+    await B.page.waitForTimeout(1000); // well past the pause after which a search is asked
+    expect(sentSearches("lobby_users")).toHaveLength(asked);
+    expect(await B.page.getByTestId("online-users").innerText()).toContain(bruno); // the list stays
+
+    // Characters, not UTF-16 units; the spaces around are not sent, so they do not count.
+    const rooms = B.page.getByTestId("room-search");
+    await rooms.fill("Poli");
+    await B.page.locator(`[data-room="${ROOM}"]`).waitFor();
+    await rooms.fill(`  ${"ç".repeat(38)}😀😀😀😀  `);
+    expect(await B.page.getByTestId("room-search-length").innerText()).toBe("2 characters too many (at most 40)");
+    await B.page.waitForTimeout(1000);
+    expect(sentSearches("lobby_rooms").filter((frame) => frame.includes("ç"))).toEqual([]);
+    expect(await B.page.locator(`[data-room="${ROOM}"]`).count()).toBe(1);
+
+    await rooms.fill("ç".repeat(40));
+    expect(await B.page.getByTestId("room-search-length").count()).toBe(0);
+    await expect.poll(() => sentSearches("lobby_rooms").some((frame) => frame.includes("ç".repeat(40)))).toBe(true);
+    await users.fill("");
+    await rooms.fill("");
+    expect(await B.page.getByTestId("user-search-length").count()).toBe(0);
   });
 });

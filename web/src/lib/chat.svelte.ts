@@ -49,8 +49,11 @@ interface PendingJoin {
 const TYPING_SIGNAL_EVERY_MS = 2000;
 const ACK_TIMEOUT_MS = 10_000;
 const SEND_ATTEMPTS = 4;
-/** Tries of a reconnect's `join_room` that failed for a passing reason (Redis, a busy node) before the room is given up. */
-const REJOIN_ATTEMPTS = 5;
+/**
+ * Tries of a request that fails for a passing reason (Redis, a busy node, the rate limit) before
+ * its failure stands: a leave, a conversation's keys, a reconnect's `join_room` (then the room is given up).
+ */
+const PATIENT_ATTEMPTS = 5;
 const PASSING = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.BUSY, ErrorCode.RATE_LIMITED]);
 /** How long messages numbered before our own may take to arrive after our ack before they are fetched. */
 const GAP_WAIT_MS = 1000;
@@ -196,15 +199,22 @@ export class Chat {
 
   /**
    * A request tried again, after the wait the server asks for, while it fails for a passing
-   * reason (RATE_LIMITED after a burst of the user's own sends, BUSY, UNAVAILABLE).
+   * reason (RATE_LIMITED after a burst of the user's own sends, BUSY, UNAVAILABLE) — and while
+   * `wanted` says its answer still matters (a rejoin: its connection is still the one up). Once it
+   * does not, the last answer comes back as it is, without another try; the caller drops it.
    */
-  private async requestPatiently<E extends keyof ClientToServerEvents>(event: E, payload: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
+  private async requestPatiently<E extends keyof ClientToServerEvents>(
+    event: E,
+    payload: Parameters<ClientToServerEvents[E]>[0],
+    wanted: () => boolean = () => true,
+  ): Promise<AckOf<E>> {
     for (let attempt = 1; ; attempt++) {
       const answer = await this.request(event, payload);
       // Every answer is an Ack (generic E hides it from the compiler).
       const failed = answer as Ack | { ok: true };
-      if (failed.ok || !PASSING.has(failed.error.code) || attempt >= REJOIN_ATTEMPTS) return answer;
+      if (failed.ok || !PASSING.has(failed.error.code) || attempt >= PATIENT_ATTEMPTS || !wanted()) return answer;
       await new Promise((resolve) => setTimeout(resolve, failed.error.retryAfterMs ?? 500 * attempt));
+      if (!wanted()) return answer;
     }
   }
 
@@ -646,33 +656,23 @@ export class Chat {
   private async rejoin(room: RoomSession, connection: number): Promise<void> {
     const current = () => this.rooms[room.id] === room && this.connections === connection && this.socket.connected;
     const before = room.lastSeq();
-    for (let attempt = 1; ; attempt++) {
-      // `resume`: back in as a member only; a leave made meanwhile on another device stands.
-      const answer = await this.request("join_room", { roomId: room.id, resume: true });
-      if (!current()) return;
-      if (answer.ok) {
-        room.addKey(answer.key);
-        room.setMembers(answer.members);
-        room.setOnline(answer.online);
-        room.setBanned(answer.banned);
-        room.receiveHistory(answer.history, answer.keys, this.me);
-        await this.backfill(room, before);
-        // Pending messages that reached the room before the drop came back just now, in the
-        // history, and left the outbox: what is still there was not posted.
-        if (current()) this.openOutbox(room);
-        return;
-      }
-      if (answer.error.code === ErrorCode.NOT_MEMBER) {
-        this.sentToLobby(room.id, "room.youLeftElsewhere", { room: room.summary.name });
-        return;
-      }
-      if (!PASSING.has(answer.error.code) || attempt >= REJOIN_ATTEMPTS) {
-        this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, answer.error.retryAfterMs ?? 500 * attempt));
-      if (!current()) return;
+    // `resume`: back in as a member only; a leave made meanwhile on another device stands.
+    const answer = await this.requestPatiently("join_room", { roomId: room.id, resume: true }, current);
+    if (!current()) return;
+    if (answer.ok) {
+      room.addKey(answer.key);
+      room.setMembers(answer.members);
+      room.setOnline(answer.online);
+      room.setBanned(answer.banned);
+      room.receiveHistory(answer.history, answer.keys, this.me);
+      await this.backfill(room, before);
+      // Pending messages that reached the room before the drop came back just now, in the
+      // history, and left the outbox: what is still there was not posted.
+      if (current()) this.openOutbox(room);
+      return;
     }
+    if (answer.error.code === ErrorCode.NOT_MEMBER) this.sentToLobby(room.id, "room.youLeftElsewhere", { room: room.summary.name });
+    else this.sentToLobby(room.id, "room.rejoinFailed", { room: room.summary.name });
   }
 
   /**

@@ -67,6 +67,12 @@ export class RoomSession {
   private readonly seen = new Set<number>();
   /** Highest seq in `seen`, kept as messages arrive (asked on every incoming message). */
   private maxSeq = 0;
+  /**
+   * The seqs `unread` and `mentioned` count: a message deleted before it was read stops counting,
+   * by what was counted when it came (an edit since may have added or dropped its mention).
+   */
+  private readonly unreadSeqs = new Set<number>();
+  private readonly mentionSeqs = new Set<number>();
 
   constructor(
     summary: RoomSummary,
@@ -127,8 +133,7 @@ export class RoomSession {
   /** The owner cleared the stored history: drop the messages shown (notices stay). */
   clearMessages(by: string): void {
     this.feed = this.feed.filter((item) => item.kind !== "message");
-    this.unread = 0;
-    this.mentioned = 0;
+    this.forgetUnread();
     this.notice("room.historyCleared", { user: by });
   }
 
@@ -194,8 +199,12 @@ export class RoomSession {
     });
     const mentioning = !mine && !message.deleted && mentions(result.ok ? result.text : null, me);
     if (!mine && !message.deleted && message.seq > this.readSeq) {
+      this.unreadSeqs.add(message.seq);
       this.unread += 1;
-      if (mentioning) this.mentioned += 1;
+      if (mentioning) {
+        this.mentionSeqs.add(message.seq);
+        this.mentioned += 1;
+      }
     }
     this.stopTyping(message.from);
     // Ours, live or from history: if it is a pending message whose answer is lost or still on
@@ -214,10 +223,15 @@ export class RoomSession {
     item.editedAt = editedAt;
   }
 
-  /** The author deleted message `seq`: it stays in its place, as deleted. */
+  /**
+   * The author deleted message `seq`: it stays in its place, as deleted. Unread, it no longer
+   * counts (nor as a mention): nothing is left to read.
+   */
   deleted(seq: number): void {
     const item = this.messageAt(seq);
     if (!item) return;
+    if (this.unreadSeqs.delete(seq)) this.unread = Math.max(0, this.unread - 1);
+    if (this.mentionSeqs.delete(seq)) this.mentioned = Math.max(0, this.mentioned - 1);
     item.deleted = true;
     item.text = "";
     item.awaitingKey = undefined;
@@ -243,9 +257,15 @@ export class RoomSession {
   /** The user has seen everything here (the room is shown in a visible tab). Returns the seq read up to. */
   markRead(): number {
     if (this.maxSeq > this.readSeq) this.readSeq = this.maxSeq;
+    this.forgetUnread();
+    return this.readSeq;
+  }
+
+  private forgetUnread(): void {
+    this.unreadSeqs.clear();
+    this.mentionSeqs.clear();
     this.unread = 0;
     this.mentioned = 0;
-    return this.readSeq;
   }
 
   /** Our own message, acknowledged by the server after `rttMs` (absent: its copy came first). */
