@@ -3,8 +3,8 @@
  * no SESSION_SECRET: the one it keeps in DATA_DIR) is SIGKILLed in the middle of a chat — messages
  * in flight, nothing flushed by a shutdown — and started again on the same DATA_DIR. Every message
  * it acknowledged is in the history, byte for byte; every account logs in; the room, its password,
- * its members and its key are as they were; whispers and their unread count too; and the sessions
- * of before the crash still open sockets.
+ * its members and its key are as they were; whispers and their unread count too; login throttles
+ * hold; and the sessions of before the crash still open sockets.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,7 @@ const sockets: ClientSocket[] = [];
 let node: ChildNode | null = null;
 
 /** The embedded node on `dataDir`: SQLite (the tests' default is memory), its own session secret. */
-const startEmbedded = () => startChildNode("durable", null, "unused", { STORE: "sqlite", DATA_DIR: dataDir, SESSION_SECRET: null, SOCKET_EVENTS_PER_SEC: "5000" });
+const startEmbedded = () => startChildNode("durable", null, "unused", { STORE: "sqlite", DATA_DIR: dataDir, SESSION_SECRET: null, SOCKET_EVENTS_PER_SEC: "5000", LOGIN_MAX_FAILS_PER_USER_IP: "3", LOGIN_DELAY_MAX_SEC: "0" });
 
 afterAll(async () => {
   for (const socket of sockets) socket.close();
@@ -47,6 +47,12 @@ describe("the embedded node on SQLite", () => {
     const opened = await request(biaSocket, "open_conversation", { with: ana });
     const whisper = encryptText("até já", opened.conversation.id, opened.key);
     expect((await request(biaSocket, "private_message", { to: ana, msg: whisper })).ok).toBe(true);
+
+    // A password guesser who used up its attempts on Dora: stopped, even with the right password.
+    const dora = newUsername("dora");
+    await registerAndLogin(node, dora);
+    for (let i = 0; i < 3; i++) expect((await post(`${node.url}/login`, { username: dora, password: `guess ${i}` })).status).toBe(401);
+    expect((await post(`${node.url}/login`, { username: dora, password: PASSWORD })).status).toBe(429);
 
     // Ana sends without waiting; the node is killed while messages are on their way.
     const acked = new Map<number, string>();
@@ -79,6 +85,8 @@ describe("the embedded node on SQLite", () => {
     // Accounts: passwords check as before.
     for (const username of [ana, bia]) expect((await post(`${node.url}/login`, { username, password: PASSWORD })).status).toBe(200);
     expect((await post(`${node.url}/login`, { username: ana, password: "not the password" })).status).toBe(401);
+    // The throttles too: a restart does not forgive the guesser.
+    expect((await post(`${node.url}/login`, { username: dora, password: PASSWORD })).status).toBe(429);
 
     // The room: both still members (no password asked), the same key, the password still checked.
     expect((await request(biaAgain, "my_rooms", {})).rooms.map((r: { id: string }) => r.id)).toContain(room.id);
