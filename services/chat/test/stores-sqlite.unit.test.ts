@@ -3,10 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
 import type { SessionData } from "express-session";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "@sala/protocol";
-import { openDatabase, type SqliteDatabase } from "../src/stores/sqlite/database.js";
+import { SchemaVersionError } from "../src/stores/schema.js";
+import { openDatabase, SQLITE_SCHEMA_VERSION, type SqliteDatabase } from "../src/stores/sqlite/database.js";
 import { createSqliteStores } from "../src/stores/sqlite/index.js";
 import { SqliteSessionStore } from "../src/stores/sqlite/session-store.js";
 import { describeStoreContract } from "./store-contract.js";
@@ -38,6 +40,19 @@ describe("sqlite stores on a file, across a restart", () => {
   afterEach(() => {
     for (const db of handles.splice(0)) if (db.open) db.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("records its layout's version in a new file, and refuses a file of another version untouched", () => {
+    const db = open();
+    expect(db.pragma("user_version", { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => openDatabase(file)).toThrow(SchemaVersionError);
+    expect(() => openDatabase(file)).toThrow(new RegExp(`schema version ${SQLITE_SCHEMA_VERSION + 1}, this node runs version ${SQLITE_SCHEMA_VERSION}`));
+    const after = new Database(file, { readonly: true });
+    expect(after.pragma("user_version", { simple: true })).toBe(SQLITE_SCHEMA_VERSION + 1);
+    after.close();
   });
 
   it("keeps users: records, roles, status, the directory, the count and the look-alike claims", async () => {

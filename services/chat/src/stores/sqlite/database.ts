@@ -1,11 +1,19 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { SCHEMA_VERSION, SchemaVersionError } from "../schema.js";
+import { SchemaVersionError } from "../schema.js";
 import { ACCOUNT_TABLES } from "./account-tables.js";
 import { ROOM_TABLES } from "./room-tables.js";
 
 export type SqliteDatabase = Database.Database;
+
+/**
+ * The version of the SQLite file's layout, kept in SQLite's own `user_version`. The file's tables
+ * are not the Redis keys, so it has a version of its own beside stores/schema.ts's (same rules: a
+ * node opens only a file of its version; a bump comes with a migration here and a CHANGELOG note).
+ * - 1: the first layout (account-tables.ts, room-tables.ts).
+ */
+export const SQLITE_SCHEMA_VERSION = 1;
 
 /**
  * Opens (creating when new) the embedded node's SQLite file, in WAL mode: readers never wait for
@@ -29,20 +37,20 @@ export function openDatabase(path: string): SqliteDatabase {
 /**
  * Creates the tables of a new file and records its schema version (user_version, SQLite's own slot
  * for it); refuses a file of another version, as the Redis stores refuse other data
- * (stores/redis/startup.ts). Version 1 of the SQLite layout holds what version 1 of the Redis data does.
+ * (stores/redis/startup.ts).
  */
 function applySchema(db: SqliteDatabase): void {
   const version = db.pragma("user_version", { simple: true }) as number;
-  if (version === SCHEMA_VERSION) return;
+  if (version === SQLITE_SCHEMA_VERSION) return;
   if (version !== 0) {
     db.close();
     throw new SchemaVersionError(
-      `the SQLite file is at schema version ${version}, this node runs version ${SCHEMA_VERSION}: start the Sala release that wrote it, or a newer one with its migration`,
+      `the SQLite file is at schema version ${version}, this node runs version ${SQLITE_SCHEMA_VERSION}: start the Sala release that wrote it, or a newer one with its migration`,
     );
   }
   db.transaction(() => {
     db.exec(ACCOUNT_TABLES);
     db.exec(ROOM_TABLES);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();
 }
