@@ -1,6 +1,6 @@
 /**
- * REDIS_WAIT_REPLICAS: a message is acknowledged only once `replicas` replicas of its primary hold
- * it. Redis replicates asynchronously, so a primary that dies may take its last writes with it, and
+ * REDIS_WAIT_REPLICAS: a message (and an edit or delete of one) is acknowledged only once
+ * `replicas` replicas of its primary hold it. Redis replicates asynchronously, so a primary that dies may take its last writes with it, and
  * the promoted replica numbers the next message with a seq that clients may already have seen.
  * `WAIT n timeout` closes that window: it answers once n replicas acknowledged every write made so
  * far on the connection that sends it.
@@ -50,6 +50,11 @@ export class NotReplicatedError extends Error {
  */
 export function wroteMessage(reply: unknown): boolean {
   return Array.isArray(reply) && (reply[0] === 1 || reply[0] === 2);
+}
+
+/** True when the edit/delete script (message-edits.ts CHANGE_MESSAGE) changed a message ({5, at}). */
+export function changedMessage(reply: unknown): boolean {
+  return Array.isArray(reply) && reply[0] === 5;
 }
 
 /** A Lua script run together with a WAIT; see the module comment. */

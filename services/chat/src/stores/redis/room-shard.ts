@@ -195,11 +195,14 @@ export class RoomShard {
     return result ? { id: result[0], key: result[1] } : null;
   }
 
-  /** The author's edit or delete of a message (stores/types RoomStore.changeMessage); `cutoff`: the age cap's oldest ts (0: none). */
-  async changeMessage(change: MessageChange, cutoff: number): Promise<MessageChangeResult> {
+  /**
+   * The author's edit or delete of a message (stores/types RoomStore.changeMessage); `cutoff`: the
+   * age cap's oldest ts (0: none). `run`: how the script runs (with a WAIT for REDIS_WAIT_REPLICAS).
+   */
+  async changeMessage(change: MessageChange, cutoff: number, run: Script = this.changeMessageScript): Promise<MessageChangeResult> {
     const k = this.keys;
     const { roomId, seq, by, at, edit } = change;
-    const answer = (await this.changeMessageScript(
+    const answer = (await run(
       [k.roomMeta(roomId), k.roomHistory(roomId), k.roomEdits(roomId), k.roomMembers(roomId)],
       [seq, nameKey(by), at, cutoff, edit ? edit.keyId : "", edit ? edit.msg : ""],
     )) as [number, number?];

@@ -42,7 +42,8 @@ import type { RedisClient } from "../../redis.js";
 import { readEach } from "./batch.js";
 import { RoomDirectory } from "./directory.js";
 import { acceptArgs, acceptResult, HistoryReader, keysFromHash } from "./history-stream.js";
-import { WaitedScript, wroteMessage, type ReplicaWait } from "./replica-wait.js";
+import { MessageEditScripts } from "./message-edits.js";
+import { changedMessage, WaitedScript, wroteMessage, type ReplicaWait } from "./replica-wait.js";
 import { ACCEPT_MESSAGE, RoomShard, type ShardMembership } from "./room-shard.js";
 import { UserRoomIndex } from "./user-index.js";
 
@@ -55,6 +56,8 @@ export class RedisRoomStore implements RoomStore {
   private readonly reader: HistoryReader;
   /** With REDIS_WAIT_REPLICAS: the accepting script, run with a WAIT (replica-wait.ts). */
   private readonly waitedAccept: WaitedScript | null;
+  /** With REDIS_WAIT_REPLICAS: edits and deletes wait for the replicas too (a failover keeps them). */
+  private readonly waitedChange: WaitedScript | null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -68,6 +71,7 @@ export class RedisRoomStore implements RoomStore {
   ) {
     this.shard = new RoomShard(redis, keys);
     this.waitedAccept = replicaWait ? new WaitedScript(redis, ACCEPT_MESSAGE, replicaWait) : null;
+    this.waitedChange = replicaWait ? new WaitedScript(redis, MessageEditScripts.CHANGE_MESSAGE, replicaWait) : null;
     this.directory = new RoomDirectory(redis, keys);
     this.userIndex = new UserRoomIndex(redis, keys);
     this.reader = new HistoryReader(redis);
@@ -283,7 +287,9 @@ export class RedisRoomStore implements RoomStore {
   }
 
   changeMessage(change: MessageChange, cap: Pick<HistoryCap, "maxAgeMs">): Promise<MessageChangeResult> {
-    return this.shard.changeMessage(change, oldestKept(cap, change.at));
+    const waited = this.waitedChange;
+    const run = waited ? (keys: string[], args: Array<string | number>) => waited.runReplicated(keys, args, changedMessage) : undefined;
+    return this.shard.changeMessage(change, oldestKept(cap, change.at), run);
   }
 
   async history(roomId: string, query: HistoryQuery): Promise<RoomMessage[]> {
