@@ -242,6 +242,22 @@ describe("sqlite session store on a file", () => {
     expect(rows(db).map((row) => row.sid)).toEqual(["s2"]);
   });
 
+  it("renews thousands of sessions asked at once in chunks, the event loop running between them", async () => {
+    const db = open();
+    const store = sessionStore(db);
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) db.prepare("INSERT INTO sessions (sid, data, expires_at) VALUES (?, ?, ?)").run(`s${i}`, JSON.stringify(data("Ana", 30_000)), Date.now() + 30_000);
+    })();
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const renewed = await Promise.all([...Array.from({ length: 2000 }, (_, i) => store.renew(`s${i}`, cookie(90_000))), store.renew("gone", cookie(90_000))]);
+    clearInterval(ticking);
+    expect(renewed.filter(Boolean)).toHaveLength(2000);
+    expect(renewed.at(-1)).toBe(false);
+    expect(turns).toBeGreaterThan(1); // 8 transactions of 250, the timers' turn between them
+    expect(Math.min(...rows(db).map((row) => row.expiresAt))).toBeGreaterThan(Date.now() + 60_000);
+  });
+
   it("never returns or renews an expired session, keeps none set already expired, and sweeps expired rows", async () => {
     const db = open();
     const store = sessionStore(db);

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SchemaVersionError } from "../schema.js";
@@ -23,7 +23,7 @@ export const SQLITE_SCHEMA_VERSION = 1;
  * `path` ":memory:" gives a private in-memory database (tests).
  */
 export function openDatabase(path: string): SqliteDatabase {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") createPrivately(path);
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -32,6 +32,16 @@ export function openDatabase(path: string): SqliteDatabase {
   db.pragma("busy_timeout = 5000");
   applySchema(db);
   return db;
+}
+
+/**
+ * The file holds every room's keys and history, whispers and password hashes: a new one, and the
+ * folder it is made in, are for this user only (SQLite gives the -wal and -shm files the mode of
+ * the database file). An existing file keeps the mode its operator gave it.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
 }
 
 /**

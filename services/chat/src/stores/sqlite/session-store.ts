@@ -21,6 +21,9 @@ export interface SqliteSessionStoreOptions {
 
 type Callback<T = unknown> = (error: unknown, value?: T) => void;
 
+/** Session renewals written in one transaction (≈ 3 ms of the event loop). */
+const RENEW_CHUNK = 250;
+
 /**
  * express-session's store over the node's SQLite file (`sessions`, account-tables.ts), beside the
  * accounts: a session survives a restart of the node as long as its cookie does. A row lives until
@@ -40,9 +43,14 @@ export class SqliteSessionStore extends session.Store {
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
   private closed = false;
+  /** Renewals asked for and not yet written (see renew). */
+  private readonly renewals: Array<{ sid: string; cookie: SessionData["cookie"]; done: (alive: boolean) => void; failed: (error: unknown) => void }> = [];
+  private renewing = false;
+  private readonly renewChunk: (chunk: Array<{ sid: string; cookie: SessionData["cookie"] }>) => boolean[];
 
   constructor(db: SqliteDatabase, options: SqliteSessionStoreOptions) {
     super();
+    this.renewChunk = db.transaction((chunk: Array<{ sid: string; cookie: SessionData["cookie"] }>) => chunk.map(({ sid, cookie }) => this.renewNow(sid, cookie)));
     this.idleMs = options.idleMs;
     this.sweepChunk = Math.max(1, options.sweepChunk ?? 500);
     this.onSweepError = options.onSweepError ?? (() => {});
@@ -96,10 +104,34 @@ export class SqliteSessionStore extends session.Store {
   /**
    * Starts the session's idle timeout again with `cookie` (what touch does), in one statement;
    * false when the session is not in the store (ended, or expired). What http/session.ts's
-   * `renew` needs, without a get before the touch.
+   * `renew` needs, without a get before the touch. Written with the other renewals asked for in
+   * the same turn (writeRenewals).
    */
-  async renew(sid: string, cookie: SessionData["cookie"]): Promise<boolean> {
-    return this.renewNow(sid, cookie);
+  renew(sid: string, cookie: SessionData["cookie"]): Promise<boolean> {
+    return new Promise((done, failed) => {
+      this.renewals.push({ sid, cookie, done, failed });
+      if (!this.renewing) {
+        this.renewing = true;
+        setImmediate(() => this.writeRenewals());
+      }
+    });
+  }
+
+  /**
+   * The session keeper renews every open socket's session at once: one commit each held the event
+   * loop ≈ 0.1 ms, so 10,000 sockets held it a second. They are written RENEW_CHUNK to a transaction
+   * instead, the loop running between transactions.
+   */
+  private writeRenewals(): void {
+    const chunk = this.renewals.splice(0, RENEW_CHUNK);
+    try {
+      const alive = this.renewChunk(chunk);
+      chunk.forEach((renewal, i) => renewal.done(alive[i]!));
+    } catch (error) {
+      for (const renewal of chunk) renewal.failed(error);
+    }
+    if (this.renewals.length > 0) setImmediate(() => this.writeRenewals());
+    else this.renewing = false;
   }
 
   /** Deletes up to one chunk of expired sessions; returns how many. */
