@@ -2,7 +2,9 @@
  * Issue 21, item 5 ("on a phone one scroll area and the composer pinned to the bottom"), in real
  * Chromium with two users on two nodes: Bea on a 390 × 844 phone, Ana at a desk. The page itself
  * never scrolls: the lobby scrolls as a whole, a room's feed is its one scroll area with the
- * composer pinned under it, and the sidebar, the members and a conversation unfold over it.
+ * composer pinned under it, and the sidebar, the members and a conversation unfold over it. What a
+ * panel covers is out of reach meanwhile (inert: Tab stays in the panel), the focus goes into the
+ * panel when it unfolds and back to its button when Escape or the button folds it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
@@ -27,6 +29,29 @@ const pageOverflow = (page: Page) =>
     sideways: document.documentElement.scrollWidth - window.innerWidth,
   }));
 const box = async (page: Page, testId: string) => (await page.getByTestId(testId).boundingBox())!;
+
+/** What has the focus: its test id, else its id, else its user name or tag. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement;
+    return el?.getAttribute("data-testid") || el?.id || el?.getAttribute("data-user") || el?.tagName || "";
+  });
+
+/**
+ * Presses Tab `presses` times as a keyboard user does, noting where the focus lands each time and
+ * whether it is inside `covered` (what a panel lies over).
+ */
+async function tabThrough(page: Page, presses: number, covered: string): Promise<{ stops: string[]; intoCovered: string[] }> {
+  const stops: string[] = [];
+  const intoCovered: string[] = [];
+  for (let i = 0; i < presses; i++) {
+    await page.keyboard.press("Tab");
+    const stop = await focused(page);
+    stops.push(stop);
+    if (await page.evaluate((selector) => (document.activeElement?.closest(selector) ?? null) !== null, covered)) intoCovered.push(stop);
+  }
+  return { stops, intoCovered };
+}
 
 async function say(user: UserPage, text: string): Promise<void> {
   await user.page.getByTestId("composer").fill(text);
@@ -59,6 +84,25 @@ describe("on a phone", () => {
     expect(main).toEqual({ overflowY: "auto", bottom: PHONE.height });
   });
 
+  it("the header's button is the first thing Tab reaches in the header, where it is shown first", async () => {
+    await B.page.locator(".skip-link").focus();
+    await B.page.keyboard.press("Tab");
+    expect(await focused(B.page)).toBe("nav-toggle");
+    await B.page.keyboard.press("Shift+Tab");
+    expect(await B.page.evaluate(() => document.activeElement?.className)).toBe("skip-link");
+    // Seen first too: the leftmost of the header's parts.
+    const lefts = await B.page.locator(".app-header > *").evaluateAll((parts) =>
+      parts.filter((part) => part.getClientRects().length > 0).map((part) => ({ testid: part.getAttribute("data-testid"), left: part.getBoundingClientRect().left })),
+    );
+    expect(lefts[0]!.testid).toBe("nav-toggle");
+    expect(Math.min(...lefts.map((part) => part.left))).toBe(lefts[0]!.left);
+    // At a desk it is not there at all: Tab goes on to the header's other controls.
+    await A.page.locator(".skip-link").focus();
+    await A.page.keyboard.press("Tab");
+    expect(await A.page.getByTestId("nav-toggle").isVisible()).toBe(false);
+    expect(await focused(A.page)).not.toBe("nav-toggle");
+  });
+
   it("in a room, the feed scrolls and the composer stays pinned to the bottom", async () => {
     await joinRoom(B, KITCHEN);
     for (let i = 1; i <= 30; i++) await say(A, `line ${i} of the recipe`);
@@ -88,17 +132,48 @@ describe("on a phone", () => {
     expect(last.y + last.height).toBeLessThanOrEqual(composer.y);
   });
 
-  it("the members unfold over the feed from the room's button", async () => {
+  it("the members unfold over the feed from the room's button, the feed and composer out of Tab's reach; Escape folds them", async () => {
     const members = B.page.getByTestId("members");
     expect(await members.isVisible()).toBe(false);
     const toggle = B.page.getByTestId("members-toggle");
     expect(await toggle.innerText()).toMatch(/Members\s*2/);
-    await toggle.click();
+    await toggle.focus();
+    await B.page.keyboard.press("Enter");
     expect(await toggle.getAttribute("aria-expanded")).toBe("true");
     expect(await members.innerText()).toContain(ana);
+    // The focus is in the list (its heading), and Tab goes round the page without the feed or the
+    // composer under it (they come earlier in the page than the list).
+    await expect.poll(() => focused(B.page)).toBe("members-title");
+    const walk = await tabThrough(B.page, 20, ".conversation");
+    expect(walk.intoCovered).toEqual([]);
+    expect(walk.stops).toContain(ana);
+    expect(walk.stops).toContain("members-toggle");
+    expect(walk.stops.indexOf("members-title")).toBe(-1); // a heading: focused on opening, not a Tab stop
     await expectAccessible(B.page, "room members (390 px)");
+
+    // Turned to a desk's width, the list sits beside the feed and covers nothing; back, it does again.
+    const conversationInert = () => B.page.locator(".room .conversation").evaluate((el) => (el as HTMLElement).inert);
+    expect(await conversationInert()).toBe(true);
+    await B.page.setViewportSize({ width: 1280, height: 820 });
+    await expect.poll(conversationInert).toBe(false);
+    await B.page.setViewportSize(PHONE);
+    await expect.poll(conversationInert).toBe(true);
+
+    // Escape folds the list, the focus back on its button, and the feed and composer in reach again.
+    await members.locator(`[data-user="${ana}"]`).focus();
+    await B.page.keyboard.press("Escape");
+    expect(await members.isVisible()).toBe(false);
+    expect(await toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(await focused(B.page)).toBe("members-toggle");
+    expect(await conversationInert()).toBe(false);
+    expect((await tabThrough(B.page, 15, ".room-header")).stops).toContain("composer");
+
+    // The button folds it too (the focus stays on it).
+    await toggle.click();
+    await expect.poll(() => focused(B.page)).toBe("members-title");
     await toggle.click();
     expect(await members.isVisible()).toBe(false);
+    expect(await focused(B.page)).toBe("members-toggle");
   });
 
   it("the header's button unfolds the sidebar with the unread count; a room picked folds it; Escape too", async () => {
@@ -121,6 +196,13 @@ describe("on a phone", () => {
     expect(await toggle.getAttribute("aria-expanded")).toBe("true");
     const sidebar = B.page.getByTestId("sidebar");
     expect(await sidebar.isVisible()).toBe(true);
+    // The focus on the sidebar's first link; Tab goes round the header and the sidebar, never into
+    // the room or the conversations under it.
+    await expect.poll(() => focused(B.page)).toBe("sidebar-lobby");
+    const walk = await tabThrough(B.page, 20, "main, .conversations");
+    expect(walk.intoCovered).toEqual([]);
+    expect(walk.stops).toContain("nav-toggle");
+    expect(walk.stops).toContain("sidebar-lobby");
     const cover = (await sidebar.boundingBox())!;
     expect(cover.width).toBe(PHONE.width);
     expect(await B.page.locator(`[data-sidebar-room="${PORCH}"]`).getByTestId("room-unread").innerText()).toMatch(/^1/);
@@ -130,6 +212,7 @@ describe("on a phone", () => {
     await B.page.keyboard.press("Escape");
     expect(await sidebar.isVisible()).toBe(false);
     expect(await B.page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("nav-toggle");
+    expect(await B.page.locator("main").evaluate((el) => (el as HTMLElement).inert)).toBe(false);
 
     await toggle.click();
     await B.page.locator(`[data-sidebar-room="${PORCH}"]`).click();
@@ -140,10 +223,18 @@ describe("on a phone", () => {
 
   it("a conversation opened from a name covers the room, its composer at the bottom, and closes back", async () => {
     await B.page.getByTestId("members-toggle").click();
-    await B.page.getByTestId("members").locator(`[data-user="${ana}"]`).click();
+    const name = B.page.getByTestId("members").locator(`[data-user="${ana}"]`);
+    await name.focus();
+    await B.page.keyboard.press("Enter");
     const thread = B.page.getByTestId("thread");
     await thread.waitFor();
     expect(await B.page.getByTestId("room").isVisible()).toBe(true); // under the conversation
+    // The focus in its composer; Tab goes round the header and the conversation, not the room.
+    await expect.poll(() => focused(B.page)).toBe("whisper-composer");
+    const walk = await tabThrough(B.page, 20, "main");
+    expect(walk.intoCovered).toEqual([]);
+    expect(walk.stops).toContain("nav-toggle");
+    expect(walk.stops).toContain("whisper-composer");
     const composer = await box(B.page, "whisper-composer");
     expect(composer.y + composer.height).toBeLessThanOrEqual(PHONE.height);
     expect(composer.y + composer.height).toBeGreaterThan(PHONE.height - 90);
@@ -157,6 +248,11 @@ describe("on a phone", () => {
     expect(await thread.count()).toBe(0);
     expect(await B.page.getByTestId("conversations").isVisible()).toBe(false);
     expect(await B.page.getByTestId("composer").isVisible()).toBe(true);
+    // The focus back on the name that opened it, in the members still unfolded; Escape folds those.
+    await expect.poll(() => focused(B.page)).toBe(ana);
+    await B.page.keyboard.press("Escape");
+    expect(await B.page.getByTestId("members").isVisible()).toBe(false);
+    expect(await focused(B.page)).toBe("members-toggle");
 
     // Open again, then a room picked in the sidebar: the room, not the conversation over it.
     await B.page.getByTestId("nav-toggle").click();
