@@ -293,10 +293,13 @@ export interface AdminCliConfig {
   argon2: Config["argon2"];
   /** A node is live while it reported within this (stats). */
   nodeTtlMs: number;
+  /** Embedded (no Redis): the node's store, from STORE and DATA_DIR as the node reads them (backup, restore). */
+  embeddedStore: EmbeddedStore | null;
 }
 
 const AdminCliEnv = Type.Pick(EnvSchema, [
   "REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_PREFIX", "PORT", "ADMIN_SOCKET", "ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM", "NODE_TTL_MS",
+  "STORE", "DATA_DIR",
 ]);
 
 /** The admin CLI's configuration, read from the same variables as a node's. */
@@ -307,11 +310,15 @@ export function loadAdminCliConfig(source: Record<string, string | undefined> = 
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
+  const redis = redisSettings(env);
+  // The node's own rule (loadConfig): STORE is for an embedded node only.
+  if (redis && env.STORE) throw new ConfigError("STORE chooses the embedded node's store: it is not used with REDIS_URL or REDIS_CLUSTER_NODES (Redis holds everything)");
   return {
-    redis: redisSettings(env),
+    redis,
     adminSocket: env.ADMIN_SOCKET ?? adminSocketPath(env.PORT),
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
     nodeTtlMs: env.NODE_TTL_MS,
+    embeddedStore: redis ? null : embeddedStoreOf(env),
   };
 }
 
@@ -396,7 +403,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   };
 }
 
-function embeddedStoreOf(env: Env): EmbeddedStore {
+function embeddedStoreOf(env: Pick<Env, "STORE" | "DATA_DIR">): EmbeddedStore {
   if (env.STORE === "memory") return { kind: "memory" };
   const dataDir = resolve(env.DATA_DIR);
   return { kind: "sqlite", dataDir, file: join(dataDir, "sala.sqlite") };

@@ -150,7 +150,7 @@ export async function writeBackup(file: string, header: BackupHeader, records: A
 }
 
 /** The rename is durable once the directory is flushed too (not every file system allows it). */
-async function syncDirectory(path: string): Promise<void> {
+export async function syncDirectory(path: string): Promise<void> {
   try {
     const directory = await open(path, "r");
     try {

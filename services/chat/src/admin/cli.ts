@@ -2,7 +2,8 @@
  * `npm run admin -- COMMAND [ARGS]`: the operator's commands (commands.ts), e.g.
  * `npm run admin -- grant-admin ana`. Reads the node's configuration (REDIS_URL, REDIS_PREFIX):
  * with Redis it acts on the cluster's store itself; embedded (no REDIS_URL) it asks the running
- * node through its admin socket (ADMIN_SOCKET, or the default for PORT).
+ * node through its admin socket (ADMIN_SOCKET, or the default for PORT), but for backup and
+ * restore, which work on the node's SQLite file (STORE, DATA_DIR) themselves.
  *
  * Exit status: 0 done, 1 failed (unknown user, store or node unreachable), 2 bad usage or
  * configuration.
@@ -71,13 +72,21 @@ async function viaNode(path: string, command: string, args: string[]): Promise<A
   }
 }
 
-/** Runs one of STORE_TOOLS against the configured Redis; embedded, says what to do instead. */
+/**
+ * Runs one of STORE_TOOLS against the configured Redis or, embedded, on the node's SQLite file
+ * (the CLI opens it itself: sqlite-backup.ts says why); otherwise says what to do instead.
+ */
 async function storeTool(config: AdminCliConfig, command: string, args: string[]): Promise<AdminReply> {
   const tool = STORE_TOOLS[command]!;
-  if (!config.redis) return { ok: false, kind: "usage", message: tool.embedded };
+  const { redis, embeddedStore } = config;
+  const onSqlite = tool.sqlite;
   const logger = pino({ base: { tool: "sala-admin" } }, pino.destination(2));
+  let work: () => Promise<string>;
+  if (redis) work = () => tool.run({ target: redis, args, logger, actor: actor() });
+  else if (embeddedStore?.kind === "sqlite" && onSqlite) work = () => onSqlite({ store: embeddedStore, adminSocket: config.adminSocket, args, logger, actor: actor() });
+  else return { ok: false, kind: "usage", message: tool.embedded };
   try {
-    return { ok: true, message: await tool.run({ target: config.redis, args, logger, actor: actor() }) };
+    return { ok: true, message: await work() };
   } catch (error) {
     if (error instanceof AdminError) return { ok: false, kind: error.kind, message: error.message };
     return { ok: false, kind: "failed", message: (error as Error).message };

@@ -73,7 +73,7 @@ function serve(socket: Socket, context: NodeAdminContext): void {
 }
 
 /** Whether something answers on the socket at `path` (a live node), as opposed to a stale file. */
-function isLive(path: string): Promise<boolean> {
+export function isLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createConnection(path);
     probe.once("connect", () => {

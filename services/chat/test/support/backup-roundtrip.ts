@@ -389,11 +389,15 @@ export function describeBackupRoundTrip(setup: RoundTripSetup): void {
       const empty = await runAdmin(["backup", join(dir, "empty.gz")], { ...setup.sourceStore, REDIS_PREFIX: uniquePrefix("empty") });
       expect(empty.code).toBe(1);
       expect(empty.stderr).toContain("no Sala data under this prefix");
+      // Embedded: STORE=memory has nothing on disk; the SQLite store (the default) refuses a Redis backup.
       for (const command of [["backup", join(dir, "e.gz")], ["restore", file]]) {
-        const embedded = await runAdmin(command, { REDIS_PREFIX: "x" });
+        const embedded = await runAdmin(command, { REDIS_PREFIX: "x", STORE: "memory" });
         expect(embedded.code).toBe(2);
-        expect(embedded.stderr).toMatch(/set REDIS_URL \(or REDIS_CLUSTER_NODES\).*embedded store .*in the node's memory.*issue 22/);
+        expect(embedded.stderr).toMatch(/STORE=memory: .*nothing on disk to back up or restore into/);
       }
+      const intoSqlite = await runAdmin(["restore", file], { DATA_DIR: join(dir, "sqlite-data") });
+      expect(intoSqlite.code).toBe(1);
+      expect(intoSqlite.stderr).toMatch(/is gzip, not SQLite: a backup of a Redis store/);
       expect((await readdir(dir)).filter((name) => ["e.gz", "empty.gz"].includes(name) || name.endsWith(".tmp"))).toEqual([]);
     });
   });
