@@ -4,6 +4,9 @@
  * a deleted message back after its author was told it was done. A real primary with a real
  * replica; then the replica stops, and the same changes are refused UNAVAILABLE (the client retries).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { encryptText } from "@sala/protocol/envelope";
@@ -14,10 +17,12 @@ let primary: RedisServer;
 let replica: RedisServer;
 let cluster: TestCluster;
 const sockets: ClientSocket[] = [];
+const replicaDir = mkdtempSync(join(tmpdir(), "sala-replica-"));
 
 beforeAll(async () => {
   primary = await startRedisServer();
-  replica = await startRedisServer(["--replicaof", "127.0.0.1", String(primary.port)]);
+  // A replica loads the primary's snapshot through a file (dump.rdb): in a temp dir, not the repository.
+  replica = await startRedisServer(["--replicaof", "127.0.0.1", String(primary.port), "--dir", replicaDir]);
   const probe = new Redis(primary.url);
   await eventually(async () => /slave0:.*state=online/.test(await probe.info("replication")), 15_000, "the replica to be in sync");
   probe.disconnect();
@@ -28,6 +33,7 @@ afterAll(async () => {
   await cluster?.close();
   await replica?.stop();
   await primary?.stop();
+  rmSync(replicaDir, { recursive: true, force: true });
 });
 
 describe("REDIS_WAIT_REPLICAS=1", () => {
