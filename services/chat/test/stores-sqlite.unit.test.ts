@@ -174,6 +174,24 @@ describe("sqlite stores on a file, across a restart", () => {
     expect(again).toEqual({ conversation: { id: "dm:ana:bia", with: "bia", unread: 0, lastSeq: 0, lastTs: 0 }, key: { id: 1, key: k2 } });
     expect(await stores.conversations.history("ana", "bia", { limit: 10 })).toEqual([]);
   });
+
+  it("finishes at the next start a conversation's purge that a stop cut short", async () => {
+    let db = open();
+    const stores = createSqliteStores(db);
+    const stored = () => (db.prepare("SELECT COUNT(*) AS n FROM conversation_messages").get() as { n: number }).n;
+    await stores.conversations.open("ana", "bia", key());
+    db.transaction(() => {
+      for (let ts = 1; ts <= 5000; ts++) void stores.conversations.accept({ from: "bia", to: "ana", keyId: 1, ts, msg: `m${ts}` }, cap(10_000));
+    })();
+    const deleting = stores.conversations.delete("dm:ana:bia"); // its first chunk runs now
+    db.close(); // the node stops before the next
+    await deleting;
+    db = open();
+    expect(stored()).toBeGreaterThan(0);
+    createSqliteStores(db);
+    await expect.poll(stored).toBe(0);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM conversation_purges").get()).toEqual({ n: 0 });
+  });
 });
 
 describe("sqlite session store on a file", () => {

@@ -89,7 +89,7 @@ export class SqliteConversationStore implements ConversationStore {
   private readonly purgeTx: (ref: number) => boolean;
 
   constructor(
-    db: SqliteDatabase,
+    private readonly db: SqliteDatabase,
     /** How long a sender's message id is remembered (MESSAGE_ID_WINDOW_SEC), so that a retry is answered, not posted again. */
     private readonly messageIdWindowSec = DEFAULT_MESSAGE_ID_WINDOW_SEC,
   ) {
@@ -176,6 +176,9 @@ export class SqliteConversationStore implements ConversationStore {
       if (done) this.purgeDone.run(ref);
       return done;
     });
+    // What a previous run left to purge (it stopped, or died, mid-purge): resumed at once. A failure
+    // leaves it queued for the next delete, which purges every queued conversation.
+    setImmediate(() => void this.purgePending().catch(() => undefined));
   }
 
   async open(me: string, peer: string, key: string): Promise<{ conversation: ConversationSummary; key: RoomKey }> {
@@ -231,12 +234,17 @@ export class SqliteConversationStore implements ConversationStore {
   /**
    * The conversation goes at once (its row, participants, lists, keys: one transaction); its
    * history then in chunks, letting the event loop run in between. A purge cut short (a crash) is
-   * resumed by the next delete: the ref is never reused, so what is left of it is never read.
+   * resumed at the next start (or delete): the ref is never reused, so what is left is never read.
    */
   async delete(id: string): Promise<void> {
     this.deleteTx(id);
+    await this.purgePending();
+  }
+
+  /** Purges the queued conversations' history a chunk per turn of the event loop, until the file closes. */
+  private async purgePending(): Promise<void> {
     for (const { conversation } of this.pendingPurges.all()) {
-      while (!this.purgeTx(conversation)) await nextTurn();
+      while (this.db.open && !this.purgeTx(conversation)) await nextTurn();
     }
   }
 

@@ -422,10 +422,15 @@ export class SqliteRoomStore implements RoomStore {
     return { result: { seq, ts, duplicate: false, announced: false }, ...(claim !== null ? { remember: { rid: room.rid, claim } } : {}) };
   }
 
-  /** The message ids of the room's stored messages accepted since `since` (ms), newest first. */
+  /**
+   * The message ids of the room's latest MAX_IDS_PER_ROOM stored messages accepted since `since`
+   * (ms), newest first: the window never holds more, and reading further would hold the event loop
+   * in the accepting transaction (a big HISTORY_MAX with a long MESSAGE_ID_WINDOW_SEC).
+   */
   private *storedIds(rid: number, since: number): Generator<{ claim: string; seq: number; ts: number }> {
+    let rows = 0;
     for (const row of this.idsSince.iterate(rid)) {
-      if (row.ts < since) return; // ts grows with seq (one node's clock): the rest is older
+      if (row.ts < since || rows++ >= MAX_IDS_PER_ROOM) return; // ts grows with seq (one node's clock): the rest is older
       if (row.claim !== null) yield { claim: row.claim, seq: row.seq, ts: row.ts };
     }
   }
@@ -660,7 +665,7 @@ class RecentIds {
   private of(roomId: string, rid: number, now: number): Map<string, { seq: number; ts: number }> {
     let room = this.rooms.get(roomId);
     if (room?.rid !== rid) {
-      const newestFirst = [...this.stored(rid, now - this.windowMs)].slice(0, MAX_IDS_PER_ROOM);
+      const newestFirst = [...this.stored(rid, now - this.windowMs)];
       room = { rid, ids: new Map(newestFirst.reverse().map(({ claim, seq, ts }) => [claim, { seq, ts }])) };
       this.rooms.set(roomId, room);
     }
