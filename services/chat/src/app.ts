@@ -8,7 +8,7 @@ import type { Logger } from "./logger.js";
 import { connectRedis, redisAnswers, type RedisConnections } from "./redis.js";
 import { HashQueue } from "./auth/hash-queue.js";
 import { PasswordHasher } from "./auth/passwords.js";
-import { cooldown, throttleFactory, type ThrottleBackend } from "./auth/throttle.js";
+import { cooldown, throttleFactory, ThrottleSweeper, type ThrottleBackend } from "./auth/throttle.js";
 import { openControlSocket, type ControlSocket } from "./admin/control-socket.js";
 import { localNoticeBoard, redisNoticeBoard } from "./admin/notices.js";
 import { AdminRoleWatch } from "./admin/role-watch.js";
@@ -106,6 +106,9 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       ? createSqliteStores(sqlite, { messageIdWindowSec: config.messageIdWindowSec })
       : createMemoryStores();
   const throttleBackend: ThrottleBackend = redis ? { redis: redis.command } : sqlite ? { sqlite } : "memory";
+  const throttleSweeper = sqlite
+    ? new ThrottleSweeper(sqlite, (error) => logger.warn({ event: "throttle_sweep_failed", err: (error as Error).message }, "could not clear expired throttle counts"))
+    : null;
   // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
   const hasher = new PasswordHasher(config.argon2, new HashQueue(config.hashConcurrency, config.hashQueueMax));
   const throttle = throttleFactory(throttleBackend, (name) => keys.rateLimit(name));
@@ -373,6 +376,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       await app.close();
       await redis?.close();
       sessions.close();
+      throttleSweeper?.stop();
       sqlite?.close(); // after the last write: a clean close also folds the WAL back into the file
       logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },

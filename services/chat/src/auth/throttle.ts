@@ -1,5 +1,7 @@
 import type { RedisClient } from "../redis.js";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import type { Statement } from "better-sqlite3";
 import type { SqliteDatabase } from "../stores/sqlite/database.js";
 
 /** One attempt taken: `wait` 0 when allowed, otherwise ms until one will be; `count` in the window, this one included. */
@@ -75,15 +77,16 @@ export type ThrottleFactory = (name: string, maxAttempts: number, windowSec: num
 /** Where the counts live: Redis (every node sees them), the embedded node's SQLite file, or memory. */
 export type ThrottleBackend = { redis: RedisClient } | { sqlite: SqliteDatabase } | "memory";
 
-/** One table for every SQLite throttle: the limiter's key prefix keeps them apart. */
+/** One table for every SQLite throttle (stores/sqlite/account-tables.ts): the limiter's key prefix keeps them apart. */
 const SQLITE_TABLE = "rate_limits";
 
 function limiter(backend: ThrottleBackend, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
   const options = { keyPrefix, points, duration };
   if (backend === "memory") return new RateLimiterMemory(options);
   if ("redis" in backend) return new RateLimiterRedis({ ...options, storeClient: backend.redis });
-  // The table is created at once (better-sqlite3 is synchronous); expired rows are cleared hourly.
-  return new RateLimiterSQLite({ ...options, storeClient: backend.sqlite, storeType: "better-sqlite3", tableName: SQLITE_TABLE, clearExpiredByTimeout: true });
+  // The table is the schema's; expired rows go by ThrottleSweeper, not by the library's own timer
+  // (one unbounded DELETE per limiter without an index, in a timer chain that stops at its first error).
+  return new RateLimiterSQLite({ ...options, storeClient: backend.sqlite, storeType: "better-sqlite3", tableName: SQLITE_TABLE, tableCreated: true, clearExpiredByTimeout: false });
 }
 
 export function throttleFactory(backend: ThrottleBackend, keyPrefix: (name: string) => string): ThrottleFactory {
@@ -92,4 +95,43 @@ export function throttleFactory(backend: ThrottleBackend, keyPrefix: (name: stri
 
 export function cooldown(backend: ThrottleBackend, keyPrefix: string): Cooldown {
   return new Cooldown(limiter(backend, keyPrefix, 1, 1));
+}
+
+/** Rows one sweep step deletes at most: the event loop runs between steps. */
+const SWEEP_CHUNK = 500;
+
+/**
+ * Deletes the SQLite throttles' expired counts, oldest first, a chunk per turn of the event loop,
+ * every `everyMs` (the counts of a password spray from many addresses would otherwise stay).
+ * A failed sweep is reported and the next one tries again.
+ */
+export class ThrottleSweeper {
+  private readonly timer: NodeJS.Timeout;
+  private readonly step: Statement<[number, number]>;
+  private stopped = false;
+
+  constructor(
+    db: SqliteDatabase,
+    private readonly onError: (error: unknown) => void,
+    everyMs = 5 * 60_000,
+  ) {
+    // By rate_limits_by_expiry.
+    this.step = db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (SELECT key FROM ${SQLITE_TABLE} WHERE expire IS NOT NULL AND expire < ? ORDER BY expire LIMIT ?)`);
+    this.timer = setInterval(() => void this.sweep(), everyMs);
+    this.timer.unref();
+  }
+
+  /** One sweep: chunks until one comes back short. */
+  async sweep(now = Date.now()): Promise<void> {
+    try {
+      while (!this.stopped && this.step.run(now, SWEEP_CHUNK).changes === SWEEP_CHUNK) await nextTurn();
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
 }

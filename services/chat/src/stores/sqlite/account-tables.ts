@@ -131,4 +131,14 @@ CREATE TABLE sessions (
 ) STRICT, WITHOUT ROWID;
 -- The sweep of expired sessions, oldest first.
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- The login and registration throttles' counts: rate-limiter-flexible's RateLimiterSQLite table
+-- (its columns, as it reads and writes them; auth/throttle.ts), made here to be versioned with the
+-- rest and to have the index its chunked sweep (ThrottleSweeper) needs. expire: ms; NULL: never.
+CREATE TABLE rate_limits (
+  key TEXT PRIMARY KEY,
+  points INTEGER NOT NULL DEFAULT 0,
+  expire INTEGER
+);
+CREATE INDEX rate_limits_by_expiry ON rate_limits (expire) WHERE expire IS NOT NULL;
 `;
