@@ -31,6 +31,7 @@ import { securityHeaders } from "./http/security-headers.js";
 import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
+import { WalCheckpointer } from "./stores/sqlite/checkpointer.js";
 import { openDatabase } from "./stores/sqlite/database.js";
 import { storedSessionSecret } from "./stores/sqlite/secret-file.js";
 import { createSqliteStores } from "./stores/sqlite/index.js";
@@ -100,6 +101,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
   const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
   // Embedded: the SQLite file under DATA_DIR (remembers across restarts), or STORE=memory.
   const sqlite = config.embeddedStore?.kind === "sqlite" ? openDatabase(config.embeddedStore.file) : null;
+  const checkpointer = sqlite && config.embeddedStore?.kind === "sqlite" ? new WalCheckpointer(sqlite, config.embeddedStore.file, logger) : null;
   const stores = redis
     ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec, replicaWait })
     : sqlite
@@ -377,6 +379,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       await redis?.close();
       sessions.close();
       throttleSweeper?.stop();
+      await checkpointer?.stop();
       sqlite?.close(); // after the last write: a clean close also folds the WAL back into the file
       logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },

@@ -1,0 +1,29 @@
+/**
+ * The embedded node's WAL is checkpointed by a thread of its own, not inside a commit on the event
+ * loop: the node's connection never checkpoints (wal_autocheckpoint 0), yet the log's pages reach
+ * the database file within a couple of seconds.
+ */
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, expect, it } from "vitest";
+import { WalCheckpointer } from "../src/stores/sqlite/checkpointer.js";
+import { openDatabase } from "../src/stores/sqlite/database.js";
+
+const dir = mkdtempSync(join(tmpdir(), "sala-wal-"));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+it("moves the log into the database file from its thread, and stops with the node", async () => {
+  const file = join(dir, "sala.sqlite");
+  const db = openDatabase(file);
+  const checkpointer = new WalCheckpointer(db, file, pino({ level: "silent" }));
+  expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
+  const before = statSync(file).size;
+  const insert = db.prepare("INSERT INTO audit_log (ts, actor, action, target, outcome) VALUES (?, 'ana', 'test', 'bia', ?)");
+  for (let i = 0; i < 40; i++) db.transaction(() => { for (let j = 0; j < 50; j++) insert.run(i * 50 + j, "x".repeat(1000)); })();
+  expect(statSync(`${file}-wal`).size).toBeGreaterThan(2_000_000); // the commits wrote only the log
+  await expect.poll(() => statSync(file).size, { timeout: 5000, interval: 100 }).toBeGreaterThan(before + 1_500_000);
+  await checkpointer.stop();
+  db.close();
+});
