@@ -103,6 +103,25 @@ describe("sqlite rooms on a file, across a restart", () => {
     expect(await send(stores, 1001 + 600_000, "abcdefgh02")).toMatchObject({ seq: 3, duplicate: false });
   });
 
+  it("commits the messages of one turn together, in order, a retry within the turn answered as a repeat", async () => {
+    const { db, stores } = open();
+    await stores.rooms.create(room("busy"), { id: 1, key: "k" }, 0);
+    await stores.rooms.admit("busy", "ana", null);
+    const commits = () => db.prepare("SELECT seq FROM rooms WHERE id = 'busy'").pluck().get() as number;
+    const send = (i: number, clientId: string) => stores.rooms.acceptMessage({ roomId: "busy", keyId: 1, from: "ana", ts: 1000 + i, msg: `m${i}`, clientId }, cap(5000));
+    const answers = Promise.all([send(1, "abcdefgh01"), send(2, "abcdefgh02"), send(3, "abcdefgh01"), send(4, "abcdefgh04")]);
+    expect(commits()).toBe(0); // nothing written yet: the turn's batch commits after it
+    expect(await answers).toEqual([
+      { seq: 1, ts: 1001, duplicate: false, announced: false },
+      { seq: 2, ts: 1002, duplicate: false, announced: false },
+      { seq: 1, ts: 1001, duplicate: true, announced: false },
+      { seq: 3, ts: 1004, duplicate: false, announced: false },
+    ]);
+    expect((await stores.rooms.history("busy", { limit: 10 })).map((m) => m.msg)).toEqual(["m1", "m2", "m4"]);
+    // Remembered once committed: a later retry is a repeat too.
+    expect(await send(5, "abcdefgh02")).toEqual({ seq: 2, ts: 1002, duplicate: true, announced: false });
+  });
+
   it("purges a cleared history and a deleted room's rows a chunk at a time, resuming after a restart", async () => {
     const first = open();
     for (const id of ["kept", "doomed"]) {

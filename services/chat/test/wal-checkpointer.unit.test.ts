@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, expect, it } from "vitest";
 import { WalCheckpointer } from "../src/stores/sqlite/checkpointer.js";
-import { openDatabase } from "../src/stores/sqlite/database.js";
+import { openDatabase, writeTransaction } from "../src/stores/sqlite/database.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sala-wal-"));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,3 +27,38 @@ it("moves the log into the database file from its thread, and stops with the nod
   await checkpointer.stop();
   db.close();
 });
+
+it("makes the log start over once past its size limit, though commits never stop", async () => {
+  const file = join(dir, "busy.sqlite");
+  const db = openDatabase(file);
+  const checkpointer = new WalCheckpointer(db, file, pino({ level: "silent" }), 1_000_000);
+  const insert = db.prepare("INSERT INTO audit_log (ts, actor, action, target, outcome) VALUES (?, 'ana', 'test', 'bia', ?)");
+  const entries = db.prepare("SELECT COUNT(*) FROM audit_log").pluck();
+  // Read, then write, as the stores' transactions do: begun deferred, one would meet the RESTART
+  // waiting for it to finish reading, and fail SQLITE_BUSY at once (writeTransaction).
+  const append = writeTransaction(db, (i: number) => {
+    entries.get();
+    insert.run(i, "x".repeat(2000));
+  });
+  // A commit every turn of the event loop for 3 s: the log would grow to tens of MB.
+  const sizes: number[] = [];
+  const failures: string[] = [];
+  const end = Date.now() + 3000;
+  for (let i = 0; Date.now() < end; i++) {
+    try {
+      append(i);
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+    sizes.push(statSync(`${file}-wal`).size);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  expect(failures).toEqual([]);
+  // A log file shrinks only when it starts over (cut back to journal_size_limit): it did.
+  const cutBack = sizes.filter((size, i) => i > 0 && size < sizes[i - 1]!);
+  expect(cutBack.length).toBeGreaterThan(0);
+  expect(Math.min(...cutBack)).toBeLessThanOrEqual(1_000_000);
+  await checkpointer.stop();
+  db.close();
+});
+

@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { AuditEntry, AuditStore } from "../types.js";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 
 /** Entries dropped per append at most: a lowered `keep` shrinks the trail over a few appends, never in one long call. */
 const TRIM_CHUNK = 1000;
@@ -17,7 +17,7 @@ export class SqliteAuditStore implements AuditStore {
     // The oldest entries by id (the primary key), a bounded number at a time.
     this.trim = db.prepare("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE id <= ? ORDER BY id LIMIT ?)");
     this.latest = db.prepare("SELECT ts, actor, action, target, outcome FROM audit_log ORDER BY id DESC LIMIT ?");
-    this.appendTx = db.transaction((entry: AuditEntry, keep: number) => {
+    this.appendTx = writeTransaction(db, (entry: AuditEntry, keep: number) => {
       const { ts, actor, action, target, outcome } = entry;
       const id = Number(this.insert.run({ ts, actor, action, target, outcome }).lastInsertRowid);
       // Only the oldest entries are ever deleted, so ids have no gaps: the latest `keep` are the last `keep` ids.

@@ -5,12 +5,13 @@ import type { SqliteDatabase } from "./database.js";
 
 /**
  * The thread: its own connection to the node's file, checkpointing every `everyMs`. PASSIVE: as
- * much of the log as no reader still needs, without waiting on the writer; a commit in progress
- * holds it back a moment (busy_timeout), never the other way round. Source text (CommonJS, `eval`)
+ * much of the log as no reader still needs, without waiting on the writer; RESTART past
+ * `restartBytes` (RESTART_BYTES below). Source text (CommonJS, `eval`)
  * rather than a file of its own, so it runs the same from dist/ and from the tests' TypeScript;
  * better-sqlite3 is required by the path this module resolves.
  */
 const THREAD = `
+const { statSync } = require("node:fs");
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.file);
@@ -18,6 +19,7 @@ db.pragma("busy_timeout = 1000");
 const timer = setInterval(() => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
+    if (statSync(workerData.file + "-wal").size > workerData.restartBytes) db.pragma("wal_checkpoint(RESTART)");
   } catch (error) {
     parentPort.postMessage({ failed: error.message });
   }
@@ -32,6 +34,14 @@ parentPort.on("message", (message) => {
 
 /** How often the log is checkpointed: about 1 MB of messages at a few thousand a second. */
 const EVERY_MS = 1000;
+/**
+ * A PASSIVE checkpoint copies the log's pages but cannot make the log start over while commits
+ * keep coming (the bench grew it to 396 MB in three minutes): past this size the thread asks for a
+ * RESTART, which waits for the commit in progress and holds the next one for the little the PASSIVE
+ * left to copy and one fsync; the next commit then writes the log from its start, and
+ * journal_size_limit cuts the file back to this size.
+ */
+const RESTART_BYTES = 64 * 1024 * 1024;
 /** SQLite's own default, restored if the checkpointer's thread is lost. */
 const AUTOCHECKPOINT_PAGES = 1000;
 
@@ -46,10 +56,11 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping = false;
 
-  constructor(db: SqliteDatabase, file: string, logger: Logger) {
+  constructor(db: SqliteDatabase, file: string, logger: Logger, restartBytes = RESTART_BYTES) {
     db.pragma("wal_autocheckpoint = 0");
+    db.pragma(`journal_size_limit = ${restartBytes}`);
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(THREAD, { eval: true, workerData: { file, everyMs: EVERY_MS, sqlite } });
+    this.worker = new Worker(THREAD, { eval: true, workerData: { file, everyMs: EVERY_MS, restartBytes, sqlite } });
     this.worker.unref();
     this.worker.on("message", (message: { failed?: string }) => {
       if (message.failed) logger.warn({ event: "wal_checkpoint_failed", err: message.failed }, "could not checkpoint the SQLite log (retried)");

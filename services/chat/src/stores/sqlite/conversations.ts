@@ -11,7 +11,7 @@ import {
   type IncomingWhisper,
   type StoredMessage,
 } from "../types.js";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 
 /** Messages a length trim deletes per accept at most (normally one: the message the new one pushed out). */
 const TRIM_CHUNK = 1000;
@@ -143,7 +143,7 @@ export class SqliteConversationStore implements ConversationStore {
     );
     this.purgeDone = db.prepare("DELETE FROM conversation_purges WHERE conversation = ?");
 
-    this.openTx = db.transaction((id: string, me: string, peer: string, key: string) => {
+    this.openTx = writeTransaction(db, (id: string, me: string, peer: string, key: string) => {
       let row = this.conversation.get(id);
       if (!row) {
         const ref = Number(this.insertConversation.run(id).lastInsertRowid);
@@ -156,8 +156,8 @@ export class SqliteConversationStore implements ConversationStore {
       const current = this.keyOf.get(row.ref, row.keyId)!;
       return { conversation: this.summarize(id, row, me), key: { id: row.keyId, key: current.key } };
     });
-    this.acceptTx = db.transaction((id: string, whisper: IncomingWhisper, cap: HistoryCap) => this.acceptIn(id, whisper, cap));
-    this.markReadTx = db.transaction((id: string, me: string, seq: number) => {
+    this.acceptTx = writeTransaction(db, (id: string, whisper: IncomingWhisper, cap: HistoryCap) => this.acceptIn(id, whisper, cap));
+    this.markReadTx = writeTransaction(db, (id: string, me: string, seq: number) => {
       const row = this.conversation.get(id);
       if (!row) return null;
       const mine = this.participants.all(row.ref).find((participant) => participant.nameKey === nameKey(me));
@@ -165,13 +165,13 @@ export class SqliteConversationStore implements ConversationStore {
       this.setRead.run(read, row.ref, nameKey(me));
       return this.summarize(id, row, me);
     });
-    this.deleteTx = db.transaction((id: string) => {
+    this.deleteTx = writeTransaction(db, (id: string) => {
       const row = this.conversation.get(id);
       if (!row) return;
       this.removeConversation.run(row.ref);
       this.queuePurge.run(row.ref);
     });
-    this.purgeTx = db.transaction((ref: number) => {
+    this.purgeTx = writeTransaction(db, (ref: number) => {
       const done = this.purgeChunk.run(ref, PURGE_CHUNK).changes < PURGE_CHUNK;
       if (done) this.purgeDone.run(ref);
       return done;

@@ -35,6 +35,16 @@ export function openDatabase(path: string): SqliteDatabase {
 }
 
 /**
+ * A write transaction, begun IMMEDIATE: it takes the write lock at BEGIN, waiting (busy_timeout)
+ * while another connection holds it. A deferred one reads first and asks for the lock later; if the
+ * WAL checkpointer's RESTART (checkpointer.ts) holds it then, waiting for readers to finish, the two
+ * would wait on each other, so SQLite answers SQLITE_BUSY at once — seen as failed sends in the bench.
+ */
+export function writeTransaction<F extends (...args: never[]) => unknown>(db: SqliteDatabase, fn: F): F {
+  return db.transaction(fn).immediate as unknown as F;
+}
+
+/**
  * The file holds every room's keys and history, whispers and password hashes: a new one, and the
  * folder it is made in, are for this user only (SQLite gives the -wal and -shm files the mode of
  * the database file). An existing file keeps the mode its operator gave it.

@@ -37,7 +37,7 @@ import {
 } from "../types.js";
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import type { Revision } from "../memory/revision.js";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 
 /** Rows deleted by one statement of a trim or purge: about a millisecond of work. */
 const PURGE_CHUNK = 500;
@@ -49,6 +49,20 @@ const PURGE_CHUNK = 500;
 const TRIM_BATCH = 64;
 /** Head entries one write looks at for the age cap (as the Redis trim, at most 1000 a call). */
 const AGE_SCAN = 1000;
+/** One accept's answer, and the message id to remember once its transaction committed. */
+interface AcceptOutcome {
+  result: RoomAcceptResult | null;
+  remember?: { rid: number; claim: string };
+}
+
+/** A message waiting for its turn's transaction (SqliteRoomStore.acceptMessage). */
+interface QueuedAccept {
+  message: IncomingMessage;
+  cap: HistoryCap;
+  done: (result: RoomAcceptResult | null) => void;
+  failed: (error: unknown) => void;
+}
+
 /** Message ids a room remembers at most (as the memory store's log): the oldest go first. */
 const MAX_IDS_PER_ROOM = 10_000;
 /** Expired message ids one send drops (as the Redis claim): more than one message brings. */
@@ -152,7 +166,10 @@ export class SqliteRoomStore implements RoomStore {
   private readonly admitTx: (roomId: string, username: string, verifiedHash: string | null) => Admission;
   private readonly removeTx: (roomId: string, username: string, now: number, bar: boolean) => Barring;
   private readonly rotateTx: (roomId: string, key: string) => RoomKey | null;
-  private readonly acceptTx: (message: IncomingMessage, cap: HistoryCap) => { result: RoomAcceptResult | null; remember?: { rid: number; claim: string } };
+  private readonly acceptTx: (message: IncomingMessage, cap: HistoryCap) => AcceptOutcome;
+  private readonly acceptBatchTx: (batch: QueuedAccept[]) => AcceptOutcome[];
+  /** Messages asked for in this turn of the event loop (acceptMessage). */
+  private readonly accepting: QueuedAccept[] = [];
   private readonly changeTx: (change: MessageChange, cutoff: number) => MessageChangeResult;
   private readonly moveFloorTx: (roomId: string, retention: number | null) => void;
   private readonly purgeTx: (limit: number) => boolean;
@@ -232,15 +249,19 @@ export class SqliteRoomStore implements RoomStore {
     };
     this.roomCount = db.prepare<[], number>("SELECT rooms FROM room_counts").pluck();
 
-    this.createTx = db.transaction((room, firstKey, maxOwned) => this.createIn(room, firstKey, maxOwned));
-    this.deleteTx = db.transaction((roomId, idleBefore) => this.deleteIn(roomId, idleBefore));
-    this.admitTx = db.transaction((roomId, username, verifiedHash) => this.admitIn(roomId, username, verifiedHash));
-    this.removeTx = db.transaction((roomId, username, now, bar) => this.removeIn(roomId, username, now, bar));
-    this.rotateTx = db.transaction((roomId, key) => this.rotateIn(roomId, key));
-    this.acceptTx = db.transaction((message, cap) => this.acceptIn(message, cap));
-    this.changeTx = db.transaction((change, cutoff) => this.changeIn(change, cutoff));
-    this.moveFloorTx = db.transaction((roomId, retention) => this.moveFloorIn(roomId, retention));
-    this.purgeTx = db.transaction((limit) => this.purgeIn(limit));
+    this.createTx = writeTransaction(db, (room, firstKey, maxOwned) => this.createIn(room, firstKey, maxOwned));
+    this.deleteTx = writeTransaction(db, (roomId, idleBefore) => this.deleteIn(roomId, idleBefore));
+    this.admitTx = writeTransaction(db, (roomId, username, verifiedHash) => this.admitIn(roomId, username, verifiedHash));
+    this.removeTx = writeTransaction(db, (roomId, username, now, bar) => this.removeIn(roomId, username, now, bar));
+    this.rotateTx = writeTransaction(db, (roomId, key) => this.rotateIn(roomId, key));
+    this.acceptTx = writeTransaction(db, (message, cap) => this.acceptIn(message, cap));
+    this.acceptBatchTx = writeTransaction(db, (batch: QueuedAccept[]) => {
+      const claims = new Map<string, { seq: number; ts: number }>();
+      return batch.map(({ message, cap }) => this.acceptIn(message, cap, claims));
+    });
+    this.changeTx = writeTransaction(db, (change, cutoff) => this.changeIn(change, cutoff));
+    this.moveFloorTx = writeTransaction(db, (roomId, retention) => this.moveFloorIn(roomId, retention));
+    this.purgeTx = writeTransaction(db, (limit) => this.purgeIn(limit));
 
     // Rows a previous run left to purge (it stopped, or died, mid-drain).
     if (this.nextPurge.get() !== undefined) this.schedulePurge();
@@ -393,14 +414,48 @@ export class SqliteRoomStore implements RoomStore {
     return { id, key };
   }
 
-  async acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null> {
-    const { result, remember } = this.acceptTx(message, cap);
-    // Only once committed: an id remembered for a message that was never stored would answer its retry as a repeat.
-    if (remember && result && "seq" in result) this.recentIds.remember(message.roomId, remember.rid, remember.claim, result.seq, result.ts);
-    return result;
+  /**
+   * Messages are accepted a turn of the event loop at a time, all those asked for in one turn in one
+   * transaction (group commit): the commit was ≈ 80 µs of the event loop per message, most of what
+   * SQLite added to a message's cost (docs/BENCHMARKS.md, session 15). A message is answered only
+   * once its transaction committed; should a batch fail, each of its messages is tried alone, so
+   * one message's error is its own.
+   */
+  acceptMessage(message: IncomingMessage, cap: HistoryCap): Promise<RoomAcceptResult | null> {
+    return new Promise((done, failed) => {
+      this.accepting.push({ message, cap, done, failed });
+      if (this.accepting.length === 1) setImmediate(() => this.acceptQueued());
+    });
   }
 
-  private acceptIn(message: IncomingMessage, cap: HistoryCap): { result: RoomAcceptResult | null; remember?: { rid: number; claim: string } } {
+  private acceptQueued(): void {
+    const batch = this.accepting.splice(0);
+    let outcomes: AcceptOutcome[];
+    try {
+      outcomes = this.acceptBatchTx(batch);
+    } catch {
+      for (const { message, cap, done, failed } of batch) {
+        try {
+          done(this.answered(message, [this.acceptTx(message, cap)])[0]!);
+        } catch (error) {
+          failed(error);
+        }
+      }
+      return;
+    }
+    batch.forEach(({ message, done }, i) => done(this.answered(message, [outcomes[i]!])[0]!));
+  }
+
+  /** The results of committed accepts; their message ids remembered only now, once committed. */
+  private answered(message: IncomingMessage, outcomes: AcceptOutcome[]): Array<RoomAcceptResult | null> {
+    return outcomes.map(({ result, remember }) => {
+      // An id remembered for a message that was never stored would answer its retry as a repeat.
+      if (remember && result && "seq" in result) this.recentIds.remember(message.roomId, remember.rid, remember.claim, result.seq, result.ts);
+      return result;
+    });
+  }
+
+  private acceptIn(message: IncomingMessage, cap: HistoryCap, batch?: Map<string, { seq: number; ts: number }>): AcceptOutcome {
     const room = this.roomById.get(message.roomId);
     if (!room) return { result: null };
     const { from, ts, msg, clientId } = message;
@@ -409,7 +464,8 @@ export class SqliteRoomStore implements RoomStore {
     // Scoped by sender: another member reusing an id is not mistaken for a repeat.
     const claim = clientId ? `${sender}:${clientId}` : null;
     if (claim !== null) {
-      const earlier = this.recentIds.find(message.roomId, room.rid, claim, ts);
+      // A repeat of a message of this same batch (not remembered until it commits), or of an earlier one.
+      const earlier = batch?.get(`${room.rid}|${claim}`) ?? this.recentIds.find(message.roomId, room.rid, claim, ts);
       if (earlier) return { result: { seq: earlier.seq, ts: earlier.ts, duplicate: true, announced: false } };
     }
     if (message.keyId !== room.key_id) return { result: { staleKey: room.key_id } };
@@ -419,6 +475,7 @@ export class SqliteRoomStore implements RoomStore {
     const floor = this.ageFloor(room.rid, Math.max(room.floor, seq - maxMessages), oldestKept(cap, ts));
     this.advance.run(seq, floor, room.rid);
     if (floor > room.floor) this.trim(room.rid, floor, TRIM_BATCH);
+    if (claim !== null) batch?.set(`${room.rid}|${claim}`, { seq, ts });
     return { result: { seq, ts, duplicate: false, announced: false }, ...(claim !== null ? { remember: { rid: room.rid, claim } } : {}) };
   }
 

@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import { nameKey, type SessionEntry, type SessionIndexStore } from "../types.js";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 
 /** Each user's sessions in `user_sessions` (account-tables.ts), by login time; same rules as the Redis store. */
 export class SqliteSessionIndexStore implements SessionIndexStore {
@@ -20,7 +20,7 @@ export class SqliteSessionIndexStore implements SessionIndexStore {
     this.byLogin = db.prepare("SELECT session_id AS id, login_at AS loginAt FROM user_sessions WHERE name_key = ? ORDER BY login_at, session_id");
     this.removeOne = db.prepare("DELETE FROM user_sessions WHERE name_key = ? AND session_id = ?");
     this.removeAll = db.prepare("DELETE FROM user_sessions WHERE name_key = ?");
-    this.addTx = db.transaction((key: string, entry: SessionEntry, forgetBefore: number) => {
+    this.addTx = writeTransaction(db, (key: string, entry: SessionEntry, forgetBefore: number) => {
       this.upsert.run(key, entry.id, entry.loginAt);
       this.forgetOlder.run(key, forgetBefore);
     });

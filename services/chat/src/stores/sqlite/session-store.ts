@@ -1,6 +1,6 @@
 import session, { type SessionData } from "express-session";
 import type { Statement } from "better-sqlite3";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 
 /*
  * Written here rather than taken from npm: the better-sqlite3 session stores there either open a
@@ -50,7 +50,7 @@ export class SqliteSessionStore extends session.Store {
 
   constructor(db: SqliteDatabase, options: SqliteSessionStoreOptions) {
     super();
-    this.renewChunk = db.transaction((chunk: Array<{ sid: string; cookie: SessionData["cookie"] }>) => chunk.map(({ sid, cookie }) => this.renewNow(sid, cookie)));
+    this.renewChunk = writeTransaction(db, (chunk: Array<{ sid: string; cookie: SessionData["cookie"] }>) => chunk.map(({ sid, cookie }) => this.renewNow(sid, cookie)));
     this.idleMs = options.idleMs;
     this.sweepChunk = Math.max(1, options.sweepChunk ?? 500);
     this.onSweepError = options.onSweepError ?? (() => {});

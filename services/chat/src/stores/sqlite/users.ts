@@ -2,7 +2,7 @@ import { compareNameKeys } from "@sala/protocol";
 import type { Statement } from "better-sqlite3";
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import { nameKey, type LobbyPageQuery, type UserAccount, type UserRecord, type UserStore } from "../types.js";
-import type { SqliteDatabase } from "./database.js";
+import { writeTransaction, type SqliteDatabase } from "./database.js";
 import type { SqliteSessionIndexStore } from "./session-index.js";
 
 interface AccountRow {
@@ -77,14 +77,14 @@ export class SqliteUserStore implements UserStore {
     this.afterKey = db.prepare("SELECT name_key FROM users WHERE name_key > ? ORDER BY name_key LIMIT ?");
     this.total = db.prepare("SELECT value FROM user_count WHERE only = 1");
 
-    this.createTx = db.transaction((key: string, look: string, user: UserRecord) => {
+    this.createTx = writeTransaction(db, (key: string, look: string, user: UserRecord) => {
       if (this.exists.get(key)) return false;
       const holder = this.holderOf.get(look);
       if (holder) throw new NameConfusableError("user", holder.username);
       this.insert.run(key, user.username, look, user.passwordHash, user.createdAt);
       return true;
     });
-    this.deleteTx = db.transaction((key: string) => {
+    this.deleteTx = writeTransaction(db, (key: string) => {
       if (this.remove.run(key).changes === 0) return false;
       this.sessionIndex?.forget(key);
       return true;
