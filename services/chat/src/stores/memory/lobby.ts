@@ -1,5 +1,6 @@
 import { compareNameKeys, type LobbyCounts, type RoomSummary } from "@sala/protocol";
-import { nameKey, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import { type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import { LobbyUsers } from "./lobby-users.js";
 import type { MemoryPresenceStore } from "./presence.js";
 import type { Revision } from "./revision.js";
 import type { MemoryRoomStore } from "./rooms.js";
@@ -7,25 +8,27 @@ import type { SortedList } from "./sorted-list.js";
 
 /** The embedded lobby, read from the presence and room stores' sorted indexes. */
 export class MemoryLobbyStore implements LobbyStore {
+  private readonly users: LobbyUsers;
+
   constructor(
-    private readonly presence: MemoryPresenceStore,
+    presence: MemoryPresenceStore,
     private readonly rooms: MemoryRoomStore,
     private readonly revision: Revision,
-  ) {}
+  ) {
+    this.users = new LobbyUsers(presence, revision);
+  }
 
   async firstPage(size: number): Promise<LobbyFirstPage> {
     return {
       rev: this.revision.current(),
       counts: await this.counts(),
-      users: this.presence.byName.slice(0, size).map((key) => this.presence.displayName(key) ?? key),
+      users: this.users.first(size),
       rooms: await this.summaries(this.rooms.byActivity.slice(0, size).map((room) => room.id)),
     };
   }
 
   async userPage(query: LobbyPageQuery): Promise<LobbyPage<string>> {
-    const rev = this.revision.current();
-    const page = namePage(this.presence.byName, query);
-    return { rev, next: page.next, items: page.keys.flatMap((key) => this.presence.displayName(key) ?? []) };
+    return this.users.page(query);
   }
 
   async roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>> {
@@ -35,11 +38,11 @@ export class MemoryLobbyStore implements LobbyStore {
   }
 
   async counts(): Promise<LobbyCounts> {
-    return { users: this.presence.byName.size, rooms: this.rooms.count };
+    return { users: this.users.count(), rooms: this.rooms.count };
   }
 
   async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {
-    return { rev: this.revision.current(), online: usernames.flatMap((username) => this.presence.displayName(nameKey(username)) ?? []) };
+    return this.users.onlineOf(usernames);
   }
 
   async rev(): Promise<number> {

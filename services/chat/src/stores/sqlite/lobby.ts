@@ -1,6 +1,6 @@
 import type { LobbyCounts, RoomSummary } from "@sala/protocol";
-import { nameKey, type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
-import { namePage } from "../memory/lobby.js";
+import { type LobbyFirstPage, type LobbyPage, type LobbyPageQuery, type LobbyStore } from "../types.js";
+import { LobbyUsers } from "../memory/lobby-users.js";
 import type { MemoryPresenceStore } from "../memory/presence.js";
 import type { Revision } from "../memory/revision.js";
 import type { SqliteRoomStore } from "./rooms.js";
@@ -11,25 +11,27 @@ import type { SqliteRoomStore } from "./rooms.js";
  * presence is live, per-process state, and after a restart nobody is online.
  */
 export class SqliteLobbyStore implements LobbyStore {
+  private readonly users: LobbyUsers;
+
   constructor(
-    private readonly presence: MemoryPresenceStore,
+    presence: MemoryPresenceStore,
     private readonly rooms: SqliteRoomStore,
     private readonly revision: Revision,
-  ) {}
+  ) {
+    this.users = new LobbyUsers(presence, revision);
+  }
 
   async firstPage(size: number): Promise<LobbyFirstPage> {
     return {
       rev: this.revision.current(),
       counts: await this.counts(),
-      users: this.presence.byName.slice(0, size).map((key) => this.presence.displayName(key) ?? key),
+      users: this.users.first(size),
       rooms: this.rooms.mostActive(size),
     };
   }
 
   async userPage(query: LobbyPageQuery): Promise<LobbyPage<string>> {
-    const rev = this.revision.current();
-    const page = namePage(this.presence.byName, query);
-    return { rev, next: page.next, items: page.keys.flatMap((key) => this.presence.displayName(key) ?? []) };
+    return this.users.page(query);
   }
 
   async roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>> {
@@ -38,11 +40,11 @@ export class SqliteLobbyStore implements LobbyStore {
   }
 
   async counts(): Promise<LobbyCounts> {
-    return { users: this.presence.byName.size, rooms: this.rooms.count() };
+    return { users: this.users.count(), rooms: this.rooms.count() };
   }
 
   async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {
-    return { rev: this.revision.current(), online: usernames.flatMap((username) => this.presence.displayName(nameKey(username)) ?? []) };
+    return this.users.onlineOf(usernames);
   }
 
   async rev(): Promise<number> {
