@@ -122,6 +122,26 @@ describe("sqlite rooms on a file, across a restart", () => {
     expect(await send(5, "abcdefgh02")).toEqual({ seq: 2, ts: 1002, duplicate: true, announced: false });
   });
 
+  it("fails only the message at fault in a batch; a file-wide failure fails the batch at once", async () => {
+    const { db, stores } = open();
+    await stores.rooms.create(room("mixed"), { id: 1, key: "k" }, 0);
+    await stores.rooms.admit("mixed", "ana", null);
+    const send = (msg: unknown, clientId: string) =>
+      stores.rooms.acceptMessage({ roomId: "mixed", keyId: 1, from: "ana", ts: 1000, msg: msg as string, clientId }, cap(5000)).then(
+        (result) => result,
+        (error: Error) => `refused: ${error.constructor.name}`,
+      );
+    // Not text: SQLite cannot bind it, and the batch is tried again message by message.
+    expect(await Promise.all([send("a", "abcdefgh01"), send({ not: "text" }, "abcdefgh02"), send("a", "abcdefgh01"), send("c", "abcdefgh03")])).toEqual([
+      { seq: 1, ts: 1000, duplicate: false, announced: false },
+      "refused: RangeError",
+      { seq: 1, ts: 1000, duplicate: true, announced: false },
+      { seq: 2, ts: 1000, duplicate: false, announced: false },
+    ]);
+    db.close(); // the file gone: both refused with the connection's error, neither tried alone
+    expect(await Promise.all([send("d", "abcdefgh04"), send("e", "abcdefgh05")])).toEqual(["refused: TypeError", "refused: TypeError"]);
+  });
+
   it("purges a cleared history and a deleted room's rows a chunk at a time, resuming after a restart", async () => {
     const first = open();
     for (const id of ["kept", "doomed"]) {

@@ -76,7 +76,7 @@ function leaveOutLiveRows(copy: SqliteDatabase): number {
   let sessions = 0;
   copy.transaction(() => {
     for (const table of LIVE_TABLES) {
-      if (!present.has(table)) continue; // rate_limits: made by the node's throttles, not by the schema
+      if (!present.has(table)) continue; // a file made before the table was in the schema
       const { changes } = copy.prepare(`DELETE FROM ${table}`).run();
       if (table === "sessions") sessions = changes;
     }

@@ -7,8 +7,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { link, lstat, open, rename, rm, stat } from "node:fs/promises";
 import Database from "better-sqlite3";
-import { openDatabase, type SqliteDatabase } from "../stores/sqlite/database.js";
-import { SCHEMA_VERSION } from "../stores/schema.js";
+import { openDatabase, SQLITE_SCHEMA_VERSION, type SqliteDatabase } from "../stores/sqlite/database.js";
 import { AdminError } from "./admin-error.js";
 
 /** The files SQLite keeps beside a database in WAL mode: they belong with it wherever it goes. */
@@ -50,11 +49,11 @@ export function checkSalaFile(db: SqliteDatabase, what: string): number {
   const version = db.pragma("user_version", { simple: true }) as number;
   const tables = tableNames(db);
   if (version === 0 && !tables.includes("users")) throw new AdminError(`${what} is a SQLite database, but not Sala's (no schema version, no users table)`);
-  if (version > SCHEMA_VERSION) {
-    throw new AdminError(`${what} is at schema version ${version}, written by a newer Sala (this one runs version ${SCHEMA_VERSION}): use that Sala's sala-admin`);
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new AdminError(`${what} is at schema version ${version}, written by a newer Sala (this one runs version ${SQLITE_SCHEMA_VERSION}): use that Sala's sala-admin`);
   }
-  if (version < SCHEMA_VERSION) {
-    throw new AdminError(`${what} is at schema version ${version}; this Sala runs version ${SCHEMA_VERSION} and has no migration for SQLite files of that version`);
+  if (version < SQLITE_SCHEMA_VERSION) {
+    throw new AdminError(`${what} is at schema version ${version}; this Sala runs version ${SQLITE_SCHEMA_VERSION} and has no migration for SQLite files of that version`);
   }
   const missing = expectedTables().filter((table) => !tables.includes(table));
   if (missing.length > 0) throw new AdminError(`${what} is at schema version ${version} but lacks table(s) ${missing.join(", ")}: it is damaged or not Sala's`);

@@ -19,7 +19,17 @@ db.pragma("busy_timeout = 1000");
 const timer = setInterval(() => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
-    if (statSync(workerData.file + "-wal").size > workerData.restartBytes) db.pragma("wal_checkpoint(RESTART)");
+    if (statSync(workerData.file + "-wal").size > workerData.restartBytes) {
+      // Hardly waiting: a RESTART holds the write lock while it waits for readers, so a long reader
+      // of the file (a backup, a sqlite3 shell) would stop the node's commits as long as it waited.
+      // 20 ms lets the node's own short reads end; a longer one makes it try again next tick.
+      db.pragma("busy_timeout = 20");
+      try {
+        db.pragma("wal_checkpoint(RESTART)");
+      } finally {
+        db.pragma("busy_timeout = 1000");
+      }
+    }
   } catch (error) {
     parentPort.postMessage({ failed: error.message });
   }

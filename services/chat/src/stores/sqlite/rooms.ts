@@ -55,6 +55,16 @@ interface AcceptOutcome {
   remember?: { rid: number; claim: string };
 }
 
+/** Messages accepted in one transaction at most (SqliteRoomStore.acceptMessage). */
+const ACCEPT_BATCH = 256;
+
+/** SQLite errors of the connection or the file, not of one message (a batch is not retried alone for them). */
+function fileWide(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return error instanceof TypeError; // better-sqlite3: "The database connection is not open"
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN|PROTOCOL)/.test(code);
+}
+
 /** A message waiting for its turn's transaction (SqliteRoomStore.acceptMessage). */
 interface QueuedAccept {
   message: IncomingMessage;
@@ -429,11 +439,19 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   private acceptQueued(): void {
-    const batch = this.accepting.splice(0);
+    // At most ACCEPT_BATCH a transaction, so that a burst's first acks do not wait for its last.
+    const batch = this.accepting.splice(0, ACCEPT_BATCH);
+    if (this.accepting.length > 0) setImmediate(() => this.acceptQueued());
     let outcomes: AcceptOutcome[];
     try {
       outcomes = this.acceptBatchTx(batch);
-    } catch {
+    } catch (error) {
+      // The file itself failing (busy past its timeout, full, closed, unreadable) fails every
+      // message alike: trying each alone would only wait again, once per message.
+      if (batch.length === 1 || fileWide(error)) {
+        for (const { failed } of batch) failed(error);
+        return;
+      }
       for (const { message, cap, done, failed } of batch) {
         try {
           done(this.answered(message, [this.acceptTx(message, cap)])[0]!);
