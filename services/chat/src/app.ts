@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
@@ -33,6 +34,7 @@ import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
 import { WalCheckpointer } from "./stores/sqlite/checkpointer.js";
 import { openDatabase } from "./stores/sqlite/database.js";
+import { DataDirLock } from "./stores/sqlite/data-lock.js";
 import { storedSessionSecret } from "./stores/sqlite/secret-file.js";
 import { createSqliteStores } from "./stores/sqlite/index.js";
 import { handleConnections } from "./realtime/connections.js";
@@ -100,6 +102,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
   // unless messages wait for replicas (REDIS_WAIT_REPLICAS): then the handler delivers them after.
   const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
   // Embedded: the SQLite file under DATA_DIR (remembers across restarts), or STORE=memory.
+  const dataLock = config.embeddedStore?.kind === "sqlite" ? lockDataDir(config.embeddedStore.dataDir) : null;
   const sqlite = config.embeddedStore?.kind === "sqlite" ? openDatabase(config.embeddedStore.file) : null;
   const checkpointer = sqlite && config.embeddedStore?.kind === "sqlite" ? new WalCheckpointer(sqlite, config.embeddedStore.file, logger) : null;
   const stores = redis
@@ -380,8 +383,15 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       sessions.close();
       throttleSweeper?.stop();
       await checkpointer?.stop();
-      sqlite?.close(); // after the last write: a clean close also folds the WAL back into the file
+      sqlite?.close();
+      dataLock?.release(); // after the last write: a clean close also folds the WAL back into the file
       logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },
   };
+}
+
+/** The DATA_DIR for this node alone (stores/sqlite/data-lock.ts); made first, for this user only. */
+function lockDataDir(dataDir: string): DataDirLock {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return DataDirLock.acquire(dataDir);
 }

@@ -6,6 +6,7 @@ import { buildNode } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { SchemaVersionError } from "./stores/schema.js";
+import { DataDirInUseError } from "./stores/sqlite/data-lock.js";
 import { LegacyLayoutError } from "./stores/redis/startup.js";
 
 async function main(): Promise<void> {
@@ -46,8 +47,9 @@ async function main(): Promise<void> {
   } catch (error) {
     // Data this node must not touch (another layout or schema version): the message says what the
     // operator runs; a stack trace would only bury it.
-    if (error instanceof LegacyLayoutError || error instanceof SchemaVersionError) {
-      logger.fatal({ event: "store_refused", reason: error instanceof SchemaVersionError ? "schema_version" : "legacy_layout", err: error.message }, "refusing to start on this store");
+    if (error instanceof LegacyLayoutError || error instanceof SchemaVersionError || error instanceof DataDirInUseError) {
+      const reason = error instanceof SchemaVersionError ? "schema_version" : error instanceof DataDirInUseError ? "data_dir_in_use" : "legacy_layout";
+      logger.fatal({ event: "store_refused", reason, err: error.message }, "refusing to start on this store");
       process.stderr.write(`sala: refusing to start: ${error.message}\n`);
       process.exit(1);
     }
