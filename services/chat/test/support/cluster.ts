@@ -85,7 +85,7 @@ export function testNodeEnv(id: string, redisUrl: string | null, prefix: string,
     PRESENCE_GRACE_MS: "0", // announce offline at once; the grace period has its own test
     REGISTRATIONS_PER_IP: "100000", // every test user registers from 127.0.0.1
     // Embedded test nodes keep to memory unless a test names a DATA_DIR of its own (never ./data).
-    ...(redisUrl ? {} : { STORE: "memory" }),
+    ...(redisUrl || env.REDIS_URL || env.REDIS_CLUSTER_NODES ? {} : { STORE: "memory" }),
     ...storeEnv(redisUrl),
     ...env,
   };
