@@ -34,7 +34,7 @@ import { CpuMeter, machineDescription, pin } from "./machine.js";
 import { ChatPhase, type ChatRow } from "./phases.js";
 import { cpuPer, cpuPerInRound } from "./results.js";
 import { combineRounds, roundCount } from "./rounds.js";
-import { ADMIN, ORIGIN, type System } from "./systems.js";
+import { ADMIN, benchNodeEnv, ORIGIN, type System } from "./systems.js";
 
 export interface EmbeddedStoreSize {
   /** Users per store (registered, logged in, then 4 to a room). */
@@ -99,14 +99,7 @@ async function startStore(label: string, id: string, storeEnv: Record<string, st
   const env = {
     ...storeEnv,
     ADMIN_SOCKET: adminSocket,
-    ALLOWED_ORIGINS: ORIGIN,
-    NODE_ENV: "production",
-    // As systems.ts: load users all come from 127.0.0.1 and send more than a person would.
-    REGISTRATIONS_PER_IP: "1000000",
-    MAX_SOCKETS_PER_ADDRESS: "0",
-    SOCKET_EVENTS_PER_SEC: "1000",
-    // Spawned by this pinned process, the node would count one core: give it the login storm's.
-    ARGON2_CONCURRENCY: String(cores.logins.split(",").length),
+    ...benchNodeEnv(cores),
   };
   const node = new NodeProcess(id, await freePort(), env, execArgv.length > 0 ? [...execArgv, `--cpu-prof-name=${id}.cpuprofile`] : []);
   try {

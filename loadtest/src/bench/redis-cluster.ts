@@ -33,7 +33,7 @@ import { connect, inPool, type LoadUser, type Target } from "../target.js";
 import { coreLayout, type CoreLayout } from "./cores.js";
 import { CpuMeter, machineDescription, pin } from "./machine.js";
 import { RedisProbe, type Reading, type RedisServer } from "./redis-probe.js";
-import { ORIGIN } from "./systems.js";
+import { benchNodeEnv, ORIGIN } from "./systems.js";
 
 export interface RedisClusterBenchSize {
   /** Users per store, 4 to a room. */
@@ -99,12 +99,7 @@ async function startStore(label: string, id: string, probe: RedisProbe, storeEnv
     ...storeEnv,
     REDIS_PREFIX: `rc${randomBytes(3).toString("hex")}`,
     SESSION_SECRET: randomBytes(32).toString("base64url"),
-    ALLOWED_ORIGINS: ORIGIN,
-    NODE_ENV: "production",
-    REGISTRATIONS_PER_IP: "1000000",
-    MAX_SOCKETS_PER_ADDRESS: "0",
-    SOCKET_EVENTS_PER_SEC: "1000",
-    ARGON2_CONCURRENCY: String(cores.logins.split(",").length),
+    ...benchNodeEnv(cores),
   };
   const nodes = [new NodeProcess(`${id}-1`, await freePort(), env), new NodeProcess(`${id}-2`, await freePort(), env)];
   const store: Store = {

@@ -35,6 +35,22 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/** What every bench's Sala node runs with, whatever its store. */
+export function benchNodeEnv(cores: CoreLayout): Record<string, string> {
+  return {
+    ALLOWED_ORIGINS: ORIGIN,
+    NODE_ENV: "production",
+    // Load users all come from 127.0.0.1 and send more than a person would.
+    REGISTRATIONS_PER_IP: "1000000",
+    MAX_SOCKETS_PER_ADDRESS: "0", // 10k idle sockets from one address
+    SOCKET_EVENTS_PER_SEC: "1000",
+    // The nodes are spawned by this process, already pinned to the generator's core, and inherit
+    // that one-core affinity: their default (one hash per core they may use) would be 1. Give them
+    // the default for the cores the login storm runs on, so that it uses them all.
+    ARGON2_CONCURRENCY: String(cores.logins.split(",").length),
+  };
+}
+
 /** Every process whose CPU a system costs: its nodes and its Redis. */
 export function serverPids(system: System): number[] {
   return system.redisPid === null ? system.nodePids : [...system.nodePids, system.redisPid];
@@ -59,16 +75,7 @@ export class BenchCluster {
       REDIS_URL: redis.url,
       REDIS_PREFIX: `bench${randomBytes(3).toString("hex")}`,
       SESSION_SECRET: randomBytes(32).toString("base64url"),
-      ALLOWED_ORIGINS: ORIGIN,
-      NODE_ENV: "production",
-      // Load users all come from 127.0.0.1 and send more than a person would.
-      REGISTRATIONS_PER_IP: "1000000",
-      MAX_SOCKETS_PER_ADDRESS: "0", // 10k idle sockets from one address
-      SOCKET_EVENTS_PER_SEC: "1000",
-      // The nodes are spawned by this process, already pinned to the generator's core, and inherit
-      // that one-core affinity: their default (one hash per core they may use) would be 1. Give them
-      // the default for the cores the login storm runs on, so that it uses them all.
-      ARGON2_CONCURRENCY: String(cores.logins.split(",").length),
+      ...benchNodeEnv(cores),
     };
     const nodes = [new NodeProcess("node-1", await freePort(), env, execArgv), new NodeProcess("node-2", await freePort(), env, execArgv)];
     const cluster = new BenchCluster(redis, nodes, dir, env, execArgv, cores);
