@@ -66,11 +66,11 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping = false;
 
-  constructor(db: SqliteDatabase, file: string, logger: Logger, restartBytes = RESTART_BYTES) {
+  constructor(db: SqliteDatabase, file: string, logger: Logger, { restartBytes = RESTART_BYTES, everyMs = EVERY_MS } = {}) {
     db.pragma("wal_autocheckpoint = 0");
     db.pragma(`journal_size_limit = ${restartBytes}`);
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(THREAD, { eval: true, workerData: { file, everyMs: EVERY_MS, restartBytes, sqlite } });
+    this.worker = new Worker(THREAD, { eval: true, workerData: { file, everyMs, restartBytes, sqlite } });
     this.worker.unref();
     this.worker.on("message", (message: { failed?: string }) => {
       if (message.failed) logger.warn({ event: "wal_checkpoint_failed", err: message.failed }, "could not checkpoint the SQLite log (retried)");
