@@ -9,7 +9,7 @@ import type { Logger } from "./logger.js";
 import { connectRedis, redisAnswers, type RedisConnections } from "./redis.js";
 import { HashQueue } from "./auth/hash-queue.js";
 import { PasswordHasher } from "./auth/passwords.js";
-import { cooldown, throttleFactory, ThrottleSweeper, type ThrottleBackend } from "./auth/throttle.js";
+import { cooldown, throttleFactory, type ThrottleBackend } from "./auth/throttle.js";
 import { openControlSocket, type ControlSocket } from "./admin/control-socket.js";
 import { localNoticeBoard, redisNoticeBoard } from "./admin/notices.js";
 import { AdminRoleWatch } from "./admin/role-watch.js";
@@ -32,11 +32,13 @@ import { securityHeaders } from "./http/security-headers.js";
 import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
-import { WalCheckpointer } from "./stores/sqlite/checkpointer.js";
 import { openDatabase } from "./stores/sqlite/database.js";
 import { DataDirLock } from "./stores/sqlite/data-lock.js";
 import { storedSessionSecret } from "./stores/sqlite/secret-file.js";
 import { createSqliteStores } from "./stores/sqlite/index.js";
+import type { LobbyRooms } from "./stores/sqlite/lobby.js";
+import { RemoteSessionStore, SqliteThread } from "./stores/sqlite/thread/client.js";
+import { Revision } from "./stores/memory/revision.js";
 import { handleConnections } from "./realtime/connections.js";
 import { EventGate, type EventTable } from "./realtime/event-gate.js";
 import { lobbyHandlers } from "./realtime/handlers/lobby.js";
@@ -103,17 +105,23 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
   const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
   // Embedded: the SQLite file under DATA_DIR (remembers across restarts), or STORE=memory.
   const dataLock = config.embeddedStore?.kind === "sqlite" ? lockDataDir(config.embeddedStore.dataDir) : null;
-  const sqlite = config.embeddedStore?.kind === "sqlite" ? openDatabase(config.embeddedStore.file) : null;
-  const checkpointer = sqlite && config.embeddedStore?.kind === "sqlite" ? new WalCheckpointer(sqlite, config.embeddedStore.file, logger) : null;
+  const sqlite = config.embeddedStore?.kind === "sqlite" ? await startSqliteThread(config.embeddedStore.file, config, logger) : null;
   const stores = redis
     ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec, replicaWait })
     : sqlite
-      ? createSqliteStores(sqlite, { messageIdWindowSec: config.messageIdWindowSec })
+      ? createSqliteStores(
+          {
+            users: sqlite.thread.remote("users"),
+            sessionIndex: sqlite.thread.remote("sessionIndex"),
+            audit: sqlite.thread.remote("audit"),
+            rooms: sqlite.thread.remote("rooms"),
+            conversations: sqlite.thread.remote("conversations"),
+          },
+          sqlite.thread.remote<LobbyRooms>("lobbyRooms"),
+          sqlite.revision,
+        )
       : createMemoryStores();
-  const throttleBackend: ThrottleBackend = redis ? { redis: redis.command } : sqlite ? { sqlite } : "memory";
-  const throttleSweeper = sqlite
-    ? new ThrottleSweeper(sqlite, (error) => logger.warn({ event: "throttle_sweep_failed", err: (error as Error).message }, "could not clear expired throttle counts"))
-    : null;
+  const throttleBackend: ThrottleBackend = redis ? { redis: redis.command } : sqlite ? { remote: (options) => sqlite.thread.limiter(options) } : "memory";
   // Logins and registrations hash in the account lane, ahead of room passwords (forRoomPasswords).
   const hasher = new PasswordHasher(config.argon2, new HashQueue(config.hashConcurrency, config.hashQueueMax));
   const throttle = throttleFactory(throttleBackend, (name) => keys.rateLimit(name));
@@ -132,7 +140,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
     logger,
     onLogin: (result) => metrics.logins.inc({ result }),
   });
-  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix, logger, sqlite);
+  const sessions = createSessions(config, redis?.command ?? null, keys.sessionPrefix, logger, sqlite && new RemoteSessionStore(sqlite.thread));
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -380,14 +388,26 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       await redis?.close();
-      sessions.close();
-      throttleSweeper?.stop();
-      await checkpointer?.stop();
-      sqlite?.close();
+      await sqlite?.thread.stop();
       dataLock?.release(); // after the last write: a clean close also folds the WAL back into the file
       logger.info({ event: "node_stopped", socketsMoved: sockets }, "Sala node stopped");
     },
   };
+}
+
+/**
+ * The SQLite file's stores on their thread (stores/sqlite/thread/client.ts). The file is opened
+ * here once first, so that a new one is made and a file of another schema version is refused
+ * (SchemaVersionError) before anything starts; the thread then holds the node's only connection.
+ */
+async function startSqliteThread(file: string, config: Config, logger: Logger): Promise<{ thread: SqliteThread; revision: Revision }> {
+  openDatabase(file).close();
+  const revision = new Revision();
+  const thread = await SqliteThread.start(
+    { file, revision: revision.buffer, messageIdWindowSec: config.messageIdWindowSec, sessionIdleMs: config.sessionIdleMs },
+    logger,
+  );
+  return { thread, revision };
 }
 
 /** The DATA_DIR for this node alone (stores/sqlite/data-lock.ts); made first, for this user only. */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Revision } from "../src/stores/memory/revision.js";
 import { openDatabase, type SqliteDatabase } from "../src/stores/sqlite/database.js";
-import { createSqliteStores } from "../src/stores/sqlite/index.js";
+import { createSqliteStoresHere } from "../src/stores/sqlite/index.js";
 import { SqliteRoomStore } from "../src/stores/sqlite/rooms.js";
 import type { HistoryCap, RoomRecord } from "../src/stores/types.js";
 
@@ -22,7 +22,7 @@ describe("sqlite rooms on a file, across a restart", () => {
   const open = () => {
     const db = openDatabase(path);
     handles.push(db);
-    return { db, stores: createSqliteStores(db) };
+    return { db, stores: createSqliteStoresHere(db) };
   };
   const rowsOf = (db: SqliteDatabase, table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
   /** Turns of the event loop until the purge drain has emptied room_purge (or it gives up). */
@@ -183,7 +183,7 @@ describe("sqlite rooms on a file, across a restart", () => {
 
   it("deletes the rows a write's cap leaves behind in batches, never showing them", async () => {
     const { db } = open();
-    // The store alone, on its own revision: what createSqliteStores wires, without the other stores.
+    // The store alone, on its own revision: what createSqliteStoresHere wires, without the other stores.
     const rooms = new SqliteRoomStore(db, new Revision());
     await rooms.create(room("r"), { id: 1, key: "k" }, 0);
     await rooms.admit("r", "ana", null);

@@ -9,11 +9,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "@sala/protocol";
 import { SchemaVersionError } from "../src/stores/schema.js";
 import { openDatabase, SQLITE_SCHEMA_VERSION, type SqliteDatabase } from "../src/stores/sqlite/database.js";
-import { createSqliteStores } from "../src/stores/sqlite/index.js";
+import { createSqliteStoresHere } from "../src/stores/sqlite/index.js";
 import { SqliteSessionStore } from "../src/stores/sqlite/session-store.js";
 import { describeStoreContract } from "./store-contract.js";
 
-describeStoreContract("sqlite", async () => createSqliteStores(openDatabase(":memory:")));
+describeStoreContract("sqlite", async () => createSqliteStoresHere(openDatabase(":memory:")));
 
 const key = () => randomBytes(32).toString("base64");
 const cap = (maxMessages: number, maxAgeMs = 0) => ({ maxMessages, maxAgeMs });
@@ -57,7 +57,7 @@ describe("sqlite stores on a file, across a restart", () => {
 
   it("keeps users: records, roles, status, the directory, the count and the look-alike claims", async () => {
     let db = open();
-    let stores = createSqliteStores(db);
+    let stores = createSqliteStoresHere(db);
     await stores.users.create({ username: "Ana", passwordHash: "h1", createdAt: 5 });
     await stores.users.create({ username: "Bruno", passwordHash: "h", createdAt: 6 });
     await stores.users.create({ username: "carla", passwordHash: "h", createdAt: 7 });
@@ -68,7 +68,7 @@ describe("sqlite stores on a file, across a restart", () => {
     await stores.users.delete("bruno");
 
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     expect(await stores.users.account("ANA")).toEqual({
       username: "Ana", passwordHash: "h2", createdAt: 5, admin: true, lockedAt: 1000, mustChangePassword: true, lastLoginAt: 2000, lastSeenAt: 2000, sessionsNotBefore: 1500,
     });
@@ -84,20 +84,20 @@ describe("sqlite stores on a file, across a restart", () => {
 
   it("keeps the session index, and forgets a deleted account's sessions for good", async () => {
     let db = open();
-    let stores = createSqliteStores(db);
+    let stores = createSqliteStoresHere(db);
     await stores.users.create({ username: "Ana", passwordHash: "h", createdAt: 1 });
     await stores.sessionIndex.add("Ana", { id: "s2", loginAt: 200 }, 0);
     await stores.sessionIndex.add("ana", { id: "s1", loginAt: 100 }, 0);
     await stores.sessionIndex.add("bia", { id: "s9", loginAt: 300 }, 0);
 
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     expect(await stores.sessionIndex.list("ANA")).toEqual([{ id: "s1", loginAt: 100 }, { id: "s2", loginAt: 200 }]);
     await stores.sessionIndex.add("ana", { id: "s3", loginAt: 400 }, 150);
     expect(await stores.users.delete("ana")).toBe(true);
 
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     expect(await stores.sessionIndex.list("ana")).toEqual([]);
     expect(await stores.sessionIndex.list("bia")).toEqual([{ id: "s9", loginAt: 300 }]);
   });
@@ -105,11 +105,11 @@ describe("sqlite stores on a file, across a restart", () => {
   it("keeps the audit trail, capped to its latest entries", async () => {
     const entry = (i: number) => ({ ts: i, actor: "root", action: "lock", target: `u${i}`, outcome: "done" });
     let db = open();
-    let stores = createSqliteStores(db);
+    let stores = createSqliteStoresHere(db);
     for (let i = 1; i <= 5; i++) await stores.audit.append(entry(i), 3);
 
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     expect(await stores.audit.recent(10)).toEqual([entry(5), entry(4), entry(3)]);
     await stores.audit.append(entry(6), 3);
     expect(await stores.audit.recent(10)).toEqual([entry(6), entry(5), entry(4)]);
@@ -120,7 +120,7 @@ describe("sqlite stores on a file, across a restart", () => {
     const id = "dm:ana:bia";
     const k1 = key();
     let db = open();
-    let stores = createSqliteStores(db);
+    let stores = createSqliteStoresHere(db);
     await stores.conversations.open("Ana", "Bia", k1);
     const whisper = (from: string, to: string, ts: number, clientId?: string) => ({ from, to, keyId: 1, ts, msg: `v1.${from}@${ts}`, ...(clientId ? { clientId } : {}) });
     await stores.conversations.accept(whisper("Ana", "Bia", 10, "abcdefgh01"), cap(100));
@@ -129,7 +129,7 @@ describe("sqlite stores on a file, across a restart", () => {
     await stores.conversations.markRead("Ana", "Bia", 2);
 
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     expect(await stores.conversations.list("ana", 10)).toEqual([{ id, with: "Bia", unread: 1, lastSeq: 3, lastTs: 12 }]);
     expect(await stores.conversations.list("bia", 10)).toEqual([{ id, with: "Ana", unread: 0, lastSeq: 3, lastTs: 12 }]);
     expect(await stores.conversations.partners("bia", 10)).toEqual(["ana"]);
@@ -148,7 +148,7 @@ describe("sqlite stores on a file, across a restart", () => {
 
   it("trims a conversation's stored history to its cap, and purges a deleted one's in chunks", async () => {
     let db = open();
-    let stores = createSqliteStores(db);
+    let stores = createSqliteStoresHere(db);
     const stored = () => (db.prepare("SELECT COUNT(*) AS n FROM conversation_messages").get() as { n: number }).n;
     await stores.conversations.open("ana", "bia", key());
     for (let ts = 1; ts <= 10; ts++) await stores.conversations.accept({ from: "ana", to: "bia", keyId: 1, ts, msg: `m${ts}` }, cap(10));
@@ -163,7 +163,7 @@ describe("sqlite stores on a file, across a restart", () => {
     insert();
     expect(stored()).toBe(3 + 5000 - 11);
     db = restart(db);
-    stores = createSqliteStores(db);
+    stores = createSqliteStoresHere(db);
     await stores.conversations.delete("dm:ana:bia");
     expect(stored()).toBe(0);
     expect(db.prepare("SELECT COUNT(*) AS n FROM conversation_purges").get()).toEqual({ n: 0 });
@@ -177,7 +177,7 @@ describe("sqlite stores on a file, across a restart", () => {
 
   it("finishes at the next start a conversation's purge that a stop cut short", async () => {
     let db = open();
-    const stores = createSqliteStores(db);
+    const stores = createSqliteStoresHere(db);
     const stored = () => (db.prepare("SELECT COUNT(*) AS n FROM conversation_messages").get() as { n: number }).n;
     await stores.conversations.open("ana", "bia", key());
     db.transaction(() => {
@@ -188,7 +188,7 @@ describe("sqlite stores on a file, across a restart", () => {
     await deleting;
     db = open();
     expect(stored()).toBeGreaterThan(0);
-    createSqliteStores(db);
+    createSqliteStoresHere(db);
     await expect.poll(stored).toBe(0);
     expect(db.prepare("SELECT COUNT(*) AS n FROM conversation_purges").get()).toEqual({ n: 0 });
   });

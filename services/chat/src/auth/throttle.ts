@@ -20,7 +20,7 @@ export interface Attempt {
  * check before the first failure is counted.
  */
 export class AttemptThrottle {
-  constructor(private readonly limiter: RateLimiterAbstract) {}
+  constructor(private readonly limiter: Limiter) {}
 
   /** Takes one attempt for `key`: 0 when allowed, otherwise milliseconds until one will be. */
   async take(key: string): Promise<number> {
@@ -54,7 +54,7 @@ export class AttemptThrottle {
  * Redis, like the throttles (a rate-limiter-flexible block, in whole seconds).
  */
 export class Cooldown {
-  constructor(private readonly limiter: RateLimiterAbstract) {}
+  constructor(private readonly limiter: Limiter) {}
 
   /** `key` waits `ms` from now (rounded up to whole seconds; at least one). */
   async hold(key: string, ms: number): Promise<void> {
@@ -74,19 +74,44 @@ export class Cooldown {
 
 export type ThrottleFactory = (name: string, maxAttempts: number, windowSec: number) => AttemptThrottle;
 
-/** Where the counts live: Redis (every node sees them), the embedded node's SQLite file, or memory. */
-export type ThrottleBackend = { redis: RedisClient } | { sqlite: SqliteDatabase } | "memory";
+/** What the throttles ask of a rate-limiter-flexible limiter (so one on another thread can stand in). */
+export interface Limiter {
+  consume(key: string): Promise<RateLimiterRes>;
+  reward(key: string, points: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
+  block(key: string, seconds: number): Promise<RateLimiterRes>;
+  get(key: string): Promise<RateLimiterRes | null>;
+}
+
+/** One limiter: its counts' key prefix, the attempts a window allows, the window in seconds. */
+export interface LimiterOptions {
+  keyPrefix: string;
+  points: number;
+  duration: number;
+}
+
+/**
+ * Where the counts live: Redis (every node sees them), the embedded node's SQLite file — on this
+ * thread (`sqlite`) or through the node's store thread (`remote`: stores/sqlite/thread) — or memory.
+ */
+export type ThrottleBackend = { redis: RedisClient } | { sqlite: SqliteDatabase } | { remote: (options: LimiterOptions) => Limiter } | "memory";
 
 /** One table for every SQLite throttle (stores/sqlite/account-tables.ts): the limiter's key prefix keeps them apart. */
 const SQLITE_TABLE = "rate_limits";
 
-function limiter(backend: ThrottleBackend, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+function limiter(backend: ThrottleBackend, keyPrefix: string, points: number, duration: number): Limiter {
   const options = { keyPrefix, points, duration };
   if (backend === "memory") return new RateLimiterMemory(options);
   if ("redis" in backend) return new RateLimiterRedis({ ...options, storeClient: backend.redis });
+  if ("remote" in backend) return backend.remote(options);
+  return sqliteLimiter(backend.sqlite, options);
+}
+
+/** A limiter counting in the SQLite file's rate_limits table. */
+export function sqliteLimiter(db: SqliteDatabase, options: LimiterOptions): RateLimiterAbstract {
   // The table is the schema's; expired rows go by ThrottleSweeper, not by the library's own timer
   // (one unbounded DELETE per limiter without an index, in a timer chain that stops at its first error).
-  return new RateLimiterSQLite({ ...options, storeClient: backend.sqlite, storeType: "better-sqlite3", tableName: SQLITE_TABLE, tableCreated: true, clearExpiredByTimeout: false });
+  return new RateLimiterSQLite({ ...options, storeClient: db, storeType: "better-sqlite3", tableName: SQLITE_TABLE, tableCreated: true, clearExpiredByTimeout: false });
 }
 
 export function throttleFactory(backend: ThrottleBackend, keyPrefix: (name: string) => string): ThrottleFactory {

@@ -6,8 +6,7 @@ import { unsign } from "cookie-signature";
 // connect-redis 8.x is the last line that accepts an ioredis client (9+ speaks only node-redis).
 import { RedisStore } from "connect-redis";
 import type { RedisClient } from "../redis.js";
-import type { SqliteDatabase } from "../stores/sqlite/database.js";
-import { SqliteSessionStore } from "../stores/sqlite/session-store.js";
+import type { RemoteSessionStore } from "../stores/sqlite/thread/client.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 
@@ -47,8 +46,6 @@ export interface Sessions {
    * no longer in the store (ended elsewhere: a logout, an operator, a password change).
    */
   renew(sessionId: string, cookie: SessionData["cookie"]): Promise<boolean>;
-  /** Stops the store's timers (the SQLite store's sweep); the connections are the node's to close. */
-  close(): void;
 }
 
 /**
@@ -56,14 +53,15 @@ export interface Sessions {
  * Secure behind TLS; `rolling` renews it on every request so it expires after the idle timeout;
  * the absolute timeout is enforced from `loginAt` (see currentUser).
  */
-export function createSessions(config: Config, redis: RedisClient | null, prefix: string, logger: Logger, sqlite: SqliteDatabase | null = null): Sessions {
+export function createSessions(
+  config: Config,
+  redis: RedisClient | null,
+  prefix: string,
+  logger: Logger,
+  /** The embedded SQLite node's: sessions in its file, through its store thread (its sweep runs there). */
+  sqliteStore: RemoteSessionStore | null = null,
+): Sessions {
   const idleSec = Math.floor(config.sessionIdleMs / 1000);
-  const sqliteStore = sqlite
-    ? new SqliteSessionStore(sqlite, {
-        idleMs: config.sessionIdleMs,
-        onSweepError: (error) => logger.warn({ event: "session_sweep_failed", err: (error as Error).message }, "could not clear expired sessions"),
-      })
-    : null;
   const store: Store = redis ? new RedisStore({ client: redis, prefix, ttl: idleSec }) : (sqliteStore ?? new session.MemoryStore());
   const expressSession = session({
     name: SESSION_COOKIE,
@@ -102,7 +100,7 @@ export function createSessions(config: Config, redis: RedisClient | null, prefix
             store.touch!(sessionId, { cookie } as SessionData, () => resolve(true));
           }),
         );
-  return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store, renew, close: () => sqliteStore?.close() };
+  return { middleware, loadForHandshake: (req) => loadSession(req, store, config.sessionSecret), store, renew };
 }
 
 /**

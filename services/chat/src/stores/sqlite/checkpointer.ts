@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type { Logger } from "../../logger.js";
+import type { EventLog } from "./thread/wire.js";
 import type { SqliteDatabase } from "./database.js";
 
 /**
@@ -66,7 +66,7 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping = false;
 
-  constructor(db: SqliteDatabase, file: string, logger: Logger, { restartBytes = RESTART_BYTES, everyMs = EVERY_MS } = {}) {
+  constructor(db: SqliteDatabase, file: string, logger: EventLog, { restartBytes = RESTART_BYTES, everyMs = EVERY_MS } = {}) {
     db.pragma("wal_autocheckpoint = 0");
     db.pragma(`journal_size_limit = ${restartBytes}`);
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");

@@ -5,6 +5,9 @@ import type { MemoryPresenceStore } from "../memory/presence.js";
 import type { Revision } from "../memory/revision.js";
 import type { SqliteRoomStore } from "./rooms.js";
 
+/** The lobby's reads of the rooms table: SqliteRoomStore's, answered by the store thread (thread/). */
+export type LobbyRooms = { [K in "mostActive" | "pageByName" | "count"]: (...args: Parameters<SqliteRoomStore[K]>) => Promise<ReturnType<SqliteRoomStore[K]>> };
+
 /**
  * The embedded lobby over SQLite: rooms from the rooms table's indexes (by name key, by activity,
  * the trigger-kept count; stores/sqlite/room-tables.ts), users from the memory presence store —
@@ -15,7 +18,7 @@ export class SqliteLobbyStore implements LobbyStore {
 
   constructor(
     presence: MemoryPresenceStore,
-    private readonly rooms: SqliteRoomStore,
+    private readonly rooms: LobbyRooms,
     private readonly revision: Revision,
   ) {
     this.users = new LobbyUsers(presence, revision);
@@ -26,7 +29,7 @@ export class SqliteLobbyStore implements LobbyStore {
       rev: this.revision.current(),
       counts: await this.counts(),
       users: this.users.first(size),
-      rooms: this.rooms.mostActive(size),
+      rooms: await this.rooms.mostActive(size),
     };
   }
 
@@ -36,11 +39,11 @@ export class SqliteLobbyStore implements LobbyStore {
 
   async roomPage(query: LobbyPageQuery): Promise<LobbyPage<RoomSummary>> {
     const rev = this.revision.current();
-    return { rev, ...this.rooms.pageByName(query) };
+    return { rev, ...(await this.rooms.pageByName(query)) };
   }
 
   async counts(): Promise<LobbyCounts> {
-    return { users: this.users.count(), rooms: this.rooms.count() };
+    return { users: this.users.count(), rooms: await this.rooms.count() };
   }
 
   async onlineOf(usernames: string[]): Promise<{ rev: number; online: string[] }> {

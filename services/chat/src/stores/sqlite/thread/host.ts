@@ -1,0 +1,141 @@
+/**
+ * The store thread's side: it owns the node's connection to the SQLite file and every object that
+ * reads or writes it — the stores, express-session's store, the throttles' limiters, the sweeps
+ * and the WAL checkpointer — and answers the event loop's calls (client.ts) one message each.
+ */
+import type { MessagePort } from "node:worker_threads";
+import type { SessionData } from "express-session";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { sqliteLimiter, ThrottleSweeper, type LimiterOptions } from "../../../auth/throttle.js";
+import { Revision } from "../../memory/revision.js";
+import { WalCheckpointer } from "../checkpointer.js";
+import { openDatabase } from "../database.js";
+import { createSqliteTables } from "../index.js";
+import { SqliteSessionStore } from "../session-store.js";
+import { serializeError, type Call, type EventLog, type LogLine } from "./wire.js";
+
+export interface StoreThreadData {
+  file: string;
+  /** The lobby revision's shared counter (Revision.buffer). */
+  revision: SharedArrayBuffer;
+  messageIdWindowSec: number;
+  sessionIdleMs: number;
+}
+
+/** The fields of a limiter's answer: a RateLimiterRes keeps them behind getters, which a structured clone leaves out. */
+export interface LimiterState {
+  remainingPoints: number;
+  msBeforeNext: number;
+  consumedPoints: number;
+  isFirstInDuration: boolean;
+}
+
+/** A limiter method's answer: a state, a plain value (delete's boolean), or the library's rejection of a consume. */
+export type LimiterAnswer = { state: LimiterState | null } | { value: unknown } | { limited: LimiterState };
+
+export type LimiterMethod = "consume" | "reward" | "delete" | "block" | "get";
+
+function stateOf(res: RateLimiterRes): LimiterState {
+  return { remainingPoints: res.remainingPoints, msBeforeNext: res.msBeforeNext, consumedPoints: res.consumedPoints, isFirstInDuration: res.isFirstInDuration };
+}
+
+/** The throttles' limiters over the rate_limits table, made on their first use by their key prefix. */
+class LimiterHost {
+  private readonly limiters = new Map<string, RateLimiterAbstract>();
+
+  constructor(private readonly make: (options: LimiterOptions) => RateLimiterAbstract) {}
+
+  async run(options: LimiterOptions, method: LimiterMethod, args: unknown[]): Promise<LimiterAnswer> {
+    let limiter = this.limiters.get(options.keyPrefix);
+    if (!limiter) this.limiters.set(options.keyPrefix, (limiter = this.make(options)));
+    try {
+      const result: unknown = await (limiter[method] as (...args: unknown[]) => Promise<unknown>)(...args);
+      if (result instanceof RateLimiterRes) return { state: stateOf(result) };
+      return result === null ? { state: null } : { value: result };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return { limited: stateOf(rejection) };
+      throw rejection;
+    }
+  }
+}
+
+/** express-session's callback store, as promises (the event loop's RemoteSessionStore calls these). */
+class SessionHost {
+  constructor(private readonly store: SqliteSessionStore) {}
+
+  get(sid: string): Promise<SessionData | null> {
+    return new Promise((resolve, reject) => this.store.get(sid, (error, data) => (error ? reject(error) : resolve(data ?? null))));
+  }
+
+  set(sid: string, data: SessionData): Promise<void> {
+    return new Promise((resolve, reject) => this.store.set(sid, data, (error) => (error ? reject(error) : resolve())));
+  }
+
+  touch(sid: string, data: SessionData): Promise<void> {
+    return new Promise((resolve, reject) => this.store.touch(sid, data, (error) => (error ? reject(error) : resolve())));
+  }
+
+  destroy(sid: string): Promise<void> {
+    return new Promise((resolve, reject) => this.store.destroy(sid, (error) => (error ? reject(error) : resolve())));
+  }
+
+  renew(sid: string, cookie: SessionData["cookie"]): Promise<boolean> {
+    return this.store.renew(sid, cookie);
+  }
+}
+
+/** Opens the file and answers calls on `port` until told "stop"; says "ready" first, or why it could not start. */
+export function serveStores(port: MessagePort, data: StoreThreadData): void {
+  const log: EventLog = {
+    warn: (fields, msg) => port.postMessage({ log: "warn", fields, msg } satisfies LogLine),
+    error: (fields, msg) => port.postMessage({ log: "error", fields, msg } satisfies LogLine),
+  };
+  let db;
+  try {
+    db = openDatabase(data.file);
+  } catch (error) {
+    port.postMessage({ failed: serializeError(error) });
+    return;
+  }
+  const checkpointer = new WalCheckpointer(db, data.file, log);
+  const tables = createSqliteTables(db, new Revision(data.revision), { messageIdWindowSec: data.messageIdWindowSec });
+  const sessions = new SqliteSessionStore(db, {
+    idleMs: data.sessionIdleMs,
+    onSweepError: (error) => log.warn({ event: "session_sweep_failed", err: (error as Error).message }, "could not clear expired sessions"),
+  });
+  const sweeper = new ThrottleSweeper(db, (error) => log.warn({ event: "throttle_sweep_failed", err: (error as Error).message }, "could not clear expired throttle counts"));
+  const sqlite = db;
+  const targets: Record<string, object> = {
+    ...tables,
+    lobbyRooms: tables.rooms,
+    sessions: new SessionHost(sessions),
+    limiters: new LimiterHost((options) => sqliteLimiter(sqlite, options)),
+  };
+
+  port.on("message", (message: Call | "stop") => {
+    if (message === "stop") {
+      sessions.close();
+      sweeper.stop();
+      void checkpointer.stop().finally(() => {
+        sqlite.close();
+        port.postMessage("stopped");
+        port.close();
+      });
+      return;
+    }
+    void answer(message);
+  });
+
+  async function answer({ id, target, method, args }: Call): Promise<void> {
+    try {
+      const object = targets[target] as Record<string, unknown> | undefined;
+      const fn = object?.[method];
+      if (typeof fn !== "function") throw new Error(`the store thread has no ${target}.${method}`);
+      port.postMessage({ id, value: await fn.apply(object, args) });
+    } catch (error) {
+      port.postMessage({ id, error: serializeError(error) });
+    }
+  }
+
+  port.postMessage("ready");
+}
