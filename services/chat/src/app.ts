@@ -211,6 +211,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
     isDraining: () => draining,
     pingSharedState: async () => {
       if (redis) await redisAnswers(redis);
+      if (sqlite) await sqlite.thread.ping();
     },
   });
   const access = (request: FastifyRequest) => adminAccess(request, stores.users, config.sessionAbsoluteMs);

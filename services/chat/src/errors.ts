@@ -24,6 +24,7 @@ export class AppError extends Error {
  * or has no primary for a moment (MOVED/ASK past ioredis' redirections, TRYAGAIN during a
  * resharding, CLUSTERDOWN until a replica is promoted, MASTERDOWN), or no node answers at all; and
  * NOREPLICAS: a message not yet on REDIS_WAIT_REPLICAS replicas (stores/redis/replica-wait.ts).
+ * Embedded on SQLite: the store thread gone or overloaded (stores/sqlite/thread/client.ts).
  */
 const UNAVAILABLE_PATTERN = new RegExp(
   [
@@ -33,7 +34,7 @@ const UNAVAILABLE_PATTERN = new RegExp(
   ].join("|"),
   "i",
 );
-const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError"]);
+const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError", "StoreThreadUnavailableError"]);
 
 /** True for errors that mean "shared state cannot be reached", as opposed to a bug. */
 export function isUnavailable(error: unknown): boolean {

@@ -11,12 +11,12 @@ import type { SessionData } from "express-session";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "@sala/protocol";
 import { throttleFactory } from "../src/auth/throttle.js";
-import { AppError } from "../src/errors.js";
+import { AppError, toErrorBody } from "../src/errors.js";
 import { Revision } from "../src/stores/memory/revision.js";
 import { openDatabase } from "../src/stores/sqlite/database.js";
 import { createSqliteStores } from "../src/stores/sqlite/index.js";
 import type { LobbyRooms } from "../src/stores/sqlite/lobby.js";
-import { RemoteSessionStore, SqliteThread } from "../src/stores/sqlite/thread/client.js";
+import { RemoteSessionStore, SqliteThread, StoreThreadUnavailableError } from "../src/stores/sqlite/thread/client.js";
 import type { Stores } from "../src/stores/types.js";
 import { describeStoreContract } from "./store-contract.js";
 
@@ -95,6 +95,15 @@ describe("the SQLite store thread", () => {
     expect(await call<SessionData | null>((done) => store.get("s1", done))).toBeNull();
   });
 
+  it("sends a turn's calls together, and refuses only the one that cannot cross", async () => {
+    const { stores, thread } = await threadStores();
+    await stores.users.create({ username: "ana", passwordHash: "h", createdAt: 1 });
+    const [good, bad, alsoGood] = await Promise.allSettled([stores.users.get("ana"), thread.call("users", "get", [() => "ana"]), stores.users.get("bia")]);
+    expect(good).toMatchObject({ status: "fulfilled", value: { username: "ana" } });
+    expect(bad).toMatchObject({ status: "rejected", reason: { name: "DataCloneError" } });
+    expect(alsoGood).toEqual({ status: "fulfilled", value: null });
+  });
+
   it("answers every call made before it stops, and none after", async () => {
     const { stores, thread } = await threadStores();
     await stores.users.create({ username: "ana", passwordHash: "h", createdAt: 1 });
@@ -102,6 +111,30 @@ describe("the SQLite store thread", () => {
     await thread.stop();
     await expect(Promise.all(inFlight)).resolves.toHaveLength(200);
     await expect(stores.users.get("ana")).rejects.toThrow(/store thread stopped/);
+  });
+
+  it("offers the thread's methods and nothing else: a stand-in is no promise and has no toJSON", async () => {
+    const { stores, thread } = await threadStores();
+    expect(typeof stores.users.get).toBe("function");
+    expect("get" in stores.users).toBe(true);
+    for (const key of ["then", "toJSON", "constructor", "toString", "nope"]) expect((stores.users as unknown as Record<string, unknown>)[key]).toBeUndefined();
+    await expect(thread.call("users", "constructor", [])).rejects.toThrow("the store thread has no users.constructor");
+    await expect(thread.ping()).resolves.toBeUndefined();
+  });
+
+  it("once its thread is gone, fails every call as UNAVAILABLE and says so in the log", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const file = join(dir, "lost.sqlite");
+    openDatabase(file).close();
+    const thread = await SqliteThread.start({ file, revision: new Revision().buffer, messageIdWindowSec: 60, sessionIdleMs: 60_000 }, { warn: () => {}, error: (fields) => lines.push(fields) });
+    running.push(thread);
+    const users = thread.remote<Stores["users"]>("users");
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const failed = await users.get("ana").catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(StoreThreadUnavailableError);
+    expect(toErrorBody(failed).code).toBe(ErrorCode.UNAVAILABLE);
+    await expect(thread.ping()).rejects.toThrow(/store thread stopped/);
+    expect(lines).toEqual([expect.objectContaining({ event: "store_thread_lost" })]);
   });
 
   it("refuses to start on a file of another schema version, saying why", async () => {

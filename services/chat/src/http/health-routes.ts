@@ -26,7 +26,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
     const notReady = (message: string) =>
       reply.code(503).send({ ok: false, node: deps.nodeId, error: { code: ErrorCode.UNAVAILABLE, message } });
     if (deps.isDraining()) return notReady("draining");
-    if (!(await answersWithin(deps.pingSharedState(), timeoutMs))) return notReady("Redis unreachable");
+    if (!(await answersWithin(deps.pingSharedState(), timeoutMs))) return notReady("the store does not answer (Redis, or the embedded node's SQLite thread)");
     return { ok: true, node: deps.nodeId };
   });
 }

@@ -14,6 +14,9 @@
  * What a message costs is mostly its commit, and a commit costs the pages it writes: a message
  * writes its history row and its room's row (seq, floor), and nothing else on most messages — the
  * trims come in batches, and its message id is kept in its row and looked up in memory (RecentIds).
+ *
+ * In the node this store runs on the SQLite store thread (thread/client.ts): "the event loop" here
+ * is that thread's, which serves nothing else; the node's sockets never wait for it.
  */
 import { compareNameKeys, type RoomKey, type RoomMessage, type RoomSummary } from "@sala/protocol";
 import type { Statement } from "better-sqlite3";

@@ -30,6 +30,9 @@ const RENEW_CHUNK = 250;
  * its cookie's expiry (or the idle timeout); expired rows are never returned, and a timer (unref'd:
  * it never keeps the process alive; `close` stops it) deletes them in bounded chunks.
  * The callbacks are called on a later turn of the event loop, as express-session's MemoryStore does.
+ *
+ * In the node this store runs on the SQLite store thread (thread/client.ts): "the event loop" here
+ * is that thread's, which serves nothing else; the node's sockets never wait for it.
  */
 export class SqliteSessionStore extends session.Store {
   private readonly select: Statement<[string, number], { data: string }>;

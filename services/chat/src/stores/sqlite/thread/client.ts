@@ -8,68 +8,99 @@
  * The event loop holds stand-ins (`remote`) whose every method is one message to the thread and one
  * answer back; the thread's own loop batches what arrives together (the room store's group commit).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import session, { type SessionData } from "express-session";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import type { Limiter, LimiterOptions } from "../../../auth/throttle.js";
-import type { StoreThreadData, LimiterAnswer, LimiterMethod, LimiterState } from "./host.js";
-import { deserializeError, type Answer, type Call, type EventLog, type LogLine, type SerializedError } from "./wire.js";
+import type { LimiterAnswer, LimiterMethod, LimiterState, Ready, StoreThreadData } from "./host.js";
+import { deserializeError, Outbox, type Answer, type Call, type EventLog, type LogLine, type SerializedError } from "./wire.js";
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/** Calls waiting for the thread at most: past this the node is overloaded (the disk stalls), and says so at once. */
+const MAX_IN_FLIGHT = 20_000;
+
+/** The store thread cannot answer: gone (a bug), stopped, or overloaded. Mapped to UNAVAILABLE (errors.ts). */
+export class StoreThreadUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreThreadUnavailableError";
+  }
+}
 
 export class SqliteThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lost: Error | null = null;
   private stopping = false;
+  private readonly calls: Outbox<Call>;
 
   private constructor(
     private readonly worker: Worker,
+    private readonly methods: Record<string, string[]>,
     private readonly log: EventLog,
   ) {
-    worker.on("message", (message: Answer | LogLine | "stopped") => this.receive(message));
+    this.calls = new Outbox(
+      (calls) => worker.postMessage(calls),
+      (call, error) => this.settle({ id: call.id, error: { name: "DataCloneError", message: (error as Error).message } }),
+    );
+    worker.on("message", (message: Answer[] | LogLine | "stopped") => this.receive(message));
+    worker.on("messageerror", (error) => this.lose(`an answer could not be read: ${error.message}`));
     worker.on("error", (error) => this.lose(error.message));
     worker.on("exit", (code) => this.lose(`exit ${code}`));
   }
 
-  /** Starts the thread on `data.file` (already opened once by the node: its schema checked) and waits for it to be ready. */
+  /** Starts the thread on `data.file` (already opened once by the node: its schema checked) and waits for it to serve. */
   static start(data: StoreThreadData, log: EventLog): Promise<SqliteThread> {
     const worker = startWorker(data);
     return new Promise((resolve, reject) => {
-      const first = (message: "ready" | { failed: SerializedError }) => {
-        worker.off("error", failed);
-        if (message === "ready") resolve(new SqliteThread(worker, log));
-        else {
-          void worker.terminate();
-          reject(deserializeError(message.failed));
-        }
+      const first = (message: Ready | { failed: SerializedError } | LogLine) => {
+        if ("log" in message) return log[message.log](message.fields, message.msg);
+        worker.off("message", first).off("error", failed).off("exit", exited);
+        if ("ready" in message) return resolve(new SqliteThread(worker, message.ready, log));
+        void worker.terminate();
+        reject(deserializeError(message.failed));
       };
-      const failed = (error: Error) => reject(error);
-      worker.once("message", first);
-      worker.once("error", failed);
+      const failed = (error: Error) => {
+        worker.off("message", first).off("exit", exited);
+        reject(error);
+      };
+      const exited = (code: number) => {
+        worker.off("message", first).off("error", failed);
+        reject(new Error(`the SQLite store thread exited (code ${code}) before it could serve`));
+      };
+      worker.on("message", first).once("error", failed).once("exit", exited);
     });
   }
 
   /** Calls `target.method(...args)` on the thread. */
   call(target: string, method: string, args: unknown[]): Promise<unknown> {
     if (this.lost) return Promise.reject(this.lost);
+    if (this.stopping) return Promise.reject(new StoreThreadUnavailableError("the node is stopping"));
+    if (this.pending.size >= MAX_IN_FLIGHT) return Promise.reject(new StoreThreadUnavailableError(`${MAX_IN_FLIGHT} calls already wait for the SQLite store thread`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, target, method, args } satisfies Call);
+      this.calls.push({ id, target, method, args });
     });
   }
 
-  /** A stand-in for the thread's `target`: each of its methods, called here, runs there. */
+  /** A stand-in for the thread's `target`: each of its methods, called here, runs there; nothing else is there. */
   remote<T extends object>(target: string): T {
+    const methods = new Map((this.methods[target] ?? []).map((method) => [method, (...args: unknown[]) => this.call(target, method, args)]));
     return new Proxy({} as T, {
-      // Not "then": a stand-in must not look like a promise to `await`.
-      get: (_, method) => (typeof method === "string" && method !== "then" ? (...args: unknown[]) => this.call(target, method, args) : undefined),
+      get: (_, key) => (typeof key === "string" ? methods.get(key) : undefined),
+      has: (_, key) => typeof key === "string" && methods.has(key),
     });
+  }
+
+  /** Resolves once the thread and its file answer (readiness). */
+  async ping(): Promise<void> {
+    await this.call("health", "ping", []);
   }
 
   /** A throttle's limiter whose counts live in the file (auth/throttle.ts's `remote` backend). */
@@ -89,36 +120,44 @@ export class SqliteThread {
     };
   }
 
-  /** Waits for the answers on their way, then closes the thread's stores, its checkpointer and the file. */
+  /**
+   * Refuses new calls, waits (at most 2 s) for the answers on their way, then has the thread close
+   * its stores, its checkpointer and the file (at most 3 s more: the node's whole stop has 10).
+   */
   async stop(): Promise<void> {
     if (this.lost) return;
-    const deadline = Date.now() + 5000;
-    while (this.pending.size > 0 && !this.lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     this.stopping = true;
-    const stopped = new Promise((resolve) => this.worker.once("exit", resolve));
-    this.worker.postMessage("stop");
-    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    const exited = new Promise((resolve) => this.worker.once("exit", resolve));
+    const deadline = Date.now() + 2000;
+    while (this.pending.size > 0 && !this.lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (!this.lost) this.worker.postMessage("stop");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     await this.worker.terminate();
   }
 
-  private receive(message: Answer | LogLine | "stopped"): void {
+  private receive(message: Answer[] | LogLine | "stopped"): void {
     if (message === "stopped") return;
-    if ("log" in message) {
-      this.log[message.log](message.fields, message.msg);
-      return;
-    }
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
-    if ("error" in message) pending.reject(deserializeError(message.error));
-    else pending.resolve(message.value);
+    if (Array.isArray(message)) message.forEach((answer) => this.settle(answer));
+    else this.log[message.log](message.fields, message.msg);
   }
 
-  /** The thread is gone (a bug: the host answers every call, errors included): every call fails from now on. */
+  private settle(answer: Answer): void {
+    const pending = this.pending.get(answer.id);
+    if (!pending) return;
+    this.pending.delete(answer.id);
+    if ("error" in answer) pending.reject(deserializeError(answer.error));
+    else pending.resolve(answer.value);
+  }
+
+  /**
+   * The thread is gone (a bug: the host answers every call, errors included). Every call fails
+   * UNAVAILABLE from now on and /readyz says so, so an orchestrator restarts the node; the data is
+   * safe in the file.
+   */
   private lose(why: string): void {
     if (this.lost) return;
-    this.lost = new Error(`the SQLite store thread stopped (${why})`);
-    if (!this.stopping) this.log.error({ event: "store_thread_lost", err: why }, "the SQLite store thread stopped: the node cannot reach its data");
+    this.lost = new StoreThreadUnavailableError(`the SQLite store thread stopped (${why})`);
+    if (!this.stopping) this.log.error({ event: "store_thread_lost", err: why }, "the SQLite store thread stopped: the node cannot reach its data until restarted");
     for (const { reject } of this.pending.values()) reject(this.lost);
     this.pending.clear();
   }
@@ -133,8 +172,7 @@ function toRes(state: LimiterState): RateLimiterRes {
  * the node in-process from them) tsx compiles entry.ts and what it imports on the thread.
  */
 function startWorker(data: StoreThreadData): Worker {
-  const built = new URL("./entry.js", import.meta.url);
-  if (existsSync(fileURLToPath(built))) return new Worker(built, { workerData: data });
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./entry.js", import.meta.url), { workerData: data });
   // tsx's ESM API (its package's "./esm/api" import entry): register() adds its hooks on this thread.
   const manifest = createRequire(import.meta.url).resolve("tsx/package.json");
   const { exports } = JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, { import: { default: string } }> };
@@ -154,24 +192,33 @@ export class RemoteSessionStore extends session.Store {
   }
 
   get(sid: string, callback: (error: unknown, data?: SessionData | null) => void): void {
-    this.thread.call("sessions", "get", [sid]).then((data) => callback(null, data as SessionData | null), callback);
+    this.answer(this.thread.call("sessions", "get", [sid]) as Promise<SessionData | null>, callback);
   }
 
   set(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
-    this.thread.call("sessions", "set", [sid, asJson(data)]).then(() => callback?.(), (error) => callback?.(error));
+    this.answer(this.thread.call("sessions", "set", [sid, asJson(data)]), callback);
   }
 
   override touch(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
-    this.thread.call("sessions", "touch", [sid, asJson(data)]).then(() => callback?.(), (error) => callback?.(error));
+    // The store renews with the cookie alone (SqliteSessionStore.touch): the rest need not cross.
+    this.answer(this.thread.call("sessions", "touch", [sid, { cookie: asJson(data.cookie) }]), callback);
   }
 
   destroy(sid: string, callback?: (error?: unknown) => void): void {
-    this.thread.call("sessions", "destroy", [sid]).then(() => callback?.(), (error) => callback?.(error));
+    this.answer(this.thread.call("sessions", "destroy", [sid]), callback);
   }
 
   /** The session's idle timeout starts again; false when it is no longer in the store (http/session.ts's renew). */
   renew(sid: string, cookie: SessionData["cookie"]): Promise<boolean> {
     return this.thread.call("sessions", "renew", [sid, asJson(cookie)]) as Promise<boolean>;
+  }
+
+  /** Reports on a turn of its own, as express-session's stores do: what the callback throws is not this promise's. */
+  private answer<T>(work: Promise<T>, callback: ((error: unknown, value?: T) => void) | undefined): void {
+    work.then(
+      (value) => setImmediate(() => callback?.(null, value)),
+      (error: unknown) => setImmediate(() => callback?.(error)),
+    );
   }
 }
 

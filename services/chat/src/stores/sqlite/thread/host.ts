@@ -12,7 +12,7 @@ import { WalCheckpointer } from "../checkpointer.js";
 import { openDatabase } from "../database.js";
 import { createSqliteTables } from "../index.js";
 import { SqliteSessionStore } from "../session-store.js";
-import { serializeError, type Call, type EventLog, type LogLine } from "./wire.js";
+import { Outbox, serializeError, type Answer, type Call, type EventLog, type LogLine } from "./wire.js";
 
 export interface StoreThreadData {
   file: string;
@@ -46,8 +46,9 @@ class LimiterHost {
   constructor(private readonly make: (options: LimiterOptions) => RateLimiterAbstract) {}
 
   async run(options: LimiterOptions, method: LimiterMethod, args: unknown[]): Promise<LimiterAnswer> {
-    let limiter = this.limiters.get(options.keyPrefix);
-    if (!limiter) this.limiters.set(options.keyPrefix, (limiter = this.make(options)));
+    const id = `${options.keyPrefix}|${options.points}|${options.duration}`;
+    let limiter = this.limiters.get(id);
+    if (!limiter) this.limiters.set(id, (limiter = this.make(options)));
     try {
       const result: unknown = await (limiter[method] as (...args: unknown[]) => Promise<unknown>)(...args);
       if (result instanceof RateLimiterRes) return { state: stateOf(result) };
@@ -84,6 +85,22 @@ class SessionHost {
   }
 }
 
+/** What the thread says once it serves: each target's methods (the event loop's stand-ins offer those, and nothing else). */
+export interface Ready {
+  ready: Record<string, string[]>;
+}
+
+/** An object's own methods and its classes' (not Object's: no `constructor`, `toString`, …). */
+function methodsOf(object: object): string[] {
+  const names = new Set<string>();
+  for (let level = object; level && level !== Object.prototype; level = Object.getPrototypeOf(level) as object) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      if (name !== "constructor" && typeof (object as Record<string, unknown>)[name] === "function") names.add(name);
+    }
+  }
+  return [...names];
+}
+
 /** Opens the file and answers calls on `port` until told "stop"; says "ready" first, or why it could not start. */
 export function serveStores(port: MessagePort, data: StoreThreadData): void {
   const log: EventLog = {
@@ -105,14 +122,22 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
   });
   const sweeper = new ThrottleSweeper(db, (error) => log.warn({ event: "throttle_sweep_failed", err: (error as Error).message }, "could not clear expired throttle counts"));
   const sqlite = db;
+  const ping = sqlite.prepare("SELECT 1").pluck();
   const targets: Record<string, object> = {
     ...tables,
     lobbyRooms: tables.rooms,
     sessions: new SessionHost(sessions),
     limiters: new LimiterHost((options) => sqliteLimiter(sqlite, options)),
+    // Readiness (/readyz): the thread answers, and so does the file.
+    health: { ping: () => ping.get() === 1 },
   };
+  const methods = new Map(Object.entries(targets).map(([name, object]) => [name, methodsOf(object)]));
 
-  port.on("message", (message: Call | "stop") => {
+  const answers = new Outbox<Answer>(
+    (batch) => port.postMessage(batch),
+    (answer, error) => port.postMessage([{ id: answer.id, error: serializeError(error) }]),
+  );
+  port.on("message", (message: Call[] | "stop") => {
     if (message === "stop") {
       sessions.close();
       sweeper.stop();
@@ -123,19 +148,18 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
       });
       return;
     }
-    void answer(message);
+    for (const call of message) void answer(call);
   });
 
   async function answer({ id, target, method, args }: Call): Promise<void> {
     try {
       const object = targets[target] as Record<string, unknown> | undefined;
-      const fn = object?.[method];
-      if (typeof fn !== "function") throw new Error(`the store thread has no ${target}.${method}`);
-      port.postMessage({ id, value: await fn.apply(object, args) });
+      if (!object || !methods.get(target)!.includes(method)) throw new Error(`the store thread has no ${target}.${method}`);
+      answers.push({ id, value: await (object[method] as (...args: unknown[]) => unknown).apply(object, args) });
     } catch (error) {
-      port.postMessage({ id, error: serializeError(error) });
+      answers.push({ id, error: serializeError(error) });
     }
   }
 
-  port.postMessage("ready");
+  port.postMessage({ ready: Object.fromEntries(methods) } satisfies Ready);
 }

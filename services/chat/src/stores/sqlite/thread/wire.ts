@@ -18,6 +18,7 @@ export interface SerializedError {
   name: string;
   message: string;
   code?: string;
+  stack?: string;
   /** Set for an AppError: its protocol code, retry hint and own fields (a confusable's `existing`). */
   app?: { code: ErrorCode; retryAfterMs?: number; fields: Record<string, unknown> };
 }
@@ -36,9 +37,23 @@ export function serializeError(error: unknown): SerializedError {
   const code = (error as { code?: unknown }).code;
   if (error instanceof AppError) {
     const { code: appCode, retryAfterMs, ...fields } = { ...error };
-    return { name: error.name, message: error.message, app: { code: appCode, retryAfterMs, fields: structuredClone(fields) } };
+    return { name: error.name, message: error.message, stack: error.stack, app: { code: appCode, retryAfterMs, fields: cloneable(fields) } };
   }
-  return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
+  return { name: error.name, message: error.message, stack: error.stack, ...(typeof code === "string" ? { code } : {}) };
+}
+
+/** An AppError's own fields as they can cross (a confusable's `existing`): what cannot is left out. */
+function cloneable(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => {
+      try {
+        structuredClone(value);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
 }
 
 export function deserializeError(serialized: SerializedError): Error {
@@ -50,6 +65,8 @@ export function deserializeError(serialized: SerializedError): Error {
   const error = new Error(serialized.message) as Error & { code?: string };
   error.name = serialized.name;
   if (serialized.code !== undefined) error.code = serialized.code;
+  // The thread's stack: a failure logged here points at the statement that failed there.
+  if (serialized.stack) error.stack = serialized.stack;
   return error;
 }
 
@@ -57,4 +74,41 @@ export function deserializeError(serialized: SerializedError): Error {
 export interface EventLog {
   warn(fields: Record<string, unknown>, msg: string): void;
   error(fields: Record<string, unknown>, msg: string): void;
+}
+
+/**
+ * What one side posts to the other, sent together once per turn of its event loop: one message,
+ * and one wake-up of the other thread, for all the calls (or answers) of a turn. A message each
+ * cost ≈ 70 µs of CPU per chat message across the two threads (docs/BENCHMARKS.md, session 16).
+ * Should the batch not clone (a value no structured clone takes), each item is posted alone and
+ * the one that fails is `refused` — the rest still go.
+ */
+export class Outbox<T> {
+  private items: T[] = [];
+
+  constructor(
+    private readonly post: (items: T[]) => void,
+    private readonly refused: (item: T, error: unknown) => void,
+  ) {}
+
+  push(item: T): void {
+    if (this.items.length === 0) setImmediate(() => this.flush());
+    this.items.push(item);
+  }
+
+  private flush(): void {
+    const items = this.items;
+    this.items = [];
+    try {
+      this.post(items);
+    } catch {
+      for (const item of items) {
+        try {
+          this.post([item]);
+        } catch (error) {
+          this.refused(item, error);
+        }
+      }
+    }
+  }
 }
