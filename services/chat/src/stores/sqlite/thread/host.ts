@@ -131,7 +131,8 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
     // Readiness (/readyz): the thread answers, and so does the file.
     health: { ping: () => ping.get() === 1 },
   };
-  const methods = new Map(Object.entries(targets).map(([name, object]) => [name, methodsOf(object)]));
+  const methods = Object.fromEntries(Object.entries(targets).map(([name, object]) => [name, methodsOf(object)]));
+  const callable = new Map(Object.entries(methods).map(([name, list]) => [name, new Set(list)]));
 
   const answers = new Outbox<Answer>(
     (batch) => port.postMessage(batch),
@@ -154,12 +155,12 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
   async function answer({ id, target, method, args }: Call): Promise<void> {
     try {
       const object = targets[target] as Record<string, unknown> | undefined;
-      if (!object || !methods.get(target)!.includes(method)) throw new Error(`the store thread has no ${target}.${method}`);
+      if (!object || !callable.get(target)!.has(method)) throw new Error(`the store thread has no ${target}.${method}`);
       answers.push({ id, value: await (object[method] as (...args: unknown[]) => unknown).apply(object, args) });
     } catch (error) {
       answers.push({ id, error: serializeError(error) });
     }
   }
 
-  port.postMessage({ ready: Object.fromEntries(methods) } satisfies Ready);
+  port.postMessage({ ready: methods } satisfies Ready);
 }
