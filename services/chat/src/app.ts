@@ -211,7 +211,9 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
     isDraining: () => draining,
     pingSharedState: async () => {
       if (redis) await redisAnswers(redis);
-      if (sqlite) await sqlite.thread.ping();
+      // Embedded: not a ping through the thread, which would wait behind a commit stalled on the
+      // disk and turn the only node away; only a thread that is gone makes it unready.
+      sqlite?.thread.assertAvailable();
     },
   });
   const access = (request: FastifyRequest) => adminAccess(request, stores.users, config.sessionAbsoluteMs);
@@ -386,7 +388,14 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
       }
       lobbyFeed.close();
       await firstPage.close();
+      // io.close() waits for the HTTP server's close, and that for every keep-alive connection: one
+      // whose request ended after app.server.close() above (a login answered during the drain) is
+      // idle but open until its keep-alive timeout, which held the stop past its 10 s (seen in
+      // docker-image.int.test.ts). Idle ones are closed now; whatever still lingers, in 2 s.
+      app.server.closeIdleConnections();
+      const lingering = setTimeout(() => app.server.closeAllConnections(), 2000);
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      clearTimeout(lingering);
       await app.close();
       await redis?.close();
       await sqlite?.thread.stop();

@@ -275,11 +275,10 @@ describe("sala-admin backup and restore on the SQLite store", () => {
     const answered = await runAdmin(["restore", backupFile, "--force"], source.env);
     expect(answered.code).toBe(1);
     expect(answered.stderr).toContain(`a node answers on the admin socket ${source.socket}: stop it first`);
-    // The CLI told another socket (another PORT): the node's DATA_DIR lock (node.lock) still stops it
-    // (the restore holds that lock itself to the end, so no node starts on the folder meanwhile).
+    // The CLI told another socket (another PORT): the node's lock on its file still stops it.
     const locked = await runAdmin(["restore", backupFile, "--force"], { ...source.env, ADMIN_SOCKET: join(root, "elsewhere.sock") });
     expect(locked.code).toBe(1);
-    expect(locked.stderr).toContain(`DATA_DIR ${source.dataDir} is in use by another Sala node (pid ${node.process.pid})`);
+    expect(locked.stderr).toContain(`${join(source.dataDir, "sala.sqlite")} is in use by another process`);
     expect(locked.stderr).toContain("--force does not override this; nothing restored");
     // Nothing moved, nothing staged; the node serves on, on its own data.
     expect(readdirSync(source.dataDir).filter((name) => name.includes("before-restore") || name.includes("restoring"))).toEqual([]);
@@ -322,14 +321,11 @@ describe("sala-admin backup and restore on the SQLite store", () => {
 
   it("restores into the stopped node's DATA_DIR, keeping the previous file aside; the node starts with the backed-up data", { timeout: 120_000 }, async () => {
     const target = join(source.dataDir, "sala.sqlite");
-    expect(readdirSync(source.dataDir)).toContain("node.lock"); // left by the node killed above
+    const before = stored(source.dataDir);
+    expect(before.users).toContain(latecomer.toLowerCase());
     const refused = await runAdmin(["restore", backupFile], source.env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/sala\.sqlite holds accounts=3 .*: nothing restored; --force keeps it aside/);
-    // The dead node's lock was taken over for the restore, and given back with the refusal.
-    const before = stored(source.dataDir);
-    expect(before.files).not.toContain("node.lock");
-    expect(before.users).toContain(latecomer.toLowerCase());
     const dry = await runAdmin(["restore", backupFile, "--force", "--dry-run"], source.env);
     expect(dry, dry.stderr).toMatchObject({ code: 0 });
     expect(dry.stdout).toContain(`dry run: nothing written to DATA_DIR ${source.dataDir}`);

@@ -119,7 +119,7 @@ describe("the SQLite store thread", () => {
     expect("get" in stores.users).toBe(true);
     for (const key of ["then", "toJSON", "constructor", "toString", "nope"]) expect((stores.users as unknown as Record<string, unknown>)[key]).toBeUndefined();
     await expect(thread.call("users", "constructor", [])).rejects.toThrow("the store thread has no users.constructor");
-    await expect(thread.ping()).resolves.toBeUndefined();
+    expect(() => thread.assertAvailable()).not.toThrow();
   });
 
   it("once its thread is gone, fails every call as UNAVAILABLE and says so in the log", async () => {
@@ -133,7 +133,7 @@ describe("the SQLite store thread", () => {
     const failed = await users.get("ana").catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(StoreThreadUnavailableError);
     expect(toErrorBody(failed).code).toBe(ErrorCode.UNAVAILABLE);
-    await expect(thread.ping()).rejects.toThrow(/store thread stopped/);
+    expect(() => thread.assertAvailable()).toThrow(/store thread stopped/);
     expect(lines).toEqual([expect.objectContaining({ event: "store_thread_lost" })]);
   });
 

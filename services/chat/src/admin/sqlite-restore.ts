@@ -24,7 +24,6 @@ import Database from "better-sqlite3";
 import type { Logger } from "../logger.js";
 import { SqliteAuditStore } from "../stores/sqlite/audit.js";
 import type { SqliteDatabase } from "../stores/sqlite/database.js";
-import { DataDirInUseError, DataDirLock } from "../stores/sqlite/data-lock.js";
 import { recordAudit } from "./audit.js";
 import { AdminError } from "./admin-error.js";
 import type { RestoreOptions } from "./backup-args.js";
@@ -193,16 +192,6 @@ export async function restoreSqlite(run: SqliteRestoreRun): Promise<string> {
     throw new AdminError(`a node answers on the admin socket ${run.adminSocket}: stop it first (SIGTERM); --force does not override this; nothing restored`);
   }
   const dataDir = await prepareDataDir(store.dataDir, options.dryRun);
-  // The folder's node.lock, held to the end: a node started meanwhile refuses to start, rather than
-  // open the file in the moment between the current file's lock closing and the swap. (A dry run
-  // writes nothing, node.lock included: the file's own lock below still finds a running node.)
-  let folder: DataDirLock | null = null;
-  try {
-    folder = dataDir === "missing" || options.dryRun ? null : DataDirLock.acquire(store.dataDir);
-  } catch (error) {
-    if (!(error instanceof DataDirInUseError)) throw error;
-    throw new AdminError(`${error.message.replace(/: one node per DATA_DIR.*$/, "")}: stop it first (SIGTERM); --force does not override this; nothing restored`);
-  }
 
   // The current file, locked until the swap (or until the refusal).
   let lock: SqliteDatabase | null = null;
@@ -272,6 +261,5 @@ export async function restoreSqlite(run: SqliteRestoreRun): Promise<string> {
     return lines.join("\n");
   } finally {
     lock?.close();
-    folder?.release();
   }
 }

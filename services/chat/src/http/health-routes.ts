@@ -10,7 +10,7 @@ export const READY_CHECK_TIMEOUT_MS = 250;
 
 export interface HealthDeps {
   nodeId: string;
-  /** Resolves when shared state answers (always, in embedded mode). */
+  /** Resolves when shared state answers (embedded: unless the SQLite store thread is gone). */
   pingSharedState(): Promise<void>;
   isDraining(): boolean;
   /** Default READY_CHECK_TIMEOUT_MS. */

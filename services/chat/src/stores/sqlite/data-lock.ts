@@ -13,7 +13,7 @@ export class DataDirInUseError extends Error {
  * One node per DATA_DIR: `node.lock` holds the pid of the node that runs on it. A second node on
  * the same folder would share the file but not the live state kept beside it in each process
  * (presence, the lobby's revision, recent message ids), and their writes would wait on each other.
- * sala-admin's restore holds it too while it swaps the file. A lock left by a node that died (SIGKILL) names a pid no longer running — or,
+ * A lock left by a node that died (SIGKILL) names a pid no longer running — or,
  * in a container, this very process's — and is taken over.
  */
 export class DataDirLock {

@@ -98,9 +98,9 @@ export class SqliteThread {
     });
   }
 
-  /** Resolves once the thread and its file answer (readiness). */
-  async ping(): Promise<void> {
-    await this.call("health", "ping", []);
+  /** Throws once the thread is gone (readiness: /readyz). */
+  assertAvailable(): void {
+    if (this.lost) throw this.lost;
   }
 
   /** A throttle's limiter whose counts live in the file (auth/throttle.ts's `remote` backend). */

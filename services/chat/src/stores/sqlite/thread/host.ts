@@ -122,14 +122,11 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
   });
   const sweeper = new ThrottleSweeper(db, (error) => log.warn({ event: "throttle_sweep_failed", err: (error as Error).message }, "could not clear expired throttle counts"));
   const sqlite = db;
-  const ping = sqlite.prepare("SELECT 1").pluck();
   const targets: Record<string, object> = {
     ...tables,
     lobbyRooms: tables.rooms,
     sessions: new SessionHost(sessions),
     limiters: new LimiterHost((options) => sqliteLimiter(sqlite, options)),
-    // Readiness (/readyz): the thread answers, and so does the file.
-    health: { ping: () => ping.get() === 1 },
   };
   const methods = Object.fromEntries(Object.entries(targets).map(([name, object]) => [name, methodsOf(object)]));
   const callable = new Map(Object.entries(methods).map(([name, list]) => [name, new Set(list)]));
