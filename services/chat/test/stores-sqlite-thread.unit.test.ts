@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SessionData } from "express-session";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode } from "@sala/protocol";
 import { throttleFactory } from "../src/auth/throttle.js";
 import { AppError, toErrorBody } from "../src/errors.js";
@@ -122,19 +122,26 @@ describe("the SQLite store thread", () => {
     expect(() => thread.assertAvailable()).not.toThrow();
   });
 
-  it("once its thread is gone, fails every call as UNAVAILABLE and says so in the log", async () => {
+  it("once its thread is gone, fails the calls in flight as UNAVAILABLE, starts a new one and serves the same file", async () => {
     const lines: Array<Record<string, unknown>> = [];
     const file = join(dir, "lost.sqlite");
     openDatabase(file).close();
-    const thread = await SqliteThread.start({ file, revision: new Revision().buffer, messageIdWindowSec: 60, sessionIdleMs: 60_000 }, { warn: () => {}, error: (fields) => lines.push(fields) });
+    const log = { warn: (fields: Record<string, unknown>) => lines.push(fields), error: (fields: Record<string, unknown>) => lines.push(fields) };
+    const thread = await SqliteThread.start({ file, revision: new Revision().buffer, messageIdWindowSec: 60, sessionIdleMs: 60_000 }, log);
     running.push(thread);
     const users = thread.remote<Stores["users"]>("users");
+    await users.create({ username: "ana", passwordHash: "h", createdAt: 1 });
+    const inFlight = users.get("ana");
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    const failed = await users.get("ana").catch((error: unknown) => error);
+    const failed = await inFlight.catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(StoreThreadUnavailableError);
     expect(toErrorBody(failed).code).toBe(ErrorCode.UNAVAILABLE);
     expect(() => thread.assertAvailable()).toThrow(/store thread stopped/);
-    expect(lines).toEqual([expect.objectContaining({ event: "store_thread_lost" })]);
+    await expect(users.get("ana")).rejects.toBeInstanceOf(StoreThreadUnavailableError);
+    // A new thread on the same file, with what was committed before.
+    await vi.waitFor(() => thread.assertAvailable(), { timeout: 10_000, interval: 50 });
+    expect(await users.get("ana")).toMatchObject({ username: "ana", passwordHash: "h" });
+    expect(lines.map((line) => line.event)).toEqual(["store_thread_lost", "store_thread_restarted"]);
   });
 
   it("refuses to start on a file of another schema version, saying why", async () => {

@@ -32,54 +32,43 @@ export class StoreThreadUnavailableError extends Error {
   }
 }
 
+/** A thread serving the file: its worker, and each target's methods. */
+interface Serving {
+  worker: Worker;
+  methods: Record<string, string[]>;
+}
+
 export class SqliteThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private lost: Error | null = null;
+  private worker!: Worker;
+  private methods!: Record<string, string[]>;
+  /** Set from a thread's loss until its successor serves. */
+  private down: Error | null = null;
+  private restarting: Promise<void> | null = null;
   private stopping = false;
   private readonly calls: Outbox<Call>;
 
   private constructor(
-    private readonly worker: Worker,
-    private readonly methods: Record<string, string[]>,
+    serving: Serving,
+    private readonly data: StoreThreadData,
     private readonly log: EventLog,
   ) {
+    this.attach(serving);
     this.calls = new Outbox(
-      (calls) => worker.postMessage(calls),
+      (calls) => this.worker.postMessage(calls),
       (call, error) => this.settle({ id: call.id, error: { name: "DataCloneError", message: (error as Error).message } }),
     );
-    worker.on("message", (message: Answer[] | LogLine | "stopped") => this.receive(message));
-    worker.on("messageerror", (error) => this.lose(`an answer could not be read: ${error.message}`));
-    worker.on("error", (error) => this.lose(error.message));
-    worker.on("exit", (code) => this.lose(`exit ${code}`));
   }
 
   /** Starts the thread on `data.file` (already opened once by the node: its schema checked) and waits for it to serve. */
-  static start(data: StoreThreadData, log: EventLog): Promise<SqliteThread> {
-    const worker = startWorker(data);
-    return new Promise((resolve, reject) => {
-      const first = (message: Ready | { failed: SerializedError } | LogLine) => {
-        if ("log" in message) return log[message.log](message.fields, message.msg);
-        worker.off("message", first).off("error", failed).off("exit", exited);
-        if ("ready" in message) return resolve(new SqliteThread(worker, message.ready, log));
-        void worker.terminate();
-        reject(deserializeError(message.failed));
-      };
-      const failed = (error: Error) => {
-        worker.off("message", first).off("exit", exited);
-        reject(error);
-      };
-      const exited = (code: number) => {
-        worker.off("message", first).off("error", failed);
-        reject(new Error(`the SQLite store thread exited (code ${code}) before it could serve`));
-      };
-      worker.on("message", first).once("error", failed).once("exit", exited);
-    });
+  static async start(data: StoreThreadData, log: EventLog): Promise<SqliteThread> {
+    return new SqliteThread(await serve(data, log), data, log);
   }
 
   /** Calls `target.method(...args)` on the thread. */
   call(target: string, method: string, args: unknown[]): Promise<unknown> {
-    if (this.lost) return Promise.reject(this.lost);
+    if (this.down) return Promise.reject(this.down);
     if (this.stopping) return Promise.reject(new StoreThreadUnavailableError("the node is stopping"));
     if (this.pending.size >= MAX_IN_FLIGHT) return Promise.reject(new StoreThreadUnavailableError(`${MAX_IN_FLIGHT} calls already wait for the SQLite store thread`));
     const id = this.nextId++;
@@ -98,9 +87,9 @@ export class SqliteThread {
     });
   }
 
-  /** Throws once the thread is gone (readiness: /readyz). */
+  /** Throws while no thread serves (readiness: /readyz). */
   assertAvailable(): void {
-    if (this.lost) throw this.lost;
+    if (this.down) throw this.down;
   }
 
   /** A throttle's limiter whose counts live in the file (auth/throttle.ts's `remote` backend). */
@@ -125,14 +114,26 @@ export class SqliteThread {
    * its stores, its checkpointer and the file (at most 3 s more: the node's whole stop has 10).
    */
   async stop(): Promise<void> {
-    if (this.lost) return;
     this.stopping = true;
-    const exited = new Promise((resolve) => this.worker.once("exit", resolve));
+    await this.restarting;
+    if (this.down) return;
+    const worker = this.worker;
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
     const deadline = Date.now() + 2000;
-    while (this.pending.size > 0 && !this.lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    if (!this.lost) this.worker.postMessage("stop");
+    while (this.pending.size > 0 && !this.down && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (!this.down) worker.postMessage("stop");
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
-    await this.worker.terminate();
+    await worker.terminate();
+  }
+
+  private attach(serving: Serving): void {
+    const { worker } = serving;
+    this.worker = worker;
+    this.methods = serving.methods;
+    worker.on("message", (message: Answer[] | LogLine | "stopped") => this.receive(message));
+    worker.on("messageerror", (error) => this.lose(worker, `an answer could not be read: ${error.message}`));
+    worker.on("error", (error) => this.lose(worker, error.message));
+    worker.on("exit", (code) => this.lose(worker, `exit ${code}`));
   }
 
   private receive(message: Answer[] | LogLine | "stopped"): void {
@@ -150,17 +151,64 @@ export class SqliteThread {
   }
 
   /**
-   * The thread is gone (a bug: the host answers every call, errors included). Every call fails
-   * UNAVAILABLE from now on and /readyz says so, so an orchestrator restarts the node; the data is
-   * safe in the file.
+   * The thread is gone (a bug: the host answers every call, errors included). The calls it had
+   * fail UNAVAILABLE, so do new ones (and /readyz) until a new thread serves the file: the data is
+   * safe there, only the answers in flight are lost (a client's retry with the same message id is
+   * answered once, from the file).
    */
-  private lose(why: string): void {
-    if (this.lost) return;
-    this.lost = new StoreThreadUnavailableError(`the SQLite store thread stopped (${why})`);
-    if (!this.stopping) this.log.error({ event: "store_thread_lost", err: why }, "the SQLite store thread stopped: the node cannot reach its data until restarted");
-    for (const { reject } of this.pending.values()) reject(this.lost);
+  private lose(worker: Worker, why: string): void {
+    if (worker !== this.worker || this.down) return;
+    this.down = new StoreThreadUnavailableError(`the SQLite store thread stopped (${why})`);
+    for (const { reject } of this.pending.values()) reject(this.down);
     this.pending.clear();
+    void worker.terminate();
+    if (this.stopping) return;
+    this.log.error({ event: "store_thread_lost", err: why }, "the SQLite store thread stopped: starting a new one");
+    this.restarting = this.restart().finally(() => (this.restarting = null));
   }
+
+  /** Starts a new thread on the file, again and again (waiting longer each time, at most 30 s) until one serves. */
+  private async restart(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const serving = await serve(this.data, this.log);
+        if (this.stopping) {
+          await serving.worker.terminate();
+          return;
+        }
+        this.attach(serving);
+        this.down = null;
+        this.log.warn({ event: "store_thread_restarted", attempt }, "a new SQLite store thread serves the file");
+        return;
+      } catch (error) {
+        this.log.error({ event: "store_thread_restart_failed", attempt, err: (error as Error).message }, "could not start a new SQLite store thread (tried again)");
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+}
+
+/** Starts a thread on `data.file` and waits for it to say it serves (or why it cannot). */
+function serve(data: StoreThreadData, log: EventLog): Promise<Serving> {
+  const worker = startWorker(data);
+  return new Promise((resolve, reject) => {
+    const first = (message: Ready | { failed: SerializedError } | LogLine) => {
+      if ("log" in message) return log[message.log](message.fields, message.msg);
+      worker.off("message", first).off("error", failed).off("exit", exited);
+      if ("ready" in message) return resolve({ worker, methods: message.ready });
+      void worker.terminate();
+      reject(deserializeError(message.failed));
+    };
+    const failed = (error: Error) => {
+      worker.off("message", first).off("exit", exited);
+      reject(error);
+    };
+    const exited = (code: number) => {
+      worker.off("message", first).off("error", failed);
+      reject(new Error(`the SQLite store thread exited (code ${code}) before it could serve`));
+    };
+    worker.on("message", first).once("error", failed).once("exit", exited);
+  });
 }
 
 function toRes(state: LimiterState): RateLimiterRes {

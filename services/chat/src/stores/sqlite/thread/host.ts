@@ -131,9 +131,12 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
   const methods = Object.fromEntries(Object.entries(targets).map(([name, object]) => [name, methodsOf(object)]));
   const callable = new Map(Object.entries(methods).map(([name, list]) => [name, new Set(list)]));
 
+  // Answers go once the microtasks that settle them have run: a group commit's answers all settle
+  // in one go, and wait no further turn of this thread's loop.
   const answers = new Outbox<Answer>(
     (batch) => port.postMessage(batch),
     (answer, error) => port.postMessage([{ id: answer.id, error: serializeError(error) }]),
+    queueMicrotask,
   );
   port.on("message", (message: Call[] | "stop") => {
     if (message === "stop") {

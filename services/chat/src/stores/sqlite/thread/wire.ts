@@ -89,10 +89,12 @@ export class Outbox<T> {
   constructor(
     private readonly post: (items: T[]) => void,
     private readonly refused: (item: T, error: unknown) => void,
+    /** When a turn's items go: the event loop's next check phase by default (the calls of every socket event of a poll phase). */
+    private readonly schedule: (flush: () => void) => void = setImmediate,
   ) {}
 
   push(item: T): void {
-    if (this.items.length === 0) setImmediate(() => this.flush());
+    if (this.items.length === 0) this.schedule(() => this.flush());
     this.items.push(item);
   }
 
