@@ -31,3 +31,24 @@ describe("Redis and Redis Cluster errors reach clients as UNAVAILABLE, never INT
     expect(toErrorBody(new Error("a message that mentions moved furniture")).code).toBe(ErrorCode.INTERNAL);
   });
 });
+
+/** An error of better-sqlite3 as it arrives from the store thread: its SQLite code kept (thread/wire.ts). */
+function sqliteError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { name: "SqliteError", code });
+}
+
+describe("errors of the embedded node's SQLite file", () => {
+  it.each([
+    ["the file locked past busy_timeout", sqliteError("SQLITE_BUSY", "database is locked")],
+    ["a full disk", sqliteError("SQLITE_FULL", "database or disk is full")],
+    ["a failing disk", sqliteError("SQLITE_IOERR_WRITE", "disk I/O error")],
+    ["a file made read-only", sqliteError("SQLITE_READONLY", "attempt to write a readonly database")],
+  ])("reach clients as UNAVAILABLE: %s", (_what, error) => {
+    expect(toErrorBody(error).code).toBe(ErrorCode.UNAVAILABLE);
+  });
+
+  it("keep a bug a bug: a constraint or an SQL error is INTERNAL", () => {
+    expect(toErrorBody(sqliteError("SQLITE_CONSTRAINT_UNIQUE", "UNIQUE constraint failed: users.name_key")).code).toBe(ErrorCode.INTERNAL);
+    expect(toErrorBody(sqliteError("SQLITE_ERROR", "no such table: nope")).code).toBe(ErrorCode.INTERNAL);
+  });
+});
