@@ -4,7 +4,7 @@
  * errors a client may see, the throttles' verdicts, sessions with their cookie's expiry — arrives
  * as the stores gave it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SessionData } from "express-session";
@@ -142,7 +142,25 @@ describe("the SQLite store thread", () => {
     await vi.waitFor(() => thread.assertAvailable(), { timeout: 10_000, interval: 50 });
     expect(await users.get("ana")).toMatchObject({ username: "ana", passwordHash: "h" });
     expect(lines.map((line) => line.event)).toEqual(["store_thread_lost", "store_thread_restarted"]);
-  });
+  }, 15_000);
+
+  it("never restarts on a new, empty file when the file is gone, and stops at once while it waits to try again", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const folder = mkdtempSync(join(dir, "gone-"));
+    const file = join(folder, "sala.sqlite");
+    openDatabase(file).close();
+    const log = { warn: (fields: Record<string, unknown>) => lines.push(fields), error: (fields: Record<string, unknown>) => lines.push(fields) };
+    const thread = await SqliteThread.start({ file, revision: new Revision().buffer, messageIdWindowSec: 60, sessionIdleMs: 60_000 }, log);
+    rmSync(folder, { recursive: true, force: true });
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await vi.waitFor(() => expect(lines.map((line) => line.event)).toContain("store_thread_restart_failed"), { timeout: 10_000, interval: 50 });
+    expect(lines.find((line) => line.event === "store_thread_restart_failed")).toMatchObject({ err: expect.stringContaining("is gone") });
+    expect(existsSync(file)).toBe(false);
+    const started = Date.now();
+    await thread.stop(); // it was waiting a second before trying again
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(existsSync(file)).toBe(false);
+  }, 15_000);
 
   it("refuses to start on a file of another schema version, saying why", async () => {
     const file = join(dir, "other.sqlite");

@@ -46,6 +46,11 @@ export class SqliteThread {
   /** Set from a thread's loss until its successor serves. */
   private down: Error | null = null;
   private restarting: Promise<void> | null = null;
+  /** Ends a restart's wait between attempts (stop). */
+  private wake: (() => void) | null = null;
+  /** The attempts the last restart took, and when it served: a thread lost again soon after waits on. */
+  private attempts = 0;
+  private restartedAt = 0;
   private stopping = false;
   private readonly calls: Outbox<Call>;
 
@@ -115,6 +120,7 @@ export class SqliteThread {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wake?.();
     await this.restarting;
     if (this.down) return;
     const worker = this.worker;
@@ -152,58 +158,99 @@ export class SqliteThread {
 
   /**
    * The thread is gone (a bug: the host answers every call, errors included). The calls it had
-   * fail UNAVAILABLE, so do new ones (and /readyz) until a new thread serves the file: the data is
-   * safe there, only the answers in flight are lost (a client's retry with the same message id is
-   * answered once, from the file).
+   * fail UNAVAILABLE, so do new ones (and /readyz) until a new thread serves the file: what was
+   * committed is there; the answers in flight are lost (a client's retry with the same message id
+   * is answered from the file for a room that keeps history; in one that keeps none, it is posted
+   * again).
    */
   private lose(worker: Worker, why: string): void {
     if (worker !== this.worker || this.down) return;
     this.down = new StoreThreadUnavailableError(`the SQLite store thread stopped (${why})`);
     for (const { reject } of this.pending.values()) reject(this.down);
     this.pending.clear();
-    void worker.terminate();
-    if (this.stopping) return;
+    if (this.stopping) {
+      void worker.terminate();
+      return;
+    }
     this.log.error({ event: "store_thread_lost", err: why }, "the SQLite store thread stopped: starting a new one");
-    this.restarting = this.restart().finally(() => (this.restarting = null));
+    this.restarting = this.restart(worker).finally(() => (this.restarting = null));
   }
 
-  /** Starts a new thread on the file, again and again (waiting longer each time, at most 30 s) until one serves. */
-  private async restart(): Promise<void> {
-    for (let attempt = 1; !this.stopping; attempt++) {
+  /**
+   * Starts a new thread on the same file once the old one has ended (so that it commits nothing
+   * more), again and again until one serves: waiting 1, 2, 4 … 30 s between attempts, and going on
+   * from the last restart's wait when the thread is lost again within a minute of it.
+   */
+  private async restart(lost: Worker): Promise<void> {
+    await lost.terminate();
+    let attempt = Date.now() - this.restartedAt < 60_000 ? this.attempts : 0;
+    while (!this.stopping) {
+      attempt++;
+      if (attempt > 1) await this.pause(Math.min(30_000, 1000 * 2 ** (attempt - 2)));
+      if (this.stopping) return;
+      let serving: Serving;
       try {
-        const serving = await serve(this.data, this.log);
-        if (this.stopping) {
-          await serving.worker.terminate();
-          return;
-        }
-        this.attach(serving);
-        this.down = null;
-        this.log.warn({ event: "store_thread_restarted", attempt }, "a new SQLite store thread serves the file");
-        return;
+        // The file it served, not a new one: a file gone (deleted under the node) stays an error.
+        serving = await serve({ ...this.data, mustExist: true }, this.log);
       } catch (error) {
-        this.log.error({ event: "store_thread_restart_failed", attempt, err: (error as Error).message }, "could not start a new SQLite store thread (tried again)");
-        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))));
+        if (!this.stopping) this.log.error({ event: "store_thread_restart_failed", attempt, err: (error as Error).message }, "could not start a new SQLite store thread (tried again)");
+        continue;
       }
+      if (this.stopping) {
+        await serving.worker.terminate();
+        return;
+      }
+      this.attach(serving);
+      this.down = null;
+      this.attempts = attempt;
+      this.restartedAt = Date.now();
+      this.log.warn({ event: "store_thread_restarted", attempt }, "a new SQLite store thread serves the file");
+      return;
     }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }
 
-/** Starts a thread on `data.file` and waits for it to say it serves (or why it cannot). */
+/** How long a new thread may take to open the file and say it serves. */
+const SERVE_TIMEOUT_MS = 15_000;
+
+/**
+ * Starts a thread on `data.file` and waits for it to say it serves (or why it cannot). The caller
+ * attaches its own listeners to the worker in the same turn (no event can come in between: each is
+ * a task of its own).
+ */
 function serve(data: StoreThreadData, log: EventLog): Promise<Serving> {
   const worker = startWorker(data);
   return new Promise((resolve, reject) => {
+    const timeout = setTimeout(() => {
+      worker.off("message", first).off("error", failed).off("exit", exited);
+      void worker.terminate();
+      reject(new Error(`the SQLite store thread did not serve within ${SERVE_TIMEOUT_MS / 1000} s`));
+    }, SERVE_TIMEOUT_MS);
     const first = (message: Ready | { failed: SerializedError } | LogLine) => {
       if ("log" in message) return log[message.log](message.fields, message.msg);
+      clearTimeout(timeout);
       worker.off("message", first).off("error", failed).off("exit", exited);
       if ("ready" in message) return resolve({ worker, methods: message.ready });
       void worker.terminate();
       reject(deserializeError(message.failed));
     };
     const failed = (error: Error) => {
+      clearTimeout(timeout);
       worker.off("message", first).off("exit", exited);
       reject(error);
     };
     const exited = (code: number) => {
+      clearTimeout(timeout);
       worker.off("message", first).off("error", failed);
       reject(new Error(`the SQLite store thread exited (code ${code}) before it could serve`));
     };

@@ -3,6 +3,7 @@
  * reads or writes it — the stores, express-session's store, the throttles' limiters, the sweeps
  * and the WAL checkpointer — and answers the event loop's calls (client.ts) one message each.
  */
+import { existsSync } from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import type { SessionData } from "express-session";
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
@@ -20,6 +21,8 @@ export interface StoreThreadData {
   revision: SharedArrayBuffer;
   messageIdWindowSec: number;
   sessionIdleMs: number;
+  /** A restart's thread (client.ts): the file must still be there, never made anew. */
+  mustExist?: boolean;
 }
 
 /** The fields of a limiter's answer: a RateLimiterRes keeps them behind getters, which a structured clone leaves out. */
@@ -109,6 +112,7 @@ export function serveStores(port: MessagePort, data: StoreThreadData): void {
   };
   let db;
   try {
+    if (data.mustExist && !existsSync(data.file)) throw new Error(`the SQLite file ${data.file} is gone`);
     db = openDatabase(data.file);
   } catch (error) {
     port.postMessage({ failed: serializeError(error) });
