@@ -76,20 +76,11 @@ export class SqliteSessionStore extends session.Store {
   }
 
   get(sid: string, callback: Callback<SessionData | null>): void {
-    this.answer(callback, () => {
-      const row = this.select.get(sid, Date.now());
-      return row ? (JSON.parse(row.data) as SessionData) : null;
-    });
+    this.answer(callback, () => this.read(sid));
   }
 
   set(sid: string, data: SessionData, callback?: Callback): void {
-    this.answer(callback, () => {
-      const now = Date.now();
-      const expiresAt = this.expiresAt(data.cookie, now);
-      // Already expired (as connect-redis does with a TTL of 0 or less): nothing is kept.
-      if (expiresAt <= now) this.remove.run(sid);
-      else this.upsert.run(sid, JSON.stringify(data), expiresAt);
-    });
+    this.answer(callback, () => this.write(sid, data));
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback): void {
@@ -99,9 +90,26 @@ export class SqliteSessionStore extends session.Store {
   }
 
   destroy(sid: string, callback?: Callback): void {
-    this.answer(callback, () => {
-      this.remove.run(sid);
-    });
+    this.answer(callback, () => this.forget(sid));
+  }
+
+  /** The live session `sid`, or null (what get answers, at once: the store thread's SessionHost calls these). */
+  read(sid: string): SessionData | null {
+    const row = this.select.get(sid, Date.now());
+    return row ? (JSON.parse(row.data) as SessionData) : null;
+  }
+
+  /** Keeps `data` until its cookie's expiry (what set does). */
+  write(sid: string, data: SessionData): void {
+    const now = Date.now();
+    const expiresAt = this.expiresAt(data.cookie, now);
+    // Already expired (as connect-redis does with a TTL of 0 or less): nothing is kept.
+    if (expiresAt <= now) this.remove.run(sid);
+    else this.upsert.run(sid, JSON.stringify(data), expiresAt);
+  }
+
+  forget(sid: string): void {
+    this.remove.run(sid);
   }
 
   /**
@@ -162,7 +170,8 @@ export class SqliteSessionStore extends session.Store {
     }
   }
 
-  private renewNow(sid: string, cookie: SessionData["cookie"]): boolean {
+  /** Starts the idle timeout again with `cookie` (what touch does); false when the session is not live. */
+  renewNow(sid: string, cookie: SessionData["cookie"]): boolean {
     const now = Date.now();
     const expiresAt = this.expiresAt(cookie, now);
     if (expiresAt <= now) {

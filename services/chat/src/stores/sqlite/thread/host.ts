@@ -63,24 +63,27 @@ class LimiterHost {
   }
 }
 
-/** express-session's callback store, as promises (the event loop's RemoteSessionStore calls these). */
+/**
+ * express-session's store for the event loop's RemoteSessionStore: the work itself, at once (the
+ * callback API answers a turn later; here the answer goes with the rest of this turn's).
+ */
 class SessionHost {
   constructor(private readonly store: SqliteSessionStore) {}
 
-  get(sid: string): Promise<SessionData | null> {
-    return new Promise((resolve, reject) => this.store.get(sid, (error, data) => (error ? reject(error) : resolve(data ?? null))));
+  get(sid: string): SessionData | null {
+    return this.store.read(sid);
   }
 
-  set(sid: string, data: SessionData): Promise<void> {
-    return new Promise((resolve, reject) => this.store.set(sid, data, (error) => (error ? reject(error) : resolve())));
+  set(sid: string, data: SessionData): void {
+    this.store.write(sid, data);
   }
 
-  touch(sid: string, data: SessionData): Promise<void> {
-    return new Promise((resolve, reject) => this.store.touch(sid, data, (error) => (error ? reject(error) : resolve())));
+  touch(sid: string, data: SessionData): void {
+    this.store.renewNow(sid, data.cookie);
   }
 
-  destroy(sid: string): Promise<void> {
-    return new Promise((resolve, reject) => this.store.destroy(sid, (error) => (error ? reject(error) : resolve())));
+  destroy(sid: string): void {
+    this.store.forget(sid);
   }
 
   renew(sid: string, cookie: SessionData["cookie"]): Promise<boolean> {
