@@ -20,6 +20,7 @@
  *     (LOBBY_SCALE_USERS=1000,10000 LOBBY_SCALE_ROOMS=1000 pick other sizes)
  *   npm run bench -- sockets-100k [--quick] [--cpu-prof DIR]  # 100,000 authenticated sockets on this machine (quick: 10,000) (sockets-100k.ts), printed; docs are not rewritten
  *   npm run bench -- embedded-store [--quick] [--cpu-prof DIR]  # the embedded node on SQLite beside it on memory: logins and 4-member rooms (embedded-store.ts), printed; docs are not rewritten
+ *   npm run bench -- store-costs [--quick]   # what a room message costs in the memory store, the SQLite store here and on its store thread (store-costs.ts), printed; docs are not rewritten
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -42,6 +43,7 @@ import { REDIS_CLUSTER_FULL, REDIS_CLUSTER_QUICK, redisClusterBench } from "./re
 import { LOBBY_SCALE_FULL, LOBBY_SCALE_QUICK, lobbyScaleBench, type LobbyScaleSize } from "./lobby-scale.js";
 import { SOCKETS_100K_FULL, SOCKETS_100K_QUICK, sockets100kBench } from "./sockets-100k.js";
 import { EMBEDDED_STORE_FULL, EMBEDDED_STORE_QUICK, embeddedStoreBench } from "./embedded-store.js";
+import { STORE_COSTS_FULL, STORE_COSTS_QUICK, storeCostsBench } from "./store-costs.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
       "lobby-scale": (progress) => lobbyScaleBench(lobbyScaleSize(values.quick ? LOBBY_SCALE_QUICK : LOBBY_SCALE_FULL), progress),
       "sockets-100k": (progress) => sockets100kBench(values.quick ? SOCKETS_100K_QUICK : SOCKETS_100K_FULL, progress, values["cpu-prof"]),
       "embedded-store": (progress) => embeddedStoreBench(values.quick ? EMBEDDED_STORE_QUICK : EMBEDDED_STORE_FULL, progress, values["cpu-prof"]),
+      "store-costs": (progress) => storeCostsBench(values.quick ? STORE_COSTS_QUICK : STORE_COSTS_FULL, progress),
     };
     const bench = positionals.length === 1 ? named[positionals[0]!] : undefined;
     if (!bench) throw new Error(`unknown bench "${positionals.join(" ")}"; the named ones are ${Object.keys(named).join(", ")}`);
