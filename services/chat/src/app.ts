@@ -105,7 +105,7 @@ export async function buildNode(given: Config, logger: Logger): Promise<SalaNode
   const replicaWait = config.redis ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
   // Embedded: the SQLite file under DATA_DIR (remembers across restarts), or STORE=memory.
   const dataLock = config.embeddedStore?.kind === "sqlite" ? lockDataDir(config.embeddedStore.dataDir) : null;
-  const sqlite = config.embeddedStore?.kind === "sqlite" ? await startSqliteThread(config.embeddedStore.file, config, logger) : null;
+  const sqlite = config.embeddedStore?.kind === "sqlite" ? await startSqliteThread(config.embeddedStore.file, config, logger).catch(giveBack(dataLock)) : null;
   const stores = redis
     ? createRedisStores(redis.command, keys, { announceRoomMessage: roomAnnouncer(keys.prefix), messageIdWindowSec: config.messageIdWindowSec, replicaWait })
     : sqlite
@@ -423,5 +423,13 @@ async function startSqliteThread(file: string, config: Config, logger: Logger): 
 /** The DATA_DIR for this node alone (stores/sqlite/data-lock.ts); made first, for this user only. */
 function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return DataDirLock.acquire(dataDir);
+  return DataDirLock.acquire(dataDir, "a Sala node");
+}
+
+/** A start that failed gives the DATA_DIR back: the kernel would only at the process's end (tests start nodes in one process). */
+function giveBack(lock: DataDirLock | null): (error: unknown) => never {
+  return (error) => {
+    lock?.release();
+    throw error;
+  };
 }

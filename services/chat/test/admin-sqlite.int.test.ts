@@ -269,16 +269,16 @@ describe("sala-admin backup and restore on the SQLite store", () => {
     expect(both.stderr).toContain("STORE chooses the embedded node's store");
   });
 
-  it("restore refuses while the node runs (by its admin socket, or by the file's lock), moving and staging nothing", { timeout: 60_000 }, async () => {
+  it("restore refuses while the node runs (by its admin socket, or by DATA_DIR's lock), moving and staging nothing", { timeout: 60_000 }, async () => {
     // Written after the backup: the restore takes it away.
     await registerAndLogin(node, latecomer);
     const answered = await runAdmin(["restore", backupFile, "--force"], source.env);
     expect(answered.code).toBe(1);
     expect(answered.stderr).toContain(`a node answers on the admin socket ${source.socket}: stop it first`);
-    // The CLI told another socket (another PORT): the node's lock on its file still stops it.
+    // The CLI told another socket (another PORT): the node's lock on DATA_DIR still stops it.
     const locked = await runAdmin(["restore", backupFile, "--force"], { ...source.env, ADMIN_SOCKET: join(root, "elsewhere.sock") });
     expect(locked.code).toBe(1);
-    expect(locked.stderr).toContain(`${join(source.dataDir, "sala.sqlite")} is in use by another process`);
+    expect(locked.stderr).toContain(`DATA_DIR ${source.dataDir} is in use by a Sala node (pid ${node.process.pid})`);
     expect(locked.stderr).toContain("--force does not override this; nothing restored");
     // Nothing moved, nothing staged; the node serves on, on its own data.
     expect(readdirSync(source.dataDir).filter((name) => name.includes("before-restore") || name.includes("restoring"))).toEqual([]);
@@ -323,6 +323,17 @@ describe("sala-admin backup and restore on the SQLite store", () => {
     const target = join(source.dataDir, "sala.sqlite");
     const before = stored(source.dataDir);
     expect(before.users).toContain(latecomer.toLowerCase());
+    // Another process with the file open (a sqlite3 shell, say) stops it too, whatever DATA_DIR's lock says.
+    const shell = new Database(target, { timeout: 0 });
+    shell.pragma("locking_mode = EXCLUSIVE");
+    shell.exec("BEGIN EXCLUSIVE");
+    try {
+      const busy = await runAdmin(["restore", backupFile, "--force"], source.env);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`${target} is in use by another process`);
+    } finally {
+      shell.close();
+    }
     const refused = await runAdmin(["restore", backupFile], source.env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/sala\.sqlite holds accounts=3 .*: nothing restored; --force keeps it aside/);
@@ -366,7 +377,9 @@ describe("sala-admin backup and restore on the SQLite store", () => {
     const restored = await runAdmin(["restore", backupFile], fresh.env);
     expect(restored, restored.stderr).toMatchObject({ code: 0 });
     expect(restored.stdout).toContain(`no sala.sqlite in DATA_DIR ${fresh.dataDir} yet`);
-    expect(readdirSync(fresh.dataDir)).toEqual(["sala.sqlite"]);
+    // Made as the node makes it, for its OS user only; DATA_DIR's lock (held during the restore) stays.
+    expect(statSync(fresh.dataDir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(fresh.dataDir).sort()).toEqual(["node.lock", "node.lock.owner", "sala.sqlite"]);
     const other = await startSqliteNode("adm-fresh", fresh);
     const cookie = (await login(other, ana)).cookie!;
     const socket = await socketFor(other, cookie);

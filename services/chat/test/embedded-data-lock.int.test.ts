@@ -1,13 +1,15 @@
 /**
- * One node per DATA_DIR: a second embedded node on the folder of a running one refuses to start,
- * saying why; after the first dies (SIGKILL: its lock left behind) a new node takes the folder over.
+ * One process per DATA_DIR: a second embedded node on the folder of a running one refuses to start,
+ * saying why, and so does a node while sala-admin's restore holds the folder; after the first dies
+ * (SIGKILL: nothing cleaned up) a new node takes the folder, as after a clean stop.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { DataDirLock } from "../src/stores/sqlite/data-lock.js";
 import { startChildNode, type ChildNode } from "./support/child-node.js";
 import { testNodeEnv } from "./support/cluster.js";
 
@@ -21,24 +23,45 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Starts a node on DATA_DIR that is expected to refuse: its exit code and what it printed. */
+const refusedStart = (id: string) => spawnSync(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...testNodeEnv(id, null, "unused", env) }, encoding: "utf8", timeout: 20_000 });
+const owner = () => readFileSync(join(dataDir, "node.lock.owner"), "utf8").trim();
+
 describe("DATA_DIR", () => {
-  it("serves one node at a time, and is taken over from a node that died", async () => {
+  it("serves one node at a time, and is taken from a node that died", async () => {
+    // An older Sala's lock file (its pid, as text) is taken over.
+    writeFileSync(join(dataDir, "node.lock"), "4242\n");
     const first = await startChildNode("lock-1", null, "unused", env);
     nodes.push(first);
-    expect(readFileSync(join(dataDir, "node.lock"), "utf8").trim()).toBe(String(first.process.pid));
+    expect(owner()).toBe(`a Sala node (pid ${first.process.pid})`);
+    expect(statSync(join(dataDir, "node.lock")).size).toBe(0);
 
-    const second = spawnSync(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...testNodeEnv("lock-2", null, "unused", env) }, encoding: "utf8", timeout: 20_000 });
+    const second = refusedStart("lock-2");
     expect(second.status).toBe(1);
-    expect(second.stderr).toContain(`DATA_DIR ${dataDir} is in use by another Sala node (pid ${first.process.pid})`);
+    expect(second.stderr).toContain(`DATA_DIR ${dataDir} is in use by a Sala node (pid ${first.process.pid})`);
 
-    await first.kill("SIGKILL");
-    expect(existsSync(join(dataDir, "node.lock"))).toBe(true); // nothing cleaned up
+    await first.kill("SIGKILL"); // the kernel drops its lock; its owner file stays
     const third = await startChildNode("lock-3", null, "unused", env);
     nodes.push(third);
-    expect(readFileSync(join(dataDir, "node.lock"), "utf8").trim()).toBe(String(third.process.pid));
+    expect(owner()).toBe(`a Sala node (pid ${third.process.pid})`);
     await third.kill("SIGTERM");
     const fourth = await startChildNode("lock-4", null, "unused", env); // after a clean stop too
     nodes.push(fourth);
-    expect(readFileSync(join(dataDir, "node.lock"), "utf8").trim()).toBe(String(fourth.process.pid));
+    expect(owner()).toBe(`a Sala node (pid ${fourth.process.pid})`);
+    await fourth.kill("SIGTERM");
+  }, 60_000);
+
+  it("is not started on while sala-admin's restore holds it", async () => {
+    const restore = DataDirLock.acquire(dataDir, "sala-admin restore");
+    try {
+      const refused = refusedStart("lock-5");
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain(`DATA_DIR ${dataDir} is in use by sala-admin restore (pid ${process.pid})`);
+    } finally {
+      restore.release();
+    }
+    const after = await startChildNode("lock-6", null, "unused", env);
+    nodes.push(after);
+    expect(owner()).toBe(`a Sala node (pid ${after.process.pid})`);
   }, 60_000);
 });

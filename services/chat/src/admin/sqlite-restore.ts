@@ -6,9 +6,10 @@
  *    Sala's schema version): a truncated, damaged or foreign file — a Redis backup among them — is
  *    refused and DATA_DIR is unchanged.
  * 2. It refuses while a node runs on DATA_DIR: one answers on the admin socket (PORT or
- *    ADMIN_SOCKET), or — whatever its socket — the file cannot be locked exclusively (a node keeps
- *    a lock on its file while it runs: sqlite-file.ts lockExclusively). `--force` does not override
- *    this. The lock is then held until the swap, so that no node starts on the file meanwhile.
+ *    ADMIN_SOCKET), or — whatever its socket — DATA_DIR's lock is held (stores/sqlite/data-lock.ts),
+ *    or the file cannot be locked exclusively (another process has it open: sqlite-file.ts
+ *    lockExclusively). `--force` does not override this. DATA_DIR's lock is then held until the
+ *    restore ends, so that no node starts on the folder meanwhile (one that tries is refused).
  * 3. When the current file holds data (accounts, rooms, conversations) or cannot be read, it
  *    refuses without `--force`; with it, the current file is not deleted but kept aside, with its
  *    -wal and -shm, as `sala.sqlite.before-restore-<time>` (its WAL folded in first, so the kept
@@ -23,6 +24,7 @@ import { basename, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../logger.js";
 import { SqliteAuditStore } from "../stores/sqlite/audit.js";
+import { DataDirInUseError, DataDirLock } from "../stores/sqlite/data-lock.js";
 import type { SqliteDatabase } from "../stores/sqlite/database.js";
 import { recordAudit } from "./audit.js";
 import { AdminError } from "./admin-error.js";
@@ -117,7 +119,8 @@ async function prepareDataDir(dataDir: string, dryRun: boolean): Promise<"exists
   }
   if (dryRun) return "missing";
   try {
-    await mkdir(dataDir, { recursive: true });
+    // As the node makes it: for its OS user only.
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new AdminError(`cannot create DATA_DIR ${dataDir}: ${(error as Error).message}; nothing restored`);
   }
@@ -192,6 +195,9 @@ export async function restoreSqlite(run: SqliteRestoreRun): Promise<string> {
     throw new AdminError(`a node answers on the admin socket ${run.adminSocket}: stop it first (SIGTERM); --force does not override this; nothing restored`);
   }
   const dataDir = await prepareDataDir(store.dataDir, options.dryRun);
+  // DATA_DIR is the restore's until it is done: a node starting meanwhile is refused rather than
+  // opening the file about to be set aside.
+  const dirLock = holdDataDir(store.dataDir, dataDir, options.dryRun);
 
   // The current file, locked until the swap (or until the refusal).
   let lock: SqliteDatabase | null = null;
@@ -261,5 +267,24 @@ export async function restoreSqlite(run: SqliteRestoreRun): Promise<string> {
     return lines.join("\n");
   } finally {
     lock?.close();
+    dirLock?.release();
+  }
+}
+
+/**
+ * DATA_DIR's lock (stores/sqlite/data-lock.ts), taken as a node takes it; a dry run only checks
+ * that no one holds it. Refused while a node runs on the folder, whatever its admin socket.
+ */
+function holdDataDir(dataDir: string, state: "exists" | "created" | "missing", dryRun: boolean): DataDirLock | null {
+  try {
+    if (state === "missing") return null;
+    if (dryRun) {
+      DataDirLock.check(dataDir);
+      return null;
+    }
+    return DataDirLock.acquire(dataDir, "sala-admin restore");
+  } catch (error) {
+    if (error instanceof DataDirInUseError) throw new AdminError(`${error.message}; --force does not override this; nothing restored`);
+    throw new AdminError(`cannot lock DATA_DIR ${dataDir}: ${(error as Error).message}; nothing restored`);
   }
 }
