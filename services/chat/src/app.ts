@@ -33,7 +33,7 @@ import { webClient } from "./http/web-client.js";
 import { sendError } from "./http/replies.js";
 import { createSessions, sessionRoom } from "./http/session.js";
 import { openDatabase } from "./stores/sqlite/database.js";
-import { DataDirLock } from "./stores/sqlite/data-lock.js";
+import { DataDirInUseError, DataDirLock } from "./stores/sqlite/data-lock.js";
 import { storedSessionSecret } from "./stores/sqlite/secret-file.js";
 import { createSqliteStores } from "./stores/sqlite/index.js";
 import type { LobbyRooms } from "./stores/sqlite/lobby.js";
@@ -423,7 +423,12 @@ async function startSqliteThread(file: string, config: Config, logger: Logger): 
 /** The DATA_DIR for this node alone (stores/sqlite/data-lock.ts); made first, for this user only. */
 function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return DataDirLock.acquire(dataDir, "a Sala node");
+  try {
+    return DataDirLock.acquire(dataDir, "a Sala node");
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    throw new DataDirInUseError(`${error.message}: one node per DATA_DIR — stop that one, or give this one a DATA_DIR of its own`);
+  }
 }
 
 /** A start that failed gives the DATA_DIR back: the kernel would only at the process's end (tests start nodes in one process). */

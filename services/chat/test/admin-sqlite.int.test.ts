@@ -278,8 +278,12 @@ describe("sala-admin backup and restore on the SQLite store", () => {
     // The CLI told another socket (another PORT): the node's lock on DATA_DIR still stops it.
     const locked = await runAdmin(["restore", backupFile, "--force"], { ...source.env, ADMIN_SOCKET: join(root, "elsewhere.sock") });
     expect(locked.code).toBe(1);
-    expect(locked.stderr).toContain(`DATA_DIR ${source.dataDir} is in use by a Sala node (pid ${node.process.pid})`);
+    expect(locked.stderr).toContain(`DATA_DIR ${source.dataDir} is in use by a Sala node (pid ${node.process.pid}): stop it first (SIGTERM)`);
     expect(locked.stderr).toContain("--force does not override this; nothing restored");
+    // A dry run checks the same lock, taking nothing.
+    const dry = await runAdmin(["restore", backupFile, "--force", "--dry-run"], { ...source.env, ADMIN_SOCKET: join(root, "elsewhere.sock") });
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toContain(`DATA_DIR ${source.dataDir} is in use by a Sala node (pid ${node.process.pid})`);
     // Nothing moved, nothing staged; the node serves on, on its own data.
     expect(readdirSync(source.dataDir).filter((name) => name.includes("before-restore") || name.includes("restoring"))).toEqual([]);
     expect((await login(node, latecomer)).status).toBe(200);

@@ -1,9 +1,10 @@
 /**
- * DATA_DIR's lock (stores/sqlite/data-lock.ts) within one process: held until released, refused
- * meanwhile with its holder named, and checked by a dry run without anything written. Across
- * processes, and after a SIGKILL: embedded-data-lock.int.test.ts.
+ * DATA_DIR's lock (stores/sqlite/data-lock.ts) within one process: held until released (a second
+ * take here refused without dropping it), and checked by a dry run without anything written. Across
+ * processes, the holder named, and after a SIGKILL: embedded-data-lock.int.test.ts.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,16 +22,23 @@ afterEach(() => {
 });
 
 describe("DataDirLock", () => {
-  it("is one holder's until released, the refusal naming the holder", () => {
+  it("is one holder's until released, a second take in the same process refused before it touches the file", () => {
     const dir = freshDir();
     const lock = DataDirLock.acquire(dir, "sala-admin restore");
     expect(() => DataDirLock.acquire(dir, "a Sala node")).toThrow(DataDirInUseError);
-    expect(() => DataDirLock.acquire(dir, "a Sala node")).toThrow(`DATA_DIR ${dir} is in use by sala-admin restore (pid ${process.pid}): one node per DATA_DIR`);
+    expect(() => DataDirLock.acquire(dir, "a Sala node")).toThrow(`DATA_DIR ${dir} is in use by this process already`);
+    expect(() => DataDirLock.check(dir)).toThrow(`DATA_DIR ${dir} is in use by this process already`);
+    // Still held (the kernel's lock, across processes: embedded-data-lock.int.test.ts).
+    const other = new Database(join(dir, "node.lock"), { readonly: true, timeout: 0 });
+    expect(() => other.prepare("SELECT count(*) FROM sqlite_master").get()).toThrow(/locked/);
+    other.close();
+    expect(readFileSync(join(dir, "node.lock.owner"), "utf8")).toBe(`sala-admin restore (pid ${process.pid})\n`);
     lock.release();
     lock.release(); // twice is once
     DataDirLock.acquire(dir, "a Sala node").release();
     expect(statSync(join(dir, "node.lock")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, "node.lock.owner")).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).sort()).toEqual(["node.lock", "node.lock.owner"]);
   });
 
   it("takes over an older Sala's lock file (a pid in text), which holds nothing", () => {
@@ -47,12 +55,11 @@ describe("DataDirLock", () => {
     const dir = freshDir();
     DataDirLock.check(dir); // never locked: no file
     expect(readdirSync(dir)).toEqual([]);
-    const lock = DataDirLock.acquire(dir, "a Sala node");
+    DataDirLock.acquire(dir, "a Sala node").release();
     const files = readdirSync(dir).sort();
-    expect(() => DataDirLock.check(dir)).toThrow(`is in use by a Sala node (pid ${process.pid})`);
-    lock.release();
     DataDirLock.check(dir);
     expect(readdirSync(dir).sort()).toEqual(files);
     DataDirLock.acquire(dir, "a Sala node").release(); // a check held nothing
+    // Refused by another process's lock: embedded-data-lock.int.test.ts, admin-sqlite.int.test.ts.
   });
 });

@@ -54,6 +54,10 @@ describe("DATA_DIR", () => {
   it("is not started on while sala-admin's restore holds it", async () => {
     const restore = DataDirLock.acquire(dataDir, "sala-admin restore");
     try {
+      // A second take in this process is refused without dropping the kernel's lock (closing any
+      // descriptor of the file here would): the node below is still turned away.
+      expect(() => DataDirLock.acquire(dataDir, "sala-admin restore")).toThrow("in use by this process already");
+      expect(() => DataDirLock.check(dataDir)).toThrow("in use by this process already");
       const refused = refusedStart("lock-5");
       expect(refused.status).toBe(1);
       expect(refused.stderr).toContain(`DATA_DIR ${dataDir} is in use by sala-admin restore (pid ${process.pid})`);

@@ -3,6 +3,7 @@
  * loop: the node's connection never checkpoints (wal_autocheckpoint 0), yet the log's pages reach
  * the database file within a couple of seconds.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,4 +65,21 @@ it("makes the log start over once past its size limit, though commits never stop
   expect(Math.min(...cutBack())).toBeLessThanOrEqual(1_000_000);
   await checkpointer.stop();
   db.close();
+});
+
+it("holds up a process that has nothing else to do until it has stopped", () => {
+  // Its thread is unref'd (it never keeps a node up by itself): a stop awaited with nothing else
+  // running once saw the process end first, the code after the stop never run.
+  const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const script = `
+    import { WalCheckpointer } from ${module("../src/stores/sqlite/checkpointer.ts")};
+    import { openDatabase } from ${module("../src/stores/sqlite/database.ts")};
+    const file = ${JSON.stringify(join(dir, "alone.sqlite"))};
+    const db = openDatabase(file);
+    await new WalCheckpointer(db, file, { warn() {}, error() {} }).stop();
+    db.close();
+    console.log("stopped");`;
+  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  expect(run.stderr).toBe("");
+  expect(run.stdout.trim()).toBe("stopped");
 });

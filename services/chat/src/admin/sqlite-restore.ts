@@ -197,13 +197,13 @@ export async function restoreSqlite(run: SqliteRestoreRun): Promise<string> {
   const dataDir = await prepareDataDir(store.dataDir, options.dryRun);
   // DATA_DIR is the restore's until it is done: a node starting meanwhile is refused rather than
   // opening the file about to be set aside.
-  const dirLock = holdDataDir(store.dataDir, dataDir, options.dryRun);
-
+  let dirLock: DataDirLock | null = null;
   // The current file, locked until the swap (or until the refusal).
   let lock: SqliteDatabase | null = null;
   let aside: string | null = null;
-  const leftovers = await Promise.all(SIDE_FILES.map((suffix) => exists(`${target}${suffix}`)));
   try {
+    dirLock = holdDataDir(store.dataDir, dataDir, options.dryRun);
+    const leftovers = await Promise.all(SIDE_FILES.map((suffix) => exists(`${target}${suffix}`)));
     if (await exists(target)) {
       let locked: SqliteDatabase | "busy" | null = null;
       let unreadable: string | null = null;
@@ -284,7 +284,7 @@ function holdDataDir(dataDir: string, state: "exists" | "created" | "missing", d
     }
     return DataDirLock.acquire(dataDir, "sala-admin restore");
   } catch (error) {
-    if (error instanceof DataDirInUseError) throw new AdminError(`${error.message}; --force does not override this; nothing restored`);
+    if (error instanceof DataDirInUseError) throw new AdminError(`${error.message}: stop it first (SIGTERM); --force does not override this; nothing restored`);
     throw new AdminError(`cannot lock DATA_DIR ${dataDir}: ${(error as Error).message}; nothing restored`);
   }
 }

@@ -89,6 +89,9 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     this.stopping = true;
     const exited = new Promise((resolve) => this.worker.once("exit", resolve));
+    // Waited for, so it holds the process up meanwhile (unref'd, a caller with nothing else
+    // running would see its process end before this resolves).
+    this.worker.ref();
     this.worker.postMessage("stop");
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     await this.worker.terminate();

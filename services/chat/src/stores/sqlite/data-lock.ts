@@ -1,5 +1,5 @@
-import { closeSync, openSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { SqliteDatabase } from "./database.js";
 
@@ -11,8 +11,16 @@ export class DataDirInUseError extends Error {
   }
 }
 
-/** Who holds a DATA_DIR, as its lock's owner file says it (for messages only). */
+/** Who took a DATA_DIR's lock last, as it wrote it (for messages only). */
 const OWNER_SUFFIX = ".owner";
+/**
+ * How long a taker waits for the lock: a dry run's check holds the file for an instant, which must
+ * not turn a starting node away. A real holder keeps it as long as it runs.
+ */
+const WAIT_MS = 250;
+
+/** The lock files this process holds: a second take here must not touch the file (see acquire). */
+const heldHere = new Set<string>();
 
 /**
  * One process at a time on a DATA_DIR: the node that serves it, or sala-admin's restore while it
@@ -26,25 +34,36 @@ const OWNER_SUFFIX = ".owner";
  * nothing across containers (both a node and sala-admin are pid 1 in theirs), and a lock left
  * behind by a dead process would need a check-then-delete that two starters could race. The file
  * itself is never deleted: a starter may hold it open, and a new file beside would be a second lock.
- * `node.lock.owner` says who took it last, for the refusal's message (each holder writes it).
+ * Like SQLite's own locks, it needs a local filesystem (or NFS with working locks) shared through
+ * one kernel. `node.lock.owner` says who took it last, for the refusal's message.
  */
 export class DataDirLock {
-  private constructor(private readonly db: SqliteDatabase) {}
+  private constructor(
+    private readonly db: SqliteDatabase,
+    private readonly file: string,
+  ) {}
 
   /** Takes the folder's lock for this process, described as `holder` ("a Sala node"); refused while another process holds it. */
   static acquire(dataDir: string, holder: string): DataDirLock {
-    const file = join(dataDir, "node.lock");
-    // Made for this user only; an existing file keeps its mode.
-    closeSync(openSync(file, "a", 0o600));
+    const file = resolve(dataDir, "node.lock");
+    // POSIX locks are the process's: closing any descriptor of the file here would drop the one held.
+    if (heldHere.has(file)) throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by this process already`);
+    createPrivately(file);
     let db: SqliteDatabase;
     try {
       db = lockedOrOlder(file);
     } catch (error) {
       throw (error as { code?: unknown }).code === "SQLITE_BUSY" ? inUse(dataDir, file) : error;
     }
-    // Read only while the lock is held, so it names the holder; left behind after (the last holder's).
-    writeFileSync(file + OWNER_SUFFIX, `${holder} (pid ${process.pid})\n`, { mode: 0o600 });
-    return new DataDirLock(db);
+    try {
+      // Read only while the lock is held, so it names the holder; left behind after (the last holder's).
+      writeAtOnce(file + OWNER_SUFFIX, `${holder} (pid ${process.pid})\n`);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    heldHere.add(file);
+    return new DataDirLock(db, file);
   }
 
   /**
@@ -52,18 +71,16 @@ export class DataDirLock {
    * writing anything (a dry run): a holder's exclusive lock refuses even a read of the file.
    */
   static check(dataDir: string): void {
-    const file = join(dataDir, "node.lock");
-    let db: SqliteDatabase;
-    try {
-      db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
-    } catch {
-      return; // no lock file: no node ever ran here
-    }
+    const file = resolve(dataDir, "node.lock");
+    if (heldHere.has(file)) throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by this process already`);
+    if (!existsSync(file)) return; // no node ever ran here
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
     try {
       db.prepare("SELECT count(*) FROM sqlite_master").get();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code === "SQLITE_BUSY") throw inUse(dataDir, file);
+      // An older Sala's pid file: a lock no more (acquire empties it).
       if (code !== "SQLITE_NOTADB") throw error;
     } finally {
       db.close();
@@ -72,31 +89,43 @@ export class DataDirLock {
 
   /** Gives the folder back (a clean stop; the kernel does it for a process that dies). */
   release(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.db.close();
+    heldHere.delete(this.file);
   }
 }
 
 function inUse(dataDir: string, file: string): DataDirInUseError {
-  const owner = readOwner(file + OWNER_SUFFIX) ?? "another process";
-  return new DataDirInUseError(`DATA_DIR ${dataDir} is in use by ${owner}: one node per DATA_DIR — stop that one, or give this one a DATA_DIR of its own`);
+  return new DataDirInUseError(`DATA_DIR ${dataDir} is in use by ${readOwner(file + OWNER_SUFFIX) ?? "another process"}`);
+}
+
+/** Made for this user only when missing; an existing file is not opened (a descriptor closed here would drop a lock). */
+function createPrivately(file: string): void {
+  if (existsSync(file)) return;
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 /**
  * A connection holding the file's exclusive lock until it closes. A file that is not SQLite is an
- * older Sala's `node.lock` (a pid in text): emptied, which makes it an empty database, and locked.
+ * older Sala's `node.lock` (a pid in text; stop every node of that build before upgrading): emptied,
+ * which makes it an empty database, and locked.
  */
 function lockedOrOlder(file: string): SqliteDatabase {
   try {
     return locked(file);
   } catch (error) {
     if ((error as { code?: unknown }).code !== "SQLITE_NOTADB") throw error;
-    truncateSync(file);
+    truncateSync(file); // no one holds a lock on a file that is not SQLite
     return locked(file);
   }
 }
 
 function locked(file: string): SqliteDatabase {
-  const db = new Database(file, { timeout: 0 });
+  const db = new Database(file, { timeout: WAIT_MS });
   try {
     db.pragma("locking_mode = EXCLUSIVE");
     db.pragma("journal_mode = MEMORY"); // nothing is ever written: no -journal file beside it
@@ -106,6 +135,13 @@ function locked(file: string): SqliteDatabase {
     db.close();
     throw error;
   }
+}
+
+/** Written whole or not at all: a refused starter reading it never sees it half-written. */
+function writeAtOnce(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text, { mode: 0o600 });
+  renameSync(temporary, file);
 }
 
 function readOwner(file: string): string | null {
