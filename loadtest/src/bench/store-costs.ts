@@ -5,8 +5,9 @@
  * message costs on SQLite than on memory; this says what that difference is made of.
  *
  * Three ways of accepting a message into a 4-member room, one message at a time 1 ms apart (a
- * node at 500–2,000 msg/s over 250 rooms mostly sees one message per turn of its loop), in
- * interleaved rounds (rounds.ts's reason: the machine drifts):
+ * message alone in its turn, as a node at 500 msg/s over 250 rooms mostly sees them; at higher
+ * rates the node spreads a commit and a hand-off over the messages of a turn), in interleaved
+ * rounds (rounds.ts's reason: the machine drifts):
  *
  * - memory: the memory store (STORE=memory);
  * - SQLite here: the SQLite store on this thread (as session 15 ran it on the event loop, its WAL
@@ -145,8 +146,9 @@ export async function storeCostsBench(size: StoreCostsSize, progress: ProgressLi
     return report(size, pinned ? `this process pinned to core ${cores.server(0)} (the store thread with it)` : "not pinned (taskset failed)", measured);
   } finally {
     progress.done();
-    await thread?.stop();
-    await checkpointer?.stop();
+    // Each step whatever the one before did: a failed stop must not leave the rest open.
+    await thread?.stop().catch(() => undefined);
+    await checkpointer?.stop().catch(() => undefined);
     hereDb?.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -170,7 +172,7 @@ function report(size: StoreCostsSize, pinning: string, m: Measured): string {
   lines.push("", "**What a message costs on SQLite beyond memory**", "");
   lines.push(`- Statements and commit (SQLite here − memory): ${f(accept("SQLite here") - accept("memory"))} µs.`);
   lines.push(`- The store thread's round trip (isMember through the thread − here): ${f(roundTrip)} µs.`);
-  lines.push(`- In all, as a node runs it (SQLite thread − memory): ${f(accept("SQLite thread") - accept("memory"))} µs.`);
+  lines.push(`- A message alone in its turn, in all (SQLite thread − memory): ${f(accept("SQLite thread") - accept("memory"))} µs.`);
   lines.push(
     "- Issue 22's CPU target (≤ 1.3× memory's per message) leaves 0.3 × the memory node's µs per message for this: read that from `npm run bench -- embedded-store` (the memory node's row).",
   );

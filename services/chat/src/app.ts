@@ -427,7 +427,10 @@ function lockDataDir(dataDir: string): DataDirLock {
     return DataDirLock.acquire(dataDir, "a Sala node");
   } catch (error) {
     if (!(error instanceof DataDirInUseError)) throw error;
-    throw new DataDirInUseError(`${error.message}: one node per DATA_DIR — stop that one, or give this one a DATA_DIR of its own`);
+    const advice = error.byRestore
+      ? "a restore is putting a file in place: start the node again once it has printed done"
+      : "one node per DATA_DIR — stop that one, or give this one a DATA_DIR of its own";
+    throw new DataDirInUseError(`${error.message}: ${advice}`, error.byRestore);
   }
 }
 

@@ -3,6 +3,7 @@
  * take here refused without dropping it), and checked by a dry run without anything written. Across
  * processes, the holder named, and after a SIGKILL: embedded-data-lock.int.test.ts.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
@@ -41,7 +42,19 @@ describe("DataDirLock", () => {
     expect(readdirSync(dir).sort()).toEqual(["node.lock", "node.lock.owner"]);
   });
 
-  it("takes over an older Sala's lock file (a pid in text), which holds nothing", () => {
+  it("refuses an older Sala's lock file (a pid in text) while its pid runs", () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "node.lock"), `${process.ppid}\n`); // alive, and another process
+    const refusal = `DATA_DIR ${dir} is in use by a Sala node of an earlier build (pid ${process.ppid}, its node.lock)`;
+    expect(() => DataDirLock.check(dir)).toThrow(refusal);
+    expect(() => DataDirLock.acquire(dir, "a Sala node")).toThrow(refusal);
+    expect(readFileSync(join(dir, "node.lock"), "utf8")).toBe(`${process.ppid}\n`); // untouched
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(join(dir, "node.lock"), `${gone}\n`);
+    DataDirLock.acquire(dir, "a Sala node").release(); // its node is gone: taken over
+  });
+
+  it("takes over an older Sala's lock file (a pid in text) whose pid is this process's (a container's pid 1)", () => {
     const dir = freshDir();
     writeFileSync(join(dir, "node.lock"), `${process.pid}\n`);
     DataDirLock.check(dir); // not a lock any more: nothing refused

@@ -60,7 +60,7 @@ describe("DATA_DIR", () => {
       expect(() => DataDirLock.check(dataDir)).toThrow("in use by this process already");
       const refused = refusedStart("lock-5");
       expect(refused.status).toBe(1);
-      expect(refused.stderr).toContain(`DATA_DIR ${dataDir} is in use by sala-admin restore (pid ${process.pid})`);
+      expect(refused.stderr).toContain(`DATA_DIR ${dataDir} is in use by sala-admin restore (pid ${process.pid}): a restore is putting a file in place`);
     } finally {
       restore.release();
     }

@@ -3,10 +3,12 @@
  * loop: the node's connection never checkpoints (wal_autocheckpoint 0), yet the log's pages reach
  * the database file within a couple of seconds.
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pino from "pino";
 import { afterEach, expect, it } from "vitest";
 import { WalCheckpointer } from "../src/stores/sqlite/checkpointer.js";
@@ -67,7 +69,7 @@ it("makes the log start over once past its size limit, though commits never stop
   db.close();
 });
 
-it("holds up a process that has nothing else to do until it has stopped", () => {
+it("holds up a process that has nothing else to do until it has stopped", { timeout: 60_000 }, async () => {
   // Its thread is unref'd (it never keeps a node up by itself): a stop awaited with nothing else
   // running once saw the process end first, the code after the stop never run.
   const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
@@ -79,7 +81,9 @@ it("holds up a process that has nothing else to do until it has stopped", () => 
     await new WalCheckpointer(db, file, { warn() {}, error() {} }).stop();
     db.close();
     console.log("stopped");`;
-  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  // From the repository's root, where --import finds tsx.
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const run = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: root, encoding: "utf8", timeout: 50_000 });
   expect(run.stderr).toBe("");
   expect(run.stdout.trim()).toBe("stopped");
 });

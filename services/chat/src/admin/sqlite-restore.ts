@@ -24,7 +24,7 @@ import { basename, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../logger.js";
 import { SqliteAuditStore } from "../stores/sqlite/audit.js";
-import { DataDirInUseError, DataDirLock } from "../stores/sqlite/data-lock.js";
+import { DataDirInUseError, DataDirLock, RESTORE_HOLDER } from "../stores/sqlite/data-lock.js";
 import type { SqliteDatabase } from "../stores/sqlite/database.js";
 import { recordAudit } from "./audit.js";
 import { AdminError } from "./admin-error.js";
@@ -282,9 +282,12 @@ function holdDataDir(dataDir: string, state: "exists" | "created" | "missing", d
       DataDirLock.check(dataDir);
       return null;
     }
-    return DataDirLock.acquire(dataDir, "sala-admin restore");
+    return DataDirLock.acquire(dataDir, RESTORE_HOLDER);
   } catch (error) {
-    if (error instanceof DataDirInUseError) throw new AdminError(`${error.message}: stop it first (SIGTERM); --force does not override this; nothing restored`);
+    if (error instanceof DataDirInUseError) {
+      const advice = error.byRestore ? "wait until it has printed done" : "stop it first (SIGTERM)";
+      throw new AdminError(`${error.message}: ${advice}; --force does not override this; nothing restored`);
+    }
     throw new AdminError(`cannot lock DATA_DIR ${dataDir}: ${(error as Error).message}; nothing restored`);
   }
 }

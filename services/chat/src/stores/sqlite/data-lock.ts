@@ -5,11 +5,18 @@ import type { SqliteDatabase } from "./database.js";
 
 /** Another process holds the DATA_DIR (a node, or sala-admin's restore): this one must not use it. */
 export class DataDirInUseError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The holder is sala-admin's restore: wait for it, rather than stop it mid-swap. */
+    readonly byRestore = false,
+  ) {
     super(message);
     this.name = "DataDirInUseError";
   }
 }
+
+/** How a restore describes itself as the lock's holder (sqlite-restore.ts). */
+export const RESTORE_HOLDER = "sala-admin restore";
 
 /** Who took a DATA_DIR's lock last, as it wrote it (for messages only). */
 const OWNER_SUFFIX = ".owner";
@@ -51,7 +58,7 @@ export class DataDirLock {
     createPrivately(file);
     let db: SqliteDatabase;
     try {
-      db = lockedOrOlder(file);
+      db = lockedOrOlder(dataDir, file);
     } catch (error) {
       throw (error as { code?: unknown }).code === "SQLITE_BUSY" ? inUse(dataDir, file) : error;
     }
@@ -80,8 +87,8 @@ export class DataDirLock {
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code === "SQLITE_BUSY") throw inUse(dataDir, file);
-      // An older Sala's pid file: a lock no more (acquire empties it).
       if (code !== "SQLITE_NOTADB") throw error;
+      refuseOlderHolder(dataDir, file); // an older Sala's pid file: acquire empties it once its node is gone
     } finally {
       db.close();
     }
@@ -96,7 +103,23 @@ export class DataDirLock {
 }
 
 function inUse(dataDir: string, file: string): DataDirInUseError {
-  return new DataDirInUseError(`DATA_DIR ${dataDir} is in use by ${readOwner(file + OWNER_SUFFIX) ?? "another process"}`);
+  const owner = readOwner(file + OWNER_SUFFIX);
+  return new DataDirInUseError(`DATA_DIR ${dataDir} is in use by ${owner ?? "another process"}`, owner?.startsWith(RESTORE_HOLDER) ?? false);
+}
+
+/**
+ * An older Sala's `node.lock` held the pid of its node as text: while that pid runs (and is not
+ * this process: in a container every node is pid 1), the folder is that node's.
+ */
+function refuseOlderHolder(dataDir: string, file: string): void {
+  const pid = Number.parseInt(readFileSync(file, "utf8"), 10);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return; // gone
+  }
+  throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by a Sala node of an earlier build (pid ${pid}, its node.lock)`);
 }
 
 /** Made for this user only when missing; an existing file is not opened (a descriptor closed here would drop a lock). */
@@ -111,14 +134,15 @@ function createPrivately(file: string): void {
 
 /**
  * A connection holding the file's exclusive lock until it closes. A file that is not SQLite is an
- * older Sala's `node.lock` (a pid in text; stop every node of that build before upgrading): emptied,
- * which makes it an empty database, and locked.
+ * older Sala's `node.lock` (a pid in text): refused while that pid runs, else emptied, which makes
+ * it an empty database, and locked.
  */
-function lockedOrOlder(file: string): SqliteDatabase {
+function lockedOrOlder(dataDir: string, file: string): SqliteDatabase {
   try {
     return locked(file);
   } catch (error) {
     if ((error as { code?: unknown }).code !== "SQLITE_NOTADB") throw error;
+    refuseOlderHolder(dataDir, file);
     truncateSync(file); // no one holds a lock on a file that is not SQLite
     return locked(file);
   }
