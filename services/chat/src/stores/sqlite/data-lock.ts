@@ -37,9 +37,10 @@ const heldHere = new Set<string>();
  *
  * The lock is the kernel's: `node.lock` is an empty SQLite file on which the holder keeps an
  * exclusive transaction open (a POSIX record lock, SQLite's own locking), which the kernel drops
- * when the process ends, however it ends (SIGKILL included). No pid decides anything: a pid names
- * nothing across containers (both a node and sala-admin are pid 1 in theirs), and a lock left
- * behind by a dead process would need a check-then-delete that two starters could race. The file
+ * when the process ends, however it ends (SIGKILL included). No pid decides (but an older build's
+ * pid file, refuseOlderHolder below): a pid names nothing across containers (both a node and
+ * sala-admin are pid 1 in theirs), and a lock left behind by a dead process would need a
+ * check-then-delete that two starters could race. The file
  * itself is never deleted: a starter may hold it open, and a new file beside would be a second lock.
  * Like SQLite's own locks, it needs a local filesystem (or NFS with working locks) shared through
  * one kernel. `node.lock.owner` says who took it last, for the refusal's message.
@@ -54,7 +55,7 @@ export class DataDirLock {
   static acquire(dataDir: string, holder: string): DataDirLock {
     const file = resolve(dataDir, "node.lock");
     // POSIX locks are the process's: closing any descriptor of the file here would drop the one held.
-    if (heldHere.has(file)) throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by this process already`);
+    if (heldHere.has(file)) throw heldHereAlready(dataDir);
     createPrivately(file);
     let db: SqliteDatabase;
     try {
@@ -79,7 +80,7 @@ export class DataDirLock {
    */
   static check(dataDir: string): void {
     const file = resolve(dataDir, "node.lock");
-    if (heldHere.has(file)) throw new DataDirInUseError(`DATA_DIR ${dataDir} is in use by this process already`);
+    if (heldHere.has(file)) throw heldHereAlready(dataDir);
     if (!existsSync(file)) return; // no node ever ran here
     const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
     try {
@@ -100,6 +101,10 @@ export class DataDirLock {
     this.db.close();
     heldHere.delete(this.file);
   }
+}
+
+function heldHereAlready(dataDir: string): DataDirInUseError {
+  return new DataDirInUseError(`DATA_DIR ${dataDir} is in use by this process already`);
 }
 
 function inUse(dataDir: string, file: string): DataDirInUseError {
