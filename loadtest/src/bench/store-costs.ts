@@ -33,6 +33,7 @@ import { openDatabase, type SqliteDatabase } from "@sala/chat/dist/stores/sqlite
 import { createSqliteStoresHere } from "@sala/chat/dist/stores/sqlite/index.js";
 import { SqliteThread } from "@sala/chat/dist/stores/sqlite/thread/client.js";
 import type { HistoryCap, RoomStore } from "@sala/chat/dist/stores/types.js";
+import { sleep } from "@sala/cluster/processes";
 import type { ProgressLine } from "../driver/progress.js";
 import { coreLayout } from "./cores.js";
 import { machineDescription, pin } from "./machine.js";
@@ -60,7 +61,6 @@ const VARIANTS: Variant[] = ["memory", "SQLite here", "SQLite thread"];
 
 const member = (room: number, i: number) => `m${room}x${i}`;
 const roomId = (room: number) => `cost-room-${room}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** This process's CPU in µs (every thread: the store thread's too). */
 function cpuUs(): number {

@@ -1,4 +1,5 @@
 import { ErrorCode, type ErrorBody } from "@sala/protocol";
+import { isSqliteUnavailable } from "./stores/sqlite/error-codes.js";
 
 /** An expected failure with a protocol error code; its message is safe to show to the client. */
 export class AppError extends Error {
@@ -35,18 +36,12 @@ const UNAVAILABLE_PATTERN = new RegExp(
   "i",
 );
 const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError", "StoreThreadUnavailableError"]);
-/**
- * The embedded node's SQLite file cannot be written or read right now: locked past busy_timeout
- * (a backup holding it), the disk full or failing, the file made read-only or gone. Not a
- * constraint or an SQL error: those are bugs (INTERNAL).
- */
-const UNAVAILABLE_SQLITE_CODE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
-
 /** True for errors that mean "shared state cannot be reached", as opposed to a bug. */
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return UNAVAILABLE_NAMES.has(error.name) || UNAVAILABLE_PATTERN.test(error.message) || (typeof code === "string" && UNAVAILABLE_SQLITE_CODE.test(code));
+  // The embedded node's SQLite file locked past busy_timeout (a backup holding it), the disk full
+  // or failing, the file read-only or gone; not a constraint or SQL error: those are bugs (INTERNAL).
+  return UNAVAILABLE_NAMES.has(error.name) || UNAVAILABLE_PATTERN.test(error.message) || isSqliteUnavailable((error as { code?: unknown }).code);
 }
 
 /** Maps any thrown value to what the client may see. Unexpected errors become INTERNAL. */

@@ -41,6 +41,7 @@ import {
 import { confusableKey, NameConfusableError } from "../../domain/confusables.js";
 import type { Revision } from "../memory/revision.js";
 import { writeTransaction, type SqliteDatabase } from "./database.js";
+import { isSqliteFileWide } from "./error-codes.js";
 
 /** Rows deleted by one statement of a trim or purge: about a millisecond of work. */
 const PURGE_CHUNK = 500;
@@ -65,7 +66,7 @@ const ACCEPT_BATCH = 256;
 function fileWide(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "string") return error instanceof TypeError; // better-sqlite3: "The database connection is not open"
-  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN|PROTOCOL)/.test(code);
+  return isSqliteFileWide(code);
 }
 
 /** A message waiting for its turn's transaction (SqliteRoomStore.acceptMessage). */
